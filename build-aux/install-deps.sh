@@ -1,0 +1,30 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Installs every Debian 12 package Pinhole needs to build, run and test.
+# Run as root. Safe to run again: apt-get skips what is already installed.
+set -eu
+
+PACKAGES="
+  build-essential pkg-config meson ninja-build
+  libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev libsodium-dev libsqlite3-dev
+  clang libclang-rt-14-dev
+  coturn
+  iproute2 procps
+"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # shellcheck disable=SC2086
+  apt-get install -y -q --no-install-recommends $missing
+fi

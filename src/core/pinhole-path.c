@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-path.c: the PinholePath interface and the names of path kinds. */
+#define G_LOG_DOMAIN "pinhole-path"
+
+#include "pinhole-path.h"
+
+G_DEFINE_INTERFACE (PinholePath, pinhole_path, G_TYPE_OBJECT)
+
+enum { SIGNAL_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static const char *const kind_names[] = {
+  [PINHOLE_PATH_KIND_LAN] = "lan",
+  [PINHOLE_PATH_KIND_UPNP] = "upnp",
+  [PINHOLE_PATH_KIND_NAT_PMP] = "nat-pmp",
+  [PINHOLE_PATH_KIND_UDP_PUNCH] = "udp-punch",
+  [PINHOLE_PATH_KIND_TCP_PUNCH] = "tcp-punch",
+  [PINHOLE_PATH_KIND_RELAY] = "relay",
+};
+
+static void
+pinhole_path_default_init (PinholePathInterface *iface)
+{
+  /**
+   * PinholePath::received:
+   * @packet: one whole packet as the peer sent it
+   */
+  signals[SIGNAL_RECEIVED] =
+    g_signal_new ("received", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+  /**
+   * PinholePath::closed:
+   * @error: (nullable): why the path closed, or %NULL after pinhole_path_close()
+   */
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+gboolean
+pinhole_path_send (PinholePath *self,
+                   GBytes      *packet,
+                   GError     **error)
+{
+  g_return_val_if_fail (PINHOLE_IS_PATH (self), FALSE);
+  g_return_val_if_fail (packet != NULL, FALSE);
+  return PINHOLE_PATH_GET_IFACE (self)->send (self, packet, error);
+}
+
+PinholePathKind
+pinhole_path_get_kind (PinholePath *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_PATH (self), PINHOLE_PATH_KIND_RELAY);
+  return PINHOLE_PATH_GET_IFACE (self)->get_kind (self);
+}
+
+const char *
+pinhole_path_get_remote (PinholePath *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_PATH (self), NULL);
+  return PINHOLE_PATH_GET_IFACE (self)->get_remote (self);
+}
+
+void
+pinhole_path_close (PinholePath *self)
+{
+  g_return_if_fail (PINHOLE_IS_PATH (self));
+  PINHOLE_PATH_GET_IFACE (self)->close (self);
+}
+
+void
+pinhole_path_emit_received (PinholePath *self,
+                            GBytes      *packet)
+{
+  g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, packet);
+}
+
+void
+pinhole_path_emit_closed (PinholePath  *self,
+                          const GError *error)
+{
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
+}
+
+const char *
+pinhole_path_kind_to_string (PinholePathKind kind)
+{
+  g_return_val_if_fail (kind <= PINHOLE_PATH_KIND_RELAY, NULL);
+  return kind_names[kind];
+}
+
+gboolean
+pinhole_path_kind_from_string (const char      *name,
+                               PinholePathKind *out_kind)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (kind_names); i++)
+    if (g_strcmp0 (name, kind_names[i]) == 0)
+      {
+        *out_kind = (PinholePathKind) i;
+        return TRUE;
+      }
+  return FALSE;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-path.h: a way to carry session packets to one peer device (the server relay, a
+ * direct TCP or UDP connection). A path moves whole packets; it need not be reliable: the
+ * session above it numbers, acknowledges and retransmits its frames. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* the largest packet any path must carry */
+#define PINHOLE_PATH_MAX_PACKET 65536
+
+/**
+ * PinholePathKind:
+ * The kinds of path, in the order of preference used when several are confirmed
+ * (lower is better). Their names on the wire, in the CLI and in the UI come from
+ * pinhole_path_kind_to_string().
+ */
+typedef enum
+{
+  PINHOLE_PATH_KIND_LAN,
+  PINHOLE_PATH_KIND_UPNP,
+  PINHOLE_PATH_KIND_NAT_PMP,
+  PINHOLE_PATH_KIND_UDP_PUNCH,
+  PINHOLE_PATH_KIND_TCP_PUNCH,
+  PINHOLE_PATH_KIND_RELAY,
+} PinholePathKind;
+
+#define PINHOLE_TYPE_PATH (pinhole_path_get_type ())
+G_DECLARE_INTERFACE (PinholePath, pinhole_path, PINHOLE, PATH, GObject)
+
+struct _PinholePathInterface
+{
+  GTypeInterface g_iface;
+
+  /* queue one packet for sending; never blocks */
+  gboolean        (*send)       (PinholePath *self,
+                                 GBytes      *packet,
+                                 GError     **error);
+  PinholePathKind (*get_kind)   (PinholePath *self);
+  /* human-readable far end: "203.0.113.7:41000", or "server" for the relay */
+  const char *    (*get_remote) (PinholePath *self);
+  /* stop using the path; emits ::closed once with no error */
+  void            (*close)      (PinholePath *self);
+};
+
+gboolean        pinhole_path_send        (PinholePath *self,
+                                          GBytes      *packet,
+                                          GError     **error);
+PinholePathKind pinhole_path_get_kind    (PinholePath *self);
+const char     *pinhole_path_get_remote  (PinholePath *self);
+void            pinhole_path_close       (PinholePath *self);
+
+/* for implementations: emit ::received (GBytes *packet) and ::closed (GError *nullable) */
+void            pinhole_path_emit_received (PinholePath  *self,
+                                            GBytes       *packet);
+void            pinhole_path_emit_closed   (PinholePath  *self,
+                                            const GError *error);
+
+const char     *pinhole_path_kind_to_string (PinholePathKind kind);
+gboolean        pinhole_path_kind_from_string (const char      *name,
+                                               PinholePathKind *out_kind);
+
+G_END_DECLS
