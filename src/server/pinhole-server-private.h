@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-server-private.h: what the server's request handlers share. */
+#pragma once
+
+#include <libsoup/soup.h>
+#include <json-glib/json-glib.h>
+
+#include "pinhole-server.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PinholeServerConnection PinholeServerConnection;
+
+struct _PinholeServerConnection
+{
+  /* borrowed: the server outlives its connections (it closes them in dispose) */
+  PinholeServer           *server;
+
+  /* owned */
+  SoupWebsocketConnection *ws;
+  char                    *user;        /* NULL until logged in */
+  char                    *device;
+  char                    *show;        /* "online" / "away"; NULL when not announced */
+  char                    *stun_host;   /* the host this client used to reach us */
+  GArray                  *channels;    /* guint32 relay channels this connection is on */
+
+  double                   tokens;      /* request rate limiter (token bucket) */
+  gint64                   tokens_at;
+  gboolean                 authenticating;
+  gboolean                 closed;
+};
+
+struct _PinholeServer
+{
+  GObject             parent_instance;
+
+  PinholeServerLimits limits;
+  guint16             stun_port;
+
+  /* owned */
+  PinholeStore       *store;
+  SoupServer         *soup;
+  GHashTable         *connections;   /* PinholeServerConnection* (owned, rc box) */
+  GHashTable         *devices;       /* "user/device" → connection (borrowed) */
+  GHashTable         *users;         /* user → GPtrArray of connections (borrowed) */
+  GHashTable         *channels;      /* channel → PinholeServerChannel* (owned) */
+  guint32             next_channel;
+};
+
+typedef struct
+{
+  guint32                  id;
+  PinholeServerConnection *ends[2];   /* borrowed */
+} PinholeServerChannel;
+
+typedef void (*PinholeServerHandler) (PinholeServerConnection *connection,
+                                      JsonObject              *stanza,
+                                      const char              *id);
+
+/* sending */
+void _pinhole_server_send          (PinholeServerConnection *connection,
+                                    JsonObject              *stanza);
+void _pinhole_server_send_result   (PinholeServerConnection *connection,
+                                    const char              *id,
+                                    JsonObject              *result);
+void _pinhole_server_send_error    (PinholeServerConnection *connection,
+                                    const char              *id,
+                                    int                      code,
+                                    const char              *text);
+void _pinhole_server_send_gerror   (PinholeServerConnection *connection,
+                                    const char              *id,
+                                    const GError            *error);
+void _pinhole_server_send_to_user  (PinholeServer           *server,
+                                    const char              *user,
+                                    JsonObject              *stanza);
+
+/* connections */
+PinholeServerConnection *_pinhole_server_connection_ref   (PinholeServerConnection *c);
+void                     _pinhole_server_connection_unref (PinholeServerConnection *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeServerConnection, _pinhole_server_connection_unref)
+PinholeServerConnection *_pinhole_server_find_device (PinholeServer *server,
+                                                      const char    *user,
+                                                      const char    *device);
+void _pinhole_server_login_complete (PinholeServerConnection *connection,
+                                     const char              *id,
+                                     const char              *user,
+                                     const char              *device,
+                                     GBytes                  *token,
+                                     gboolean                 announce);
+
+/* presence */
+void _pinhole_server_broadcast_presence (PinholeServerConnection *connection,
+                                         const char              *show);
+void _pinhole_server_send_presences_of  (PinholeServerConnection *to,
+                                         const char              *contact);
+gboolean _pinhole_server_are_mutual (PinholeServer *server,
+                                     const char    *a,
+                                     const char    *b);
+
+/* relay */
+void _pinhole_server_close_channel (PinholeServer *server,
+                                    guint32        channel,
+                                    PinholeServerConnection *closer);
+
+/* handlers, one file each group */
+void _pinhole_server_handle_register (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_login    (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_roster   (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_subscribe (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_accept   (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_decline  (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_remove   (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_presence (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_message  (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_offline_ack (PinholeServerConnection *c, JsonObject *s,
+                                         const char *id);
+void _pinhole_server_handle_relay_open (PinholeServerConnection *c, JsonObject *s,
+                                        const char *id);
+void _pinhole_server_handle_relay_close (PinholeServerConnection *c, JsonObject *s,
+                                         const char *id);
+void _pinhole_server_handle_signal   (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_push_offline    (PinholeServerConnection *c);
+
+G_END_DECLS

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-server-routing.c: what the server carries between mutual contacts without reading
+ * it (docs/protocol.md §6–§7): sealed offline messages and their delivery receipts, relay
+ * channels, and signalling payloads for direct-path set-up. */
+#define G_LOG_DOMAIN "pinhole-server"
+
+#include "pinhole-server-private.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#include <string.h>
+
+#define OFFLINE_PUSH_BATCH 200
+
+/* the user/device a request targets: a mutual contact's device that exists */
+static gboolean
+require_contact_device (PinholeServerConnection *c,
+                        JsonObject              *stanza,
+                        const char             **out_user,
+                        const char             **out_device,
+                        GError                 **error)
+{
+  const char *user = pinhole_stanza_require_string (stanza, "user", 32, error);
+  const char *device;
+
+  if (user == NULL)
+    return FALSE;
+  device = pinhole_stanza_require_string (stanza, "device", 64, error);
+  if (device == NULL)
+    return FALSE;
+  if (!_pinhole_server_are_mutual (c->server, c->user, user))
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_ALLOWED, "%s is not your contact",
+                   user);
+      return FALSE;
+    }
+  if (!pinhole_store_get_device (c->server->store, user, device, NULL, NULL, error))
+    return FALSE;
+  *out_user = user;
+  *out_device = device;
+  return TRUE;
+}
+
+static JsonObject *
+offline_stanza (const PinholeStoreOffline *m)
+{
+  JsonObject *push = pinhole_stanza_new ("offline-message", NULL);
+
+  json_object_set_string_member (push, "message", m->id);
+  json_object_set_string_member (push, "from", m->from_user);
+  json_object_set_string_member (push, "from_device", m->from_device);
+  json_object_set_int_member (push, "stored", m->timestamp / G_USEC_PER_SEC);
+  pinhole_stanza_set_base64 (push, "sealed", m->sealed);
+  return push;
+}
+
+/* sends a device everything sealed for it; each stays stored until the device acknowledges it */
+void
+_pinhole_server_push_offline (PinholeServerConnection *c)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = pinhole_store_list_offline (c->server->store, c->user,
+                                                              c->device, OFFLINE_PUSH_BATCH,
+                                                              &error);
+
+  if (messages == NULL)
+    {
+      g_warning ("cannot read offline messages of %s/%s: %s", c->user, c->device,
+                 error->message);
+      return;
+    }
+  for (guint i = 0; i < messages->len; i++)
+    {
+      g_autoptr(JsonObject) push = offline_stanza (g_ptr_array_index (messages, i));
+      _pinhole_server_send (c, push);
+    }
+}
+
+void
+_pinhole_server_handle_message (PinholeServerConnection *c,
+                                JsonObject              *stanza,
+                                const char              *id)
+{
+  g_autoptr(GError) error = NULL;
+  PinholeServer *server = c->server;
+  const char *user, *device, *message_id;
+  g_autoptr(GBytes) sealed = NULL;
+  PinholeStoreOffline m = { 0 };
+  PinholeServerConnection *target;
+
+  if (!require_contact_device (c, stanza, &user, &device, &error))
+    goto fail;
+  if ((message_id = pinhole_stanza_require_string (stanza, "message", 64, &error)) == NULL)
+    goto fail;
+  if (*message_id == '\0')
+    {
+      g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "\"message\" is empty");
+      goto fail;
+    }
+  sealed = pinhole_stanza_require_base64 (stanza, "sealed", 1, server->limits.max_sealed_bytes,
+                                          &error);
+  if (sealed == NULL)
+    goto fail;
+
+  m.id = (char *) message_id;
+  m.from_user = c->user;
+  m.from_device = c->device;
+  m.sealed = sealed;
+  m.timestamp = g_get_real_time ();
+  if (!pinhole_store_queue_offline (server->store, user, device, &m,
+                                    server->limits.max_offline_per_device, &error))
+    {
+      /* resending a stored message (e.g. after a lost reply) is a success */
+      if (!g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS))
+        goto fail;
+      g_clear_error (&error);
+    }
+  _pinhole_server_send_result (c, id, NULL);
+
+  target = _pinhole_server_find_device (server, user, device);
+  if (target != NULL)
+    {
+      g_autoptr(JsonObject) push = offline_stanza (&m);
+      _pinhole_server_send (target, push);
+    }
+  return;
+
+fail:
+  _pinhole_server_send_gerror (c, id, error);
+}
+
+void
+_pinhole_server_handle_offline_ack (PinholeServerConnection *c,
+                                    JsonObject              *stanza,
+                                    const char              *id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStoreOffline) m = NULL;
+  const char *message_id = pinhole_stanza_require_string (stanza, "message", 64, &error);
+  PinholeServerConnection *sender;
+
+  if (message_id == NULL)
+    goto fail;
+  m = pinhole_store_take_offline (c->server->store, c->user, c->device, message_id, &error);
+  if (m == NULL)
+    goto fail;
+  _pinhole_server_send_result (c, id, NULL);
+
+  sender = _pinhole_server_find_device (c->server, m->from_user, m->from_device);
+  if (sender != NULL)
+    {
+      g_autoptr(JsonObject) push = pinhole_stanza_new ("delivered", NULL);
+      json_object_set_string_member (push, "message", m->id);
+      json_object_set_string_member (push, "user", c->user);
+      json_object_set_string_member (push, "device", c->device);
+      _pinhole_server_send (sender, push);
+    }
+  return;
+
+fail:
+  _pinhole_server_send_gerror (c, id, error);
+}
+
+void
+_pinhole_server_handle_relay_open (PinholeServerConnection *c,
+                                   JsonObject              *stanza,
+                                   const char              *id)
+{
+  g_autoptr(GError) error = NULL;
+  PinholeServer *server = c->server;
+  const char *user, *device;
+  PinholeServerConnection *peer;
+  PinholeServerChannel *ch;
+  g_autoptr(JsonObject) result = json_object_new ();
+  g_autoptr(JsonObject) push = pinhole_stanza_new ("relay-open", NULL);
+
+  if (!require_contact_device (c, stanza, &user, &device, &error))
+    goto fail;
+  peer = _pinhole_server_find_device (server, user, device);
+  if (peer == NULL || peer->closed)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH, "%s/%s is offline", user,
+                   device);
+      goto fail;
+    }
+  if (c->channels->len >= 256)
+    {
+      g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                           "too many relay channels open on this connection");
+      goto fail;
+    }
+
+  do
+    server->next_channel = server->next_channel == G_MAXUINT32 ? 1 : server->next_channel + 1;
+  while (g_hash_table_contains (server->channels, GUINT_TO_POINTER (server->next_channel)));
+  ch = g_new0 (PinholeServerChannel, 1);
+  ch->id = server->next_channel;
+  ch->ends[0] = c;
+  ch->ends[1] = peer;
+  g_hash_table_insert (server->channels, GUINT_TO_POINTER (ch->id), ch);
+  g_array_append_val (c->channels, ch->id);
+  g_array_append_val (peer->channels, ch->id);
+
+  json_object_set_int_member (push, "channel", ch->id);
+  json_object_set_string_member (push, "user", c->user);
+  json_object_set_string_member (push, "device", c->device);
+  _pinhole_server_send (peer, push);
+
+  json_object_set_int_member (result, "channel", ch->id);
+  _pinhole_server_send_result (c, id, result);
+  return;
+
+fail:
+  _pinhole_server_send_gerror (c, id, error);
+}
+
+void
+_pinhole_server_handle_relay_close (PinholeServerConnection *c,
+                                    JsonObject              *stanza,
+                                    const char              *id)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 channel;
+
+  if (!pinhole_stanza_require_int (stanza, "channel", 1, G_MAXUINT32, &channel, &error))
+    goto fail;
+  for (guint i = 0; i < c->channels->len; i++)
+    if (g_array_index (c->channels, guint32, i) == (guint32) channel)
+      {
+        _pinhole_server_close_channel (c->server, (guint32) channel, c);
+        _pinhole_server_send_result (c, id, NULL);
+        return;
+      }
+  g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND,
+               "relay channel %" G_GINT64_FORMAT " is not open here", channel);
+
+fail:
+  _pinhole_server_send_gerror (c, id, error);
+}
+
+void
+_pinhole_server_handle_signal (PinholeServerConnection *c,
+                               JsonObject              *stanza,
+                               const char              *id)
+{
+  g_autoptr(GError) error = NULL;
+  const char *user, *device;
+  JsonNode *payload;
+  PinholeServerConnection *peer;
+  g_autoptr(JsonObject) push = pinhole_stanza_new ("signal", NULL);
+
+  if (!require_contact_device (c, stanza, &user, &device, &error))
+    goto fail;
+  payload = json_object_get_member (stanza, "payload");
+  if (payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
+    {
+      g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                           "\"payload\" is not an object");
+      goto fail;
+    }
+  peer = _pinhole_server_find_device (c->server, user, device);
+  if (peer == NULL)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH, "%s/%s is offline", user,
+                   device);
+      goto fail;
+    }
+  json_object_set_string_member (push, "from", c->user);
+  json_object_set_string_member (push, "from_device", c->device);
+  json_object_set_member (push, "payload", json_node_copy (payload));
+  _pinhole_server_send (peer, push);
+  _pinhole_server_send_result (c, id, NULL);
+  return;
+
+fail:
+  _pinhole_server_send_gerror (c, id, error);
+}

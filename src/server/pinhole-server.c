@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-server.c: the WebSocket endpoint, connection bookkeeping, request dispatch with a
+ * per-connection rate limit, presence fan-out and relay channel forwarding
+ * (docs/protocol.md §2–§7). Everything runs on the main loop; password hashing runs in
+ * worker threads (pinhole-server-auth.c). */
+#define G_LOG_DOMAIN "pinhole-server"
+
+#include "pinhole-server-private.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#include <string.h>
+
+G_DEFINE_FINAL_TYPE (PinholeServer, pinhole_server, G_TYPE_OBJECT)
+
+void
+pinhole_server_limits_init_default (PinholeServerLimits *limits)
+{
+  limits->max_offline_per_device = 1000;
+  limits->max_sealed_bytes = 16 * 1024;
+  limits->stanzas_per_second = 50;
+  limits->stanza_burst = 200;
+  limits->max_connections = 20000;
+}
+
+/* ---- connections ---- */
+
+static void
+connection_clear (PinholeServerConnection *c)
+{
+  g_clear_object (&c->ws);
+  g_free (c->user);
+  g_free (c->device);
+  g_free (c->show);
+  g_free (c->stun_host);
+  g_clear_pointer (&c->channels, g_array_unref);
+}
+
+PinholeServerConnection *
+_pinhole_server_connection_ref (PinholeServerConnection *c)
+{
+  return g_rc_box_acquire (c);
+}
+
+void
+_pinhole_server_connection_unref (PinholeServerConnection *c)
+{
+  g_rc_box_release_full (c, (GDestroyNotify) connection_clear);
+}
+
+static char *
+device_key (const char *user,
+            const char *device)
+{
+  return g_strconcat (user, "/", device, NULL);
+}
+
+/* Returns: (transfer none) (nullable): the live connection of user/device */
+PinholeServerConnection *
+_pinhole_server_find_device (PinholeServer *server,
+                             const char    *user,
+                             const char    *device)
+{
+  g_autofree char *key = device_key (user, device);
+
+  return g_hash_table_lookup (server->devices, key);
+}
+
+gboolean
+_pinhole_server_are_mutual (PinholeServer *server,
+                            const char    *a,
+                            const char    *b)
+{
+  return pinhole_store_get_relation (server->store, a, b, NULL) == PINHOLE_RELATION_MUTUAL;
+}
+
+/* ---- sending ---- */
+
+void
+_pinhole_server_send (PinholeServerConnection *c,
+                      JsonObject              *stanza)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (c->closed || soup_websocket_connection_get_state (c->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  text = pinhole_stanza_to_string (stanza, &len);
+  soup_websocket_connection_send_text (c->ws, text);
+}
+
+void
+_pinhole_server_send_result (PinholeServerConnection *c,
+                             const char              *id,
+                             JsonObject              *result)
+{
+  g_autoptr(JsonObject) stanza = result ? json_object_ref (result) : json_object_new ();
+
+  json_object_set_string_member (stanza, "type", "result");
+  json_object_set_string_member (stanza, "id", id);
+  _pinhole_server_send (c, stanza);
+}
+
+void
+_pinhole_server_send_error (PinholeServerConnection *c,
+                            const char              *id,
+                            int                      code,
+                            const char              *text)
+{
+  g_autoptr(JsonObject) stanza = pinhole_stanza_new_error (id, code, text);
+
+  _pinhole_server_send (c, stanza);
+}
+
+void
+_pinhole_server_send_gerror (PinholeServerConnection *c,
+                             const char              *id,
+                             const GError            *error)
+{
+  int code = pinhole_stanza_error_code_for (error);
+
+  if (code == PINHOLE_STANZA_ERROR_INTERNAL)
+    {
+      /* an operator must see store failures; the client gets no internals */
+      g_warning ("request %s failed: %s", id ? id : "(none)", error->message);
+      _pinhole_server_send_error (c, id, code, "internal server error");
+      return;
+    }
+  _pinhole_server_send_error (c, id, code, error->message);
+}
+
+void
+_pinhole_server_send_to_user (PinholeServer *server,
+                              const char    *user,
+                              JsonObject    *stanza)
+{
+  GPtrArray *conns = g_hash_table_lookup (server->users, user);
+
+  for (guint i = 0; conns != NULL && i < conns->len; i++)
+    _pinhole_server_send (g_ptr_array_index (conns, i), stanza);
+}
+
+/* ---- presence ---- */
+
+static JsonObject *
+presence_stanza (PinholeServerConnection *c,
+                 const char              *show)
+{
+  JsonObject *stanza = pinhole_stanza_new ("presence", NULL);
+
+  json_object_set_string_member (stanza, "user", c->user);
+  json_object_set_string_member (stanza, "device", c->device);
+  json_object_set_string_member (stanza, "show", show);
+  return stanza;
+}
+
+/* tells every mutual contact's online devices that this device is now @show */
+void
+_pinhole_server_broadcast_presence (PinholeServerConnection *c,
+                                    const char              *show)
+{
+  PinholeServer *server = c->server;
+  g_autoptr(GPtrArray) contacts = pinhole_store_list_contacts (server->store, c->user, NULL);
+  g_autoptr(JsonObject) stanza = presence_stanza (c, show);
+
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++)
+    {
+      PinholeStoreContact *contact = g_ptr_array_index (contacts, i);
+
+      if (contact->relation == PINHOLE_RELATION_MUTUAL)
+        _pinhole_server_send_to_user (server, contact->user, stanza);
+    }
+}
+
+/* sends @to the presence of every announced device of @contact */
+void
+_pinhole_server_send_presences_of (PinholeServerConnection *to,
+                                   const char              *contact)
+{
+  GPtrArray *conns = g_hash_table_lookup (to->server->users, contact);
+
+  for (guint i = 0; conns != NULL && i < conns->len; i++)
+    {
+      PinholeServerConnection *other = g_ptr_array_index (conns, i);
+
+      if (other->show != NULL)
+        {
+          g_autoptr(JsonObject) stanza = presence_stanza (other, other->show);
+          _pinhole_server_send (to, stanza);
+        }
+    }
+}
+
+/* ---- login bookkeeping ---- */
+
+static void
+connection_forget (PinholeServerConnection *c)
+{
+  PinholeServer *server = c->server;
+  GPtrArray *conns;
+  g_autofree char *key = NULL;
+
+  if (c->user == NULL)
+    return;
+  key = device_key (c->user, c->device);
+  if (g_hash_table_lookup (server->devices, key) == c)
+    g_hash_table_remove (server->devices, key);
+  conns = g_hash_table_lookup (server->users, c->user);
+  if (conns != NULL)
+    {
+      g_ptr_array_remove_fast (conns, c);
+      if (conns->len == 0)
+        g_hash_table_remove (server->users, c->user);
+    }
+}
+
+static void
+connection_close_channels (PinholeServerConnection *c)
+{
+  while (c->channels->len > 0)
+    _pinhole_server_close_channel (c->server,
+                                   g_array_index (c->channels, guint32, c->channels->len - 1),
+                                   c);
+}
+
+void
+_pinhole_server_login_complete (PinholeServerConnection *c,
+                                const char              *id,
+                                const char              *user,
+                                const char              *device,
+                                GBytes                  *token,
+                                gboolean                 announce)
+{
+  PinholeServer *server = c->server;
+  PinholeServerConnection *previous = _pinhole_server_find_device (server, user, device);
+  g_autoptr(JsonObject) result = json_object_new ();
+  g_autoptr(JsonObject) stun = json_object_new ();
+  g_autoptr(GPtrArray) contacts = NULL;
+  GPtrArray *conns;
+
+  if (previous != NULL && previous != c)
+    {
+      /* the same device logged in again (e.g. after a network change): the old socket is stale */
+      g_debug ("device %s/%s replaced its connection", user, device);
+      connection_close_channels (previous);
+      connection_forget (previous);
+      g_clear_pointer (&previous->show, g_free);
+      previous->closed = TRUE;
+      soup_websocket_connection_close (previous->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                       "replaced by a new login of this device");
+    }
+
+  c->user = g_strdup (user);
+  c->device = g_strdup (device);
+  g_hash_table_insert (server->devices, device_key (user, device), c);
+  conns = g_hash_table_lookup (server->users, user);
+  if (conns == NULL)
+    {
+      conns = g_ptr_array_new ();
+      g_hash_table_insert (server->users, g_strdup (user), conns);
+    }
+  g_ptr_array_add (conns, c);
+
+  json_object_set_string_member (result, "user", user);
+  json_object_set_string_member (result, "device", device);
+  json_object_set_int_member (result, "protocol", PINHOLE_PROTOCOL_VERSION);
+  json_object_set_string_member (result, "server", "pinhole-server " PINHOLE_VERSION);
+  if (token != NULL)
+    pinhole_stanza_set_base64 (result, "token", token);
+  if (server->stun_port != 0)
+    {
+      json_object_set_string_member (stun, "host", c->stun_host);
+      json_object_set_int_member (stun, "port", server->stun_port);
+      json_object_set_object_member (result, "stun", json_object_ref (stun));
+    }
+  _pinhole_server_send_result (c, id, result);
+
+  if (announce)
+    {
+      c->show = g_strdup ("online");
+      _pinhole_server_broadcast_presence (c, c->show);
+    }
+
+  /* what happened while this device was away: presences, requests, sealed messages */
+  contacts = pinhole_store_list_contacts (server->store, user, NULL);
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++)
+    {
+      PinholeStoreContact *contact = g_ptr_array_index (contacts, i);
+
+      if (contact->relation == PINHOLE_RELATION_MUTUAL)
+        _pinhole_server_send_presences_of (c, contact->user);
+      else if (contact->relation == PINHOLE_RELATION_INCOMING)
+        {
+          g_autoptr(JsonObject) request = pinhole_stanza_new ("contact-request", NULL);
+          json_object_set_string_member (request, "from", contact->user);
+          _pinhole_server_send (c, request);
+        }
+    }
+  _pinhole_server_push_offline (c);
+}
+
+/* ---- relay channels ---- */
+
+void
+_pinhole_server_close_channel (PinholeServer           *server,
+                               guint32                  channel,
+                               PinholeServerConnection *closer)
+{
+  PinholeServerChannel *ch = g_hash_table_lookup (server->channels, GUINT_TO_POINTER (channel));
+
+  if (ch == NULL)
+    return;
+  for (guint e = 0; e < 2; e++)
+    {
+      PinholeServerConnection *end = ch->ends[e];
+
+      for (guint i = 0; i < end->channels->len; i++)
+        if (g_array_index (end->channels, guint32, i) == channel)
+          {
+            g_array_remove_index_fast (end->channels, i);
+            break;
+          }
+      if (end != closer)
+        {
+          g_autoptr(JsonObject) stanza = pinhole_stanza_new ("relay-closed", NULL);
+          json_object_set_int_member (stanza, "channel", channel);
+          _pinhole_server_send (end, stanza);
+        }
+    }
+  g_hash_table_remove (server->channels, GUINT_TO_POINTER (channel));
+}
+
+static void
+forward_relay_frame (PinholeServerConnection *c,
+                     GBytes                  *frame)
+{
+  guint32 channel;
+  PinholeServerChannel *ch;
+  PinholeServerConnection *peer;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  gconstpointer data;
+
+  if (!pinhole_relay_frame_parse (frame, &channel, NULL, &error))
+    {
+      g_debug ("dropping relay frame: %s", error->message);
+      return;
+    }
+  ch = g_hash_table_lookup (c->server->channels, GUINT_TO_POINTER (channel));
+  if (ch == NULL || (ch->ends[0] != c && ch->ends[1] != c))
+    {
+      g_debug ("dropping relay frame on channel %u, not open on this connection", channel);
+      return;
+    }
+  peer = ch->ends[0] == c ? ch->ends[1] : ch->ends[0];
+  if (peer->closed)
+    return;
+  /* the frame goes out as it came in: channel header and ciphertext */
+  data = g_bytes_get_data (frame, &len);
+  soup_websocket_connection_send_binary (peer->ws, data, len);
+}
+
+/* ---- dispatch ---- */
+
+static const struct
+{
+  const char          *type;
+  PinholeServerHandler handler;
+  gboolean             needs_login;
+} handlers[] = {
+  { "register", _pinhole_server_handle_register, FALSE },
+  { "login", _pinhole_server_handle_login, FALSE },
+  { "roster", _pinhole_server_handle_roster, TRUE },
+  { "subscribe", _pinhole_server_handle_subscribe, TRUE },
+  { "accept", _pinhole_server_handle_accept, TRUE },
+  { "decline", _pinhole_server_handle_decline, TRUE },
+  { "remove", _pinhole_server_handle_remove, TRUE },
+  { "presence", _pinhole_server_handle_presence, TRUE },
+  { "message", _pinhole_server_handle_message, TRUE },
+  { "offline-ack", _pinhole_server_handle_offline_ack, TRUE },
+  { "relay-open", _pinhole_server_handle_relay_open, TRUE },
+  { "relay-close", _pinhole_server_handle_relay_close, TRUE },
+  { "signal", _pinhole_server_handle_signal, TRUE },
+};
+
+/* token bucket: stanza_burst requests at once, stanzas_per_second sustained */
+static gboolean
+rate_allows (PinholeServerConnection *c)
+{
+  PinholeServerLimits *limits = &c->server->limits;
+  gint64 now = g_get_monotonic_time ();
+
+  c->tokens = MIN ((double) limits->stanza_burst,
+                   c->tokens + (now - c->tokens_at) / 1e6 * limits->stanzas_per_second);
+  c->tokens_at = now;
+  if (c->tokens < 1.0)
+    return FALSE;
+  c->tokens -= 1.0;
+  return TRUE;
+}
+
+static void
+handle_text (PinholeServerConnection *c,
+             GBytes                  *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) stanza = NULL;
+  const char *type, *id;
+  gsize len;
+  const char *text = g_bytes_get_data (message, &len);
+
+  if (!rate_allows (c))
+    {
+      _pinhole_server_send_error (c, NULL, PINHOLE_STANZA_ERROR_RATE_LIMITED,
+                                  "too many requests; slow down");
+      return;
+    }
+
+  stanza = pinhole_stanza_parse (text, len, &error);
+  if (stanza == NULL)
+    {
+      g_debug ("bad stanza: %s", error->message);
+      _pinhole_server_send_error (c, NULL, PINHOLE_STANZA_ERROR_BAD_REQUEST, error->message);
+      return;
+    }
+  type = pinhole_stanza_get_type (stanza);
+  id = pinhole_stanza_get_id (stanza);
+  if (id == NULL || strlen (id) == 0 || strlen (id) > 64)
+    {
+      _pinhole_server_send_error (c, NULL, PINHOLE_STANZA_ERROR_BAD_REQUEST,
+                                  "requests need an \"id\" of 1 to 64 characters");
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)
+    if (strcmp (handlers[i].type, type) == 0)
+      {
+        if (handlers[i].needs_login && c->user == NULL)
+          _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_NOT_AUTHORIZED,
+                                      "log in first");
+        else if (!handlers[i].needs_login && (c->user != NULL || c->authenticating))
+          _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_BAD_REQUEST,
+                                      "already logged in or logging in");
+        else
+          handlers[i].handler (c, stanza, id);
+        return;
+      }
+  if (strcmp (type, "ping") == 0)
+    {
+      _pinhole_server_send_result (c, id, NULL);
+      return;
+    }
+  {
+    g_autofree char *msg = g_strdup_printf ("unknown request type \"%.32s\"", type);
+    _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_BAD_REQUEST, msg);
+  }
+}
+
+static void
+ws_message_cb (SoupWebsocketConnection *ws,
+               gint                     type,
+               GBytes                  *message,
+               gpointer                 user_data)
+{
+  PinholeServerConnection *c = user_data;
+  g_autoptr(PinholeServerConnection) hold = _pinhole_server_connection_ref (c);
+
+  if (c->closed)
+    return;
+  if (type == SOUP_WEBSOCKET_DATA_TEXT)
+    handle_text (c, message);
+  else if (c->user != NULL)
+    forward_relay_frame (c, message);
+  else
+    g_debug ("dropping binary message before login");
+}
+
+static void
+ws_closed_cb (SoupWebsocketConnection *ws,
+              gpointer                 user_data)
+{
+  PinholeServerConnection *c = user_data;
+  PinholeServer *server = c->server;
+  gboolean announced = c->show != NULL;
+
+  c->closed = TRUE;
+  connection_close_channels (c);
+  if (c->user != NULL && announced)
+    _pinhole_server_broadcast_presence (c, "offline");
+  connection_forget (c);
+  g_signal_handlers_disconnect_by_data (ws, c);
+  /* released after this emission: the connection owns the emitting WebSocket */
+  g_hash_table_steal (server->connections, c);
+  g_idle_add_once ((GSourceOnceFunc) _pinhole_server_connection_unref, c);
+}
+
+/* the host part of a Host header: "example.org:443" → "example.org", "[::1]:7300" → "::1" */
+static char *
+host_from_header (const char *header)
+{
+  const char *end;
+
+  if (header == NULL || *header == '\0')
+    return g_strdup ("127.0.0.1");
+  if (header[0] == '[' && (end = strchr (header, ']')) != NULL)
+    return g_strndup (header + 1, end - header - 1);
+  end = strrchr (header, ':');
+  return end != NULL ? g_strndup (header, end - header) : g_strdup (header);
+}
+
+static void
+websocket_cb (SoupServer              *soup,
+              SoupServerMessage       *msg,
+              const char              *path,
+              SoupWebsocketConnection *ws,
+              gpointer                 user_data)
+{
+  PinholeServer *self = user_data;
+  PinholeServerConnection *c;
+  const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Host");
+
+  if (g_hash_table_size (self->connections) >= self->limits.max_connections)
+    {
+      soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+                                       "server is full");
+      return;
+    }
+
+  c = g_rc_box_new0 (PinholeServerConnection);
+  c->server = self;
+  c->ws = g_object_ref (ws);
+  c->stun_host = host_from_header (host);
+  c->channels = g_array_new (FALSE, FALSE, sizeof (guint32));
+  c->tokens = self->limits.stanza_burst;
+  c->tokens_at = g_get_monotonic_time ();
+  soup_websocket_connection_set_max_incoming_payload_size (
+    ws, MAX (PINHOLE_STANZA_MAX_BYTES, PINHOLE_RELAY_HEADER_BYTES + PINHOLE_RELAY_MAX_PAYLOAD));
+  soup_websocket_connection_set_keepalive_interval (ws, 30);
+  g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), c);
+  g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), c);
+  g_hash_table_add (self->connections, c);
+}
+
+static void
+index_cb (SoupServer        *soup,
+          SoupServerMessage *msg,
+          const char        *path,
+          GHashTable        *query,
+          gpointer           user_data)
+{
+  static const char body[] = "pinhole-server " PINHOLE_VERSION "\n";
+
+  if (strcmp (path, "/") != 0)
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, body,
+                                    sizeof body - 1);
+}
+
+/* ---- object ---- */
+
+static void
+pinhole_server_dispose (GObject *object)
+{
+  PinholeServer *self = PINHOLE_SERVER (object);
+
+  pinhole_server_shutdown (self);
+  g_clear_object (&self->soup);
+  g_clear_object (&self->store);
+  G_OBJECT_CLASS (pinhole_server_parent_class)->dispose (object);
+}
+
+static void
+pinhole_server_finalize (GObject *object)
+{
+  PinholeServer *self = PINHOLE_SERVER (object);
+
+  g_clear_pointer (&self->channels, g_hash_table_unref);
+  g_clear_pointer (&self->devices, g_hash_table_unref);
+  g_clear_pointer (&self->users, g_hash_table_unref);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
+  G_OBJECT_CLASS (pinhole_server_parent_class)->finalize (object);
+}
+
+static void
+pinhole_server_class_init (PinholeServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pinhole_server_dispose;
+  object_class->finalize = pinhole_server_finalize;
+}
+
+static void
+pinhole_server_init (PinholeServer *self)
+{
+  pinhole_server_limits_init_default (&self->limits);
+  self->connections = g_hash_table_new_full (NULL, NULL,
+                                             (GDestroyNotify) _pinhole_server_connection_unref,
+                                             NULL);
+  self->devices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) g_ptr_array_unref);
+  self->channels = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->next_channel = g_random_int_range (1, G_MAXINT32);
+}
+
+/**
+ * pinhole_server_new:
+ * @limits: (nullable): limits, or %NULL for the defaults
+ * Returns: (transfer full): a server that serves nothing until pinhole_server_listen()
+ */
+PinholeServer *
+pinhole_server_new (PinholeStore              *store,
+                    const PinholeServerLimits *limits)
+{
+  PinholeServer *self = g_object_new (PINHOLE_TYPE_SERVER, NULL);
+
+  self->store = g_object_ref (store);
+  if (limits != NULL)
+    self->limits = *limits;
+  return self;
+}
+
+/**
+ * pinhole_server_listen:
+ * @certificate: (nullable): serve wss:// with this certificate, or ws:// when %NULL
+ */
+gboolean
+pinhole_server_listen (PinholeServer      *self,
+                       GInetSocketAddress *address,
+                       GTlsCertificate    *certificate,
+                       GError            **error)
+{
+  const char *protocols[] = { PINHOLE_WEBSOCKET_PROTOCOL, NULL };
+
+  g_return_val_if_fail (self->soup == NULL, FALSE);
+
+  self->soup = soup_server_new ("server-header", "pinhole-server/" PINHOLE_VERSION,
+                                "tls-certificate", certificate, NULL);
+  soup_server_add_handler (self->soup, "/", index_cb, self, NULL);
+  soup_server_add_websocket_handler (self->soup, PINHOLE_WEBSOCKET_PATH, NULL,
+                                     (char **) protocols, websocket_cb, self, NULL);
+  return soup_server_listen (self->soup, G_SOCKET_ADDRESS (address),
+                             certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+}
+
+/* Returns: the TCP port the WebSocket endpoint is bound to (useful after listening on 0) */
+guint16
+pinhole_server_get_port (PinholeServer *self)
+{
+  GSList *listeners;
+  guint16 port = 0;
+
+  g_return_val_if_fail (self->soup != NULL, 0);
+  listeners = soup_server_get_listeners (self->soup);
+  if (listeners != NULL)
+    {
+      g_autoptr(GSocketAddress) addr = g_socket_get_local_address (listeners->data, NULL);
+      if (addr != NULL)
+        port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr));
+    }
+  g_slist_free (listeners);
+  return port;
+}
+
+/* the STUN port announced at login (the host is the one each client reached us at) */
+void
+pinhole_server_set_stun_port (PinholeServer *self,
+                              guint16        port)
+{
+  self->stun_port = port;
+}
+
+guint
+pinhole_server_get_n_connections (PinholeServer *self)
+{
+  return g_hash_table_size (self->connections);
+}
+
+/* stops listening and closes every connection with "going away"; the store has already made
+ * every acknowledged change durable, so nothing acknowledged is lost */
+void
+pinhole_server_shutdown (PinholeServer *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      PinholeServerConnection *c = key;
+
+      if (soup_websocket_connection_get_state (c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                         "server shutting down");
+    }
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-server.h: the rendezvous and relay service: accounts, rosters, presence, sealed
+ * offline messages, signalling and relay channels over WebSocket (docs/protocol.md). */
+#pragma once
+
+#include <gio/gio.h>
+#include "pinhole-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  guint max_offline_per_device;  /* sealed messages waiting for one device */
+  guint max_sealed_bytes;        /* one sealed offline message */
+  guint stanzas_per_second;      /* sustained request rate per connection */
+  guint stanza_burst;            /* requests allowed at once before the rate applies */
+  guint max_connections;
+} PinholeServerLimits;
+
+#define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())
+G_DECLARE_FINAL_TYPE (PinholeServer, pinhole_server, PINHOLE, SERVER, GObject)
+
+PinholeServer *pinhole_server_new         (PinholeStore              *store,
+                                           const PinholeServerLimits *limits);
+gboolean       pinhole_server_listen      (PinholeServer   *self,
+                                           GInetSocketAddress *address,
+                                           GTlsCertificate *certificate,
+                                           GError         **error);
+guint16        pinhole_server_get_port    (PinholeServer   *self);
+void           pinhole_server_set_stun_port (PinholeServer *self,
+                                             guint16        port);
+guint          pinhole_server_get_n_connections (PinholeServer *self);
+void           pinhole_server_shutdown    (PinholeServer   *self);
+
+void           pinhole_server_limits_init_default (PinholeServerLimits *limits);
+
+G_END_DECLS

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-sqlite-store.c: the server's default storage, one SQLite file in WAL mode with
+ * synchronous=FULL, so that whatever a call reported as stored survives a crash. */
+#define G_LOG_DOMAIN "pinhole-store"
+
+#include "pinhole-sqlite-store.h"
+#include "pinhole-error.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+
+struct _PinholeSqliteStore
+{
+  GObject  parent_instance;
+
+  /* owned */
+  sqlite3 *db;
+};
+
+static void pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PinholeSqliteStore, pinhole_sqlite_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PINHOLE_TYPE_STORE,
+                                                      pinhole_sqlite_store_iface_init))
+
+static const char schema[] =
+  "PRAGMA journal_mode=WAL;"
+  "PRAGMA synchronous=FULL;"
+  "PRAGMA foreign_keys=ON;"
+  "CREATE TABLE IF NOT EXISTS accounts ("
+  "  user TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS devices ("
+  "  user TEXT NOT NULL REFERENCES accounts(user) ON DELETE CASCADE, device TEXT NOT NULL,"
+  "  key BLOB NOT NULL, token_hash BLOB NOT NULL, PRIMARY KEY (user, device));"
+  "CREATE TABLE IF NOT EXISTS relations ("
+  "  owner TEXT NOT NULL, contact TEXT NOT NULL, relation INTEGER NOT NULL,"
+  "  PRIMARY KEY (owner, contact));"
+  "CREATE TABLE IF NOT EXISTS offline ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT, to_user TEXT NOT NULL, to_device TEXT NOT NULL,"
+  "  id TEXT NOT NULL, from_user TEXT NOT NULL, from_device TEXT NOT NULL,"
+  "  sealed BLOB NOT NULL, stored INTEGER NOT NULL, UNIQUE (to_user, to_device, id));"
+  "PRAGMA user_version=1;";
+
+static gboolean
+sql_failed (PinholeSqliteStore *self,
+            int                 rc,
+            GError            **error)
+{
+  g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "database error %d: %s", rc,
+               sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+static sqlite3_stmt *
+prepare (PinholeSqliteStore *self,
+         const char         *sql,
+         GError            **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  return stmt;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+static void
+bind_text (sqlite3_stmt *stmt, int i, const char *text)
+{
+  sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
+}
+
+static void
+bind_bytes (sqlite3_stmt *stmt, int i, GBytes *bytes)
+{
+  gsize len;
+  const void *data = g_bytes_get_data (bytes, &len);
+
+  sqlite3_bind_blob (stmt, i, data, (int) len, SQLITE_TRANSIENT);
+}
+
+static GBytes *
+column_bytes (sqlite3_stmt *stmt, int i)
+{
+  return g_bytes_new (sqlite3_column_blob (stmt, i), (gsize) sqlite3_column_bytes (stmt, i));
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int i)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, i));
+}
+
+static gboolean
+exec (PinholeSqliteStore *self,
+      const char         *sql,
+      GError            **error)
+{
+  int rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+
+  return rc == SQLITE_OK ? TRUE : sql_failed (self, rc, error);
+}
+
+static gboolean
+store_create_account (PinholeStore *store, const char *user, const char *password_hash,
+                      GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "INSERT INTO accounts (user, password_hash, created) VALUES (?, ?, ?)", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, password_hash);
+  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_CONSTRAINT)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS, "user %s exists already", user);
+      return FALSE;
+    }
+  return rc == SQLITE_DONE ? TRUE : sql_failed (self, rc, error);
+}
+
+static char *
+store_dup_password_hash (PinholeStore *store, const char *user, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT password_hash FROM accounts WHERE user = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, user);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return column_text (stmt, 0);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown user %s", user);
+  else
+    sql_failed (self, rc, error);
+  return NULL;
+}
+
+static gboolean
+store_put_device (PinholeStore *store, const char *user, const char *device, GBytes *key,
+                  GBytes *token_hash, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "INSERT INTO devices (user, device, key, token_hash) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (user, device) DO UPDATE SET token_hash = excluded.token_hash "
+                   "WHERE key = excluded.key", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, device);
+  bind_bytes (stmt, 3, key);
+  bind_bytes (stmt, 4, token_hash);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_DONE)
+    return sql_failed (self, rc, error);
+  if (sqlite3_changes (self->db) == 0)
+    {
+      /* a device keeps its key for life: a new key is a new device */
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
+                   "device %s of %s is registered with another key", device, user);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+store_get_device (PinholeStore *store, const char *user, const char *device, GBytes **out_key,
+                  GBytes **out_token_hash, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT key, token_hash FROM devices WHERE user = ? AND device = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, device);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown device %s of %s",
+                   device, user);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    return sql_failed (self, rc, error);
+  if (out_key != NULL)
+    *out_key = column_bytes (stmt, 0);
+  if (out_token_hash != NULL)
+    *out_token_hash = column_bytes (stmt, 1);
+  return TRUE;
+}
+
+static GPtrArray *
+store_list_devices (PinholeStore *store, const char *user, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT device, key FROM devices WHERE user = ? ORDER BY device", error);
+  g_autoptr(GPtrArray) devices = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  devices = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_store_device_free);
+  bind_text (stmt, 1, user);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PinholeStoreDevice *d = g_new0 (PinholeStoreDevice, 1);
+
+      d->user = g_strdup (user);
+      d->device = column_text (stmt, 0);
+      d->key = column_bytes (stmt, 1);
+      g_ptr_array_add (devices, d);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&devices);
+}
+
+static PinholeRelation
+store_get_relation (PinholeStore *store, const char *owner, const char *contact, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT relation FROM relations WHERE owner = ? AND contact = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return PINHOLE_RELATION_NONE;
+  bind_text (stmt, 1, owner);
+  bind_text (stmt, 2, contact);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return (PinholeRelation) CLAMP (sqlite3_column_int (stmt, 0), PINHOLE_RELATION_NONE,
+                                    PINHOLE_RELATION_MUTUAL);
+  if (rc != SQLITE_DONE)
+    sql_failed (self, rc, error);
+  return PINHOLE_RELATION_NONE;
+}
+
+static gboolean
+set_one_relation (PinholeSqliteStore *self, const char *owner, const char *contact,
+                  PinholeRelation relation, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  if (relation == PINHOLE_RELATION_NONE)
+    stmt = prepare (self, "DELETE FROM relations WHERE owner = ? AND contact = ?", error);
+  else
+    stmt = prepare (self, "INSERT OR REPLACE INTO relations (owner, contact, relation) "
+                          "VALUES (?, ?, ?)", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, owner);
+  bind_text (stmt, 2, contact);
+  if (relation != PINHOLE_RELATION_NONE)
+    sqlite3_bind_int (stmt, 3, relation);
+  rc = sqlite3_step (stmt);
+  return rc == SQLITE_DONE ? TRUE : sql_failed (self, rc, error);
+}
+
+static gboolean
+store_set_relation (PinholeStore *store, const char *a, const char *b, PinholeRelation a_to_b,
+                    PinholeRelation b_to_a, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+
+  if (!exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  if (!set_one_relation (self, a, b, a_to_b, error) ||
+      !set_one_relation (self, b, a, b_to_a, error))
+    {
+      exec (self, "ROLLBACK", NULL);
+      return FALSE;
+    }
+  return exec (self, "COMMIT", error);
+}
+
+static GPtrArray *
+store_list_contacts (PinholeStore *store, const char *owner, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT contact, relation FROM relations WHERE owner = ? ORDER BY contact",
+             error);
+  g_autoptr(GPtrArray) contacts = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  contacts = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_store_contact_free);
+  bind_text (stmt, 1, owner);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PinholeStoreContact *c = g_new0 (PinholeStoreContact, 1);
+
+      c->user = column_text (stmt, 0);
+      c->relation = (PinholeRelation) CLAMP (sqlite3_column_int (stmt, 1),
+                                             PINHOLE_RELATION_NONE, PINHOLE_RELATION_MUTUAL);
+      g_ptr_array_add (contacts, c);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&contacts);
+}
+
+static gboolean
+store_queue_offline (PinholeStore *store, const char *to_user, const char *to_device,
+                     const PinholeStoreOffline *message, guint max_queued, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) count =
+    prepare (self, "SELECT count(*) FROM offline WHERE to_user = ? AND to_device = ?", error);
+  g_autoptr(sqlite3_stmt) insert = NULL;
+  int rc;
+
+  if (count == NULL)
+    return FALSE;
+  bind_text (count, 1, to_user);
+  bind_text (count, 2, to_device);
+  if (sqlite3_step (count) != SQLITE_ROW)
+    return sql_failed (self, sqlite3_errcode (self->db), error);
+  if ((guint) sqlite3_column_int (count, 0) >= max_queued)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                   "%u messages already wait for %s/%s", max_queued, to_user, to_device);
+      return FALSE;
+    }
+
+  insert = prepare (self, "INSERT INTO offline (to_user, to_device, id, from_user, from_device,"
+                          " sealed, stored) VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+  if (insert == NULL)
+    return FALSE;
+  bind_text (insert, 1, to_user);
+  bind_text (insert, 2, to_device);
+  bind_text (insert, 3, message->id);
+  bind_text (insert, 4, message->from_user);
+  bind_text (insert, 5, message->from_device);
+  bind_bytes (insert, 6, message->sealed);
+  sqlite3_bind_int64 (insert, 7, message->timestamp);
+  rc = sqlite3_step (insert);
+  if (rc == SQLITE_CONSTRAINT)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS, "message %s is queued already",
+                   message->id);
+      return FALSE;
+    }
+  return rc == SQLITE_DONE ? TRUE : sql_failed (self, rc, error);
+}
+
+static PinholeStoreOffline *
+offline_from_row (sqlite3_stmt *stmt)
+{
+  PinholeStoreOffline *m = g_new0 (PinholeStoreOffline, 1);
+
+  m->id = column_text (stmt, 0);
+  m->from_user = column_text (stmt, 1);
+  m->from_device = column_text (stmt, 2);
+  m->sealed = column_bytes (stmt, 3);
+  m->timestamp = sqlite3_column_int64 (stmt, 4);
+  return m;
+}
+
+static GPtrArray *
+store_list_offline (PinholeStore *store, const char *user, const char *device, guint limit,
+                    GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT id, from_user, from_device, sealed, stored FROM offline "
+                   "WHERE to_user = ? AND to_device = ? ORDER BY seq LIMIT ?", error);
+  g_autoptr(GPtrArray) messages = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  messages = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_store_offline_free);
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, device);
+  sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (messages, offline_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&messages);
+}
+
+static PinholeStoreOffline *
+store_take_offline (PinholeStore *store, const char *user, const char *device, const char *id,
+                    GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "DELETE FROM offline WHERE to_user = ? AND to_device = ? AND id = ? "
+                   "RETURNING id, from_user, from_device, sealed, stored", error);
+  g_autoptr(PinholeStoreOffline) message = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, device);
+  bind_text (stmt, 3, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "no queued message %s", id);
+      return NULL;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  message = offline_from_row (stmt);
+  /* RETURNING rows are deleted when the statement runs to completion */
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&message);
+}
+
+static void
+pinhole_sqlite_store_finalize (GObject *object)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (object);
+
+  g_clear_pointer (&self->db, sqlite3_close_v2);
+  G_OBJECT_CLASS (pinhole_sqlite_store_parent_class)->finalize (object);
+}
+
+static void
+pinhole_sqlite_store_class_init (PinholeSqliteStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pinhole_sqlite_store_finalize;
+}
+
+static void
+pinhole_sqlite_store_init (PinholeSqliteStore *self)
+{
+}
+
+static void
+pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
+{
+  iface->create_account = store_create_account;
+  iface->dup_password_hash = store_dup_password_hash;
+  iface->put_device = store_put_device;
+  iface->get_device = store_get_device;
+  iface->list_devices = store_list_devices;
+  iface->get_relation = store_get_relation;
+  iface->set_relation = store_set_relation;
+  iface->list_contacts = store_list_contacts;
+  iface->queue_offline = store_queue_offline;
+  iface->list_offline = store_list_offline;
+  iface->take_offline = store_take_offline;
+}
+
+/**
+ * pinhole_sqlite_store_open:
+ * @path: the database file, created with its folder when missing
+ * Returns: (transfer full): the store
+ */
+PinholeStore *
+pinhole_sqlite_store_open (const char *path,
+                           GError    **error)
+{
+  g_autoptr(PinholeSqliteStore) self = g_object_new (PINHOLE_TYPE_SQLITE_STORE, NULL);
+  g_autofree char *dir = g_path_get_dirname (path);
+  int rc;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
+                   dir, g_strerror (saved));
+      return NULL;
+    }
+  rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "cannot open database %s: %s",
+                   path, self->db ? sqlite3_errmsg (self->db) : sqlite3_errstr (rc));
+      return NULL;
+    }
+  sqlite3_busy_timeout (self->db, 5000);
+  if (!exec (self, schema, error))
+    return NULL;
+  return PINHOLE_STORE (g_steal_pointer (&self));
+}

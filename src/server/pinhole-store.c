@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-store.c: the PinholeStore interface: dispatch and the records it returns. */
+#include "pinhole-store.h"
+
+G_DEFINE_INTERFACE (PinholeStore, pinhole_store, G_TYPE_OBJECT)
+
+static void
+pinhole_store_default_init (PinholeStoreInterface *iface)
+{
+}
+
+const char *
+pinhole_relation_to_string (PinholeRelation relation)
+{
+  switch (relation)
+    {
+    case PINHOLE_RELATION_REQUESTED: return "requested";
+    case PINHOLE_RELATION_INCOMING: return "incoming";
+    case PINHOLE_RELATION_MUTUAL: return "mutual";
+    case PINHOLE_RELATION_NONE:
+    default: return "none";
+    }
+}
+
+void
+pinhole_store_device_free (PinholeStoreDevice *device)
+{
+  g_free (device->user);
+  g_free (device->device);
+  g_clear_pointer (&device->key, g_bytes_unref);
+  g_free (device);
+}
+
+void
+pinhole_store_contact_free (PinholeStoreContact *contact)
+{
+  g_free (contact->user);
+  g_free (contact);
+}
+
+void
+pinhole_store_offline_free (PinholeStoreOffline *message)
+{
+  g_free (message->id);
+  g_free (message->from_user);
+  g_free (message->from_device);
+  g_clear_pointer (&message->sealed, g_bytes_unref);
+  g_free (message);
+}
+
+#define IFACE(self) PINHOLE_STORE_GET_IFACE (self)
+
+gboolean
+pinhole_store_create_account (PinholeStore *self, const char *user, const char *password_hash,
+                              GError **error)
+{
+  return IFACE (self)->create_account (self, user, password_hash, error);
+}
+
+/* Returns: (transfer full): the Argon2id hash string, or %NULL and PINHOLE_ERROR_NOT_FOUND */
+char *
+pinhole_store_dup_password_hash (PinholeStore *self, const char *user, GError **error)
+{
+  return IFACE (self)->dup_password_hash (self, user, error);
+}
+
+gboolean
+pinhole_store_put_device (PinholeStore *self, const char *user, const char *device, GBytes *key,
+                          GBytes *token_hash, GError **error)
+{
+  return IFACE (self)->put_device (self, user, device, key, token_hash, error);
+}
+
+gboolean
+pinhole_store_get_device (PinholeStore *self, const char *user, const char *device,
+                          GBytes **out_key, GBytes **out_token_hash, GError **error)
+{
+  return IFACE (self)->get_device (self, user, device, out_key, out_token_hash, error);
+}
+
+/* Returns: (transfer full) (element-type PinholeStoreDevice) */
+GPtrArray *
+pinhole_store_list_devices (PinholeStore *self, const char *user, GError **error)
+{
+  return IFACE (self)->list_devices (self, user, error);
+}
+
+PinholeRelation
+pinhole_store_get_relation (PinholeStore *self, const char *owner, const char *contact,
+                            GError **error)
+{
+  return IFACE (self)->get_relation (self, owner, contact, error);
+}
+
+/* sets both directions of a relation in one transaction */
+gboolean
+pinhole_store_set_relation (PinholeStore *self, const char *a, const char *b,
+                            PinholeRelation a_to_b, PinholeRelation b_to_a, GError **error)
+{
+  return IFACE (self)->set_relation (self, a, b, a_to_b, b_to_a, error);
+}
+
+/* Returns: (transfer full) (element-type PinholeStoreContact) */
+GPtrArray *
+pinhole_store_list_contacts (PinholeStore *self, const char *owner, GError **error)
+{
+  return IFACE (self)->list_contacts (self, owner, error);
+}
+
+/* fails with PINHOLE_ERROR_LIMIT when the device already has @max_queued messages waiting,
+ * and PINHOLE_ERROR_EXISTS when a message with the same sender and id is queued */
+gboolean
+pinhole_store_queue_offline (PinholeStore *self, const char *to_user, const char *to_device,
+                             const PinholeStoreOffline *message, guint max_queued, GError **error)
+{
+  return IFACE (self)->queue_offline (self, to_user, to_device, message, max_queued, error);
+}
+
+/* Returns: (transfer full) (element-type PinholeStoreOffline): oldest first */
+GPtrArray *
+pinhole_store_list_offline (PinholeStore *self, const char *user, const char *device,
+                            guint limit, GError **error)
+{
+  return IFACE (self)->list_offline (self, user, device, limit, error);
+}
+
+/* removes a delivered message. Returns: (transfer full): it, or %NULL with NOT_FOUND */
+PinholeStoreOffline *
+pinhole_store_take_offline (PinholeStore *self, const char *user, const char *device,
+                            const char *id, GError **error)
+{
+  return IFACE (self)->take_offline (self, user, device, id, error);
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-store.h: everything pinhole-server keeps on disk, behind one small interface:
+ * accounts, device keys and login tokens, rosters, and sealed offline messages. SQLite
+ * implements it (pinhole-sqlite-store.c); another database can implement the same calls.
+ * Every call that returns success has made its change durable. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  PINHOLE_RELATION_NONE,
+  PINHOLE_RELATION_REQUESTED,   /* owner asked contact, no answer yet */
+  PINHOLE_RELATION_INCOMING,    /* contact asked owner, no answer yet */
+  PINHOLE_RELATION_MUTUAL,
+} PinholeRelation;
+
+const char *pinhole_relation_to_string (PinholeRelation relation);
+
+typedef struct
+{
+  char   *user;
+  char   *device;
+  GBytes *key;          /* Ed25519 public key */
+} PinholeStoreDevice;
+
+typedef struct
+{
+  char           *user;
+  PinholeRelation relation;
+} PinholeStoreContact;
+
+typedef struct
+{
+  char   *id;
+  char   *from_user;
+  char   *from_device;
+  GBytes *sealed;
+  gint64  timestamp;    /* microseconds since the epoch, when the server stored it */
+} PinholeStoreOffline;
+
+void pinhole_store_device_free  (PinholeStoreDevice  *device);
+void pinhole_store_contact_free (PinholeStoreContact *contact);
+void pinhole_store_offline_free (PinholeStoreOffline *message);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeStoreDevice, pinhole_store_device_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeStoreOffline, pinhole_store_offline_free)
+
+#define PINHOLE_TYPE_STORE (pinhole_store_get_type ())
+G_DECLARE_INTERFACE (PinholeStore, pinhole_store, PINHOLE, STORE, GObject)
+
+struct _PinholeStoreInterface
+{
+  GTypeInterface g_iface;
+
+  gboolean (*create_account)    (PinholeStore *self, const char *user, const char *password_hash,
+                                 GError **error);
+  char *   (*dup_password_hash) (PinholeStore *self, const char *user, GError **error);
+  gboolean (*put_device)        (PinholeStore *self, const char *user, const char *device,
+                                 GBytes *key, GBytes *token_hash, GError **error);
+  gboolean (*get_device)        (PinholeStore *self, const char *user, const char *device,
+                                 GBytes **out_key, GBytes **out_token_hash, GError **error);
+  GPtrArray *(*list_devices)    (PinholeStore *self, const char *user, GError **error);
+  PinholeRelation (*get_relation) (PinholeStore *self, const char *owner, const char *contact,
+                                   GError **error);
+  gboolean (*set_relation)      (PinholeStore *self, const char *a, const char *b,
+                                 PinholeRelation a_to_b, PinholeRelation b_to_a, GError **error);
+  GPtrArray *(*list_contacts)   (PinholeStore *self, const char *owner, GError **error);
+  gboolean (*queue_offline)     (PinholeStore *self, const char *to_user, const char *to_device,
+                                 const PinholeStoreOffline *message, guint max_queued,
+                                 GError **error);
+  GPtrArray *(*list_offline)    (PinholeStore *self, const char *user, const char *device,
+                                 guint limit, GError **error);
+  PinholeStoreOffline *(*take_offline) (PinholeStore *self, const char *user, const char *device,
+                                        const char *id, GError **error);
+};
+
+gboolean   pinhole_store_create_account    (PinholeStore *self, const char *user,
+                                            const char *password_hash, GError **error);
+char      *pinhole_store_dup_password_hash (PinholeStore *self, const char *user,
+                                            GError **error);
+gboolean   pinhole_store_put_device        (PinholeStore *self, const char *user,
+                                            const char *device, GBytes *key,
+                                            GBytes *token_hash, GError **error);
+gboolean   pinhole_store_get_device        (PinholeStore *self, const char *user,
+                                            const char *device, GBytes **out_key,
+                                            GBytes **out_token_hash, GError **error);
+GPtrArray *pinhole_store_list_devices      (PinholeStore *self, const char *user,
+                                            GError **error);
+PinholeRelation pinhole_store_get_relation (PinholeStore *self, const char *owner,
+                                            const char *contact, GError **error);
+gboolean   pinhole_store_set_relation      (PinholeStore *self, const char *a, const char *b,
+                                            PinholeRelation a_to_b, PinholeRelation b_to_a,
+                                            GError **error);
+GPtrArray *pinhole_store_list_contacts     (PinholeStore *self, const char *owner,
+                                            GError **error);
+gboolean   pinhole_store_queue_offline     (PinholeStore *self, const char *to_user,
+                                            const char *to_device,
+                                            const PinholeStoreOffline *message,
+                                            guint max_queued, GError **error);
+GPtrArray *pinhole_store_list_offline      (PinholeStore *self, const char *user,
+                                            const char *device, guint limit, GError **error);
+PinholeStoreOffline *pinhole_store_take_offline (PinholeStore *self, const char *user,
+                                                 const char *device, const char *id,
+                                                 GError **error);
+
+G_END_DECLS
