@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-client.h: one device's connection to a pinhole-server: account, contacts, presence,
+ * and end-to-end encrypted chat with contacts' devices over sessions (relay for now) or, for
+ * offline devices, sealed messages stored on the server. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "pinhole-profile.h"
+#include "pinhole-session.h"
+
+G_BEGIN_DECLS
+
+/* the longest chat message, in bytes of UTF-8 */
+#define PINHOLE_CHAT_MAX_TEXT 8192
+
+typedef struct
+{
+  char     *user;
+  char     *relation;     /* "mutual", "requested", "incoming" */
+  char     *show;         /* best of the devices: "online", "away", "offline" */
+  guint     n_devices;
+  gboolean  key_changed;  /* a device key changed and is not trusted yet */
+  char     *path;         /* path of the live session, or NULL */
+  gdouble   rtt_ms;       /* -1 when unknown */
+} PinholeContactInfo;
+
+void pinhole_contact_info_free (PinholeContactInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeContactInfo, pinhole_contact_info_free)
+
+#define PINHOLE_TYPE_CLIENT (pinhole_client_get_type ())
+G_DECLARE_FINAL_TYPE (PinholeClient, pinhole_client, PINHOLE, CLIENT, GObject)
+
+PinholeClient *pinhole_client_new              (PinholeProfile      *profile);
+PinholeProfile *pinhole_client_get_profile     (PinholeClient       *self);
+const char    *pinhole_client_get_user         (PinholeClient       *self);
+const char    *pinhole_client_get_device       (PinholeClient       *self);
+gboolean       pinhole_client_is_connected     (PinholeClient       *self);
+
+void           pinhole_client_register_async   (PinholeClient       *self,
+                                                const char          *server_url,
+                                                const char          *user,
+                                                const char          *password,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean       pinhole_client_register_finish  (PinholeClient       *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+void           pinhole_client_login_async      (PinholeClient       *self,
+                                                const char          *server_url,
+                                                const char          *password,
+                                                gboolean             announce,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean       pinhole_client_login_finish     (PinholeClient       *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+void           pinhole_client_disconnect       (PinholeClient       *self);
+
+void           pinhole_client_request_async    (PinholeClient       *self,
+                                                JsonObject          *stanza,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+JsonObject    *pinhole_client_request_finish   (PinholeClient       *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+
+void           pinhole_client_contact_async    (PinholeClient       *self,
+                                                const char          *verb,
+                                                const char          *user,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+char          *pinhole_client_contact_finish   (PinholeClient       *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+GPtrArray     *pinhole_client_list_contacts    (PinholeClient       *self);
+void           pinhole_client_set_presence     (PinholeClient       *self,
+                                                const char          *show);
+
+void           pinhole_client_send_message_async  (PinholeClient       *self,
+                                                   const char          *user,
+                                                   const char          *text,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean       pinhole_client_send_message_finish (PinholeClient       *self,
+                                                   GAsyncResult        *result,
+                                                   guint               *out_live,
+                                                   guint               *out_stored,
+                                                   GError             **error);
+
+void           pinhole_client_open_session_async  (PinholeClient       *self,
+                                                   const char          *user,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+PinholeSession *pinhole_client_open_session_finish (PinholeClient      *self,
+                                                    GAsyncResult       *result,
+                                                    GError            **error);
+
+G_END_DECLS

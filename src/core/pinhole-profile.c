@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-profile.c: the local SQLite store of one profile (folder mode 0700, file mode 0600).
+ * Key trust follows "trust on first use": a contact's first device key is recorded; any other
+ * key is held as pending and not used until pinhole_profile_trust_keys(). */
+#define G_LOG_DOMAIN "pinhole-profile"
+
+#include "pinhole-profile.h"
+#include "pinhole-error.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+struct _PinholeProfile
+{
+  GObject          parent_instance;
+
+  /* owned */
+  char            *dir;
+  sqlite3         *db;
+  PinholeIdentity *identity;
+};
+
+G_DEFINE_FINAL_TYPE (PinholeProfile, pinhole_profile, G_TYPE_OBJECT)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+static const char schema[] =
+  "PRAGMA journal_mode=WAL;"
+  "PRAGMA synchronous=NORMAL;"
+  "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1),"
+  "  secret BLOB NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS contacts (user TEXT PRIMARY KEY,"
+  "  relay_only INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE IF NOT EXISTS keys (user TEXT NOT NULL, device TEXT NOT NULL,"
+  "  key BLOB, pending_key BLOB, first_seen INTEGER NOT NULL, PRIMARY KEY (user, device));"
+  "CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  peer TEXT NOT NULL, id TEXT NOT NULL, direction INTEGER NOT NULL, text TEXT NOT NULL,"
+  "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
+  "PRAGMA user_version=1;";
+
+void
+pinhole_history_entry_free (PinholeHistoryEntry *entry)
+{
+  g_free (entry->peer);
+  g_free (entry->id);
+  g_free (entry->text);
+  g_free (entry->state);
+  g_free (entry);
+}
+
+static gboolean
+sql_failed (PinholeProfile *self,
+            GError        **error)
+{
+  g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "profile database error: %s",
+               sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+static sqlite3_stmt *
+prepare (PinholeProfile *self,
+         const char     *sql,
+         GError        **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      sql_failed (self, error);
+      return NULL;
+    }
+  return stmt;
+}
+
+static gboolean
+step_done (PinholeProfile *self,
+           sqlite3_stmt   *stmt,
+           GError        **error)
+{
+  return sqlite3_step (stmt) == SQLITE_DONE ? TRUE : sql_failed (self, error);
+}
+
+static void
+bind_bytes (sqlite3_stmt *stmt, int i, GBytes *bytes)
+{
+  gsize len;
+  const void *data = g_bytes_get_data (bytes, &len);
+
+  sqlite3_bind_blob (stmt, i, data, (int) len, SQLITE_TRANSIENT);
+}
+
+static void
+pinhole_profile_finalize (GObject *object)
+{
+  PinholeProfile *self = PINHOLE_PROFILE (object);
+
+  g_clear_object (&self->identity);
+  g_clear_pointer (&self->db, sqlite3_close_v2);
+  g_free (self->dir);
+  G_OBJECT_CLASS (pinhole_profile_parent_class)->finalize (object);
+}
+
+static void
+pinhole_profile_class_init (PinholeProfileClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pinhole_profile_finalize;
+}
+
+static void
+pinhole_profile_init (PinholeProfile *self)
+{
+}
+
+static gboolean
+load_identity (PinholeProfile *self,
+               GError        **error)
+{
+  g_autoptr(sqlite3_stmt) select = prepare (self, "SELECT secret FROM identity WHERE id = 1",
+                                            error);
+  int rc;
+
+  if (select == NULL)
+    return FALSE;
+  rc = sqlite3_step (select);
+  if (rc == SQLITE_ROW)
+    {
+      g_autoptr(GBytes) secret = g_bytes_new (sqlite3_column_blob (select, 0),
+                                              (gsize) sqlite3_column_bytes (select, 0));
+      self->identity = pinhole_identity_new_from_secret (secret, error);
+      return self->identity != NULL;
+    }
+  if (rc != SQLITE_DONE)
+    return sql_failed (self, error);
+
+  {
+    g_autoptr(sqlite3_stmt) insert = prepare (self, "INSERT INTO identity (id, secret) "
+                                                    "VALUES (1, ?)", error);
+    g_autoptr(GBytes) secret = NULL;
+
+    if (insert == NULL)
+      return FALSE;
+    self->identity = pinhole_identity_new ();
+    secret = pinhole_identity_dup_secret (self->identity);
+    bind_bytes (insert, 1, secret);
+    return step_done (self, insert, error);
+  }
+}
+
+/**
+ * pinhole_profile_open:
+ * @dir: the profile folder, created (mode 0700) when missing
+ * Returns: (transfer full): the profile, with a device key made on first use
+ */
+PinholeProfile *
+pinhole_profile_open (const char *dir,
+                      GError    **error)
+{
+  g_autoptr(PinholeProfile) self = g_object_new (PINHOLE_TYPE_PROFILE, NULL);
+  g_autofree char *path = g_build_filename (dir, "profile.db", NULL);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create profile folder %s: %s", dir, g_strerror (saved));
+      return NULL;
+    }
+  self->dir = g_strdup (dir);
+  if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+      SQLITE_OK)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "cannot open profile %s: %s",
+                   path, self->db ? sqlite3_errmsg (self->db) : "out of memory");
+      return NULL;
+    }
+  g_chmod (path, 0600);
+  sqlite3_busy_timeout (self->db, 5000);
+  if (sqlite3_exec (self->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      sql_failed (self, error);
+      return NULL;
+    }
+  if (!load_identity (self, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+const char *
+pinhole_profile_get_dir (PinholeProfile *self)
+{
+  return self->dir;
+}
+
+/* Returns: (transfer none): this device's key pair */
+PinholeIdentity *
+pinhole_profile_get_identity (PinholeProfile *self)
+{
+  return self->identity;
+}
+
+/* Returns: (transfer full) (nullable): the setting, e.g. "user", "device", "server", "token" */
+char *
+pinhole_profile_dup_setting (PinholeProfile *self,
+                             const char     *key)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, "SELECT value FROM settings WHERE key = ?",
+                                          NULL);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return NULL;
+  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+}
+
+/* @value: (nullable): %NULL removes the setting */
+gboolean
+pinhole_profile_set_setting (PinholeProfile *self,
+                             const char     *key,
+                             const char     *value,
+                             GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, value ? "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)"
+                         : "DELETE FROM settings WHERE key = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+  if (value != NULL)
+    sqlite3_bind_text (stmt, 2, value, -1, SQLITE_TRANSIENT);
+  return step_done (self, stmt, error);
+}
+
+static gint64
+count_keys (PinholeProfile *self,
+            const char     *user)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT count(*) FROM keys WHERE user = ? AND key IS NOT NULL", NULL);
+
+  if (stmt == NULL)
+    return -1;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : -1;
+}
+
+/**
+ * pinhole_profile_check_key:
+ * Compares a device key the server published with the record, recording it when it is the
+ * contact's first. Returns: the verdict; on a database error PINHOLE_KEY_CHANGED and @error.
+ */
+PinholeKeyCheck
+pinhole_profile_check_key (PinholeProfile *self,
+                           const char     *user,
+                           const char     *device,
+                           GBytes         *key,
+                           GError        **error)
+{
+  g_autoptr(sqlite3_stmt) select =
+    prepare (self, "SELECT key FROM keys WHERE user = ? AND device = ?", error);
+  g_autoptr(sqlite3_stmt) write = NULL;
+  gboolean first;
+  int rc;
+
+  if (select == NULL)
+    return PINHOLE_KEY_CHANGED;
+  sqlite3_bind_text (select, 1, user, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (select, 2, device, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (select);
+  if (rc == SQLITE_ROW && sqlite3_column_type (select, 0) == SQLITE_BLOB)
+    {
+      gsize len = (gsize) sqlite3_column_bytes (select, 0);
+      const void *data = sqlite3_column_blob (select, 0);
+
+      if (len == g_bytes_get_size (key) && memcmp (data, g_bytes_get_data (key, NULL), len) == 0)
+        return PINHOLE_KEY_TRUSTED;
+    }
+  else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      sql_failed (self, error);
+      return PINHOLE_KEY_CHANGED;
+    }
+
+  /* the first key of a contact is trusted; a changed key or any further device waits */
+  first = rc == SQLITE_DONE && count_keys (self, user) == 0;
+  write = prepare (self, first
+                   ? "INSERT INTO keys (user, device, key, first_seen) VALUES (?, ?, ?, ?)"
+                   : "INSERT INTO keys (user, device, pending_key, first_seen) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT (user, device) DO UPDATE SET pending_key = excluded.pending_key",
+                   error);
+  if (write == NULL)
+    return PINHOLE_KEY_CHANGED;
+  sqlite3_bind_text (write, 1, user, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (write, 2, device, -1, SQLITE_TRANSIENT);
+  bind_bytes (write, 3, key);
+  sqlite3_bind_int64 (write, 4, g_get_real_time () / G_USEC_PER_SEC);
+  if (!step_done (self, write, error))
+    return PINHOLE_KEY_CHANGED;
+  return first ? PINHOLE_KEY_NEW : PINHOLE_KEY_CHANGED;
+}
+
+/* TRUE when a key of @user's devices changed and waits for pinhole_profile_trust_keys() */
+gboolean
+pinhole_profile_has_untrusted_key (PinholeProfile *self,
+                                   const char     *user)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT 1 FROM keys WHERE user = ? AND pending_key IS NOT NULL", NULL);
+
+  if (stmt == NULL)
+    return TRUE;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  return sqlite3_step (stmt) == SQLITE_ROW;
+}
+
+/* accepts every pending key of @user (after the user compared fingerprints) */
+gboolean
+pinhole_profile_trust_keys (PinholeProfile *self,
+                            const char     *user,
+                            GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "UPDATE keys SET key = pending_key, pending_key = NULL "
+                   "WHERE user = ? AND pending_key IS NOT NULL", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  return step_done (self, stmt, error);
+}
+
+/**
+ * pinhole_profile_list_fingerprints:
+ * Returns: (transfer full) (element-type utf8): "device: fingerprint" per known key, with
+ *   " (changed, not trusted)" after pending ones
+ */
+GPtrArray *
+pinhole_profile_list_fingerprints (PinholeProfile *self,
+                                   const char     *user)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT device, key, pending_key FROM keys WHERE user = ? ORDER BY device",
+             NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+
+  if (stmt == NULL)
+    return out;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    for (int col = 1; col <= 2; col++)
+      if (sqlite3_column_type (stmt, col) == SQLITE_BLOB)
+        {
+          g_autoptr(GBytes) key = g_bytes_new (sqlite3_column_blob (stmt, col),
+                                               (gsize) sqlite3_column_bytes (stmt, col));
+          g_autofree char *fp = pinhole_fingerprint_for_key (key);
+          g_ptr_array_add (out, g_strdup_printf ("%s: %s%s", sqlite3_column_text (stmt, 0), fp,
+                                                 col == 2 ? " (changed, not trusted)" : ""));
+        }
+  return out;
+}
+
+gboolean
+pinhole_profile_get_relay_only (PinholeProfile *self,
+                                const char     *user)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, "SELECT relay_only FROM contacts WHERE user = ?",
+                                          NULL);
+
+  if (stmt == NULL)
+    return TRUE;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  return sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0) != 0;
+}
+
+gboolean
+pinhole_profile_set_relay_only (PinholeProfile *self,
+                                const char     *user,
+                                gboolean        relay_only,
+                                GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "INSERT INTO contacts (user, relay_only) VALUES (?, ?) "
+                   "ON CONFLICT (user) DO UPDATE SET relay_only = excluded.relay_only", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 2, relay_only ? 1 : 0);
+  return step_done (self, stmt, error);
+}
+
+/* records a message; @out_added is FALSE when it was there already (a duplicate delivery) */
+gboolean
+pinhole_profile_add_message (PinholeProfile          *self,
+                             const char              *peer,
+                             const char              *id,
+                             PinholeMessageDirection  direction,
+                             const char              *text,
+                             gint64                   timestamp,
+                             const char              *state,
+                             gboolean                *out_added,
+                             GError                 **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "INSERT OR IGNORE INTO history (peer, id, direction, text, timestamp, state)"
+                   " VALUES (?, ?, ?, ?, ?, ?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 3, direction);
+  sqlite3_bind_text (stmt, 4, text, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 5, timestamp);
+  sqlite3_bind_text (stmt, 6, state, -1, SQLITE_TRANSIENT);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+  if (out_added != NULL)
+    *out_added = sqlite3_changes (self->db) > 0;
+  return TRUE;
+}
+
+gboolean
+pinhole_profile_set_message_state (PinholeProfile          *self,
+                                   const char              *peer,
+                                   const char              *id,
+                                   PinholeMessageDirection  direction,
+                                   const char              *state,
+                                   GError                 **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "UPDATE history SET state = ? WHERE peer = ? AND id = ? AND direction = ?",
+             error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, state, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 4, direction);
+  return step_done (self, stmt, error);
+}
+
+/**
+ * pinhole_profile_list_messages:
+ * Returns: (transfer full) (element-type PinholeHistoryEntry): the newest @limit messages
+ *   with @peer, oldest first
+ */
+GPtrArray *
+pinhole_profile_list_messages (PinholeProfile *self,
+                               const char     *peer,
+                               guint           limit,
+                               GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT peer, id, direction, text, timestamp, state FROM ("
+                   " SELECT * FROM history WHERE peer = ? ORDER BY seq DESC LIMIT ?"
+                   ") ORDER BY seq", error);
+  g_autoptr(GPtrArray) out = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_history_entry_free);
+  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 2, (int) MIN (limit, G_MAXINT));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PinholeHistoryEntry *e = g_new0 (PinholeHistoryEntry, 1);
+
+      e->peer = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+      e->id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      e->direction = sqlite3_column_int (stmt, 2) ? PINHOLE_MESSAGE_IN : PINHOLE_MESSAGE_OUT;
+      e->text = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+      e->timestamp = sqlite3_column_int64 (stmt, 4);
+      e->state = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+      g_ptr_array_add (out, e);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, error);
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-profile.h: one identity's local state, a SQLite file in its profile folder:
+ * settings and the device key, contacts' device keys (trusted on first use, changes held
+ * back until the user trusts them), per-contact settings, and the chat history. */
+#pragma once
+
+#include <gio/gio.h>
+#include "pinhole-identity.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  PINHOLE_KEY_TRUSTED,    /* the key on record */
+  PINHOLE_KEY_NEW,        /* the contact's first device key: recorded and trusted */
+  PINHOLE_KEY_CHANGED,    /* differs from the record, or a further device: not trusted */
+} PinholeKeyCheck;
+
+typedef enum
+{
+  PINHOLE_MESSAGE_OUT,
+  PINHOLE_MESSAGE_IN,
+} PinholeMessageDirection;
+
+typedef struct
+{
+  char                    *peer;
+  char                    *id;
+  PinholeMessageDirection  direction;
+  char                    *text;
+  gint64                   timestamp;  /* seconds since the epoch, the sender's clock */
+  char                    *state;      /* out: "sending", "stored", "delivered"; in: "received" */
+} PinholeHistoryEntry;
+
+void pinhole_history_entry_free (PinholeHistoryEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeHistoryEntry, pinhole_history_entry_free)
+
+#define PINHOLE_TYPE_PROFILE (pinhole_profile_get_type ())
+G_DECLARE_FINAL_TYPE (PinholeProfile, pinhole_profile, PINHOLE, PROFILE, GObject)
+
+PinholeProfile  *pinhole_profile_open             (const char   *dir,
+                                                   GError      **error);
+const char      *pinhole_profile_get_dir          (PinholeProfile *self);
+char            *pinhole_profile_dup_setting      (PinholeProfile *self,
+                                                   const char     *key);
+gboolean         pinhole_profile_set_setting      (PinholeProfile *self,
+                                                   const char     *key,
+                                                   const char     *value,
+                                                   GError        **error);
+PinholeIdentity *pinhole_profile_get_identity     (PinholeProfile *self);
+
+PinholeKeyCheck  pinhole_profile_check_key        (PinholeProfile *self,
+                                                   const char     *user,
+                                                   const char     *device,
+                                                   GBytes         *key,
+                                                   GError        **error);
+gboolean         pinhole_profile_has_untrusted_key (PinholeProfile *self,
+                                                    const char     *user);
+gboolean         pinhole_profile_trust_keys       (PinholeProfile *self,
+                                                   const char     *user,
+                                                   GError        **error);
+GPtrArray       *pinhole_profile_list_fingerprints (PinholeProfile *self,
+                                                    const char     *user);
+
+gboolean         pinhole_profile_get_relay_only   (PinholeProfile *self,
+                                                   const char     *user);
+gboolean         pinhole_profile_set_relay_only   (PinholeProfile *self,
+                                                   const char     *user,
+                                                   gboolean        relay_only,
+                                                   GError        **error);
+
+gboolean         pinhole_profile_add_message      (PinholeProfile          *self,
+                                                   const char              *peer,
+                                                   const char              *id,
+                                                   PinholeMessageDirection  direction,
+                                                   const char              *text,
+                                                   gint64                   timestamp,
+                                                   const char              *state,
+                                                   gboolean                *out_added,
+                                                   GError                 **error);
+gboolean         pinhole_profile_set_message_state (PinholeProfile          *self,
+                                                    const char              *peer,
+                                                    const char              *id,
+                                                    PinholeMessageDirection  direction,
+                                                    const char              *state,
+                                                    GError                 **error);
+GPtrArray       *pinhole_profile_list_messages    (PinholeProfile *self,
+                                                   const char     *peer,
+                                                   guint           limit,
+                                                   GError        **error);
+
+G_END_DECLS

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-relay-path.c: session packets carried as binary WebSocket messages on one relay
+ * channel (docs/protocol.md §7). Packets that arrive before anyone listens are held (bounded)
+ * until _pinhole_relay_path_release(), so that a session can attach after an async look-up. */
+#define G_LOG_DOMAIN "pinhole-relay"
+
+#include "pinhole-relay-path.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#define MAX_HELD 64
+
+struct _PinholeRelayPath
+{
+  GObject                  parent_instance;
+
+  /* owned */
+  SoupWebsocketConnection *ws;
+  GQueue                   held;     /* GBytes, while not released */
+
+  guint32                  channel;
+  gboolean                 released;
+  gboolean                 closed;
+};
+
+static void pinhole_relay_path_iface_init (PinholePathInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PinholeRelayPath, pinhole_relay_path, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PINHOLE_TYPE_PATH,
+                                                      pinhole_relay_path_iface_init))
+
+static gboolean
+relay_send (PinholePath *path,
+            GBytes      *packet,
+            GError     **error)
+{
+  PinholeRelayPath *self = PINHOLE_RELAY_PATH (path);
+  g_autoptr(GBytes) frame = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (packet, &len);
+
+  if (self->closed || soup_websocket_connection_get_state (self->ws) !=
+      SOUP_WEBSOCKET_STATE_OPEN)
+    {
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
+                           "the relay connection is closed");
+      return FALSE;
+    }
+  if (len > PINHOLE_RELAY_MAX_PAYLOAD)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                   "packet of %" G_GSIZE_FORMAT " bytes exceeds the relay limit", len);
+      return FALSE;
+    }
+  frame = pinhole_relay_frame_build (self->channel, data, len);
+  data = g_bytes_get_data (frame, &len);
+  soup_websocket_connection_send_binary (self->ws, data, len);
+  return TRUE;
+}
+
+static PinholePathKind
+relay_get_kind (PinholePath *path)
+{
+  return PINHOLE_PATH_KIND_RELAY;
+}
+
+static const char *
+relay_get_remote (PinholePath *path)
+{
+  return "server";
+}
+
+static void
+relay_close (PinholePath *path)
+{
+  PinholeRelayPath *self = PINHOLE_RELAY_PATH (path);
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  g_queue_clear_full (&self->held, (GDestroyNotify) g_bytes_unref);
+  pinhole_path_emit_closed (path, NULL);
+}
+
+static void
+pinhole_relay_path_iface_init (PinholePathInterface *iface)
+{
+  iface->send = relay_send;
+  iface->get_kind = relay_get_kind;
+  iface->get_remote = relay_get_remote;
+  iface->close = relay_close;
+}
+
+static void
+pinhole_relay_path_finalize (GObject *object)
+{
+  PinholeRelayPath *self = PINHOLE_RELAY_PATH (object);
+
+  g_queue_clear_full (&self->held, (GDestroyNotify) g_bytes_unref);
+  g_clear_object (&self->ws);
+  G_OBJECT_CLASS (pinhole_relay_path_parent_class)->finalize (object);
+}
+
+static void
+pinhole_relay_path_class_init (PinholeRelayPathClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pinhole_relay_path_finalize;
+}
+
+static void
+pinhole_relay_path_init (PinholeRelayPath *self)
+{
+  g_queue_init (&self->held);
+}
+
+/* Returns: (transfer full): a path on @channel of the client's server connection @ws */
+PinholeRelayPath *
+pinhole_relay_path_new (SoupWebsocketConnection *ws,
+                        guint32                  channel)
+{
+  PinholeRelayPath *self = g_object_new (PINHOLE_TYPE_RELAY_PATH, NULL);
+
+  self->ws = g_object_ref (ws);
+  self->channel = channel;
+  return self;
+}
+
+guint32
+pinhole_relay_path_get_channel (PinholeRelayPath *self)
+{
+  return self->channel;
+}
+
+/* a packet from the server for this channel */
+void
+_pinhole_relay_path_deliver (PinholeRelayPath *self,
+                             GBytes           *packet)
+{
+  if (self->closed)
+    return;
+  if (!self->released)
+    {
+      if (g_queue_get_length (&self->held) < MAX_HELD)
+        g_queue_push_tail (&self->held, g_bytes_ref (packet));
+      else
+        g_debug ("relay channel %u: dropping a packet, nobody listens yet", self->channel);
+      return;
+    }
+  pinhole_path_emit_received (PINHOLE_PATH (self), packet);
+}
+
+/* from now on packets go straight to ::received listeners, held ones first */
+void
+_pinhole_relay_path_release (PinholeRelayPath *self)
+{
+  g_autoptr(PinholeRelayPath) hold = g_object_ref (self);
+  GBytes *packet;
+
+  self->released = TRUE;
+  while (!self->closed && (packet = g_queue_pop_head (&self->held)) != NULL)
+    {
+      pinhole_path_emit_received (PINHOLE_PATH (self), packet);
+      g_bytes_unref (packet);
+    }
+}
+
+/* the server closed the channel, or the connection to the server was lost */
+void
+_pinhole_relay_path_lost (PinholeRelayPath *self,
+                          const GError     *error)
+{
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  g_queue_clear_full (&self->held, (GDestroyNotify) g_bytes_unref);
+  pinhole_path_emit_closed (PINHOLE_PATH (self), error);
+}
