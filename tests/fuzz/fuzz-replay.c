@@ -6,6 +6,14 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+/* g_ptr_array_sort passes pointers to the elements (g_ptr_array_sort_values needs GLib 2.76) */
+static gint
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
 static void
 replay_one (gconstpointer user_data)
 {
@@ -36,7 +44,7 @@ main (int argc, char **argv)
   const char *name;
   while ((name = g_dir_read_name (dir)) != NULL)
     g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort_values (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, compare_names);
   g_assert_cmpuint (names->len, >, 0);
 
   for (guint i = 0; i < names->len; i++)
