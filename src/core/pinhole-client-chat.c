@@ -102,7 +102,13 @@ send_op_settle (SendOp       *op,
     if (op->live == 0 && op->stored == 0)
       g_task_return_error (task, g_error_copy (op->error));
     else
-      g_task_return_boolean (task, TRUE);
+      {
+        guint *counts = g_new (guint, 2);
+
+        counts[0] = op->live;
+        counts[1] = op->stored;
+        g_task_return_pointer (task, counts, g_free);
+      }
   }
 }
 
@@ -775,23 +781,23 @@ pinhole_client_send_message_finish (PinholeClient *self,
                                     guint         *out_stored,
                                     GError       **error)
 {
-  SendOp *op = g_task_get_task_data (G_TASK (result));
+  g_autofree guint *counts = g_task_propagate_pointer (G_TASK (result), error);
 
-  if (op != NULL)
-    {
-      if (out_live != NULL)
-        *out_live = op->live;
-      if (out_stored != NULL)
-        *out_stored = op->stored;
-    }
-  return g_task_propagate_boolean (G_TASK (result), error);
+  if (counts == NULL)
+    return FALSE;
+  if (out_live != NULL)
+    *out_live = counts[0];
+  if (out_stored != NULL)
+    *out_stored = counts[1];
+  return TRUE;
 }
 
 /* ---- receiving sealed messages ---- */
 
 void
 _pinhole_client_handle_offline (PinholeClient *self,
-                                JsonObject    *stanza)
+                                JsonObject    *stanza,
+                                gboolean       roster_fresh)
 {
   const char *message = pinhole_stanza_require_string (stanza, "message", 64, NULL);
   const char *from = pinhole_stanza_require_string (stanza, "from", 32, NULL);
@@ -816,6 +822,11 @@ _pinhole_client_handle_offline (PinholeClient *self,
       g_debug ("malformed offline-message push");
       return;
     }
+  if (!self->roster_loaded)
+    {
+      g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+      return;
+    }
   plain = pinhole_identity_open_sealed (pinhole_profile_get_identity (self->profile), sealed,
                                         &sender_key, &error);
   if (plain == NULL)
@@ -826,10 +837,14 @@ _pinhole_client_handle_offline (PinholeClient *self,
   trusted = trusted_device_key (self, from, from_device, &error);
   if (trusted == NULL)
     {
-      /* kept on the server until the key is trusted or the contact known */
+      /* a device we have not heard of: look again once; otherwise it stays on the server
+       * until the key is trusted, and comes again at the next log-in */
       g_debug ("offline message from %s/%s held back: %s", from, from_device, error->message);
-      if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
-        _pinhole_client_refresh_roster (self);
+      if (!roster_fresh && !g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED))
+        {
+          g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+          _pinhole_client_refresh_roster (self);
+        }
       return;
     }
   if (!g_bytes_equal (trusted, sender_key))

@@ -41,10 +41,12 @@ struct _PinholeClient
   GHashTable              *contacts;   /* user → PinholeClientContact */
   GHashTable              *peers;      /* "user/device" → PinholeClientPeer */
   GHashTable              *relays;     /* channel → PinholeRelayPath (owned) */
+  GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster */
   char                    *stun_host;
 
   guint                    stun_port;
   guint64                  next_request;
+  gboolean                 roster_loaded;
 };
 
 /* requests */
@@ -61,7 +63,8 @@ void        _pinhole_client_handle_relay_open   (PinholeClient *self,
 void        _pinhole_client_handle_relay_closed (PinholeClient *self,
                                                  JsonObject    *stanza);
 void        _pinhole_client_handle_offline      (PinholeClient *self,
-                                                 JsonObject    *stanza);
+                                                 JsonObject    *stanza,
+                                                 gboolean       roster_fresh);
 void        _pinhole_client_handle_delivered    (PinholeClient *self,
                                                  JsonObject    *stanza);
 void        _pinhole_client_drop_all_peers      (PinholeClient *self,

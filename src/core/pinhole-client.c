@@ -277,6 +277,15 @@ refresh_roster_cb (GObject      *source,
       return;
     }
   roster_from_result (self, roster);
+  self->roster_loaded = TRUE;
+  /* sealed messages that arrived before their sender's keys were known */
+  {
+    g_autoptr(GPtrArray) held = g_steal_pointer (&self->held_offline);
+
+    self->held_offline = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+    for (guint i = 0; i < held->len; i++)
+      _pinhole_client_handle_offline (self, g_ptr_array_index (held, i), TRUE);
+  }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -397,7 +406,7 @@ handle_text (PinholeClient *self,
   else if (strcmp (type, "relay-closed") == 0)
     _pinhole_client_handle_relay_closed (self, stanza);
   else if (strcmp (type, "offline-message") == 0)
-    _pinhole_client_handle_offline (self, stanza);
+    _pinhole_client_handle_offline (self, stanza, FALSE);
   else if (strcmp (type, "delivered") == 0)
     _pinhole_client_handle_delivered (self, stanza);
   else
@@ -442,6 +451,8 @@ connection_lost (PinholeClient *self,
   if (ws == NULL)
     return;
   g_signal_handlers_disconnect_by_data (ws, self);
+  self->roster_loaded = FALSE;
+  g_ptr_array_set_size (self->held_offline, 0);
   if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
   fail_all_requests (self, error);
@@ -964,6 +975,7 @@ pinhole_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending);
   g_hash_table_unref (self->contacts);
+  g_ptr_array_unref (self->held_offline);
   g_free (self->user);
   g_free (self->device);
   g_free (self->local_id);
@@ -1026,6 +1038,7 @@ pinhole_client_init (PinholeClient *self)
   self->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify) _pinhole_client_peer_free);
   self->relays = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->held_offline = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
 }
 
 /* Returns: (transfer full): a client for the account in @profile, not connected yet */

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * cli-common.c: profile and log-in handling, the main loop, and event output for
+ * pinhole-cli. Errors end a command with one line on standard error and exit status 1. */
+#define G_LOG_DOMAIN "pinhole-cli"
+
+#include "cli-common.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+gboolean
+cli_open_profile (Cli *cli)
+{
+  if (cli->profile_dir == NULL)
+    {
+      const char *env = g_getenv ("PINHOLE_PROFILE");
+      cli->profile_dir = env ? g_strdup (env)
+                             : g_build_filename (g_get_user_data_dir (), "pinhole", "default",
+                                                 NULL);
+    }
+  cli->profile = pinhole_profile_open (cli->profile_dir, &cli->error);
+  if (cli->profile == NULL)
+    return FALSE;
+  cli->client = pinhole_client_new (cli->profile);
+  return TRUE;
+}
+
+/* the password from PINHOLE_PASSWORD, or asked on the terminal without echo */
+char *
+cli_get_password (const char *prompt,
+                  GError    **error)
+{
+  const char *env = g_getenv ("PINHOLE_PASSWORD");
+  struct termios old, quiet;
+  char buf[1025];
+  gboolean restore;
+
+  if (env != NULL)
+    return g_strdup (env);
+  if (!isatty (STDIN_FILENO))
+    {
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                           "no password: set PINHOLE_PASSWORD or run on a terminal");
+      return NULL;
+    }
+  fprintf (stderr, "%s", prompt);
+  fflush (stderr);
+  restore = tcgetattr (STDIN_FILENO, &old) == 0;
+  if (restore)
+    {
+      quiet = old;
+      quiet.c_lflag &= ~(tcflag_t) ECHO;
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+  if (fgets (buf, sizeof buf, stdin) == NULL)
+    buf[0] = '\0';
+  if (restore)
+    tcsetattr (STDIN_FILENO, TCSAFLUSH, &old);
+  fprintf (stderr, "\n");
+  buf[strcspn (buf, "\r\n")] = '\0';
+  return g_strdup (buf);
+}
+
+static void
+login_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Cli *cli = user_data;
+
+  pinhole_client_login_finish (PINHOLE_CLIENT (source), result, &cli->error);
+  g_main_loop_quit (cli->loop);
+}
+
+/* logs in with the profile's token, or PINHOLE_PASSWORD when there is none or it is refused */
+gboolean
+cli_login (Cli     *cli,
+           gboolean announce)
+{
+  g_autofree char *token = pinhole_profile_dup_setting (cli->profile, "token");
+  g_autofree char *password = NULL;
+
+  if (token == NULL || g_getenv ("PINHOLE_PASSWORD") != NULL)
+    {
+      password = cli_get_password ("Password: ", &cli->error);
+      if (password == NULL)
+        return FALSE;
+    }
+  pinhole_client_login_async (cli->client, cli->server, password, announce, NULL, login_cb, cli);
+  g_main_loop_run (cli->loop);
+  return cli->error == NULL;
+}
+
+void
+cli_run (Cli *cli)
+{
+  g_main_loop_run (cli->loop);
+}
+
+/* ends the running command; @error: (nullable): the failure, if it failed */
+void
+cli_quit (Cli          *cli,
+          const GError *error)
+{
+  if (error != NULL && cli->error == NULL)
+    cli->error = g_error_copy (error);
+  g_main_loop_quit (cli->loop);
+}
+
+int
+cli_fail (Cli          *cli,
+          const GError *error)
+{
+  fprintf (stderr, "pinhole-cli: %s\n", error->message);
+  return 1;
+}
+
+int
+cli_usage (const char *command,
+           const char *message)
+{
+  fprintf (stderr, "pinhole-cli %s: %s (see pinhole-cli --help)\n", command, message);
+  return 2;
+}
+
+/* parses a subcommand's own options; leaves the positional arguments in argv[1..] */
+gboolean
+cli_parse_options (const char   *command,
+                   const char   *args,
+                   GOptionEntry *entries,
+                   int          *argc,
+                   char       ***argv)
+{
+  g_autofree char *summary = g_strdup_printf ("%s %s", command, args);
+  g_autoptr(GOptionContext) context = g_option_context_new (summary);
+  g_autoptr(GError) error = NULL;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      cli_usage (command, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+cli_event (Cli        *cli,
+           const char *name,
+           JsonObject *fields,
+           const char *format,
+           ...)
+{
+  if (cli->json)
+    {
+      g_autoptr(JsonObject) o = json_object_new ();
+      g_autofree char *line = NULL;
+
+      json_object_set_string_member (o, "event", name);
+      if (fields != NULL)
+        {
+          JsonObjectIter iter;
+          const char *member;
+          JsonNode *node;
+
+          json_object_iter_init (&iter, fields);
+          while (json_object_iter_next (&iter, &member, &node))
+            json_object_set_member (o, member, json_node_copy (node));
+        }
+      line = pinhole_stanza_to_string (o, NULL);
+      printf ("%s\n", line);
+    }
+  else
+    {
+      va_list args;
+
+      va_start (args, format);
+      vprintf (format, args);
+      va_end (args);
+      printf ("\n");
+    }
+  fflush (stdout);
+}

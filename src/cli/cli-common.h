@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * cli-common.h: what every pinhole-cli subcommand shares: the profile, the client, the main
+ * loop, log-in, and output as text or JSON lines. */
+#pragma once
+
+#include "pinhole-client.h"
+
+G_BEGIN_DECLS
+
+#define CLI_DEFAULT_SERVER "ws://127.0.0.1:7300/pinhole"
+
+typedef struct
+{
+  /* global options */
+  char           *server;      /* --server, or NULL for the profile's */
+  char           *profile_dir;
+  gboolean        json;
+
+  /* owned */
+  PinholeProfile *profile;
+  PinholeClient  *client;
+  GMainLoop      *loop;
+  GError         *error;       /* what ends the command with exit status 1 */
+  int             status;
+} Cli;
+
+typedef int (*CliHandler) (Cli *cli, int argc, char **argv);
+
+typedef struct
+{
+  const char *name;
+  CliHandler  handler;
+  const char *args;
+  const char *help;
+} CliCommand;
+
+gboolean cli_open_profile     (Cli          *cli);
+char    *cli_get_password     (const char   *prompt,
+                               GError      **error);
+gboolean cli_login            (Cli          *cli,
+                               gboolean      announce);
+void     cli_run              (Cli          *cli);
+void     cli_quit             (Cli          *cli,
+                               const GError *error);
+int      cli_fail             (Cli          *cli,
+                               const GError *error);
+int      cli_usage            (const char   *command,
+                               const char   *message);
+gboolean cli_parse_options    (const char   *command,
+                               const char   *args,
+                               GOptionEntry *entries,
+                               int          *argc,
+                               char       ***argv);
+
+/* an event: the text line in text mode, or {"event": name, fields…} as one JSON line */
+void     cli_event            (Cli          *cli,
+                               const char   *name,
+                               JsonObject   *fields,
+                               const char   *format,
+                               ...) G_GNUC_PRINTF (4, 5);
+
+int cli_register (Cli *cli, int argc, char **argv);
+int cli_add      (Cli *cli, int argc, char **argv);
+int cli_accept   (Cli *cli, int argc, char **argv);
+int cli_decline  (Cli *cli, int argc, char **argv);
+int cli_remove   (Cli *cli, int argc, char **argv);
+int cli_contacts (Cli *cli, int argc, char **argv);
+int cli_send     (Cli *cli, int argc, char **argv);
+int cli_listen   (Cli *cli, int argc, char **argv);
+int cli_path     (Cli *cli, int argc, char **argv);
+int cli_trust    (Cli *cli, int argc, char **argv);
+int cli_fingerprint (Cli *cli, int argc, char **argv);
+int cli_history  (Cli *cli, int argc, char **argv);
+
+G_END_DECLS

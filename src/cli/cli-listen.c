@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * cli-listen.c: `pinhole-cli listen`: stays online, prints every event, and reconnects with
+ * back-off when the server goes away, until SIGINT/SIGTERM (or --messages N). */
+#include "cli-common.h"
+#include "pinhole-error.h"
+
+#include <glib-unix.h>
+
+#define RECONNECT_MIN_S 1
+#define RECONNECT_MAX_S 16
+
+typedef struct
+{
+  Cli     *cli;
+  gint     max_messages;
+  gint     messages;
+  guint    retry_s;
+  guint    retry_source;
+  gboolean stopping;
+} ListenRun;
+
+static void connect_now (ListenRun *run);
+
+static char *
+format_time (gint64 ts)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (ts);
+
+  return dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("--:--");
+}
+
+static void
+message_cb (PinholeClient *client,
+            const char    *from,
+            const char    *id,
+            const char    *text,
+            gint64         ts,
+            ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autofree char *when = format_time (ts);
+
+  json_object_set_string_member (fields, "from", from);
+  json_object_set_string_member (fields, "id", id);
+  json_object_set_string_member (fields, "text", text);
+  json_object_set_int_member (fields, "ts", ts);
+  cli_event (run->cli, "message", fields, "[%s] %s: %s", when, from, text);
+  if (run->max_messages > 0 && ++run->messages >= run->max_messages)
+    {
+      run->stopping = TRUE;
+      cli_quit (run->cli, NULL);
+    }
+}
+
+static void
+presence_cb (PinholeClient *client,
+             const char    *user,
+             const char    *device,
+             const char    *show,
+             ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "user", user);
+  json_object_set_string_member (fields, "device", device);
+  json_object_set_string_member (fields, "show", show);
+  cli_event (run->cli, "presence", fields, "%s is %s (device %s)", user, show, device);
+}
+
+static void
+request_cb (PinholeClient *client,
+            const char    *from,
+            ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "from", from);
+  cli_event (run->cli, "contact-request", fields,
+             "%s wants to be your contact: pinhole-cli accept %s", from, from);
+}
+
+static void
+contact_cb (PinholeClient *client,
+            const char    *user,
+            const char    *relation,
+            ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "user", user);
+  json_object_set_string_member (fields, "relation", relation);
+  cli_event (run->cli, "contact", fields, "%s is now %s", user,
+             g_str_equal (relation, "mutual") ? "your contact" : relation);
+}
+
+static void
+delivered_cb (PinholeClient *client,
+              const char    *user,
+              const char    *id,
+              ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "to", user);
+  json_object_set_string_member (fields, "id", id);
+  cli_event (run->cli, "delivered", fields, "%s received message %s", user, id);
+}
+
+static void
+key_changed_cb (PinholeClient *client,
+                const char    *user,
+                ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "user", user);
+  cli_event (run->cli, "key-changed", fields,
+             "WARNING: %s's device key changed. Compare fingerprints (pinhole-cli fingerprint "
+             "%s), then: pinhole-cli trust %s", user, user, user);
+}
+
+static void
+path_cb (PinholeClient *client,
+         const char    *user,
+         const char    *device,
+         const char    *path,
+         gdouble        rtt_ms,
+         ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "contact", user);
+  json_object_set_string_member (fields, "device", device);
+  json_object_set_string_member (fields, "path", path);
+  if (rtt_ms >= 0)
+    json_object_set_double_member (fields, "rtt_ms", rtt_ms);
+  else
+    json_object_set_null_member (fields, "rtt_ms");
+  cli_event (run->cli, "path", fields, "path to %s (%s): %s", user, device, path);
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  ListenRun *run = user_data;
+
+  run->retry_source = 0;
+  connect_now (run);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (ListenRun *run)
+{
+  if (run->stopping)
+    return;
+  run->retry_source = g_timeout_add_seconds (run->retry_s, retry_cb, run);
+  run->retry_s = MIN (run->retry_s * 2, RECONNECT_MAX_S);
+}
+
+static void
+disconnected_cb (PinholeClient *client,
+                 const GError  *error,
+                 ListenRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+
+  if (run->stopping)
+    return;
+  json_object_set_string_member (fields, "reason", error->message);
+  cli_event (run->cli, "disconnected", fields, "disconnected: %s; reconnecting",
+             error->message);
+  schedule_retry (run);
+}
+
+static void
+login_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  ListenRun *run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!pinhole_client_login_finish (PINHOLE_CLIENT (source), result, &error))
+    {
+      /* a refused login will not get better by retrying */
+      if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH) ||
+          g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
+        {
+          cli_quit (run->cli, error);
+          return;
+        }
+      pinhole_client_disconnect (run->cli->client);
+      schedule_retry (run);
+      return;
+    }
+  run->retry_s = RECONNECT_MIN_S;
+  {
+    g_autoptr(JsonObject) fields = json_object_new ();
+    json_object_set_string_member (fields, "user", pinhole_client_get_user (run->cli->client));
+    json_object_set_string_member (fields, "device",
+                                   pinhole_client_get_device (run->cli->client));
+    cli_event (run->cli, "online", fields, "online as %s (device %s); Ctrl-C to stop",
+               pinhole_client_get_user (run->cli->client),
+               pinhole_client_get_device (run->cli->client));
+  }
+}
+
+static void
+connect_now (ListenRun *run)
+{
+  g_autofree char *password = g_strdup (g_getenv ("PINHOLE_PASSWORD"));
+
+  pinhole_client_login_async (run->cli->client, run->cli->server, password, TRUE, NULL,
+                              login_cb, run);
+}
+
+static gboolean
+stop_cb (gpointer user_data)
+{
+  ListenRun *run = user_data;
+
+  run->stopping = TRUE;
+  cli_quit (run->cli, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+cli_listen (Cli   *cli,
+            int    argc,
+            char **argv)
+{
+  ListenRun run = { cli, 0, 0, RECONNECT_MIN_S, 0, FALSE };
+  GOptionEntry entries[] = {
+    { "messages", 'n', 0, G_OPTION_ARG_INT, &run.max_messages,
+      "exit after N messages", "N" },
+    { NULL }
+  };
+  guint sigint, sigterm;
+
+  if (!cli_parse_options ("listen", "", entries, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return cli_usage ("listen", "takes no arguments");
+
+  g_signal_connect (cli->client, "message-received", G_CALLBACK (message_cb), &run);
+  g_signal_connect (cli->client, "presence-changed", G_CALLBACK (presence_cb), &run);
+  g_signal_connect (cli->client, "contact-request", G_CALLBACK (request_cb), &run);
+  g_signal_connect (cli->client, "contact-changed", G_CALLBACK (contact_cb), &run);
+  g_signal_connect (cli->client, "delivered", G_CALLBACK (delivered_cb), &run);
+  g_signal_connect (cli->client, "key-changed", G_CALLBACK (key_changed_cb), &run);
+  g_signal_connect (cli->client, "path-changed", G_CALLBACK (path_cb), &run);
+  g_signal_connect (cli->client, "disconnected", G_CALLBACK (disconnected_cb), &run);
+
+  /* the first log-in must work; later ones are retried */
+  if (!cli_login (cli, TRUE))
+    return cli_fail (cli, cli->error);
+  {
+    g_autoptr(JsonObject) fields = json_object_new ();
+    json_object_set_string_member (fields, "user", pinhole_client_get_user (cli->client));
+    json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
+    cli_event (cli, "online", fields, "online as %s (device %s); Ctrl-C to stop",
+               pinhole_client_get_user (cli->client), pinhole_client_get_device (cli->client));
+  }
+
+  sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
+  sigterm = g_unix_signal_add (SIGTERM, stop_cb, &run);
+  /* messages that waited on the server may have reached --messages during log-in */
+  if (!run.stopping)
+    cli_run (cli);
+  run.stopping = TRUE;
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  g_clear_handle_id (&run.retry_source, g_source_remove);
+  g_signal_handlers_disconnect_by_data (cli->client, &run);
+  if (cli->error != NULL)
+    return cli_fail (cli, cli->error);
+  return 0;
+}

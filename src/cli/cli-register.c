@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * cli-register.c: `pinhole-cli register USER`: creates the account on the server and binds
+ * this profile's device to it. */
+#include "cli-common.h"
+#include "pinhole-error.h"
+
+static void
+register_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+
+  pinhole_client_register_finish (PINHOLE_CLIENT (source), result, &error);
+  cli_quit (cli, error);
+}
+
+int
+cli_register (Cli   *cli,
+              int    argc,
+              char **argv)
+{
+  GOptionEntry entries[] = { { NULL } };
+  g_autofree char *password = NULL;
+  g_autofree char *stored = NULL;
+  g_autoptr(JsonObject) fields = json_object_new ();
+  const char *server;
+
+  if (!cli_parse_options ("register", "USER", entries, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return cli_usage ("register", "expected USER");
+  stored = pinhole_profile_dup_setting (cli->profile, "user");
+  if (stored != NULL)
+    {
+      g_autoptr(GError) error =
+        g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
+                     "this profile is %s already; use --profile DIR for another identity",
+                     stored);
+      return cli_fail (cli, error);
+    }
+  password = cli_get_password ("New password: ", &cli->error);
+  if (password == NULL)
+    return cli_fail (cli, cli->error);
+  server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
+  pinhole_client_register_async (cli->client, server, argv[1], password, NULL, register_cb, cli);
+  cli_run (cli);
+  if (cli->error != NULL)
+    return cli_fail (cli, cli->error);
+  json_object_set_string_member (fields, "user", argv[1]);
+  json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
+  json_object_set_string_member (fields, "server", server);
+  cli_event (cli, "registered", fields, "registered %s on %s (this device: %s)", argv[1], server,
+             pinhole_client_get_device (cli->client));
+  return 0;
+}

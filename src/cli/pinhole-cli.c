@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-cli.c: the headless Pinhole client: global options, then one subcommand from the
+ * table below. Its names, options and JSON events are a documented interface (README.md). */
+#define G_LOG_DOMAIN "pinhole-cli"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-common.h"
+
+static const CliCommand commands[] = {
+  { "register", cli_register, "USER", "create the account USER (password: PINHOLE_PASSWORD)" },
+  { "add", cli_add, "USER", "ask USER to be your contact" },
+  { "accept", cli_accept, "USER", "accept USER's contact request" },
+  { "decline", cli_decline, "USER", "decline USER's contact request" },
+  { "remove", cli_remove, "USER", "remove USER from your contacts" },
+  { "contacts", cli_contacts, "", "list contacts with presence, path and RTT" },
+  { "send", cli_send, "USER TEXT|-", "send TEXT, or each line of standard input, to USER" },
+  { "listen", cli_listen, "[--messages N]", "stay online and print every event" },
+  { "path", cli_path, "USER [--count N]", "print the path to USER and its RTT once a second" },
+  { "trust", cli_trust, "USER", "trust USER's changed device keys after comparing fingerprints" },
+  { "fingerprint", cli_fingerprint, "[USER]", "print this device's or USER's key fingerprints" },
+  { "history", cli_history, "USER [--limit N]", "print the conversation with USER" },
+};
+
+static char *
+commands_help (void)
+{
+  GString *s = g_string_new ("Commands:\n");
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *usage = g_strdup_printf ("%s %s", commands[i].name, commands[i].args);
+      g_string_append_printf (s, "  %-28s %s\n", usage, commands[i].help);
+    }
+  g_string_append (s, "\nEnvironment: PINHOLE_PASSWORD (password), PINHOLE_PROFILE (profile "
+                      "folder), PINHOLE_SERVER (server URL).\nExit status: 0 success, 1 failure "
+                      "(one line on standard error), 2 usage error.");
+  return g_string_free (s, FALSE);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Cli cli = { 0 };
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_STRING, &cli.server,
+      "server URL, ws:// or wss:// (default: the profile's, else " CLI_DEFAULT_SERVER ")",
+      "URL" },
+    { "profile", 0, 0, G_OPTION_ARG_FILENAME, &cli.profile_dir,
+      "profile folder: one identity each (default: ~/.local/share/pinhole/default)", "DIR" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &cli.json, "events and results as JSON lines", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("COMMAND [ARGS…]");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *help = commands_help ();
+  int status = 2;
+
+  setlocale (LC_ALL, "");
+  g_option_context_set_summary (context, "Pinhole: chat with your contacts, directly whenever "
+                                "the network allows.");
+  g_option_context_set_description (context, help);
+  g_option_context_add_main_entries (context, entries, NULL);
+  /* options after the command belong to the command */
+  g_option_context_set_strict_posix (context, TRUE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "pinhole-cli: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      printf ("pinhole-cli %s\n", PINHOLE_VERSION);
+      return 0;
+    }
+  if (argc < 2)
+    {
+      fprintf (stderr, "pinhole-cli: no command given\n\n%s\n", help);
+      return 2;
+    }
+  if (cli.server == NULL && g_getenv ("PINHOLE_SERVER") != NULL)
+    cli.server = g_strdup (g_getenv ("PINHOLE_SERVER"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      {
+        cli.loop = g_main_loop_new (NULL, FALSE);
+        if (!cli_open_profile (&cli))
+          status = cli_fail (&cli, cli.error);
+        else
+          status = commands[i].handler (&cli, argc - 1, argv + 1);
+        goto out;
+      }
+  fprintf (stderr, "pinhole-cli: unknown command \"%s\"\n\n%s\n", argv[1], help);
+
+out:
+  if (cli.client != NULL)
+    pinhole_client_disconnect (cli.client);
+  g_clear_object (&cli.client);
+  g_clear_object (&cli.profile);
+  g_clear_pointer (&cli.loop, g_main_loop_unref);
+  g_clear_error (&cli.error);
+  g_free (cli.server);
+  g_free (cli.profile_dir);
+  return status;
+}
