@@ -795,7 +795,8 @@ handle_response (PinholeSession             *self,
     }
   if (!verify_transcript (self, SIG_LABEL_RESPONDER, sig, &error))
     {
-      fail (self, PINHOLE_ERROR_AUTH, "%s did not prove its device key: %s", self->peer_id,
+      fail (self, PINHOLE_ERROR_AUTH, "Handshake signature from %s does not verify: it does "
+            "not hold the expected device key, or does not know ours: %s", self->peer_id,
             error->message);
       return;
     }

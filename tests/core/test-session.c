@@ -1,0 +1,749 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-session.c: PinholeSession over in-memory paths: handshake, authentication failures,
+ * reliable ordered delivery under loss and reordering, path switches, RTT, close, timeout. */
+#include <string.h>
+
+#include "pinhole-error.h"
+#include "pinhole-session.h"
+#include "pinhole-session-private.h"
+#include "pinhole-test-path.h"
+
+#define MAX_ITERATIONS 5000000
+
+typedef struct
+{
+  PinholeSession *session;
+  GPtrArray      *received;      /* GBytes, in delivery order */
+  GArray         *channels;      /* guint, beside received */
+  GArray         *acked;         /* guint64 */
+  GError         *closed_error;
+  guint           n_established;
+  guint           n_closed;
+  guint           n_path_changed;
+} Peer;
+
+typedef struct
+{
+  PinholeIdentity *alice_id;
+  PinholeIdentity *bob_id;
+  Peer             alice;
+  Peer             bob;
+  PinholeTestPath *path_a;      /* alice's end */
+  PinholeTestPath *path_b;      /* bob's end */
+} Fixture;
+
+/* ---- helpers ---- */
+
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* iterate the default main context until @cond holds or @timeout_ms pass */
+static gboolean
+iterate_until (gboolean (*cond) (gpointer),
+               gpointer   data,
+               guint      timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint source = g_timeout_add (timeout_ms, deadline_cb, &expired);
+  guint n = 0;
+  gboolean ok;
+
+  while (!(ok = cond (data)) && !expired && n++ < MAX_ITERATIONS)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (source);
+  return ok;
+}
+
+static void
+iterate_for (guint ms)
+{
+  gboolean expired = FALSE;
+  guint n = 0;
+
+  g_timeout_add (ms, deadline_cb, &expired);
+  while (!expired && n++ < MAX_ITERATIONS)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+frame_received_cb (PinholeSession *session,
+                   guint           channel,
+                   GBytes         *payload,
+                   Peer           *peer)
+{
+  g_ptr_array_add (peer->received, g_bytes_ref (payload));
+  g_array_append_val (peer->channels, channel);
+}
+
+static void
+acked_cb (PinholeSession *session,
+          guint64         seq,
+          Peer           *peer)
+{
+  g_array_append_val (peer->acked, seq);
+}
+
+static void
+established_cb (PinholeSession *session,
+                Peer           *peer)
+{
+  peer->n_established++;
+}
+
+static void
+path_changed_cb (PinholeSession *session,
+                 Peer           *peer)
+{
+  peer->n_path_changed++;
+}
+
+static void
+closed_cb (PinholeSession *session,
+           const GError   *error,
+           Peer           *peer)
+{
+  peer->n_closed++;
+  g_clear_error (&peer->closed_error);
+  if (error != NULL)
+    peer->closed_error = g_error_copy (error);
+}
+
+static void
+peer_init (Peer            *peer,
+           PinholeIdentity *identity,
+           const char      *local_id,
+           const char      *peer_id,
+           GBytes          *peer_key,
+           gboolean         initiator)
+{
+  peer->session = pinhole_session_new (identity, local_id, peer_id, peer_key, initiator);
+  peer->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  peer->channels = g_array_new (FALSE, FALSE, sizeof (guint));
+  peer->acked = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_signal_connect (peer->session, "frame-received", G_CALLBACK (frame_received_cb), peer);
+  g_signal_connect (peer->session, "acked", G_CALLBACK (acked_cb), peer);
+  g_signal_connect (peer->session, "established", G_CALLBACK (established_cb), peer);
+  g_signal_connect (peer->session, "path-changed", G_CALLBACK (path_changed_cb), peer);
+  g_signal_connect (peer->session, "closed", G_CALLBACK (closed_cb), peer);
+  /* fast enough for tests; the RTO still comes from measured RTTs */
+  _pinhole_session_set_rto (peer->session, 100, 20);
+  pinhole_session_set_timeout (peer->session, 10000);
+}
+
+static void
+peer_clear (Peer *peer)
+{
+  g_clear_object (&peer->session);
+  g_clear_pointer (&peer->received, g_ptr_array_unref);
+  g_clear_pointer (&peer->channels, g_array_unref);
+  g_clear_pointer (&peer->acked, g_array_unref);
+  g_clear_error (&peer->closed_error);
+}
+
+/* alice initiates; either side may be given a wrong key for the other */
+static void
+fixture_setup_keys (Fixture  *f,
+                    gboolean  alice_knows_wrong_key,
+                    gboolean  bob_knows_wrong_key)
+{
+  g_autoptr(PinholeIdentity) stranger = pinhole_identity_new ();
+  g_autoptr(GBytes) alice_pk = NULL;
+  g_autoptr(GBytes) bob_pk = NULL;
+
+  f->alice_id = pinhole_identity_new ();
+  f->bob_id = pinhole_identity_new ();
+  alice_pk = pinhole_identity_dup_public_key (bob_knows_wrong_key ? stranger : f->alice_id);
+  bob_pk = pinhole_identity_dup_public_key (alice_knows_wrong_key ? stranger : f->bob_id);
+
+  peer_init (&f->alice, f->alice_id, "alice/laptop", "bob/desktop", bob_pk, TRUE);
+  peer_init (&f->bob, f->bob_id, "bob/desktop", "alice/laptop", alice_pk, FALSE);
+  pinhole_test_path_new_pair (PINHOLE_PATH_KIND_RELAY, 1, &f->path_a, &f->path_b);
+  pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (f->path_a));
+  pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (f->path_b));
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  fixture_setup_keys (f, FALSE, FALSE);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  peer_clear (&f->alice);
+  peer_clear (&f->bob);
+  g_clear_object (&f->path_a);
+  g_clear_object (&f->path_b);
+  g_clear_object (&f->alice_id);
+  g_clear_object (&f->bob_id);
+  /* let idle sources of the objects just freed run out */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static gboolean
+both_established (gpointer data)
+{
+  Fixture *f = data;
+
+  return pinhole_session_get_state (f->alice.session) == PINHOLE_SESSION_STATE_ESTABLISHED &&
+         pinhole_session_get_state (f->bob.session) == PINHOLE_SESSION_STATE_ESTABLISHED;
+}
+
+static gboolean
+both_ended (gpointer data)
+{
+  Fixture *f = data;
+
+  return f->alice.n_closed > 0 && f->bob.n_closed > 0;
+}
+
+static void
+start_and_establish (Fixture *f)
+{
+  pinhole_session_start (f->bob.session);
+  pinhole_session_start (f->alice.session);
+  g_assert_true (iterate_until (both_established, f, 10000));
+}
+
+static GBytes *
+numbered_payload (guint32 n)
+{
+  /* 4-byte number then a length that varies with it, so frames differ in size */
+  gsize len = 4 + (n * 37) % 300;
+  guint8 *data = g_malloc (len);
+
+  data[0] = (guint8) (n >> 24);
+  data[1] = (guint8) (n >> 16);
+  data[2] = (guint8) (n >> 8);
+  data[3] = (guint8) n;
+  for (gsize i = 4; i < len; i++)
+    data[i] = (guint8) (n + i);
+  return g_bytes_new_take (data, len);
+}
+
+static void
+send_numbered (Peer    *peer,
+               guint32  first,
+               guint32  count)
+{
+  for (guint32 n = first; n < first + count; n++)
+    {
+      g_autoptr(GBytes) payload = numbered_payload (n);
+      g_autoptr(GError) error = NULL;
+      guint64 seq = 0;
+
+      g_assert_true (pinhole_session_send (peer->session, 2, payload, &seq, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (seq, ==, n + 1);
+    }
+}
+
+/* every numbered frame exactly once, in order */
+static void
+assert_numbered (Peer    *peer,
+                 guint32  count)
+{
+  g_assert_cmpuint (peer->received->len, ==, count);
+  for (guint32 n = 0; n < count; n++)
+    {
+      g_autoptr(GBytes) expected = numbered_payload (n);
+
+      if (!g_bytes_equal (peer->received->pdata[n], expected))
+        g_error ("frame %u out of order, duplicated or damaged", n);
+    }
+}
+
+typedef struct
+{
+  Fixture *f;
+  guint    count;
+} CountCheck;
+
+static gboolean
+all_delivered_and_acked (gpointer data)
+{
+  CountCheck *c = data;
+
+  return c->f->alice.received->len >= c->count && c->f->bob.received->len >= c->count &&
+         c->f->alice.acked->len >= c->count && c->f->bob.acked->len >= c->count;
+}
+
+static gboolean
+bob_has_one (gpointer data)
+{
+  return ((Fixture *) data)->bob.received->len == 1;
+}
+
+static gboolean
+bob_has_two_acked (gpointer data)
+{
+  Fixture *f = data;
+
+  return f->bob.received->len == 2 && f->alice.acked->len == 2;
+}
+
+static gboolean
+alice_ended (gpointer data)
+{
+  return ((Fixture *) data)->alice.n_closed > 0;
+}
+
+static gboolean
+window_plus_ten_acked (gpointer data)
+{
+  Fixture *f = data;
+
+  return f->bob.received->len == PINHOLE_SESSION_WINDOW + 10 &&
+         f->alice.acked->len == PINHOLE_SESSION_WINDOW + 10;
+}
+
+/* ---- tests ---- */
+
+static void
+test_handshake_and_chat (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GBytes) early = g_bytes_new_static ("sent before the handshake", 25);
+  g_autoptr(GBytes) hi_bob = g_bytes_new_static ("hi bob", 6);
+  g_autoptr(GBytes) hi_alice = g_bytes_new_static ("hi alice", 8);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *peer_id = NULL;
+  guint64 seq_early = 0, seq_bob = 0, seq_alice = 0;
+  CountCheck check = { f, 2 };
+
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==, PINHOLE_SESSION_STATE_NEW);
+  g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->alice.session), ==, -1);
+  g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (f->path_a));
+  g_assert_cmpuint (f->alice.n_path_changed, ==, 1);
+  g_object_get (f->alice.session, "peer-id", &peer_id, NULL);
+  g_assert_cmpstr (peer_id, ==, "bob/desktop");
+
+  /* held until the handshake completes */
+  g_assert_true (pinhole_session_send (f->alice.session, 1, early, &seq_early, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (seq_early, ==, 1);
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 25);
+
+  start_and_establish (f);
+  g_assert_cmpuint (f->alice.n_established, ==, 1);
+  g_assert_cmpuint (f->bob.n_established, ==, 1);
+
+  g_assert_true (pinhole_session_send (f->alice.session, 1, hi_bob, &seq_bob, &error));
+  g_assert_no_error (error);
+  g_assert_true (pinhole_session_send (f->bob.session, 1, hi_alice, &seq_alice, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (seq_bob, ==, 2);
+  g_assert_cmpuint (seq_alice, ==, 1);
+
+  check.count = 1;
+  g_assert_true (iterate_until (all_delivered_and_acked, &check, 5000));
+  g_assert_true (iterate_until (bob_has_two_acked, f, 5000));
+
+  g_assert_cmpuint (f->bob.received->len, ==, 2);
+  g_assert_true (g_bytes_equal (f->bob.received->pdata[0], early));
+  g_assert_true (g_bytes_equal (f->bob.received->pdata[1], hi_bob));
+  g_assert_cmpuint (g_array_index (f->bob.channels, guint, 1), ==, 1);
+  g_assert_cmpuint (f->alice.received->len, ==, 1);
+  g_assert_true (g_bytes_equal (f->alice.received->pdata[0], hi_alice));
+  g_assert_cmpuint (g_array_index (f->alice.acked, guint64, 0), ==, 1);
+  g_assert_cmpuint (g_array_index (f->alice.acked, guint64, 1), ==, 2);
+  g_assert_cmpuint (g_array_index (f->bob.acked, guint64, 0), ==, 1);
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
+  g_assert_cmpuint (f->alice.n_closed, ==, 0);
+  g_assert_cmpuint (f->bob.n_closed, ==, 0);
+}
+
+static void
+test_wrong_key_initiator (void)
+{
+  Fixture fx = { 0 }, *f = &fx;
+
+  /* alice expects a different key for bob: bob's RESPONSE signature fails */
+  fixture_setup_keys (f, TRUE, FALSE);
+  pinhole_session_set_timeout (f->bob.session, 500);
+  pinhole_session_start (f->bob.session);
+  pinhole_session_start (f->alice.session);
+  g_assert_true (iterate_until (both_ended, f, 10000));
+
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
+                   PINHOLE_SESSION_STATE_FAILED);
+  g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH);
+  /* bob never hears a valid FINISH */
+  g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==, PINHOLE_SESSION_STATE_FAILED);
+  g_assert_error (f->bob.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
+  g_assert_cmpuint (f->alice.n_established + f->bob.n_established, ==, 0);
+  g_assert_cmpuint (f->alice.n_closed, ==, 1);
+  fixture_teardown (f, NULL);
+}
+
+static void
+test_wrong_key_responder (void)
+{
+  Fixture fx = { 0 }, *f = &fx;
+  g_autoptr(GBytes) secret = g_bytes_new_static ("for bob", 7);
+  g_autoptr(GError) error = NULL;
+
+  /* bob expects a different key for alice: the signed transcript holds both device keys,
+   * so alice already refuses bob's RESPONSE, and bob hears no FINISH */
+  fixture_setup_keys (f, FALSE, TRUE);
+  pinhole_session_set_timeout (f->bob.session, 500);
+  g_assert_true (pinhole_session_send (f->alice.session, 1, secret, NULL, &error));
+  pinhole_session_start (f->bob.session);
+  pinhole_session_start (f->alice.session);
+  g_assert_true (iterate_until (both_ended, f, 10000));
+
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
+                   PINHOLE_SESSION_STATE_FAILED);
+  g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH);
+  g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==, PINHOLE_SESSION_STATE_FAILED);
+  g_assert_error (f->bob.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
+  g_assert_cmpuint (f->alice.n_established + f->bob.n_established, ==, 0);
+  g_assert_cmpuint (f->bob.received->len, ==, 0);
+  g_assert_cmpuint (f->alice.acked->len, ==, 0);
+  fixture_teardown (f, NULL);
+}
+
+static void
+test_lossy_bulk (Fixture       *f,
+                 gconstpointer  data)
+{
+  CountCheck check = { f, 2000 };
+
+  pinhole_test_path_set_faults (f->path_a, 0.05, 0.05, 0.02);
+  pinhole_test_path_set_faults (f->path_b, 0.05, 0.05, 0.02);
+  pinhole_test_path_set_delay (f->path_a, 1);
+  pinhole_test_path_set_delay (f->path_b, 1);
+
+  /* queued before the (also lossy) handshake */
+  send_numbered (&f->alice, 0, 2000);
+  send_numbered (&f->bob, 0, 2000);
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), >, 0);
+  start_and_establish (f);
+
+  g_assert_true (iterate_until (all_delivered_and_acked, &check, 60000));
+  /* let any late duplicates and retransmissions arrive */
+  iterate_for (100);
+
+  assert_numbered (&f->alice, 2000);
+  assert_numbered (&f->bob, 2000);
+  g_assert_cmpuint (f->alice.acked->len, ==, 2000);
+  g_assert_cmpuint (f->bob.acked->len, ==, 2000);
+  for (guint i = 0; i < 2000; i++)
+    g_assert_cmpuint (g_array_index (f->alice.acked, guint64, i), ==, i + 1);
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->bob.session), ==, 0);
+  /* the faults really happened and were repaired */
+  g_assert_cmpuint (pinhole_test_path_get_n_dropped (f->path_a), >, 50);
+  g_assert_cmpuint (pinhole_test_path_get_n_dropped (f->path_b), >, 50);
+  g_assert_cmpuint (_pinhole_session_get_retransmissions (f->alice.session), >, 0);
+  g_test_message ("alice sent %u packets (%u dropped), %" G_GUINT64_FORMAT " retransmissions",
+                  pinhole_test_path_get_n_sent (f->path_a),
+                  pinhole_test_path_get_n_dropped (f->path_a),
+                  _pinhole_session_get_retransmissions (f->alice.session));
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
+                   PINHOLE_SESSION_STATE_ESTABLISHED);
+}
+
+static gboolean
+some_delivered (gpointer data)
+{
+  Fixture *f = data;
+
+  return f->alice.received->len >= 100 && f->bob.received->len >= 100;
+}
+
+static void
+test_path_switch (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(PinholeTestPath) lan_a = NULL;
+  g_autoptr(PinholeTestPath) lan_b = NULL;
+  CountCheck check = { f, 600 };
+
+  start_and_establish (f);
+  pinhole_test_path_set_delay (f->path_a, 2);
+  pinhole_test_path_set_delay (f->path_b, 2);
+  send_numbered (&f->alice, 0, 600);
+  send_numbered (&f->bob, 0, 600);
+  g_assert_true (iterate_until (some_delivered, f, 10000));
+  g_assert_cmpuint (f->alice.received->len, <, 600);
+
+  /* the relay goes dark with frames in flight; a direct path appears */
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), >, 0);
+  pinhole_test_path_set_silent (f->path_a, TRUE);
+  pinhole_test_path_set_silent (f->path_b, TRUE);
+  pinhole_test_path_new_pair (PINHOLE_PATH_KIND_LAN, 2, &lan_a, &lan_b);
+  pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
+  g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
+  iterate_for (20);
+  pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
+  pinhole_path_close (PINHOLE_PATH (f->path_a));
+
+  g_assert_true (iterate_until (all_delivered_and_acked, &check, 30000));
+  iterate_for (50);
+  assert_numbered (&f->alice, 600);
+  assert_numbered (&f->bob, 600);
+  g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
+  g_assert_true (pinhole_session_get_path (f->bob.session) == PINHOLE_PATH (lan_b));
+  /* attach relay, attach lan; the relay's close changed nothing current */
+  g_assert_cmpuint (f->alice.n_path_changed, ==, 2);
+  g_assert_cmpuint (f->bob.n_path_changed, ==, 2);
+  g_assert_true (pinhole_test_path_is_closed (f->path_b));
+  g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==,
+                   PINHOLE_SESSION_STATE_ESTABLISHED);
+
+  /* the direct path dies: back to nothing, then to a new relay */
+  pinhole_path_close (PINHOLE_PATH (lan_a));
+  iterate_for (20);
+  g_assert_null (pinhole_session_get_path (f->alice.session));
+  g_assert_cmpuint (f->alice.n_path_changed, ==, 3);
+}
+
+static void
+rtt_notify_cb (GObject    *object,
+               GParamSpec *pspec,
+               guint      *count)
+{
+  (*count)++;
+}
+
+static gboolean
+rtt_measured (gpointer data)
+{
+  Fixture *f = data;
+
+  return pinhole_session_get_rtt_ms (f->alice.session) >= 0;
+}
+
+static void
+test_rtt (Fixture       *f,
+          gconstpointer  data)
+{
+  guint notified = 0;
+  gdouble rtt = -1;
+
+  pinhole_test_path_set_delay (f->path_a, 15);
+  pinhole_test_path_set_delay (f->path_b, 15);
+  start_and_establish (f);
+  g_signal_connect (f->alice.session, "notify::rtt-ms", G_CALLBACK (rtt_notify_cb), &notified);
+  g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->alice.session), ==, -1);
+
+  pinhole_session_ping (f->alice.session);
+  g_assert_true (iterate_until (rtt_measured, f, 5000));
+  g_object_get (f->alice.session, "rtt-ms", &rtt, NULL);
+  g_test_message ("measured rtt %.2f ms over a 2 x 15 ms path", rtt);
+  g_assert_cmpfloat (rtt, >=, 29.0);
+  g_assert_cmpfloat (rtt, <, 1000.0);
+  g_assert_cmpuint (notified, ==, 1);
+}
+
+static void
+test_auto_ping (Fixture       *f,
+                gconstpointer  data)
+{
+  pinhole_session_set_ping_interval (f->bob.session, 30);
+  start_and_establish (f);
+  g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), ==, -1);
+  iterate_for (200);
+  g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), >=, 0);
+}
+
+static gboolean
+chat_delivered (gpointer data)
+{
+  Fixture *f = data;
+
+  return f->bob.received->len >= 2;
+}
+
+static void
+test_garbage (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GBytes) one = g_bytes_new_static ("one", 3);
+  g_autoptr(GBytes) two = g_bytes_new_static ("two", 3);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
+  g_autoptr(GPtrArray) replay = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GPtrArray *captured;
+
+  pinhole_test_path_set_capture (f->path_a, TRUE);
+  start_and_establish (f);
+  g_assert_true (pinhole_session_send (f->alice.session, 1, one, NULL, NULL));
+  g_assert_true (iterate_until (bob_has_one, f, 5000));
+
+  /* everything alice sent so far, handshake included, replayed */
+  captured = pinhole_test_path_get_captured (f->path_a);
+  g_assert_cmpuint (captured->len, >, 2);
+  for (guint i = 0; i < captured->len; i++)
+    g_ptr_array_add (replay, g_bytes_ref (captured->pdata[i]));
+  for (guint i = 0; i < replay->len; i++)
+    pinhole_test_path_inject (f->path_b, replay->pdata[i]);
+
+  /* random bytes, random bytes with a valid header, and damaged real packets */
+  for (guint i = 0; i < 500; i++)
+    {
+      gsize len = g_rand_int_range (rand, 0, 200);
+      guint8 *buf = g_malloc (len + 2);
+
+      for (gsize j = 0; j < len + 2; j++)
+        buf[j] = (guint8) g_rand_int (rand);
+      if (i % 3 == 1)
+        {
+          static const guint8 kinds[] = { 1, 2, 3, 16 };
+
+          buf[0] = 1;
+          buf[1] = kinds[i % 4];
+        }
+      else if (i % 3 == 2)
+        {
+          GBytes *real = replay->pdata[i % replay->len];
+          gsize real_len = g_bytes_get_size (real);
+
+          g_free (buf);
+          buf = g_memdup2 (g_bytes_get_data (real, NULL), real_len);
+          buf[g_rand_int_range (rand, 0, real_len)] ^= 0x10;
+          len = real_len - 2;
+        }
+      {
+        g_autoptr(GBytes) junk = g_bytes_new_take (buf, len + 2);
+
+        pinhole_test_path_inject (f->path_b, junk);
+      }
+    }
+
+  g_assert_true (pinhole_session_send (f->alice.session, 1, two, NULL, NULL));
+  g_assert_true (iterate_until (chat_delivered, f, 5000));
+  iterate_for (50);
+  g_assert_cmpuint (f->bob.received->len, ==, 2);
+  g_assert_true (g_bytes_equal (f->bob.received->pdata[0], one));
+  g_assert_true (g_bytes_equal (f->bob.received->pdata[1], two));
+  g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==,
+                   PINHOLE_SESSION_STATE_ESTABLISHED);
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
+                   PINHOLE_SESSION_STATE_ESTABLISHED);
+  g_assert_cmpuint (f->bob.n_closed, ==, 0);
+}
+
+static void
+test_peer_close (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GBytes) bye = g_bytes_new_static ("bye", 3);
+  g_autoptr(GError) error = NULL;
+
+  start_and_establish (f);
+  pinhole_session_close (f->alice.session);
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
+                   PINHOLE_SESSION_STATE_CLOSED);
+  g_assert_cmpuint (f->alice.n_closed, ==, 1);
+  g_assert_null (f->alice.closed_error);
+
+  g_assert_true (iterate_until (both_ended, f, 5000));
+  g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==, PINHOLE_SESSION_STATE_CLOSED);
+  g_assert_null (f->bob.closed_error);
+  g_assert_cmpuint (f->bob.n_closed, ==, 1);
+
+  g_assert_false (pinhole_session_send (f->bob.session, 1, bye, NULL, &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
+  /* closing again changes nothing */
+  pinhole_session_close (f->bob.session);
+  g_assert_cmpuint (f->bob.n_closed, ==, 1);
+}
+
+static void
+test_retransmit_timeout (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GBytes) lost = g_bytes_new_static ("into the void", 13);
+  gint64 start;
+
+  start_and_establish (f);
+  pinhole_session_set_timeout (f->alice.session, 400);
+  pinhole_test_path_set_silent (f->path_a, TRUE);
+  pinhole_test_path_set_silent (f->path_b, TRUE);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (pinhole_session_send (f->alice.session, 1, lost, NULL, NULL));
+  g_assert_true (iterate_until (alice_ended, f, 5000));
+  g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
+                   PINHOLE_SESSION_STATE_FAILED);
+  g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 400 * 1000);
+  g_assert_cmpuint (_pinhole_session_get_retransmissions (f->alice.session), >=, 1);
+  g_assert_cmpuint (f->bob.received->len, ==, 0);
+}
+
+static void
+test_handshake_timeout (Fixture       *f,
+                        gconstpointer  data)
+{
+  pinhole_test_path_set_silent (f->path_a, TRUE);
+  pinhole_session_set_timeout (f->alice.session, 300);
+  pinhole_session_start (f->alice.session);
+  g_assert_true (iterate_until (alice_ended, f, 5000));
+  g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
+  /* HELLO was sent and retransmitted */
+  g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), >=, 2);
+}
+
+static void
+test_limits (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree guint8 *big = g_malloc0 (PINHOLE_SESSION_MAX_PAYLOAD + 1);
+  g_autoptr(GBytes) too_big = g_bytes_new (big, PINHOLE_SESSION_MAX_PAYLOAD + 1);
+  g_autoptr(GBytes) max = g_bytes_new (big, PINHOLE_SESSION_MAX_PAYLOAD);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (pinhole_session_send (f->alice.session, 1, too_big, NULL, &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT);
+  g_clear_error (&error);
+
+  /* the largest payload crosses intact; more than a window's worth waits in the queue */
+  for (guint i = 0; i < PINHOLE_SESSION_WINDOW + 10; i++)
+    g_assert_true (pinhole_session_send (f->alice.session, 2, max, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==,
+                    (guint64) (PINHOLE_SESSION_WINDOW + 10) * PINHOLE_SESSION_MAX_PAYLOAD);
+  start_and_establish (f);
+  g_assert_true (iterate_until (window_plus_ten_acked, f, 10000));
+  g_assert_true (g_bytes_equal (f->bob.received->pdata[0], max));
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/session/handshake-and-chat", test_handshake_and_chat);
+  g_test_add_func ("/session/wrong-key/initiator", test_wrong_key_initiator);
+  g_test_add_func ("/session/wrong-key/responder", test_wrong_key_responder);
+  ADD ("/session/lossy-bulk", test_lossy_bulk);
+  ADD ("/session/path-switch", test_path_switch);
+  ADD ("/session/rtt", test_rtt);
+  ADD ("/session/auto-ping", test_auto_ping);
+  ADD ("/session/garbage", test_garbage);
+  ADD ("/session/peer-close", test_peer_close);
+  ADD ("/session/retransmit-timeout", test_retransmit_timeout);
+  ADD ("/session/handshake-timeout", test_handshake_timeout);
+  ADD ("/session/limits", test_limits);
+
+#undef ADD
+
+  return g_test_run ();
+}
