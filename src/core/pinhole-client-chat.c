@@ -46,6 +46,7 @@ struct _PinholeClientPeer
   PinholeRelayPath *relay;
   GQueue            outbox;   /* OutMessage* */
   GPtrArray        *waiters;  /* GTask* waiting for the session to be established */
+  const char       *last_path; /* static: the path name last announced */
   guint             establish_timeout;
 };
 
@@ -383,10 +384,13 @@ static void
 emit_path (PinholeClientPeer *peer)
 {
   PinholePath *path = peer->session ? pinhole_session_get_path (peer->session) : NULL;
+  const char *name = path ? pinhole_path_kind_to_string (pinhole_path_get_kind (path)) : "none";
 
+  if (name == peer->last_path)
+    return;
+  peer->last_path = name;
   g_signal_emit (peer->client, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_PATH_CHANGED], 0,
-                 peer->user, peer->device,
-                 path ? pinhole_path_kind_to_string (pinhole_path_get_kind (path)) : "none",
+                 peer->user, peer->device, name,
                  peer->session ? pinhole_session_get_rtt_ms (peer->session) : -1.0);
 }
 
