@@ -60,6 +60,7 @@ void     cli_event            (Cli          *cli,
                                ...) G_GNUC_PRINTF (4, 5);
 
 int cli_register (Cli *cli, int argc, char **argv);
+int cli_login_command (Cli *cli, int argc, char **argv);
 int cli_add      (Cli *cli, int argc, char **argv);
 int cli_accept   (Cli *cli, int argc, char **argv);
 int cli_decline  (Cli *cli, int argc, char **argv);

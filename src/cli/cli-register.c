@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * cli-register.c: `pinhole-cli register USER`: creates the account on the server and binds
- * this profile's device to it. */
+ * cli-register.c: `pinhole-cli register USER` creates the account on the server and binds this
+ * profile's device to it; `login USER` binds this profile, as a further device, to an
+ * existing account. */
 #include "cli-common.h"
 #include "pinhole-error.h"
 
@@ -53,5 +54,47 @@ cli_register (Cli   *cli,
   json_object_set_string_member (fields, "server", server);
   cli_event (cli, "registered", fields, "registered %s on %s (this device: %s)", argv[1], server,
              pinhole_client_get_device (cli->client));
+  return 0;
+}
+
+int
+cli_login_command (Cli   *cli,
+                   int    argc,
+                   char **argv)
+{
+  GOptionEntry entries[] = { { NULL } };
+  g_autofree char *stored = NULL;
+  g_autoptr(JsonObject) fields = json_object_new ();
+  const char *server;
+
+  if (!cli_parse_options ("login", "USER", entries, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return cli_usage ("login", "expected USER");
+  stored = pinhole_profile_dup_setting (cli->profile, "user");
+  if (stored != NULL && g_strcmp0 (stored, argv[1]) != 0)
+    {
+      g_autoptr(GError) error =
+        g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
+                     "this profile is %s already; use --profile DIR for another identity",
+                     stored);
+      return cli_fail (cli, error);
+    }
+  server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
+  if (!pinhole_profile_set_setting (cli->profile, "user", argv[1], &cli->error) ||
+      !pinhole_profile_set_setting (cli->profile, "server", server, &cli->error) ||
+      !pinhole_profile_set_setting (cli->profile, "token", NULL, &cli->error))
+    return cli_fail (cli, cli->error);
+  if (!cli_login (cli, FALSE))
+    {
+      /* leave the profile as it was: not bound to any account */
+      pinhole_profile_set_setting (cli->profile, "user", stored, NULL);
+      return cli_fail (cli, cli->error);
+    }
+  json_object_set_string_member (fields, "user", argv[1]);
+  json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
+  json_object_set_string_member (fields, "server", server);
+  cli_event (cli, "logged-in", fields, "logged in as %s on %s (this device: %s)", argv[1],
+             server, pinhole_client_get_device (cli->client));
   return 0;
 }

@@ -11,6 +11,7 @@
 
 static const CliCommand commands[] = {
   { "register", cli_register, "USER", "create the account USER (password: PINHOLE_PASSWORD)" },
+  { "login", cli_login_command, "USER", "add this profile as a new device of the account USER" },
   { "add", cli_add, "USER", "ask USER to be your contact" },
   { "accept", cli_accept, "USER", "accept USER's contact request" },
   { "decline", cli_decline, "USER", "decline USER's contact request" },

@@ -567,8 +567,8 @@ trusted_device_key (PinholeClient *self,
     {
       if (error != NULL && *error == NULL)
         g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED,
-                     "the key of %s's device %s changed: compare fingerprints, then trust it",
-                     user, device);
+                     "%s has a new or changed device key (device %s): compare fingerprints, "
+                     "then trust it", user, device);
       g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_KEY_CHANGED], 0, user);
       return NULL;
     }
