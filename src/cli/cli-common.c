@@ -26,6 +26,17 @@ cli_open_profile (Cli *cli)
   if (cli->profile == NULL)
     return FALSE;
   cli->client = pinhole_client_new (cli->profile);
+  /* a server's own CA given at register or login is remembered by the profile */
+  if (cli->ca_file == NULL)
+    cli->ca_file = pinhole_profile_dup_setting (cli->profile, "ca-file");
+  else
+    {
+      g_autofree char *absolute = g_canonicalize_filename (cli->ca_file, NULL);
+      g_free (cli->ca_file);
+      cli->ca_file = g_steal_pointer (&absolute);
+    }
+  if (cli->ca_file != NULL && !pinhole_client_set_ca_file (cli->client, cli->ca_file, &cli->error))
+    return FALSE;
   return TRUE;
 }
 

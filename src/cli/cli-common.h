@@ -15,6 +15,7 @@ typedef struct
   char           *server;      /* --server, or NULL for the profile's */
   char           *profile_dir;
   gboolean        json;
+  char           *ca_file;     /* --ca-file: trust these certificates for wss:// */
 
   /* owned */
   PinholeProfile *profile;

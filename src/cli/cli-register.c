@@ -49,6 +49,8 @@ cli_register (Cli   *cli,
   cli_run (cli);
   if (cli->error != NULL)
     return cli_fail (cli, cli->error);
+  if (cli->ca_file != NULL)
+    pinhole_profile_set_setting (cli->profile, "ca-file", cli->ca_file, NULL);
   json_object_set_string_member (fields, "user", argv[1]);
   json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
   json_object_set_string_member (fields, "server", server);
@@ -91,6 +93,8 @@ cli_login_command (Cli   *cli,
       pinhole_profile_set_setting (cli->profile, "user", stored, NULL);
       return cli_fail (cli, cli->error);
     }
+  if (cli->ca_file != NULL)
+    pinhole_profile_set_setting (cli->profile, "ca-file", cli->ca_file, NULL);
   json_object_set_string_member (fields, "user", argv[1]);
   json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
   json_object_set_string_member (fields, "server", server);

@@ -54,6 +54,8 @@ main (int   argc,
     { "profile", 0, 0, G_OPTION_ARG_FILENAME, &cli.profile_dir,
       "profile folder: one identity each (default: ~/.local/share/pinhole/default)", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &cli.json, "events and results as JSON lines", NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &cli.ca_file,
+      "trust the certificates in this PEM file for wss:// (e.g. a self-signed server)", "FILE" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -84,6 +86,8 @@ main (int   argc,
       fprintf (stderr, "pinhole-cli: no command given\n\n%s\n", help);
       return 2;
     }
+  if (cli.ca_file == NULL && g_getenv ("PINHOLE_CA_FILE") != NULL)
+    cli.ca_file = g_strdup (g_getenv ("PINHOLE_CA_FILE"));
   if (cli.server == NULL && g_getenv ("PINHOLE_SERVER") != NULL)
     cli.server = g_strdup (g_getenv ("PINHOLE_SERVER"));
 
@@ -108,5 +112,6 @@ out:
   g_clear_error (&cli.error);
   g_free (cli.server);
   g_free (cli.profile_dir);
+  g_free (cli.ca_file);
   return status;
 }

@@ -801,6 +801,25 @@ pinhole_client_is_connected (PinholeClient *self)
   return self->ws != NULL && self->user != NULL;
 }
 
+/**
+ * pinhole_client_set_ca_file:
+ * @path: PEM file of the certificate authorities to trust for wss:// instead of the system's,
+ *   e.g. a self-signed server's own certificate
+ */
+gboolean
+pinhole_client_set_ca_file (PinholeClient *self,
+                            const char    *path,
+                            GError       **error)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autoptr(GTlsDatabase) database = g_tls_file_database_new (absolute, error);
+
+  if (database == NULL)
+    return FALSE;
+  soup_session_set_tls_database (self->soup, database);
+  return TRUE;
+}
+
 PinholeProfile *
 pinhole_client_get_profile (PinholeClient *self)
 {

@@ -37,6 +37,9 @@ PinholeProfile *pinhole_client_get_profile     (PinholeClient       *self);
 const char    *pinhole_client_get_user         (PinholeClient       *self);
 const char    *pinhole_client_get_device       (PinholeClient       *self);
 gboolean       pinhole_client_is_connected     (PinholeClient       *self);
+gboolean       pinhole_client_set_ca_file      (PinholeClient       *self,
+                                                const char          *path,
+                                                GError             **error);
 
 void           pinhole_client_register_async   (PinholeClient       *self,
                                                 const char          *server_url,
