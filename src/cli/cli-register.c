@@ -17,6 +17,44 @@ register_cb (GObject      *source,
   cli_quit (cli, error);
 }
 
+/* a profile is one identity: it binds to one account only */
+static gboolean
+check_unbound (Cli        *cli,
+               const char *user,
+               char      **out_stored)
+{
+  g_autofree char *stored = pinhole_profile_dup_setting (cli->profile, "user");
+
+  if (stored != NULL && g_strcmp0 (stored, user) != 0)
+    {
+      cli->error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
+                                "this profile is %s already; use --profile DIR for another "
+                                "identity", stored);
+      return FALSE;
+    }
+  *out_stored = g_steal_pointer (&stored);
+  return TRUE;
+}
+
+static int
+report_bound (Cli        *cli,
+              const char *event,
+              const char *verb,
+              const char *user,
+              const char *server)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  const char *device = pinhole_client_get_device (cli->client);
+
+  if (cli->ca_file != NULL)
+    pinhole_profile_set_setting (cli->profile, "ca-file", cli->ca_file, NULL);
+  json_object_set_string_member (fields, "user", user);
+  json_object_set_string_member (fields, "device", device);
+  json_object_set_string_member (fields, "server", server);
+  cli_event (cli, event, fields, "%s %s on %s (this device: %s)", verb, user, server, device);
+  return 0;
+}
+
 int
 cli_register (Cli   *cli,
               int    argc,
@@ -25,38 +63,28 @@ cli_register (Cli   *cli,
   GOptionEntry entries[] = { { NULL } };
   g_autofree char *password = NULL;
   g_autofree char *stored = NULL;
-  g_autoptr(JsonObject) fields = json_object_new ();
-  const char *server;
+  const char *server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
 
   if (!cli_parse_options ("register", "USER", entries, &argc, &argv))
     return 2;
   if (argc != 2)
     return cli_usage ("register", "expected USER");
-  stored = pinhole_profile_dup_setting (cli->profile, "user");
+  if (!check_unbound (cli, argv[1], &stored))
+    return cli_fail (cli, cli->error);
   if (stored != NULL)
     {
-      g_autoptr(GError) error =
-        g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
-                     "this profile is %s already; use --profile DIR for another identity",
-                     stored);
-      return cli_fail (cli, error);
+      cli->error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
+                                "this profile is registered as %s already", stored);
+      return cli_fail (cli, cli->error);
     }
   password = cli_get_password ("New password: ", &cli->error);
   if (password == NULL)
     return cli_fail (cli, cli->error);
-  server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
   pinhole_client_register_async (cli->client, server, argv[1], password, NULL, register_cb, cli);
   cli_run (cli);
   if (cli->error != NULL)
     return cli_fail (cli, cli->error);
-  if (cli->ca_file != NULL)
-    pinhole_profile_set_setting (cli->profile, "ca-file", cli->ca_file, NULL);
-  json_object_set_string_member (fields, "user", argv[1]);
-  json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
-  json_object_set_string_member (fields, "server", server);
-  cli_event (cli, "registered", fields, "registered %s on %s (this device: %s)", argv[1], server,
-             pinhole_client_get_device (cli->client));
-  return 0;
+  return report_bound (cli, "registered", "registered", argv[1], server);
 }
 
 int
@@ -66,23 +94,14 @@ cli_login_command (Cli   *cli,
 {
   GOptionEntry entries[] = { { NULL } };
   g_autofree char *stored = NULL;
-  g_autoptr(JsonObject) fields = json_object_new ();
-  const char *server;
+  const char *server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
 
   if (!cli_parse_options ("login", "USER", entries, &argc, &argv))
     return 2;
   if (argc != 2)
     return cli_usage ("login", "expected USER");
-  stored = pinhole_profile_dup_setting (cli->profile, "user");
-  if (stored != NULL && g_strcmp0 (stored, argv[1]) != 0)
-    {
-      g_autoptr(GError) error =
-        g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_EXISTS,
-                     "this profile is %s already; use --profile DIR for another identity",
-                     stored);
-      return cli_fail (cli, error);
-    }
-  server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
+  if (!check_unbound (cli, argv[1], &stored))
+    return cli_fail (cli, cli->error);
   if (!pinhole_profile_set_setting (cli->profile, "user", argv[1], &cli->error) ||
       !pinhole_profile_set_setting (cli->profile, "server", server, &cli->error) ||
       !pinhole_profile_set_setting (cli->profile, "token", NULL, &cli->error))
@@ -93,12 +112,5 @@ cli_login_command (Cli   *cli,
       pinhole_profile_set_setting (cli->profile, "user", stored, NULL);
       return cli_fail (cli, cli->error);
     }
-  if (cli->ca_file != NULL)
-    pinhole_profile_set_setting (cli->profile, "ca-file", cli->ca_file, NULL);
-  json_object_set_string_member (fields, "user", argv[1]);
-  json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
-  json_object_set_string_member (fields, "server", server);
-  cli_event (cli, "logged-in", fields, "logged in as %s on %s (this device: %s)", argv[1],
-             server, pinhole_client_get_device (cli->client));
-  return 0;
+  return report_bound (cli, "logged-in", "logged in as", argv[1], server);
 }
