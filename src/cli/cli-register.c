@@ -94,7 +94,9 @@ cli_login_command (Cli   *cli,
 {
   GOptionEntry entries[] = { { NULL } };
   g_autofree char *stored = NULL;
-  const char *server = cli->server ? cli->server : CLI_DEFAULT_SERVER;
+  g_autofree char *profile_server = pinhole_profile_dup_setting (cli->profile, "server");
+  const char *server = cli->server ? cli->server
+                                   : profile_server ? profile_server : CLI_DEFAULT_SERVER;
 
   if (!cli_parse_options ("login", "USER", entries, &argc, &argv))
     return 2;
