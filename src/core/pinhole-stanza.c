@@ -9,7 +9,9 @@
 #include <string.h>
 
 /* json-glib's parser recurses once per nesting level, so depth is bounded before it runs:
- * a hostile 64 KiB of '[' must not exhaust the stack. */
+ * a hostile 64 KiB of '[' must not exhaust the stack. Its scanner also reads single-quoted
+ * strings and comments, which are not JSON (RFC 8259) and could hide brackets from this count,
+ * so a quote or slash outside a string refuses the text. */
 static gboolean
 nesting_is_bounded (const char *text,
                     gsize       len,
@@ -32,6 +34,8 @@ nesting_is_bounded (const char *text,
         }
       if (c == '"')
         in_string = TRUE;
+      else if (c == '\'' || c == '/' || c == '#')
+        return FALSE;
       else if (c == '{' || c == '[')
         {
           if (++depth > max_depth)
@@ -74,7 +78,8 @@ pinhole_stanza_parse (const char *text,
   if (!nesting_is_bounded (text, len, PINHOLE_STANZA_MAX_DEPTH))
     {
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                   "stanza nests deeper than %d levels", PINHOLE_STANZA_MAX_DEPTH);
+                   "stanza nests deeper than %d levels or is not strict JSON",
+                   PINHOLE_STANZA_MAX_DEPTH);
       return NULL;
     }
 
