@@ -415,9 +415,10 @@ pinhole_relay_frame_build (guint32       channel,
                            const guint8 *payload,
                            gsize         len)
 {
-  guint8 *frame = g_malloc (PINHOLE_RELAY_HEADER_BYTES + len);
+  guint8 *frame;
 
   g_return_val_if_fail (len <= PINHOLE_RELAY_MAX_PAYLOAD, NULL);
+  frame = g_malloc (PINHOLE_RELAY_HEADER_BYTES + len);
   frame[0] = (guint8) (channel >> 24);
   frame[1] = (guint8) (channel >> 16);
   frame[2] = (guint8) (channel >> 8);
