@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-profile.c: the client's profile store: device identity, settings, key trust on first
+ * use with held-back changes, chat history and per-contact settings, each in a fresh folder. */
+#include "pinhole-profile.h"
+#include "pinhole-error.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct
+{
+  char *dir;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+
+        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+          remove_tree (child);
+        else
+          g_assert_cmpint (g_unlink (child), ==, 0);
+      }
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+}
+
+static void
+fixture_set_up (Fixture      *f,
+                gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("pinhole-test-profile-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture      *f,
+                   gconstpointer data)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+}
+
+static PinholeProfile *
+open_profile (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (f->dir, "profile", NULL);
+  PinholeProfile *profile = pinhole_profile_open (dir, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (profile);
+  g_assert_cmpstr (pinhole_profile_get_dir (profile), ==, dir);
+  return profile;
+}
+
+static GBytes *
+make_key (guint8 seed)
+{
+  guint8 key[32];
+
+  for (guint i = 0; i < sizeof key; i++)
+    key[i] = (guint8) (seed + i * 3);
+  return g_bytes_new (key, sizeof key);
+}
+
+static void
+test_identity (Fixture      *f,
+               gconstpointer data)
+{
+  g_autoptr(GBytes) first_public = NULL;
+  g_autoptr(GBytes) first_secret = NULL;
+  g_autofree char *db = g_build_filename (f->dir, "profile", "profile.db", NULL);
+  GStatBuf st;
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    PinholeIdentity *id = pinhole_profile_get_identity (p);
+
+    g_assert_nonnull (id);
+    first_public = pinhole_identity_dup_public_key (id);
+    first_secret = pinhole_identity_dup_secret (id);
+    g_assert_cmpuint (g_bytes_get_size (first_public), ==, PINHOLE_IDENTITY_PUBLIC_KEY_BYTES);
+  }
+
+  /* the folder and the file are private to the user */
+  g_assert_cmpint (g_stat (db, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  {
+    g_autofree char *dir = g_build_filename (f->dir, "profile", NULL);
+    g_assert_cmpint (g_stat (dir, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  }
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(PinholeProfile) p = open_profile (f);
+      g_autoptr(GBytes) public = pinhole_identity_dup_public_key (pinhole_profile_get_identity (p));
+      g_autoptr(GBytes) secret = pinhole_identity_dup_secret (pinhole_profile_get_identity (p));
+
+      g_assert_true (g_bytes_equal (public, first_public));
+      g_assert_true (g_bytes_equal (secret, first_secret));
+    }
+
+  /* another profile folder has another key */
+  {
+    g_autofree char *other_dir = g_build_filename (f->dir, "other", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PinholeProfile) other = pinhole_profile_open (other_dir, &error);
+    g_autoptr(GBytes) public = NULL;
+
+    g_assert_no_error (error);
+    public = pinhole_identity_dup_public_key (pinhole_profile_get_identity (other));
+    g_assert_false (g_bytes_equal (public, first_public));
+  }
+}
+
+static void
+test_open_fails (Fixture      *f,
+                 gconstpointer data)
+{
+  /* a plain file where the folder should be */
+  g_autofree char *file = g_build_filename (f->dir, "not-a-dir", NULL);
+  g_autofree char *below = g_build_filename (file, "profile", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeProfile) p = NULL;
+
+  g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+  p = pinhole_profile_open (below, &error);
+  g_assert_null (p);
+  g_assert_nonnull (error);
+}
+
+static void
+test_settings (Fixture      *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_autofree char *missing = pinhole_profile_dup_setting (p, "user");
+
+    g_assert_null (missing);
+    g_assert_true (pinhole_profile_set_setting (p, "user", "alice", &error));
+    g_assert_no_error (error);
+    g_assert_true (pinhole_profile_set_setting (p, "server", "ws://127.0.0.1:1/", &error));
+    g_assert_true (pinhole_profile_set_setting (p, "token", "t1", &error));
+    g_assert_true (pinhole_profile_set_setting (p, "token", "t2", &error));
+    g_assert_no_error (error);
+  }
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_autofree char *user = pinhole_profile_dup_setting (p, "user");
+    g_autofree char *token = pinhole_profile_dup_setting (p, "token");
+    g_autofree char *server = NULL;
+    g_autofree char *gone = NULL;
+
+    g_assert_cmpstr (user, ==, "alice");
+    g_assert_cmpstr (token, ==, "t2");
+
+    /* NULL removes; removing what is not there is no error */
+    g_assert_true (pinhole_profile_set_setting (p, "token", NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (pinhole_profile_set_setting (p, "nothing", NULL, &error));
+    g_assert_no_error (error);
+    gone = pinhole_profile_dup_setting (p, "token");
+    g_assert_null (gone);
+    server = pinhole_profile_dup_setting (p, "server");
+    g_assert_cmpstr (server, ==, "ws://127.0.0.1:1/");
+  }
+}
+
+static gboolean
+list_has (GPtrArray  *list,
+          const char *prefix,
+          gboolean    pending)
+{
+  for (guint i = 0; i < list->len; i++)
+    {
+      const char *line = g_ptr_array_index (list, i);
+
+      if (g_str_has_prefix (line, prefix) &&
+          (strstr (line, "not trusted") != NULL) == pending)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_key_trust (Fixture      *f,
+                gconstpointer data)
+{
+  g_autoptr(PinholeProfile) p = open_profile (f);
+  g_autoptr(GBytes) k1 = make_key (1);
+  g_autoptr(GBytes) k2 = make_key (2);
+  g_autoptr(GBytes) k3 = make_key (3);
+  g_autoptr(GBytes) kc = make_key (9);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) fps = NULL;
+  g_autofree char *fp1 = pinhole_fingerprint_for_key (k1);
+  g_autofree char *fp2 = pinhole_fingerprint_for_key (k2);
+  g_autofree char *phone_fp1 = g_strdup_printf ("phone: %s", fp1);
+  g_autofree char *phone_fp2 = g_strdup_printf ("phone: %s", fp2);
+
+  /* first key of a contact: recorded and trusted */
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                   PINHOLE_KEY_NEW);
+  g_assert_no_error (error);
+  g_assert_false (pinhole_profile_has_untrusted_key (p, "bob"));
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                   PINHOLE_KEY_TRUSTED);
+  g_assert_no_error (error);
+
+  /* a different key for the same device */
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k2, &error), ==,
+                   PINHOLE_KEY_CHANGED);
+  g_assert_no_error (error);
+  g_assert_true (pinhole_profile_has_untrusted_key (p, "bob"));
+  /* asked again it is still held back, and the old key is still the trusted one */
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k2, &error), ==,
+                   PINHOLE_KEY_CHANGED);
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                   PINHOLE_KEY_TRUSTED);
+  g_assert_no_error (error);
+
+  fps = pinhole_profile_list_fingerprints (p, "bob");
+  g_assert_cmpuint (fps->len, ==, 2);
+  g_assert_true (list_has (fps, phone_fp1, FALSE));
+  g_assert_true (list_has (fps, phone_fp2, TRUE));
+  g_clear_pointer (&fps, g_ptr_array_unref);
+
+  /* another contact is independent */
+  g_assert_cmpint (pinhole_profile_check_key (p, "carol", "pc", kc, &error), ==,
+                   PINHOLE_KEY_NEW);
+  g_assert_false (pinhole_profile_has_untrusted_key (p, "carol"));
+
+  /* trusting: the new key is the record, nothing pending */
+  g_assert_true (pinhole_profile_trust_keys (p, "bob", &error));
+  g_assert_no_error (error);
+  g_assert_false (pinhole_profile_has_untrusted_key (p, "bob"));
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k2, &error), ==,
+                   PINHOLE_KEY_TRUSTED);
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                   PINHOLE_KEY_CHANGED);
+  g_assert_true (pinhole_profile_trust_keys (p, "bob", &error));
+  g_assert_no_error (error);
+
+  /* a second device of a contact with a known device is held back too */
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "laptop", k3, &error), ==,
+                   PINHOLE_KEY_CHANGED);
+  g_assert_no_error (error);
+  g_assert_true (pinhole_profile_has_untrusted_key (p, "bob"));
+  fps = pinhole_profile_list_fingerprints (p, "bob");
+  g_assert_cmpuint (fps->len, ==, 2);
+  g_assert_true (list_has (fps, "laptop: ", TRUE));
+  g_assert_true (list_has (fps, "phone: ", FALSE));
+  g_clear_pointer (&fps, g_ptr_array_unref);
+
+  g_assert_true (pinhole_profile_trust_keys (p, "bob", &error));
+  g_assert_false (pinhole_profile_has_untrusted_key (p, "bob"));
+  g_assert_cmpint (pinhole_profile_check_key (p, "bob", "laptop", k3, &error), ==,
+                   PINHOLE_KEY_TRUSTED);
+  g_assert_no_error (error);
+  fps = pinhole_profile_list_fingerprints (p, "bob");
+  g_assert_cmpuint (fps->len, ==, 2);
+  g_assert_false (list_has (fps, "laptop: ", TRUE));
+  g_assert_false (list_has (fps, "phone: ", TRUE));
+  g_clear_pointer (&fps, g_ptr_array_unref);
+
+  /* unknown contact: no fingerprints, nothing pending */
+  fps = pinhole_profile_list_fingerprints (p, "nobody");
+  g_assert_cmpuint (fps->len, ==, 0);
+  g_assert_false (pinhole_profile_has_untrusted_key (p, "nobody"));
+}
+
+static void
+test_key_trust_persists (Fixture      *f,
+                         gconstpointer data)
+{
+  g_autoptr(GBytes) k1 = make_key (1);
+  g_autoptr(GBytes) k2 = make_key (2);
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                     PINHOLE_KEY_NEW);
+    g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k2, &error), ==,
+                     PINHOLE_KEY_CHANGED);
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_assert_true (pinhole_profile_has_untrusted_key (p, "bob"));
+    g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                     PINHOLE_KEY_TRUSTED);
+    g_assert_no_error (error);
+  }
+}
+
+static void
+test_history (Fixture      *f,
+              gconstpointer data)
+{
+  g_autoptr(PinholeProfile) p = open_profile (f);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  gboolean added = FALSE;
+
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_OUT, "hello",
+                                              1000, "sending", &added, &error));
+  g_assert_no_error (error);
+  g_assert_true (added);
+
+  /* the same peer, id and direction is a duplicate; the record stays as it was */
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_OUT, "other",
+                                              2000, "stored", &added, &error));
+  g_assert_no_error (error);
+  g_assert_false (added);
+
+  /* the same id the other way, or with another peer, is another message */
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_IN, "hi back",
+                                              1001, "received", &added, &error));
+  g_assert_true (added);
+  g_assert_true (pinhole_profile_add_message (p, "carol", "m1", PINHOLE_MESSAGE_OUT, "hey",
+                                              1002, "sending", &added, &error));
+  g_assert_true (added);
+  /* out_added may be NULL */
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m2", PINHOLE_MESSAGE_OUT, "second",
+                                              1003, "sending", NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (pinhole_profile_set_message_state (p, "bob", "m1", PINHOLE_MESSAGE_OUT,
+                                                    "delivered", &error));
+  g_assert_no_error (error);
+
+  list = pinhole_profile_list_messages (p, "bob", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 3);
+  {
+    PinholeHistoryEntry *e0 = g_ptr_array_index (list, 0);
+    PinholeHistoryEntry *e1 = g_ptr_array_index (list, 1);
+    PinholeHistoryEntry *e2 = g_ptr_array_index (list, 2);
+
+    g_assert_cmpstr (e0->peer, ==, "bob");
+    g_assert_cmpstr (e0->id, ==, "m1");
+    g_assert_cmpint (e0->direction, ==, PINHOLE_MESSAGE_OUT);
+    g_assert_cmpstr (e0->text, ==, "hello");
+    g_assert_cmpint (e0->timestamp, ==, 1000);
+    g_assert_cmpstr (e0->state, ==, "delivered");
+
+    g_assert_cmpstr (e1->id, ==, "m1");
+    g_assert_cmpint (e1->direction, ==, PINHOLE_MESSAGE_IN);
+    g_assert_cmpstr (e1->text, ==, "hi back");
+    g_assert_cmpstr (e1->state, ==, "received");
+
+    g_assert_cmpstr (e2->id, ==, "m2");
+    g_assert_cmpstr (e2->state, ==, "sending");
+  }
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pinhole_profile_list_messages (p, "carol", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_cmpstr (((PinholeHistoryEntry *) g_ptr_array_index (list, 0))->text, ==, "hey");
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pinhole_profile_list_messages (p, "nobody", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+}
+
+static void
+test_history_newest (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autoptr(PinholeProfile) p = open_profile (f);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("m%02u", i);
+      g_autofree char *text = g_strdup_printf ("text %u", i);
+      gboolean added = FALSE;
+
+      /* timestamps out of order: the list follows arrival, not the sender's clock */
+      g_assert_true (pinhole_profile_add_message (p, "bob", id, i % 2, text, 5000 - i,
+                                                  i % 2 ? "received" : "sending", &added,
+                                                  &error));
+      g_assert_no_error (error);
+      g_assert_true (added);
+    }
+
+  list = pinhole_profile_list_messages (p, "bob", 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 5);
+  for (guint i = 0; i < 5; i++)
+    {
+      PinholeHistoryEntry *e = g_ptr_array_index (list, i);
+      g_autofree char *id = g_strdup_printf ("m%02u", 15 + i);
+
+      g_assert_cmpstr (e->id, ==, id);
+      g_assert_cmpint (e->direction, ==, (15 + i) % 2 ? PINHOLE_MESSAGE_IN : PINHOLE_MESSAGE_OUT);
+      g_assert_cmpint (e->timestamp, ==, 5000 - (15 + i));
+    }
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pinhole_profile_list_messages (p, "bob", 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pinhole_profile_list_messages (p, "bob", G_MAXUINT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 20);
+  g_assert_cmpstr (((PinholeHistoryEntry *) g_ptr_array_index (list, 0))->id, ==, "m00");
+}
+
+static void
+test_relay_only (Fixture      *f,
+                 gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_false (pinhole_profile_get_relay_only (p, "bob"));
+    g_assert_true (pinhole_profile_set_relay_only (p, "bob", TRUE, &error));
+    g_assert_no_error (error);
+    g_assert_true (pinhole_profile_get_relay_only (p, "bob"));
+    g_assert_false (pinhole_profile_get_relay_only (p, "carol"));
+  }
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_true (pinhole_profile_get_relay_only (p, "bob"));
+    g_assert_true (pinhole_profile_set_relay_only (p, "bob", FALSE, &error));
+    g_assert_no_error (error);
+    g_assert_false (pinhole_profile_get_relay_only (p, "bob"));
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/profile/identity", test_identity);
+  ADD ("/profile/open-fails", test_open_fails);
+  ADD ("/profile/settings", test_settings);
+  ADD ("/profile/keys/trust-on-first-use", test_key_trust);
+  ADD ("/profile/keys/persist", test_key_trust_persists);
+  ADD ("/profile/history/add-dedup-state", test_history);
+  ADD ("/profile/history/newest", test_history_newest);
+  ADD ("/profile/relay-only", test_relay_only);
+#undef ADD
+  return g_test_run ();
+}
