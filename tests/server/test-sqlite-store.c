@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-sqlite-store.c: the server's SQLite store through the PinholeStore interface: accounts,
+ * device keys, relations, the offline queue and its limits, and durability across reopening. */
+#include "pinhole-sqlite-store.h"
+#include "pinhole-error.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct
+{
+  char         *dir;
+  char         *path;
+  PinholeStore *store;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+
+        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+          remove_tree (child);
+        else
+          g_assert_cmpint (g_unlink (child), ==, 0);
+      }
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+}
+
+static PinholeStore *
+open_store (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  PinholeStore *store = pinhole_sqlite_store_open (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (PINHOLE_IS_STORE (store));
+  return store;
+}
+
+static void
+fixture_set_up (Fixture      *f,
+                gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("pinhole-test-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  /* a folder below the temporary one: open creates it */
+  f->path = g_build_filename (f->dir, "data", "server.db", NULL);
+  f->store = open_store (f->path);
+}
+
+static void
+fixture_tear_down (Fixture      *f,
+                   gconstpointer data)
+{
+  g_clear_object (&f->store);
+  remove_tree (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static GBytes *
+make_bytes (guint8 seed,
+            gsize  len)
+{
+  guint8 *data = g_malloc (len);
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8) (seed + i * 5);
+  return g_bytes_new_take (data, len);
+}
+
+static void
+create_account (PinholeStore *store,
+                const char   *user)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hash = g_strdup_printf ("$argon2id$v=19$m=65536,t=2,p=1$%s", user);
+
+  g_assert_true (pinhole_store_create_account (store, user, hash, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_accounts (Fixture      *f,
+               gconstpointer data)
+{
+  const char *hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+  g_autoptr(GError) error = NULL;
+  g_autofree char *got = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *still = NULL;
+
+  g_assert_true (pinhole_store_create_account (f->store, "alice", hash, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (pinhole_store_create_account (f->store, "alice", "another", &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS);
+  g_assert_nonnull (strstr (error->message, "alice"));
+  g_clear_error (&error);
+
+  got = pinhole_store_dup_password_hash (f->store, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got, ==, hash);
+
+  /* a failed second create leaves the first hash */
+  create_account (f->store, "bob");
+  other = pinhole_store_dup_password_hash (f->store, "bob", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (other, !=, hash);
+  still = pinhole_store_dup_password_hash (f->store, "alice", &error);
+  g_assert_cmpstr (still, ==, hash);
+
+  g_assert_null (pinhole_store_dup_password_hash (f->store, "carol", &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  /* names are exact: no case folding */
+  g_assert_null (pinhole_store_dup_password_hash (f->store, "Alice", &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+}
+
+static void
+test_devices (Fixture      *f,
+              gconstpointer data)
+{
+  g_autoptr(GBytes) key = make_bytes (1, 32);
+  g_autoptr(GBytes) other_key = make_bytes (2, 32);
+  g_autoptr(GBytes) token1 = make_bytes (10, 32);
+  g_autoptr(GBytes) token2 = make_bytes (11, 32);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+
+  create_account (f->store, "alice");
+
+  g_assert_false (pinhole_store_get_device (f->store, "alice", "laptop", NULL, NULL, &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (pinhole_store_put_device (f->store, "alice", "laptop", key, token1, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GBytes) got_key = NULL;
+    g_autoptr(GBytes) got_token = NULL;
+
+    g_assert_true (pinhole_store_get_device (f->store, "alice", "laptop", &got_key, &got_token,
+                                             &error));
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (got_key, key));
+    g_assert_true (g_bytes_equal (got_token, token1));
+  }
+
+  /* the same key again: a new login token replaces the old one */
+  g_assert_true (pinhole_store_put_device (f->store, "alice", "laptop", key, token2, &error));
+  g_assert_no_error (error);
+
+  /* another key for the same device is refused and changes nothing */
+  g_assert_false (pinhole_store_put_device (f->store, "alice", "laptop", other_key, token1,
+                                            &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS);
+  g_clear_error (&error);
+  {
+    g_autoptr(GBytes) got_key = NULL;
+    g_autoptr(GBytes) got_token = NULL;
+
+    g_assert_true (pinhole_store_get_device (f->store, "alice", "laptop", &got_key, &got_token,
+                                             &error));
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (got_key, key));
+    g_assert_true (g_bytes_equal (got_token, token2));
+  }
+
+  /* a second device, and only the key is asked for */
+  g_assert_true (pinhole_store_put_device (f->store, "alice", "desktop", other_key, token1,
+                                           &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GBytes) got_key = NULL;
+
+    g_assert_true (pinhole_store_get_device (f->store, "alice", "desktop", &got_key, NULL,
+                                             &error));
+    g_assert_true (g_bytes_equal (got_key, other_key));
+  }
+
+  devices = pinhole_store_list_devices (f->store, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (devices->len, ==, 2);
+  {
+    PinholeStoreDevice *d0 = g_ptr_array_index (devices, 0);
+    PinholeStoreDevice *d1 = g_ptr_array_index (devices, 1);
+
+    g_assert_cmpstr (d0->user, ==, "alice");
+    g_assert_cmpstr (d0->device, ==, "desktop");
+    g_assert_true (g_bytes_equal (d0->key, other_key));
+    g_assert_cmpstr (d1->device, ==, "laptop");
+    g_assert_true (g_bytes_equal (d1->key, key));
+  }
+  g_clear_pointer (&devices, g_ptr_array_unref);
+
+  devices = pinhole_store_list_devices (f->store, "nobody", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (devices->len, ==, 0);
+
+  /* a device needs an account */
+  g_assert_false (pinhole_store_put_device (f->store, "nobody", "laptop", key, token1, &error));
+  g_assert_nonnull (error);
+}
+
+static void
+test_relations (Fixture      *f,
+                gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) contacts = NULL;
+
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "alice", "bob", &error), ==,
+                   PINHOLE_RELATION_NONE);
+  g_assert_no_error (error);
+
+  /* a request: both directions in one call */
+  g_assert_true (pinhole_store_set_relation (f->store, "alice", "bob",
+                                             PINHOLE_RELATION_REQUESTED,
+                                             PINHOLE_RELATION_INCOMING, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "alice", "bob", &error), ==,
+                   PINHOLE_RELATION_REQUESTED);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "bob", "alice", &error), ==,
+                   PINHOLE_RELATION_INCOMING);
+  g_assert_no_error (error);
+
+  g_assert_true (pinhole_store_set_relation (f->store, "bob", "alice", PINHOLE_RELATION_MUTUAL,
+                                             PINHOLE_RELATION_MUTUAL, &error));
+  g_assert_true (pinhole_store_set_relation (f->store, "alice", "carol",
+                                             PINHOLE_RELATION_MUTUAL, PINHOLE_RELATION_MUTUAL,
+                                             &error));
+  g_assert_true (pinhole_store_set_relation (f->store, "dave", "alice",
+                                             PINHOLE_RELATION_REQUESTED,
+                                             PINHOLE_RELATION_INCOMING, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "alice", "bob", &error), ==,
+                   PINHOLE_RELATION_MUTUAL);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "bob", "alice", &error), ==,
+                   PINHOLE_RELATION_MUTUAL);
+
+  contacts = pinhole_store_list_contacts (f->store, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (contacts->len, ==, 3);
+  {
+    static const struct { const char *user; PinholeRelation relation; } expected[] = {
+      { "bob", PINHOLE_RELATION_MUTUAL },
+      { "carol", PINHOLE_RELATION_MUTUAL },
+      { "dave", PINHOLE_RELATION_INCOMING },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+      {
+        PinholeStoreContact *c = g_ptr_array_index (contacts, i);
+
+        g_assert_cmpstr (c->user, ==, expected[i].user);
+        g_assert_cmpint (c->relation, ==, expected[i].relation);
+      }
+  }
+  g_clear_pointer (&contacts, g_ptr_array_unref);
+
+  /* NONE deletes, both ways; a one-sided remove keeps the other side */
+  g_assert_true (pinhole_store_set_relation (f->store, "alice", "bob", PINHOLE_RELATION_NONE,
+                                             PINHOLE_RELATION_NONE, &error));
+  g_assert_true (pinhole_store_set_relation (f->store, "alice", "carol", PINHOLE_RELATION_NONE,
+                                             PINHOLE_RELATION_MUTUAL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "alice", "bob", &error), ==,
+                   PINHOLE_RELATION_NONE);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "bob", "alice", &error), ==,
+                   PINHOLE_RELATION_NONE);
+  g_assert_cmpint (pinhole_store_get_relation (f->store, "carol", "alice", &error), ==,
+                   PINHOLE_RELATION_MUTUAL);
+
+  contacts = pinhole_store_list_contacts (f->store, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (contacts->len, ==, 1);
+  g_assert_cmpstr (((PinholeStoreContact *) g_ptr_array_index (contacts, 0))->user, ==, "dave");
+  g_clear_pointer (&contacts, g_ptr_array_unref);
+
+  contacts = pinhole_store_list_contacts (f->store, "bob", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (contacts->len, ==, 0);
+
+  g_assert_cmpstr (pinhole_relation_to_string (PINHOLE_RELATION_NONE), ==, "none");
+  g_assert_cmpstr (pinhole_relation_to_string (PINHOLE_RELATION_REQUESTED), ==, "requested");
+  g_assert_cmpstr (pinhole_relation_to_string (PINHOLE_RELATION_INCOMING), ==, "incoming");
+  g_assert_cmpstr (pinhole_relation_to_string (PINHOLE_RELATION_MUTUAL), ==, "mutual");
+}
+
+static PinholeStoreOffline *
+make_offline (const char *id,
+              guint8      seed)
+{
+  PinholeStoreOffline *m = g_new0 (PinholeStoreOffline, 1);
+
+  m->id = g_strdup (id);
+  m->from_user = g_strdup ("bob");
+  m->from_device = g_strdup ("phone");
+  m->sealed = make_bytes (seed, 48 + seed);
+  m->timestamp = 1700000000000000 + seed;
+  return m;
+}
+
+static void
+assert_same_offline (const PinholeStoreOffline *a,
+                     const PinholeStoreOffline *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->from_user, ==, b->from_user);
+  g_assert_cmpstr (a->from_device, ==, b->from_device);
+  g_assert_true (g_bytes_equal (a->sealed, b->sealed));
+  g_assert_cmpint (a->timestamp, ==, b->timestamp);
+}
+
+static void
+test_offline (Fixture      *f,
+              gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) pinhole_store_offline_free);
+  g_autoptr(GPtrArray) list = NULL;
+  const guint max = 4;
+
+  /* ids sort differently from their order of arrival */
+  for (guint i = 0; i < max; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("z%u", max - i);
+      PinholeStoreOffline *m = make_offline (id, (guint8) i);
+
+      g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", m, max, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (sent, m);
+    }
+
+  /* the queue is full for this device, not for another one */
+  {
+    g_autoptr(PinholeStoreOffline) extra = make_offline ("extra", 50);
+
+    g_assert_false (pinhole_store_queue_offline (f->store, "alice", "laptop", extra, max,
+                                                 &error));
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT);
+    g_clear_error (&error);
+    g_assert_true (pinhole_store_queue_offline (f->store, "alice", "desktop", extra, max,
+                                                &error));
+    g_assert_no_error (error);
+    /* a duplicate id for the same device */
+    g_assert_false (pinhole_store_queue_offline (f->store, "alice", "desktop", extra, max,
+                                                 &error));
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS);
+    g_clear_error (&error);
+  }
+
+  list = pinhole_store_list_offline (f->store, "alice", "laptop", 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, max);
+  for (guint i = 0; i < max; i++)
+    assert_same_offline (g_ptr_array_index (list, i), g_ptr_array_index (sent, i));
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pinhole_store_list_offline (f->store, "alice", "laptop", 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  assert_same_offline (g_ptr_array_index (list, 0), g_ptr_array_index (sent, 0));
+  assert_same_offline (g_ptr_array_index (list, 1), g_ptr_array_index (sent, 1));
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* taking from the middle returns the message and removes it */
+  {
+    const PinholeStoreOffline *want = g_ptr_array_index (sent, 1);
+    g_autoptr(PinholeStoreOffline) taken =
+      pinhole_store_take_offline (f->store, "alice", "laptop", want->id, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (taken);
+    assert_same_offline (taken, want);
+  }
+  {
+    const PinholeStoreOffline *want = g_ptr_array_index (sent, 1);
+    g_autoptr(PinholeStoreOffline) again =
+      pinhole_store_take_offline (f->store, "alice", "laptop", want->id, &error);
+
+    g_assert_null (again);
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  /* another device's message is not taken through this one */
+  {
+    g_autoptr(PinholeStoreOffline) wrong =
+      pinhole_store_take_offline (f->store, "alice", "laptop", "extra", &error);
+
+    g_assert_null (wrong);
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+
+  list = pinhole_store_list_offline (f->store, "alice", "laptop", 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, max - 1);
+  assert_same_offline (g_ptr_array_index (list, 0), g_ptr_array_index (sent, 0));
+  assert_same_offline (g_ptr_array_index (list, 1), g_ptr_array_index (sent, 2));
+  assert_same_offline (g_ptr_array_index (list, 2), g_ptr_array_index (sent, 3));
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* room again after a take */
+  {
+    g_autoptr(PinholeStoreOffline) next = make_offline ("next", 60);
+
+    g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", next, max, &error));
+    g_assert_no_error (error);
+  }
+
+  list = pinhole_store_list_offline (f->store, "carol", "laptop", 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+}
+
+static void
+test_reopen (Fixture      *f,
+             gconstpointer data)
+{
+  g_autoptr(GBytes) key = make_bytes (1, 32);
+  g_autoptr(GBytes) token = make_bytes (2, 32);
+  g_autoptr(PinholeStoreOffline) m = make_offline ("m1", 7);
+  g_autoptr(GError) error = NULL;
+
+  create_account (f->store, "alice");
+  g_assert_true (pinhole_store_put_device (f->store, "alice", "laptop", key, token, &error));
+  g_assert_true (pinhole_store_set_relation (f->store, "alice", "bob", PINHOLE_RELATION_MUTUAL,
+                                             PINHOLE_RELATION_MUTUAL, &error));
+  g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", m, 10, &error));
+  g_assert_no_error (error);
+
+  g_clear_object (&f->store);
+  f->store = open_store (f->path);
+
+  {
+    g_autofree char *hash = pinhole_store_dup_password_hash (f->store, "alice", &error);
+    g_autoptr(GBytes) got_key = NULL;
+    g_autoptr(GBytes) got_token = NULL;
+    g_autoptr(GPtrArray) list = NULL;
+    g_autoptr(PinholeStoreOffline) taken = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_prefix (hash, "$argon2id$"));
+    g_assert_true (pinhole_store_get_device (f->store, "alice", "laptop", &got_key, &got_token,
+                                             &error));
+    g_assert_true (g_bytes_equal (got_key, key));
+    g_assert_true (g_bytes_equal (got_token, token));
+    g_assert_cmpint (pinhole_store_get_relation (f->store, "bob", "alice", &error), ==,
+                     PINHOLE_RELATION_MUTUAL);
+    list = pinhole_store_list_offline (f->store, "alice", "laptop", 10, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list->len, ==, 1);
+    assert_same_offline (g_ptr_array_index (list, 0), m);
+
+    /* an account made before reopening still exists */
+    g_assert_false (pinhole_store_create_account (f->store, "alice", "x", &error));
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS);
+    g_clear_error (&error);
+
+    taken = pinhole_store_take_offline (f->store, "alice", "laptop", "m1", &error);
+    g_assert_no_error (error);
+    assert_same_offline (taken, m);
+  }
+
+  /* the take is durable too */
+  g_clear_object (&f->store);
+  f->store = open_store (f->path);
+  {
+    g_autoptr(GPtrArray) list = pinhole_store_list_offline (f->store, "alice", "laptop", 10,
+                                                            &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list->len, ==, 0);
+  }
+}
+
+static void
+test_open_fails (Fixture      *f,
+                 gconstpointer data)
+{
+  /* the database path is a folder */
+  g_autofree char *dir_path = g_build_filename (f->dir, "a-folder", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStore) store = NULL;
+
+  g_assert_cmpint (g_mkdir (dir_path, 0700), ==, 0);
+  store = pinhole_sqlite_store_open (dir_path, &error);
+  g_assert_null (store);
+  g_assert_nonnull (error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/server/store/accounts", test_accounts);
+  ADD ("/server/store/devices", test_devices);
+  ADD ("/server/store/relations", test_relations);
+  ADD ("/server/store/offline", test_offline);
+  ADD ("/server/store/reopen", test_reopen);
+  ADD ("/server/store/open-fails", test_open_fails);
+#undef ADD
+  return g_test_run ();
+}
