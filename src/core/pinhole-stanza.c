@@ -6,6 +6,7 @@
 #include "pinhole-stanza.h"
 #include "pinhole-error.h"
 
+#include <math.h>
 #include <string.h>
 
 /* json-glib's parser recurses once per nesting level, so depth is bounded before it runs:
@@ -45,6 +46,43 @@ nesting_is_bounded (const char *text,
         depth--;
     }
   return TRUE;
+}
+
+/* json-glib reads 1e400 as infinity and writes it back as "inf.0", which is not JSON: a stanza
+ * the server forwards (a "signal" payload) must stay parseable for its recipient. The depth check
+ * has bounded the recursion. */
+static gboolean
+numbers_are_finite (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, NULL, &member))
+          if (!numbers_are_finite (member))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!numbers_are_finite (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_DOUBLE ||
+             isfinite (json_node_get_double (node));
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
 }
 
 /**
@@ -95,6 +133,12 @@ pinhole_stanza_parse (const char *text,
     {
       g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
                            "stanza is not a JSON object");
+      return NULL;
+    }
+  if (!numbers_are_finite (root))
+    {
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                           "stanza has a number out of range");
       return NULL;
     }
   object = json_node_get_object (root);
