@@ -106,6 +106,9 @@ test_parse_malformed (void)
     "{\"type\":\"a\"/* c */}",
     "{\"type\":\"a\"} // c",
     "{\"type\":\"a\"} # c",
+    /* numbers that would serialise as "inf" */
+    "{\"type\":\"a\",\"x\":1e400}",
+    "{\"type\":\"a\",\"p\":{\"c\":[1,-1E+999]}}",
   };
 
   /* empty also with a non-NULL pointer and zero length */
