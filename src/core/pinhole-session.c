@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-session.c: one encrypted, ordered stream with a peer device over the current path:
- * SIGMA-I handshake, ChaCha20-Poly1305 frames, cumulative acks, retransmission (docs/session.md). */
+ * SIGMA-I handshake, ChaCha20-Poly1305 frames, cumulative acks and retransmission, per
+ * docs/session.md (session protocol version 1). */
 #define G_LOG_DOMAIN "pinhole-session"
 
 #include "pinhole-session.h"

@@ -518,6 +518,40 @@ test_path_switch (Fixture       *f,
 }
 
 static void
+test_path_fallback (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(PinholeTestPath) lan_a = NULL;
+  g_autoptr(PinholeTestPath) lan_b = NULL;
+  CountCheck check = { f, 300 };
+
+  start_and_establish (f);
+  pinhole_test_path_new_pair (PINHOLE_PATH_KIND_LAN, 3, &lan_a, &lan_b);
+  pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
+  pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
+  pinhole_test_path_set_delay (lan_a, 2);
+  pinhole_test_path_set_delay (lan_b, 2);
+  send_numbered (&f->alice, 0, 300);
+  send_numbered (&f->bob, 0, 300);
+  g_assert_true (iterate_until (some_delivered, f, 10000));
+
+  /* the direct path dies mid-stream: both sides fall back to the relay, still attached */
+  pinhole_test_path_set_silent (lan_a, TRUE);
+  pinhole_test_path_set_silent (lan_b, TRUE);
+  pinhole_path_close (PINHOLE_PATH (lan_a));
+  g_assert_true (iterate_until (all_delivered_and_acked, &check, 30000));
+  iterate_for (50);
+
+  assert_numbered (&f->alice, 300);
+  assert_numbered (&f->bob, 300);
+  g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (f->path_a));
+  g_assert_true (pinhole_session_get_path (f->bob.session) == PINHOLE_PATH (f->path_b));
+  /* relay, lan, relay again */
+  g_assert_cmpuint (f->alice.n_path_changed, ==, 3);
+  g_assert_cmpuint (f->bob.n_path_changed, ==, 3);
+}
+
+static void
 rtt_notify_cb (GObject    *object,
                GParamSpec *pspec,
                guint      *count)
@@ -996,6 +1030,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/wrong-key/responder", test_wrong_key_responder);
   ADD ("/session/lossy-bulk", test_lossy_bulk);
   ADD ("/session/path-switch", test_path_switch);
+  ADD ("/session/path-fallback", test_path_fallback);
   ADD ("/session/rtt", test_rtt);
   ADD ("/session/auto-ping", test_auto_ping);
   ADD ("/session/garbage", test_garbage);
