@@ -589,21 +589,19 @@ test_relay_frame (void)
   }
 }
 
-/* building a frame with too long a payload is a programming error: a critical and NULL */
+/* building a frame with too long a payload is a programming error: a critical and NULL. Checked
+ * in this process, not a subprocess, so that valgrind sees the early return allocates nothing. */
 static void
 test_relay_frame_build_too_long (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autofree guint8 *payload = g_malloc0 (PINHOLE_RELAY_MAX_PAYLOAD + 1);
-      GBytes *frame = pinhole_relay_frame_build (1, payload, PINHOLE_RELAY_MAX_PAYLOAD + 1);
+  g_autofree guint8 *payload = g_malloc0 (PINHOLE_RELAY_MAX_PAYLOAD + 1);
+  GBytes *frame;
 
-      g_assert_null (frame);
-      return;
-    }
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr ("*CRITICAL*len <= PINHOLE_RELAY_MAX_PAYLOAD*");
+  g_test_expect_message ("pinhole-stanza", G_LOG_LEVEL_CRITICAL,
+                         "*len <= PINHOLE_RELAY_MAX_PAYLOAD*");
+  frame = pinhole_relay_frame_build (1, payload, PINHOLE_RELAY_MAX_PAYLOAD + 1);
+  g_test_assert_expected_messages ();
+  g_assert_null (frame);
 }
 
 static void
