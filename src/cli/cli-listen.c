@@ -255,6 +255,9 @@ cli_listen (Cli   *cli,
   /* the first log-in must work; later ones are retried */
   if (!cli_login (cli, TRUE))
     return cli_fail (cli, cli->error);
+  /* before "online": whoever waits for that line may stop us right after it */
+  sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
+  sigterm = g_unix_signal_add (SIGTERM, stop_cb, &run);
   {
     g_autoptr(JsonObject) fields = json_object_new ();
     json_object_set_string_member (fields, "user", pinhole_client_get_user (cli->client));
@@ -263,8 +266,6 @@ cli_listen (Cli   *cli,
                pinhole_client_get_user (cli->client), pinhole_client_get_device (cli->client));
   }
 
-  sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
-  sigterm = g_unix_signal_add (SIGTERM, stop_cb, &run);
   /* messages that waited on the server may have reached --messages during log-in */
   if (!run.stopping)
     cli_run (cli);
