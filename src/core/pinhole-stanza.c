@@ -296,13 +296,22 @@ pinhole_stanza_require_base64 (JsonObject *stanza,
   if (text == NULL)
     return NULL;
   text_len = strlen (text);
+  /* canonical RFC 4648 base64: groups of four, '=' only as the final padding */
   for (gsize i = 0; i < text_len; i++)
-    if (!g_ascii_isalnum (text[i]) && text[i] != '+' && text[i] != '/' && text[i] != '=')
+    if (!(g_ascii_isalnum (text[i]) || text[i] == '+' || text[i] == '/' ||
+          (text[i] == '=' && i + 2 >= text_len && text_len % 4 == 0 &&
+           (i + 1 == text_len || text[i + 1] == '='))))
       {
         g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "\"%s\" is not base64",
                      member);
         return NULL;
       }
+  if (text_len % 4 != 0)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "\"%s\" is not base64: %" G_GSIZE_FORMAT " characters", member, text_len);
+      return NULL;
+    }
   decoded = g_malloc ((text_len / 4 + 1) * 3 + 1);
   out_len = g_base64_decode_step (text, text_len, decoded, &state, &save);
   if (out_len < min_len || out_len > max_len)

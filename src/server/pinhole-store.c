@@ -108,7 +108,7 @@ pinhole_store_list_contacts (PinholeStore *self, const char *owner, GError **err
 }
 
 /* fails with PINHOLE_ERROR_LIMIT when the device already has @max_queued messages waiting,
- * and PINHOLE_ERROR_EXISTS when a message with the same sender and id is queued */
+ * and PINHOLE_ERROR_EXISTS when a message with this id is queued for the device already */
 gboolean
 pinhole_store_queue_offline (PinholeStore *self, const char *to_user, const char *to_device,
                              const PinholeStoreOffline *message, guint max_queued, GError **error)

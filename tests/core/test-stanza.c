@@ -391,7 +391,8 @@ test_require_base64 (void)
   g_autoptr(JsonObject) o =
     parse_ok ("{\"type\":\"t\",\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\","
               "\"hello\":\"aGVsbG8=\",\"bad\":\"aGVs bG8=\",\"bad2\":\"aGVsbG8*\","
-              "\"url\":\"a-_b\",\"empty\":\"\",\"n\":3}");
+              "\"url\":\"a-_b\",\"empty\":\"\",\"n\":3,"
+              "\"mid\":\"aG=sbG8=\",\"short\":\"aGVsbG8\",\"pad3\":\"aGV===\"}");
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) key = NULL;
   g_autoptr(GBytes) hello = NULL;
@@ -425,10 +426,10 @@ test_require_base64 (void)
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
   g_clear_error (&error);
 
-  /* characters outside the standard alphabet */
-  for (guint i = 0; i < 3; i++)
+  /* characters outside the standard alphabet, '=' before the end, groups not of four */
+  for (guint i = 0; i < 6; i++)
     {
-      const char *member = (const char *[]) { "bad", "bad2", "url" }[i];
+      const char *member = (const char *[]) { "bad", "bad2", "url", "mid", "short", "pad3" }[i];
 
       g_assert_null (pinhole_stanza_require_base64 (o, member, 0, 64, &error));
       g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
