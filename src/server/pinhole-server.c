@@ -353,7 +353,8 @@ forward_relay_frame (PinholeServerConnection *c,
       return;
     }
   peer = ch->ends[0] == c ? ch->ends[1] : ch->ends[0];
-  if (peer->closed)
+  /* a peer whose socket is closing has not emitted "closed" yet */
+  if (peer->closed || soup_websocket_connection_get_state (peer->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
   /* the frame goes out as it came in: channel header and ciphertext */
   data = g_bytes_get_data (frame, &len);
