@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-chat-known-bugs.c: loopback tests of behaviour pinhole-server and pinhole-cli do not
+ * have yet. They fail today; tests/integration/meson.build builds them without running them
+ * and names the bugs. Register each as a test once its bug is fixed. */
+#define G_LOG_DOMAIN "pinhole-test"
+
+#include "pinhole-test-harness.h"
+
+#include <string.h>
+
+typedef struct
+{
+  PhServer  *server;
+  char      *home;
+  GPtrArray *procs;
+} Fixture;
+
+static void
+fixture_setup (Fixture      *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->procs = g_ptr_array_new_with_free_func ((GDestroyNotify) ph_proc_free);
+  f->home = ph_make_tmp_dir ("pinhole-test-XXXXXX");
+  f->server = ph_server_start (&error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture      *f,
+                  gconstpointer data)
+{
+  g_clear_pointer (&f->procs, g_ptr_array_unref);
+  g_clear_pointer (&f->server, ph_server_free);
+  ph_remove_tree (f->home);
+  g_clear_pointer (&f->home, g_free);
+}
+
+static int
+run (Fixture    *f,
+     const char *user,
+     gboolean    with_password,
+     const char *arg1,
+     const char *arg2,
+     const char *arg3)
+{
+  g_autofree char *dir = g_build_filename (f->home, user, NULL);
+  g_autofree char *password = g_strconcat ("password-of-", user, NULL);
+  const char *args[] = { arg1, arg2, arg3, NULL };
+  g_autoptr(PhResult) r = ph_cli_run (f->server->url, dir, with_password ? password : NULL, NULL,
+                                      args);
+
+  return r->status;
+}
+
+static void
+setup_pair (Fixture *f)
+{
+  g_assert_cmpint (run (f, "alice", TRUE, "register", "alice", NULL), ==, 0);
+  g_assert_cmpint (run (f, "bob", TRUE, "register", "bob", NULL), ==, 0);
+  g_assert_cmpint (run (f, "alice", FALSE, "add", "bob", NULL), ==, 0);
+  g_assert_cmpint (run (f, "bob", FALSE, "accept", "alice", NULL), ==, 0);
+}
+
+static PhProc *
+listen_start (Fixture    *f,
+              const char *user)
+{
+  g_autofree char *dir = g_build_filename (f->home, user, NULL);
+  const char *args[] = { "listen", NULL };
+  PhProc *p = ph_cli_spawn (NULL, dir, NULL, FALSE, args);
+  guint cursor = 0;
+
+  if (p == NULL)
+    return NULL;
+  g_ptr_array_add (f->procs, p);
+  g_assert_nonnull (ph_proc_wait_named (p, &cursor, "online", "user", user, PH_EVENT_MS));
+  return p;
+}
+
+/* Bug: a one-shot command (contacts, send, accept…) run with the profile a listen is using
+ * logs in as the same device, and the server closes the listen's connection ("replaced by a
+ * new login of this device"): the listen prints "disconnected", is offline for its back-off
+ * (1 s or more), and messages sent meanwhile are stored instead of delivered. */
+static void
+test_own_command_keeps_listen (Fixture      *f,
+                               gconstpointer data)
+{
+  PhProc *bob;
+  guint cursor = 0;
+
+  ph_return_if_failed ();
+  setup_pair (f);
+  bob = listen_start (f, "bob");
+  ph_return_if_failed ();
+  g_assert_cmpint (run (f, "bob", FALSE, "contacts", NULL, NULL), ==, 0);
+  g_assert_cmpint (run (f, "alice", FALSE, "send", "bob", "are you still there?"), ==, 0);
+  g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "message", "text",
+                                        "are you still there?", PH_EVENT_MS));
+  g_assert_cmpuint (ph_proc_count (bob, "disconnected"), ==, 0);
+}
+
+/* Bug: a listen that starts while a contact is online prints no presence for it: the server
+ * pushes the presences right after the login result, before the client has its roster, and
+ * the client drops presences of contacts it does not know yet. */
+static void
+test_listen_reports_online_contacts (Fixture      *f,
+                                     gconstpointer data)
+{
+  PhProc *bob;
+  guint cursor = 0;
+
+  ph_return_if_failed ();
+  setup_pair (f);
+  listen_start (f, "alice");
+  bob = listen_start (f, "bob");
+  ph_return_if_failed ();
+  g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "presence", "user", "alice",
+                                        PH_EVENT_MS));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_set_nonfatal_assertions ();
+  g_test_add ("/integration/chat/own-command-keeps-listen", Fixture, NULL, fixture_setup,
+              test_own_command_keeps_listen, fixture_teardown);
+  g_test_add ("/integration/chat/listen-reports-online-contacts", Fixture, NULL, fixture_setup,
+              test_listen_reports_online_contacts, fixture_teardown);
+  return g_test_run ();
+}
