@@ -11,6 +11,7 @@ PACKAGES="
   clang libclang-rt-14-dev
   coturn
   iproute2 procps
+  iperf3
 "
 
 if [ "$(id -u)" -ne 0 ]; then
