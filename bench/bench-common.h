@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * bench-common.h: helpers shared by the C benchmarks: a pinhole-server subprocess on
+ * 127.0.0.1 with its database in a temporary folder, and bounded main-context waits. */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct
+{
+  GSubprocess *process;
+  char        *dir;     /* temporary folder, removed by bench_server_stop */
+  char        *db;
+  char        *url;     /* ws://127.0.0.1:PORT/pinhole */
+  guint16      port;
+} BenchServer;
+
+/* creates the temporary folder and the database path; @prepare may fill the database
+ * before the server starts */
+BenchServer *bench_server_new     (void);
+gboolean     bench_server_start   (BenchServer  *server,
+                                   const char   *server_path,
+                                   GError      **error);
+void         bench_server_stop    (BenchServer  *server);
+int          bench_server_get_pid (BenchServer  *server);
+
+/* iterates the default main context until *flag is TRUE or @timeout_ms passed */
+gboolean     bench_wait_flag      (const gboolean *flag,
+                                   guint           timeout_ms);
+
+int          bench_compare_double (gconstpointer a,
+                                   gconstpointer b);
+double       bench_median         (double        *values,
+                                   guint          n);
+
+/* VmRSS of @pid in KiB, or -1 */
+gint64       bench_vm_rss_kib     (int pid);
+/* user + system CPU time of @pid in seconds, or -1 */
+double       bench_cpu_seconds    (int pid);
