@@ -332,20 +332,17 @@ handle_presence (PinholeClient *self,
 
   if (user == NULL || device == NULL || show == NULL)
     return;
+  /* the server sends presence of mutual contacts only; right after log-in it comes before
+   * the roster, which then carries the same state */
   contact = _pinhole_client_find_contact (self, user);
-  if (contact == NULL)
-    return;
-  d = g_hash_table_lookup (contact->devices, device);
-  if (d == NULL)
-    {
-      /* a device we have no key for yet: learn it from the roster */
-      _pinhole_client_refresh_roster (self);
-    }
-  else
+  d = contact ? g_hash_table_lookup (contact->devices, device) : NULL;
+  if (d != NULL)
     {
       g_free (d->show);
       d->show = g_strdup (show);
     }
+  else if (self->roster_loaded)
+    _pinhole_client_refresh_roster (self);   /* a device we have no key for yet */
   g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_PRESENCE_CHANGED], 0,
                  user, device, show);
 }

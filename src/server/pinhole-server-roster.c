@@ -315,6 +315,12 @@ _pinhole_server_handle_presence (PinholeServerConnection *c,
 
   if (show == NULL)
     goto fail;
+  if (_pinhole_server_find_device (c->server, c->user, c->device) != c)
+    {
+      g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                           "this connection logged in without announcing its device");
+      goto fail;
+    }
   if (strcmp (show, "online") != 0 && strcmp (show, "away") != 0)
     {
       g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,

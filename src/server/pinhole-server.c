@@ -238,29 +238,8 @@ _pinhole_server_login_complete (PinholeServerConnection *c,
   g_autoptr(GPtrArray) contacts = NULL;
   GPtrArray *conns;
 
-  if (previous != NULL && previous != c)
-    {
-      /* the same device logged in again (e.g. after a network change): the old socket is stale */
-      g_debug ("device %s/%s replaced its connection", user, device);
-      connection_close_channels (previous);
-      connection_forget (previous);
-      g_clear_pointer (&previous->show, g_free);
-      previous->closed = TRUE;
-      soup_websocket_connection_close (previous->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                                       "replaced by a new login of this device");
-    }
-
   c->user = g_strdup (user);
   c->device = g_strdup (device);
-  g_hash_table_insert (server->devices, device_key (user, device), c);
-  conns = g_hash_table_lookup (server->users, user);
-  if (conns == NULL)
-    {
-      conns = g_ptr_array_new ();
-      g_hash_table_insert (server->users, g_strdup (user), conns);
-    }
-  g_ptr_array_add (conns, c);
-
   json_object_set_string_member (result, "user", user);
   json_object_set_string_member (result, "device", device);
   json_object_set_int_member (result, "protocol", PINHOLE_PROTOCOL_VERSION);
@@ -273,13 +252,40 @@ _pinhole_server_login_complete (PinholeServerConnection *c,
       json_object_set_int_member (stun, "port", server->stun_port);
       json_object_set_object_member (result, "stun", json_object_ref (stun));
     }
+
+  if (!announce)
+    {
+      /* a one-shot client (e.g. `pinhole-cli send` while `listen` runs for the same device):
+       * it makes requests and opens relay channels, but is not the device's connection, so it
+       * neither replaces that one nor receives the device's pushes */
+      _pinhole_server_send_result (c, id, result);
+      return;
+    }
+
+  if (previous != NULL && previous != c)
+    {
+      /* the same device logged in again (e.g. after a network change): the old socket is stale */
+      g_debug ("device %s/%s replaced its connection", user, device);
+      connection_close_channels (previous);
+      connection_forget (previous);
+      g_clear_pointer (&previous->show, g_free);
+      previous->closed = TRUE;
+      soup_websocket_connection_close (previous->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                       "replaced by a new login of this device");
+    }
+
+  g_hash_table_insert (server->devices, device_key (user, device), c);
+  conns = g_hash_table_lookup (server->users, user);
+  if (conns == NULL)
+    {
+      conns = g_ptr_array_new ();
+      g_hash_table_insert (server->users, g_strdup (user), conns);
+    }
+  g_ptr_array_add (conns, c);
   _pinhole_server_send_result (c, id, result);
 
-  if (announce)
-    {
-      c->show = g_strdup ("online");
-      _pinhole_server_broadcast_presence (c, c->show);
-    }
+  c->show = g_strdup ("online");
+  _pinhole_server_broadcast_presence (c, c->show);
 
   /* what happened while this device was away: presences, requests, sealed messages */
   contacts = pinhole_store_list_contacts (server->store, user, NULL);
@@ -409,24 +415,30 @@ handle_text (PinholeServerConnection *c,
   const char *type, *id;
   gsize len;
   const char *text = g_bytes_get_data (message, &len);
-
-  if (!rate_allows (c))
-    {
-      _pinhole_server_send_error (c, NULL, PINHOLE_STANZA_ERROR_RATE_LIMITED,
-                                  "too many requests; slow down");
-      return;
-    }
+  /* parsed first (bounded by the stanza size limit), so that a rate-limited request gets
+   * its id back and the client can fail exactly that request */
+  gboolean allowed = rate_allows (c);
 
   stanza = pinhole_stanza_parse (text, len, &error);
   if (stanza == NULL)
     {
       g_debug ("bad stanza: %s", error->message);
-      _pinhole_server_send_error (c, NULL, PINHOLE_STANZA_ERROR_BAD_REQUEST, error->message);
+      _pinhole_server_send_error (c, NULL, allowed ? PINHOLE_STANZA_ERROR_BAD_REQUEST
+                                                   : PINHOLE_STANZA_ERROR_RATE_LIMITED,
+                                  allowed ? error->message : "too many requests; slow down");
       return;
     }
   type = pinhole_stanza_get_type (stanza);
   id = pinhole_stanza_get_id (stanza);
   if (id == NULL || strlen (id) == 0 || strlen (id) > 64)
+    id = NULL;
+  if (!allowed)
+    {
+      _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_RATE_LIMITED,
+                                  "too many requests; slow down");
+      return;
+    }
+  if (id == NULL)
     {
       _pinhole_server_send_error (c, NULL, PINHOLE_STANZA_ERROR_BAD_REQUEST,
                                   "requests need an \"id\" of 1 to 64 characters");

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * test-chat-known-bugs.c: loopback tests of behaviour pinhole-server and pinhole-cli do not
- * have yet. They fail today; tests/integration/meson.build builds them without running them
- * and names the bugs. Register each as a test once its bug is fixed. */
+ * test-chat-devices.c: loopback tests of one device's connections: a one-shot command beside
+ * a running listen of the same profile, and the presence a listen learns when it starts. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-harness.h"
@@ -79,10 +78,9 @@ listen_start (Fixture    *f,
   return p;
 }
 
-/* Bug: a one-shot command (contacts, send, accept…) run with the profile a listen is using
- * logs in as the same device, and the server closes the listen's connection ("replaced by a
- * new login of this device"): the listen prints "disconnected", is offline for its back-off
- * (1 s or more), and messages sent meanwhile are stored instead of delivered. */
+/* a one-shot command (contacts, send, accept…) run with the profile a listen is using logs in
+ * as the same device without announcing it: the listen's connection must stay the device's,
+ * online, and keep receiving live */
 static void
 test_own_command_keeps_listen (Fixture      *f,
                                gconstpointer data)
@@ -101,9 +99,8 @@ test_own_command_keeps_listen (Fixture      *f,
   g_assert_cmpuint (ph_proc_count (bob, "disconnected"), ==, 0);
 }
 
-/* Bug: a listen that starts while a contact is online prints no presence for it: the server
- * pushes the presences right after the login result, before the client has its roster, and
- * the client drops presences of contacts it does not know yet. */
+/* a listen that starts while a contact is online prints that contact's presence, although
+ * the server pushes it before the client has fetched its roster */
 static void
 test_listen_reports_online_contacts (Fixture      *f,
                                      gconstpointer data)
