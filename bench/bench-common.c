@@ -79,7 +79,7 @@ remove_tree (const char *path)
 }
 
 void
-bench_server_stop (BenchServer *server)
+bench_server_halt (BenchServer *server)
 {
   if (server->process != NULL)
     {
@@ -87,10 +87,16 @@ bench_server_stop (BenchServer *server)
       g_subprocess_wait (server->process, NULL, NULL);
       g_clear_object (&server->process);
     }
+  g_clear_pointer (&server->url, g_free);
+}
+
+void
+bench_server_stop (BenchServer *server)
+{
+  bench_server_halt (server);
   remove_tree (server->dir);
   g_free (server->dir);
   g_free (server->db);
-  g_free (server->url);
   g_free (server);
 }
 

@@ -14,12 +14,14 @@ typedef struct
   guint16      port;
 } BenchServer;
 
-/* creates the temporary folder and the database path; @prepare may fill the database
- * before the server starts */
+/* creates the temporary folder and the database path */
 BenchServer *bench_server_new     (void);
 gboolean     bench_server_start   (BenchServer  *server,
                                    const char   *server_path,
                                    GError      **error);
+/* stops the process and keeps the folder, so that the server can start again on it */
+void         bench_server_halt    (BenchServer  *server);
+/* stops the process, removes the folder, frees @server */
 void         bench_server_stop    (BenchServer  *server);
 int          bench_server_get_pid (BenchServer  *server);
 
