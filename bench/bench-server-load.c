@@ -421,6 +421,7 @@ run_memory (const char *server_path,
   printf ("server pid %d: VmRSS %" G_GINT64_FORMAT " KiB before, %" G_GINT64_FORMAT
           " KiB with %u idle logged-in clients: %.1f KiB per client\n", pid, before, after,
           n_clients, (after - before) / (double) n_clients);
+  fflush (stdout);
   if (g_getenv ("BENCH_SMAPS_ROLLUP") != NULL)
     {
       g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", pid);
