@@ -18,6 +18,15 @@
 #define SIG_LABEL_RESPONDER "pinhole-session-v1 responder"
 
 #define DEFAULT_PING_INTERVAL_MS 5000
+/* direct paths: a heartbeat every 2 s while frames flow, a keepalive every 15 s when idle
+ * (home routers drop idle UDP mappings after 30 s), and a path that has not answered a probe
+ * for 4 s is dead, so the session is back on the relay at most 6 s after the last reply while
+ * it is in use */
+#define HEARTBEAT_ACTIVE_MS      2000
+#define HEARTBEAT_IDLE_MS        15000
+#define ACTIVE_WINDOW_MS         30000
+#define PATH_DEAD_AFTER_MS       4000
+#define LIVENESS_TICK_MS         250
 #define DEFAULT_TIMEOUT_MS       30000
 #define DEFAULT_INITIAL_RTO_MS   1000   /* RFC 6298 §2.1 */
 #define DEFAULT_MIN_RTO_MS       200
@@ -54,6 +63,8 @@ typedef struct
 
   gulong       received_id;
   gulong       closed_id;
+  gint64       last_rx;      /* µs; last authenticated packet that came on this path */
+  gint64       probe_time;   /* µs; last heartbeat sent on this path */
 } PathEntry;
 
 struct _PinholeSession
@@ -121,6 +132,9 @@ struct _PinholeSession
   guint64              ping_id;
   gint64               ping_sent_time;
   gboolean             ping_outstanding;
+  guint                liveness_source;
+  gint64               last_data_time;     /* µs; last DATA frame sent or received */
+  PathEntry           *rx_entry;           /* the path of the packet being processed */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeSession, pinhole_session, G_TYPE_OBJECT)
@@ -142,12 +156,16 @@ enum
   SIGNAL_FRAME_RECEIVED,
   SIGNAL_ACKED,
   SIGNAL_PATH_CHANGED,
+  SIGNAL_PATH_LOST,
   SIGNAL_CLOSED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
 
 static void arm_retransmit (PinholeSession *self);
+static gint find_path (PinholeSession *self,
+                       PinholePath    *path);
+static void arm_liveness (PinholeSession *self);
 static void process_packet (PinholeSession *self,
                             GBytes         *bytes);
 
@@ -253,6 +271,7 @@ stop_timers (PinholeSession *self)
   g_clear_handle_id (&self->retx_source, g_source_remove);
   g_clear_handle_id (&self->ack_source, g_source_remove);
   g_clear_handle_id (&self->ping_source, g_source_remove);
+  g_clear_handle_id (&self->liveness_source, g_source_remove);
 }
 
 /* the end of the session: CLOSED with a NULL error, FAILED otherwise; emits ::closed once */
@@ -701,6 +720,7 @@ establish (PinholeSession *self)
       schedule_ack (self);
     }
   arm_ping (self);
+  arm_liveness (self);
   restart_retransmit (self);
   pump (self);
 }
@@ -961,6 +981,7 @@ receive_data (PinholeSession      *self,
 {
   guint64 seq = frame->seq;
 
+  self->last_data_time = g_get_monotonic_time ();
   /* duplicates and frames past the window are dropped, but acked again: our ack may be lost */
   schedule_ack (self);
 
@@ -1076,6 +1097,8 @@ handle_data_packet (PinholeSession             *self,
     }
   replay_mark (self, packet->counter);
   self->last_rx_time = g_get_monotonic_time ();
+  if (self->rx_entry != NULL)
+    self->rx_entry->last_rx = self->last_rx_time;
 
   if (self->initiator && !self->peer_confirmed)
     {
@@ -1138,8 +1161,11 @@ path_received_cb (PinholePath *path,
                   gpointer     user_data)
 {
   g_autoptr(PinholeSession) self = g_object_ref (user_data);
+  gint index = find_path (self, path);
 
+  self->rx_entry = index >= 0 ? g_ptr_array_index (self->paths, (guint) index) : NULL;
   process_packet (self, packet);
+  self->rx_entry = NULL;
 }
 
 static void
@@ -1180,6 +1206,60 @@ find_path (PinholeSession *self,
   return -1;
 }
 
+/* ---- direct path liveness ---- */
+
+static gboolean
+liveness_cb (gpointer user_data)
+{
+  PinholeSession *self = user_data;
+  PinholePath *path = current_path (self);
+  PathEntry *entry;
+  gint64 now = g_get_monotonic_time ();
+  gboolean active;
+
+  if (path == NULL || pinhole_path_get_kind (path) == PINHOLE_PATH_KIND_RELAY ||
+      self->state != PINHOLE_SESSION_STATE_ESTABLISHED)
+    {
+      self->liveness_source = 0;
+      return G_SOURCE_REMOVE;
+    }
+  entry = g_ptr_array_index (self->paths, self->paths->len - 1);
+  if (entry->probe_time > entry->last_rx &&
+      now - entry->probe_time >= (gint64) PATH_DEAD_AFTER_MS * 1000)
+    {
+      g_autoptr(PinholePath) dead = g_object_ref (path);
+      g_autoptr(PinholeSession) hold = g_object_ref (self);
+
+      g_debug ("path %s to %s silent for %" G_GINT64_FORMAT " ms: falling back",
+               pinhole_path_get_remote (dead), self->peer_id, (now - entry->last_rx) / 1000);
+      self->liveness_source = 0;
+      pinhole_session_detach_path (self, dead);
+      g_signal_emit (self, signals[SIGNAL_PATH_LOST], 0, dead);
+      return G_SOURCE_REMOVE;
+    }
+  active = now - self->last_data_time < (gint64) ACTIVE_WINDOW_MS * 1000;
+  if (entry->probe_time <= entry->last_rx &&
+      now - MAX (entry->probe_time, entry->last_rx) >=
+      (gint64) (active ? HEARTBEAT_ACTIVE_MS : HEARTBEAT_IDLE_MS) * 1000)
+    {
+      entry->probe_time = now;
+      pinhole_session_ping (self);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+arm_liveness (PinholeSession *self)
+{
+  PinholePath *path = current_path (self);
+
+  if (self->liveness_source != 0 || path == NULL ||
+      pinhole_path_get_kind (path) == PINHOLE_PATH_KIND_RELAY ||
+      self->state != PINHOLE_SESSION_STATE_ESTABLISHED)
+    return;
+  self->liveness_source = g_timeout_add (LIVENESS_TICK_MS, liveness_cb, self);
+}
+
 /* a new current path: resend everything unacknowledged on it and measure it */
 static void
 current_path_changed (PinholeSession *self)
@@ -1208,6 +1288,10 @@ current_path_changed (PinholeSession *self)
       self->recover_seq = 0;
       self->dup_acks = 0;
       pinhole_session_ping (self);
+      /* a new path is probed at once and must answer like any other */
+      ((PathEntry *) g_ptr_array_index (self->paths, self->paths->len - 1))->probe_time =
+        g_get_monotonic_time ();
+      arm_liveness (self);
     }
   if (is_live (self))
     restart_retransmit (self);
@@ -1334,6 +1418,14 @@ pinhole_session_class_init (PinholeSessionClass *klass)
   signals[SIGNAL_PATH_CHANGED] =
     g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
+  /**
+   * PinholeSession::path-lost:
+   * @path: a direct path that stopped answering heartbeats; the session has detached it
+   *   (after ::path-changed) and the owner of the path may close it and look for another
+   */
+  signals[SIGNAL_PATH_LOST] =
+    g_signal_new ("path-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, PINHOLE_TYPE_PATH);
   /**
    * PinholeSession::closed:
    * @error: (nullable): %NULL after a close by either side; otherwise why the session failed
@@ -1550,6 +1642,7 @@ pinhole_session_send (PinholeSession *self,
 
   frame = g_new0 (TxFrame, 1);
   frame->seq = self->next_seq++;
+  self->last_data_time = g_get_monotonic_time ();
   frame->channel = channel;
   frame->payload = g_bytes_ref (payload);
   g_queue_push_tail (&self->waiting, frame);

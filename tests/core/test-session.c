@@ -552,6 +552,66 @@ test_path_fallback (Fixture       *f,
 }
 
 static void
+path_lost_cb (PinholeSession *session,
+              PinholePath    *path,
+              PinholePath   **out_lost)
+{
+  *out_lost = path;
+}
+
+static gboolean
+both_back_on_relay (gpointer data)
+{
+  Fixture *f = data;
+
+  return pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (f->path_a) &&
+         pinhole_session_get_path (f->bob.session) == PINHOLE_PATH (f->path_b);
+}
+
+/* a direct path that goes silent without closing is found dead by its heartbeats, and the
+ * session is back on the relay within the liveness bound, losing nothing */
+static void
+test_path_silent (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(PinholeTestPath) lan_a = NULL;
+  g_autoptr(PinholeTestPath) lan_b = NULL;
+  CountCheck check = { f, 200 };
+  PinholePath *lost_a = NULL, *lost_b = NULL;
+  gint64 silent_since;
+  gdouble elapsed_ms;
+
+  start_and_establish (f);
+  pinhole_test_path_new_pair (PINHOLE_PATH_KIND_UDP_PUNCH, 5, &lan_a, &lan_b);
+  g_signal_connect (f->alice.session, "path-lost", G_CALLBACK (path_lost_cb), &lost_a);
+  g_signal_connect (f->bob.session, "path-lost", G_CALLBACK (path_lost_cb), &lost_b);
+  pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
+  pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
+  send_numbered (&f->alice, 0, 100);
+  send_numbered (&f->bob, 0, 100);
+  g_assert_true (iterate_until (some_delivered, f, 10000));
+
+  /* the NAT mapping vanishes: nothing gets through any more, and nobody says so */
+  pinhole_test_path_set_silent (lan_a, TRUE);
+  pinhole_test_path_set_silent (lan_b, TRUE);
+  silent_since = g_get_monotonic_time ();
+  send_numbered (&f->alice, 100, 100);
+  send_numbered (&f->bob, 100, 100);
+  g_assert_true (iterate_until (both_back_on_relay, f, 12000));
+  elapsed_ms = (g_get_monotonic_time () - silent_since) / 1000.0;
+  g_test_message ("back on the relay %.0f ms after the path went silent", elapsed_ms);
+  /* heartbeat every 2 s while active, dead 4 s after an unanswered probe: at most 8 s */
+  g_assert_cmpfloat (elapsed_ms, <, 8000);
+  g_assert_true (lost_a == PINHOLE_PATH (lan_a));
+  g_assert_true (lost_b == PINHOLE_PATH (lan_b));
+
+  g_assert_true (iterate_until (all_delivered_and_acked, &check, 30000));
+  iterate_for (50);
+  assert_numbered (&f->alice, 200);
+  assert_numbered (&f->bob, 200);
+}
+
+static void
 rtt_notify_cb (GObject    *object,
                GParamSpec *pspec,
                guint      *count)
@@ -1031,6 +1091,7 @@ main (int argc, char **argv)
   ADD ("/session/lossy-bulk", test_lossy_bulk);
   ADD ("/session/path-switch", test_path_switch);
   ADD ("/session/path-fallback", test_path_fallback);
+  ADD ("/session/path-silent", test_path_silent);
   ADD ("/session/rtt", test_rtt);
   ADD ("/session/auto-ping", test_auto_ping);
   ADD ("/session/garbage", test_garbage);
