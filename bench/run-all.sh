@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# run-all.sh: builds the benchmarks in BUILD (default _build-bench, a release build) and runs
+# each one as docs/benchmarks.md quotes it, after a line describing the machine.
+#
+#   bench/run-all.sh [BUILD]
+set -eu
+
+build=${1:-_build-bench}
+server=$build/src/server/pinhole-server
+
+[ -d "$build" ] || meson setup "$build" -Dbuildtype=release
+ninja -C "$build" bench/bench-relay-throughput bench/bench-server-load \
+  src/server/pinhole-server src/cli/pinhole-cli
+
+echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+  "kernel $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+echo "== 1. send-to-print latency (3 runs)"
+for i in 1 2 3; do
+  bench/bench-latency.py --build "$build" --count 1000 --interval-ms 5
+done
+
+echo "== 2. relay throughput next to iperf3"
+bench/bench-throughput.py --build "$build" --runs 5 --mib 200
+
+echo "== 3. server memory per idle client (3 runs)"
+for i in 1 2 3; do
+  "$build/bench/bench-server-load" "$server" memory --clients 2000 2>/dev/null
+done
+
+echo "== 4. routed relay frames per second (3 runs)"
+for i in 1 2 3; do
+  "$build/bench/bench-server-load" "$server" route --pairs 50 --window 16 --seconds 5 \
+    2>/dev/null
+done
