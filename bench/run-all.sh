@@ -13,7 +13,8 @@ server=$build/src/server/pinhole-server
 ninja -C "$build" bench/bench-relay-throughput bench/bench-server-load \
   src/server/pinhole-server src/cli/pinhole-cli
 
-echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+echo "== machine: nproc $(nproc), $cpu," \
   "kernel $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 echo "== 1. send-to-print latency (3 runs)"
