@@ -10,6 +10,7 @@ PACKAGES="
   glib-networking sqlite3 openssl
   clang libclang-rt-14-dev
   coturn
+  libminiupnpc-dev libnatpmp-dev
   iproute2 procps
   iperf3
 "
