@@ -12,6 +12,8 @@ PACKAGES="
   coturn
   libminiupnpc-dev libnatpmp-dev
   iproute2 procps
+  nftables iptables miniupnpd-nftables miniupnpc natpmpc libnetfilter-queue-dev libmnl-dev
+  iputils-ping
   iperf3
 "
 
