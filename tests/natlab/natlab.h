@@ -47,8 +47,14 @@ const char *natlab_server_address         (Natlab     *lab);
 /* (transfer none) a second public address on the server host, for RFC 5780-style tests */
 const char *natlab_server_address2        (Natlab     *lab);
 
-/* a router namespace with a public address on the internet and a private LAN
- * (10.x.y.0/24, inside the namespaces only) */
+/* a router namespace ("wan" on the internet, a "lan" bridge) with a public address
+ * 203.0.113.(20+n) and a LAN 10.n.0.0/24, router 10.n.0.1; a NATLAB_NAT_NONE site's LAN is
+ * public instead, a /28 of 198.51.100.0/24 routed from every public host.
+ * NATLAB_NAT_MINIUPNPD also starts coturn (STUN) on the server host, UDP 3478/3479 on both
+ * server addresses: Debian's miniupnpd 2.3.1 maps no ports while its external address is a
+ * reserved one (203.0.113.x is) unless STUN (ext_perform_stun) finds it unfiltered. Clients
+ * built on libminiupnpc 2.2.4 see that IGD as "not connected" for the same reason (upnpc
+ * needs -i; UPNP_GetValidIGD returns 2, not 1). */
 gboolean    natlab_add_site               (Natlab     *lab,
                                            const char *site,
                                            NatlabNat   nat,

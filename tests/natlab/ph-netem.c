@@ -177,7 +177,8 @@ main (int    argc,
 
   for (i = 1; i < argc; i++)
     {
-      if (strcmp (argv[i], "--queue") == 0 && i + 1 < argc && parse_uint (argv[i + 1], 65535, &q) == 0)
+      if (strcmp (argv[i], "--queue") == 0 && i + 1 < argc &&
+          parse_uint (argv[i + 1], 65535, &q) == 0)
         have_q = 1, i++;
       else if (strcmp (argv[i], "--delay-ms") == 0 && i + 1 < argc &&
                parse_uint (argv[i + 1], 60000, &d) == 0)
