@@ -726,7 +726,7 @@ renew_thread (GTask        *task,
         }
       else
         g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH,
-                                 "UPnP-IGD refused the renewal: %d %s", r, upnp_strerror (r));
+                                 "UPnP-IGD renewal failed: %d %s", r, upnp_strerror (r));
       return;
     }
 
@@ -735,7 +735,7 @@ renew_thread (GTask        *task,
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "renewal cancelled");
   else if (r != 0)
     g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH,
-                             "NAT-PMP refused the renewal: %s", nat_pmp_strerror (r));
+                             "NAT-PMP renewal failed: %s", nat_pmp_strerror (r));
   else
     g_task_return_boolean (task, TRUE);
 }
@@ -1054,26 +1054,41 @@ pinhole_port_mapper_map_async (PinholePortMapper      *self,
   g_task_run_in_thread (task, map_thread);
 }
 
+static void
+note_answers (PinholePortMapper *self,
+              const PortJob     *job)
+{
+  if (job == NULL)
+    return;
+  if (job->upnp_answer != ANSWER_NOT_TRIED)
+    self->upnp_answer = job->upnp_answer;
+  if (job->nat_pmp_answer != ANSWER_NOT_TRIED)
+    self->nat_pmp_answer = job->nat_pmp_answer;
+}
+
 PinholePortMapping *
 pinhole_port_mapper_map_finish (PinholePortMapper  *self,
                                 GAsyncResult       *result,
                                 GError            **error)
 {
   GTask *task = G_TASK (result);
+  g_autoptr(GError) local_error = NULL;
   PortJob *job;
   Record *record;
 
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (task) == pinhole_port_mapper_map_async, NULL);
 
+  if (!g_task_propagate_boolean (task, &local_error))
+    {
+      /* a cancelled worker may still be running (return-on-cancel): leave its job alone */
+      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        note_answers (self, g_task_get_task_data (task));
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   job = g_task_get_task_data (task);
-  if (job != NULL && job->upnp_answer != ANSWER_NOT_TRIED)
-    self->upnp_answer = job->upnp_answer;
-  if (job != NULL && job->nat_pmp_answer != ANSWER_NOT_TRIED)
-    self->nat_pmp_answer = job->nat_pmp_answer;
-
-  if (!g_task_propagate_boolean (task, error))
-    return NULL;
+  note_answers (self, job);
 
   if (job->external_address)
     set_external_address (self, job->external_address);
