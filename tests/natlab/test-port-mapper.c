@@ -30,7 +30,7 @@ static char *self_exe;
  *   changed <id> <ext-port>   lost <id> <message>   shutdown ok|<message>
  * Commands on stdin:
  *   map <udp|tcp> <lease> <all|upnp|nat-pmp> [cancel-after-ms]
- *   shutdown | quit */
+ *   shutdown | summary | dispose (drops the mapper unshut, makes a new one) | quit */
 
 typedef struct
 {
@@ -186,7 +186,8 @@ cancel_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void inner_read_next (Inner *inner);
+static void               inner_read_next  (Inner *inner);
+static PinholePortMapper *inner_new_mapper (void);
 
 static void
 inner_shutdown_cb (GObject      *source,
@@ -248,6 +249,13 @@ inner_command (Inner      *inner,
     }
   else if (n >= 1 && g_str_equal (w[0], "shutdown"))
     pinhole_port_mapper_shutdown_async (inner->mapper, NULL, inner_shutdown_cb, inner);
+  else if (n >= 1 && g_str_equal (w[0], "dispose"))
+    {
+      g_object_unref (inner->mapper);
+      inner->mapper = inner_new_mapper ();
+      say ("disposed");
+      inner_read_next (inner);
+    }
   else if (n >= 1 && g_str_equal (w[0], "summary"))
     {
       g_autofree char *s = pinhole_port_mapper_dup_summary (inner->mapper);
@@ -299,19 +307,26 @@ mapping_lost_cb (PinholePortMapper  *mapper,
   say ("lost %u %s", m->id, error->message);
 }
 
+static PinholePortMapper *
+inner_new_mapper (void)
+{
+  PinholePortMapper *mapper = pinhole_port_mapper_new ();
+
+  g_signal_connect (mapper, "mapping-changed", G_CALLBACK (mapping_changed_cb), NULL);
+  g_signal_connect (mapper, "mapping-lost", G_CALLBACK (mapping_lost_cb), NULL);
+  return mapper;
+}
+
 static int
 inner_main (void)
 {
   Inner inner = { 0 };
   g_autoptr(GInputStream) stdin_stream = g_unix_input_stream_new (0, FALSE);
 
-  inner.mapper = pinhole_port_mapper_new ();
+  inner.mapper = inner_new_mapper ();
   inner.in = g_data_input_stream_new (stdin_stream);
   inner.loop = g_main_loop_new (NULL, FALSE);
   inner.keep = g_ptr_array_new_with_free_func (keep_free);
-  g_signal_connect (inner.mapper, "mapping-changed", G_CALLBACK (mapping_changed_cb), NULL);
-  g_signal_connect (inner.mapper, "mapping-lost", G_CALLBACK (mapping_lost_cb), NULL);
-
   say ("ready");
   inner_read_next (&inner);
   g_main_loop_run (inner.loop);
@@ -747,6 +762,83 @@ test_renew (void)
   shutdown_inner (p);
 }
 
+/* the router stops answering: renewals fail, are retried while the lease lasts, and then
+ * the mapper reports each mapping lost */
+static void
+test_lost (void)
+{
+  g_autoptr(Natlab) lab = lab_or_skip (NATLAB_NAT_MINIUPNPD);
+  g_autoptr(InnerProc) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expect_upnp = NULL;
+  g_autofree char *expect_pmp = NULL;
+  g_autofree char *lost_upnp = NULL;
+  g_autofree char *lost_pmp = NULL;
+  Mapped upnp, pmp;
+  guint lease = 10;
+  gint64 start;
+
+  if (lab == NULL)
+    return;
+  p = inner_start (lab);
+
+  inner_map (p, "udp", lease, "upnp", &upnp);
+  inner_map (p, "udp", lease, "nat-pmp", &pmp);
+
+  /* in the lab's router namespace only: drop NAT-PMP and the IGD's HTTP from the LAN */
+  natlab_run (lab, natlab_router_ns (lab, SITE), NULL, &error, "nft",
+              "add table inet phtest; "
+              "add chain inet phtest in { type filter hook input priority -10; }; "
+              "add rule inet phtest in udp dport 5351 drop; "
+              "add rule inet phtest in meta l4proto tcp drop", NULL);
+  g_assert_no_error (error);
+
+  start = g_get_monotonic_time ();
+  expect_upnp = g_strdup_printf ("lost %u ", upnp.id);
+  expect_pmp = g_strdup_printf ("lost %u ", pmp.id);
+  lost_upnp = inner_expect (p, expect_upnp, (lease + 5) * 1000);
+  lost_pmp = inner_expect (p, expect_pmp, (lease + 5) * 1000);
+  g_test_message ("lost after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
+  g_assert_nonnull (lost_upnp);
+  g_assert_nonnull (strstr (lost_upnp, "UPnP-IGD renewal failed"));
+  g_assert_nonnull (lost_pmp);
+  g_assert_nonnull (strstr (lost_pmp, "NAT-PMP renewal failed"));
+}
+
+/* a mapper dropped without shutdown deletes its mappings on its own, best effort */
+static void
+test_dispose (void)
+{
+  g_autoptr(Natlab) lab = lab_or_skip (NATLAB_NAT_MINIUPNPD);
+  g_autoptr(InnerProc) p = NULL;
+  g_autofree char *line = NULL;
+  Mapped upnp, pmp;
+  gint64 deadline;
+  gboolean upnp_listed = TRUE, pmp_listed = TRUE;
+
+  if (lab == NULL)
+    return;
+  p = inner_start (lab);
+
+  inner_map (p, "udp", 600, "upnp", &upnp);
+  inner_map (p, "tcp", 600, "nat-pmp", &pmp);
+  g_assert_true (igd_lists (lab, "udp", upnp.ext_port));
+  g_assert_true (igd_lists (lab, "tcp", pmp.ext_port));
+
+  inner_send (p, "dispose");
+  line = inner_expect (p, "disposed", LINE_WAIT_MS);
+  g_assert_nonnull (line);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while ((upnp_listed || pmp_listed) && g_get_monotonic_time () < deadline)
+    {
+      upnp_listed = igd_lists (lab, "udp", upnp.ext_port);
+      pmp_listed = igd_lists (lab, "tcp", pmp.ext_port);
+    }
+  g_assert_false (upnp_listed);
+  g_assert_false (pmp_listed);
+  g_assert_false (udp_gets_through (lab, p, &upnp, "after-dispose", 1500));
+}
+
 static void
 expect_cancelled (InnerProc  *p,
                   const char *command,
@@ -837,6 +929,8 @@ main (int   argc,
   g_test_add_func ("/natlab/portmap/upnp", test_upnp);
   g_test_add_func ("/natlab/portmap/nat-pmp", test_nat_pmp);
   g_test_add_func ("/natlab/portmap/renew", test_renew);
+  g_test_add_func ("/natlab/portmap/lost", test_lost);
+  g_test_add_func ("/natlab/portmap/dispose", test_dispose);
   g_test_add_func ("/natlab/portmap/no-router", test_no_router);
   g_test_add_func ("/natlab/portmap/cancel", test_cancel);
 
