@@ -497,6 +497,7 @@ nat_pmp_strerror (int r)
   return strnatpmperr (r);
 }
 
+/* inet_ntop, as inet_ntoa's static buffer is shared by every worker */
 static char *
 gateway_to_string (in_addr_t gateway)
 {
@@ -572,7 +573,7 @@ nat_pmp_map (GTask        *task,
     {
       job->nat_pmp_answer = ANSWER_YES;
       g_free (job->external_address);
-      job->external_address = g_strdup (inet_ntoa (response.pnu.publicaddress.addr));
+      job->external_address = gateway_to_string (response.pnu.publicaddress.addr.s_addr);
     }
   else if (r == NAT_PMP_CANCELLED)
     {
@@ -638,6 +639,23 @@ nat_pmp_refresh (PortJob      *job,
   r = initnatpmp (&np, 1, job->gateway);
   if (r < 0)
     return r;
+  if (lifetime_s > 0)
+    {
+      /* a renewal also notices a new external address (RFC 6886 §3.2.1) */
+      r = sendpublicaddressrequest (&np);
+      if (r >= 0)
+        r = nat_pmp_wait (&np, &response, deadline_us, cancellable);
+      if (r == 0)
+        {
+          g_free (job->external_address);
+          job->external_address = gateway_to_string (response.pnu.publicaddress.addr.s_addr);
+        }
+      else if (r == NAT_PMP_CANCELLED)
+        {
+          closenatpmp (&np);
+          return r;
+        }
+    }
   r = nat_pmp_request (&np, job, lifetime_s ? job->external_port : 0, lifetime_s,
                        deadline_us, &response, cancellable);
   closenatpmp (&np);
@@ -721,7 +739,15 @@ renew_thread (GTask        *task,
       r = upnp_add (job, job->control_url, job->service_type, job->external_port, &granted);
       if (r == UPNPCOMMAND_SUCCESS)
         {
+          char address[64] = "";
+
           job->granted_lifetime_s = granted;
+          if (UPNP_GetExternalIPAddress (job->control_url, job->service_type, address)
+              == UPNPCOMMAND_SUCCESS && address[0] != '\0')
+            {
+              g_free (job->external_address);
+              job->external_address = g_strdup (address);
+            }
           g_task_return_boolean (task, TRUE);
         }
       else
@@ -926,8 +952,13 @@ renew_done_cb (GObject      *source,
   changed = record->job->external_port != job->external_port
     || g_strcmp0 (record->job->external_address, job->external_address) != 0;
   record->job->external_port = job->external_port;
+  g_free (record->job->external_address);
+  record->job->external_address = g_strdup (job->external_address);
   record->job->granted_lifetime_s = job->granted_lifetime_s;
   record->job->lifetime_s = job->lifetime_s;
+  g_clear_object (&record->mapping->external_address);
+  record->mapping->external_address = address_or_null (job->external_address);
+  set_external_address (self, job->external_address);
   record->mapping->external_port = job->external_port;
   record->mapping->lifetime_s = job->granted_lifetime_s;
   record_set_lease (record, job->granted_lifetime_s);
