@@ -369,6 +369,8 @@ connect_tcp_main (const char *host,
   g_autoptr(GSocketConnection) connection = NULL;
 
   g_socket_client_set_timeout (client, 3);
+  /* straight to the address: no proxy settings of the machine, and no libproxy */
+  g_socket_client_set_enable_proxy (client, FALSE);
   connection = g_socket_client_connect_to_host (client, host, (guint16) atoi (port), NULL,
                                                 &error);
   if (connection == NULL)
