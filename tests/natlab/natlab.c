@@ -587,6 +587,20 @@ router_ruleset (Site *s)
     }
   g_string_append (r, "  }\n");
   if (masq)
+    {
+      /* like a home router, nothing unsolicited from a peer reaches the router itself: a
+       * packet it accepted would leave a conntrack entry for its public address and port,
+       * and the LAN host's own flow to that peer would then be masqueraded to another port,
+       * which breaks UDP hole punching. The server host stays allowed: miniupnpd's STUN
+       * test (ext_perform_stun) needs coturn's answers from the other address and port. */
+      g_string_append_printf (r, "  chain input {\n"
+                                 "    type filter hook input priority filter; policy accept;\n"
+                                 "    iifname \"wan\" ip saddr != { %s.%d, %s.%d } "
+                                 "ct state new meta l4proto { udp, tcp } drop\n"
+                                 "  }\n",
+                              INTERNET_PREFIX, SERVER_HOST, INTERNET_PREFIX, SERVER_HOST2);
+    }
+  if (masq)
     g_string_append_printf (r, "  chain postrouting {\n"
                                "    type nat hook postrouting priority srcnat; policy accept;\n"
                                "    oifname \"wan\" masquerade%s\n"
