@@ -109,6 +109,8 @@ connect_pair (GSocketConnection **out_client,
 
   *out_client = NULL;
   *out_server = NULL;
+  /* loopback only: no proxy look-up (and no libproxy threads) */
+  g_socket_client_set_enable_proxy (client, FALSE);
   g_socket_listener_add_address (listener, any, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                  NULL, &bound, &error);
   g_assert_no_error (error);
