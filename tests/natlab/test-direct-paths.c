@@ -4,15 +4,12 @@
  * and a numbered stream that must arrive whole and in order across relay/direct switches. */
 #define G_LOG_DOMAIN "pinhole-test"
 
-#include "natlab.h"
-#include "pinhole-test-harness.h"
+#include "natlab-pinhole.h"
 
 #include <stdarg.h>
 #include <string.h>
 
 #define SERVER_PORT      "7300"
-/* not 3478/3479: the lab runs coturn there for miniupnpd; the server also opens 3491 */
-#define STUN_PORT        "3490"
 /* from both clients online to a direct path: gathering, candidate exchange and checks */
 #define DIRECT_MS        20000
 /* the checks between two endpoint-dependent NATs give up after about 10 s */
@@ -28,12 +25,8 @@
 
 typedef struct
 {
-  Natlab     *lab;
-  char       *home;     /* profiles, one folder per user */
-  PhProc     *server;
-  char       *url;
-  GPtrArray  *procs;    /* PhProc*: long-running clients, stopped in teardown */
-  GHashTable *host_of;  /* user -> lab host */
+  Natlab        *lab;
+  NatlabPinhole *ph;
 } Fixture;
 
 /* ---- fixture ---- */
@@ -44,8 +37,6 @@ fixture_setup (Fixture      *f,
 {
   g_autoptr(GError) error = NULL;
 
-  f->procs = g_ptr_array_new_with_free_func ((GDestroyNotify) ph_proc_free);
-  f->host_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   f->lab = natlab_new (&error);
   if (f->lab == NULL)
     {
@@ -56,30 +47,38 @@ fixture_setup (Fixture      *f,
         g_test_fail_printf ("natlab_new: %s", error->message);
       return;
     }
-  f->home = ph_make_tmp_dir ("pinhole-natlab-XXXXXX");
+  f->ph = natlab_pinhole_new (f->lab, &error);
+  g_assert_no_error (error);
+  if (f->ph == NULL)
+    g_clear_pointer (&f->lab, natlab_free);
 }
 
 static void
 fixture_teardown (Fixture      *f,
                   gconstpointer data)
 {
-  g_clear_pointer (&f->procs, g_ptr_array_unref);
-  if (f->server != NULL)
+  if (f->ph != NULL && f->ph->server != NULL)
     {
-      ph_proc_stop (f->server);
+      ph_proc_stop (f->ph->server);
       if (g_test_failed ())
-        g_test_message ("server log:\n%s", f->server->err_text->str);
+        g_test_message ("server log:\n%s", f->ph->server->err_text->str);
     }
-  g_clear_pointer (&f->server, ph_proc_free);
+  g_clear_pointer (&f->ph, natlab_pinhole_free);
   g_clear_pointer (&f->lab, natlab_free);
-  if (f->home != NULL)
-    ph_remove_tree (f->home);
-  g_clear_pointer (&f->home, g_free);
-  g_clear_pointer (&f->url, g_free);
-  g_clear_pointer (&f->host_of, g_hash_table_unref);
 }
 
 #define CHECK_LAB(f) G_STMT_START { if ((f)->lab == NULL) return; } G_STMT_END
+
+/* fails the test with @error's message when @ok is FALSE; Returns: @ok */
+static gboolean
+check (gboolean    ok,
+       GError     *error,
+       const char *what)
+{
+  if (!ok)
+    g_test_fail_printf ("%s: %s", what, error ? error->message : "failed");
+  return ok;
+}
 
 static gboolean
 add_site (Fixture    *f,
@@ -88,241 +87,78 @@ add_site (Fixture    *f,
 {
   g_autoptr(GError) error = NULL;
 
-  if (!natlab_add_site (f->lab, site, nat, &error))
-    {
-      g_test_fail_printf ("natlab_add_site %s: %s", site, error->message);
-      return FALSE;
-    }
-  return TRUE;
+  return check (natlab_add_site (f->lab, site, nat, &error), error, "natlab_add_site");
 }
 
-/* a host named after @user on @site's LAN */
 static gboolean
 add_user_host (Fixture    *f,
                const char *site,
                const char *user)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *host = g_strconcat (user, "h", NULL);
 
-  if (!natlab_add_host (f->lab, site, host, &error))
-    {
-      g_test_fail_printf ("natlab_add_host %s: %s", host, error->message);
-      return FALSE;
-    }
-  g_hash_table_insert (f->host_of, g_strdup (user), g_steal_pointer (&host));
-  return TRUE;
+  return check (natlab_pinhole_add_user (f->ph, site, user, &error), error, "natlab_add_host");
 }
 
 static const char *
 ns_of (Fixture    *f,
        const char *user)
 {
-  return natlab_host_ns (f->lab, g_hash_table_lookup (f->host_of, user));
+  return natlab_pinhole_ns (f->ph, user);
 }
 
-static gboolean
-line_has (gpointer data)
-{
-  PhProc *p = data;
-
-  return p->lines->len >= 1 || p->out_eof;
-}
-
-/* pinhole-server on the public server host, WebSocket on @port, STUN on STUN_PORT(+1) */
 static gboolean
 server_start (Fixture    *f,
               const char *port)
 {
-  const char *program = g_getenv ("PINHOLE_SERVER_PROGRAM");
-  g_autofree char *listen = g_strdup_printf ("%s:%s", natlab_server_address (f->lab), port);
-  g_autofree char *db = g_build_filename (f->home, "server.db", NULL);
   g_autoptr(GError) error = NULL;
 
-  if (program == NULL)
-    {
-      g_test_fail_printf ("PINHOLE_SERVER_PROGRAM is not set (run the tests with meson test)");
-      return FALSE;
-    }
-  {
-    const char *argv[] = { "ip", "netns", "exec", natlab_server_ns (f->lab), program,
-                           "--listen", listen, "--stun-port", STUN_PORT, "--db", db, NULL };
-
-    f->server = ph_proc_spawn (argv, NULL, FALSE, &error);
-  }
-  if (f->server == NULL)
-    {
-      g_test_fail_printf ("cannot start pinhole-server: %s", error->message);
-      return FALSE;
-    }
-  ph_iterate_until (line_has, f->server, PH_SERVER_START_MS);
-  if (f->server->lines->len == 0 ||
-      strstr (g_ptr_array_index (f->server->lines, 0), "listening on") == NULL)
-    {
-      g_test_fail_printf ("pinhole-server did not start: %s", f->server->err_text->str);
-      return FALSE;
-    }
-  f->url = g_strdup_printf ("ws://%s/pinhole", listen);
-  g_test_message ("%s", (char *) g_ptr_array_index (f->server->lines, 0));
+  if (!check (natlab_pinhole_start_server (f->ph, port, &error), error, "pinhole-server"))
+    return FALSE;
+  g_test_message ("%s", (char *) g_ptr_array_index (f->ph->server->lines, 0));
   return TRUE;
 }
 
-/* ---- pinhole-cli in a lab host ---- */
-
-/* `pinhole-cli --server URL --profile HOME/USER --json ARGS…` in @user's host namespace;
- * @port_mapping runs it without PINHOLE_NO_PORT_MAPPING, @password sets PINHOLE_PASSWORD */
 static PhProc *
 cli_spawnv (Fixture            *f,
             const char         *user,
-            gboolean            port_mapping,
-            gboolean            password,
-            gboolean            with_stdin,
+            NatlabPinholeFlags  flags,
             const char * const *args)
 {
-  const char *program = g_getenv ("PINHOLE_CLI_PROGRAM");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *password_env = g_strconcat ("PINHOLE_PASSWORD=password-of-", user, NULL);
-  const char *env[] = { password ? password_env : NULL, NULL };
   g_autoptr(GError) error = NULL;
-  PhProc *p;
+  PhProc *p = natlab_pinhole_cli_spawn (f->ph, user, flags, args, &error);
 
-  if (program == NULL)
-    {
-      g_test_fail_printf ("PINHOLE_CLI_PROGRAM is not set (run the tests with meson test)");
-      return NULL;
-    }
-#define ADD(s) g_ptr_array_add (argv, g_strdup (s))
-  ADD ("ip"); ADD ("netns"); ADD ("exec"); ADD (ns_of (f, user));
-  if (port_mapping)
-    {
-      ADD ("env"); ADD ("-u"); ADD ("PINHOLE_NO_PORT_MAPPING");
-    }
-  ADD (program); ADD ("--server"); ADD (f->url); ADD ("--profile");
-  g_ptr_array_add (argv, g_build_filename (f->home, user, NULL));
-  ADD ("--json");
-  for (guint i = 0; args[i] != NULL; i++)
-    ADD (args[i]);
-#undef ADD
-  g_ptr_array_add (argv, NULL);
-  p = ph_proc_spawn ((const char * const *) argv->pdata, env, with_stdin, &error);
-  if (p == NULL)
-    g_test_fail_printf ("cannot start pinhole-cli: %s", error->message);
-  else
-    {
-      g_free (p->name);
-      p->name = g_strdup_printf ("%s: pinhole-cli %s", user, args[0]);
-    }
+  check (p != NULL, error, "pinhole-cli");
   return p;
 }
 
-/* runs one command to its end; Returns: (transfer full) (nullable): the ended process, or
- * %NULL with the test failed when it did not exit with status 0 in time */
-static PhProc *
-cli_run (Fixture    *f,
-         const char *user,
-         gboolean    password,
-         ...) G_GNUC_NULL_TERMINATED;
-
-static PhProc *
-cli_run (Fixture    *f,
-         const char *user,
-         gboolean    password,
-         ...)
-{
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_autofree char *joined = NULL;
-  const char *arg;
-  PhProc *p;
-  va_list ap;
-
-  va_start (ap, password);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (args, (gpointer) arg);
-  va_end (ap);
-  g_ptr_array_add (args, NULL);
-  joined = g_strjoinv (" ", (char **) args->pdata);
-  p = cli_spawnv (f, user, FALSE, password, FALSE, (const char * const *) args->pdata);
-  if (p == NULL)
-    return NULL;
-  if (!ph_proc_wait (p, PH_CLI_MS) || p->status != 0)
-    {
-      g_test_fail_printf ("%s: pinhole-cli %s: status %d%s: %s", user, joined, p->status,
-                          p->exited ? "" : " (still running)", p->err_text->str);
-      ph_proc_free (p);
-      return NULL;
-    }
-  return p;
-}
-
-static gboolean
-run_ok (Fixture    *f,
-        const char *user,
-        gboolean    password,
-        const char *verb,
-        const char *arg)
-{
-  PhProc *p = cli_run (f, user, password, verb, arg, NULL);
-
-  ph_proc_free (p);
-  return p != NULL;
-}
-
-/* accounts @a and @b, mutual contacts */
 static gboolean
 make_pair (Fixture    *f,
            const char *a,
            const char *b)
 {
-  return run_ok (f, a, TRUE, "register", a) && run_ok (f, b, TRUE, "register", b) &&
-         run_ok (f, a, FALSE, "add", b) && run_ok (f, b, FALSE, "accept", a);
+  g_autoptr(GError) error = NULL;
+
+  return check (natlab_pinhole_make_pair (f->ph, a, b, &error), error, "accounts");
 }
 
-/* `listen` for @user, once it is online; Returns: (transfer none) (nullable) */
 static PhProc *
-listen_start (Fixture    *f,
-              const char *user,
-              gboolean    port_mapping)
+listen_start (Fixture            *f,
+              const char         *user,
+              NatlabPinholeFlags  flags)
 {
-  const char *args[] = { "listen", NULL };
-  PhProc *p = cli_spawnv (f, user, port_mapping, FALSE, FALSE, args);
-  guint cursor = 0;
+  g_autoptr(GError) error = NULL;
+  PhProc *p = natlab_pinhole_listen (f->ph, user, flags, &error);
 
-  if (p == NULL)
-    return NULL;
-  g_ptr_array_add (f->procs, p);
-  if (ph_proc_wait_named (p, &cursor, "online", NULL, NULL, PH_EVENT_MS) == NULL)
-    {
-      g_test_fail_printf ("%s: listen did not come online: %s", user, p->err_text->str);
-      return NULL;
-    }
+  check (p != NULL, error, "listen");
   return p;
 }
 
 /* ---- path events ---- */
 
-static const char *
-path_of (JsonObject *event)
-{
-  if (g_strcmp0 (json_object_get_string_member_with_default (event, "event", ""), "path") != 0)
-    return NULL;
-  return json_object_get_string_member_with_default (event, "path", "");
-}
-
-static gboolean
-is_direct_event (JsonObject *event,
-                 gpointer    data)
-{
-  const char *path = path_of (event);
-
-  return path != NULL && strcmp (path, "relay") != 0;
-}
-
-static gboolean
-is_relay_event (JsonObject *event,
-                gpointer    data)
-{
-  return g_strcmp0 (path_of (event), "relay") == 0;
-}
+#define path_of(event) natlab_pinhole_path_of (event)
+#define is_direct_event natlab_pinhole_is_direct
+#define is_relay_event natlab_pinhole_is_relay
 
 /* every path event of @p, e.g. "relay udp-punch", consecutive repeats folded */
 static char *
@@ -397,11 +233,11 @@ prober_start (Fixture *f,
               guint    count)
 {
   g_autofree char *count_text = g_strdup_printf ("%u", count);
-  PhProc *p = cli_spawnv (f, "alice", FALSE, FALSE, FALSE,
+  PhProc *p = cli_spawnv (f, "alice", 0,
                           (const char *[]) { "path", "bob", "--count", count_text, NULL });
 
   if (p != NULL)
-    g_ptr_array_add (f->procs, p);
+    g_ptr_array_add (f->ph->procs, p);
   return p;
 }
 
@@ -423,7 +259,7 @@ pair_to_direct (Fixture        *f,
       !add_user_host (f, c->same_site ? WEST : EAST, "bob") ||
       !server_start (f, SERVER_PORT) || !make_pair (f, "alice", "bob"))
     return FALSE;
-  r->bob = listen_start (f, "bob", c->map_east);
+  r->bob = listen_start (f, "bob", c->map_east ? NATLAB_PINHOLE_PORT_MAPPING : 0);
   if (r->bob == NULL)
     return FALSE;
   start_us = g_get_monotonic_time ();
@@ -548,6 +384,7 @@ static void
 test_miniupnpd_cleanup (Fixture      *f,
                         gconstpointer data)
 {
+  g_autoptr(GError) error = NULL;
   const char *address;
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
@@ -556,12 +393,14 @@ test_miniupnpd_cleanup (Fixture      *f,
 
   CHECK_LAB (f);
   if (!add_site (f, EAST, NATLAB_NAT_MINIUPNPD) || !add_user_host (f, EAST, "bob") ||
-      !server_start (f, SERVER_PORT) || !run_ok (f, "bob", TRUE, "register", "bob"))
+      !server_start (f, SERVER_PORT) || !check (natlab_pinhole_cli_run (f->ph, "bob", NATLAB_PINHOLE_PASSWORD,
+                                      (const char *[]) { "register", "bob", NULL }, &error),
+             error, "register"))
     return;
-  bob = listen_start (f, "bob", TRUE);
+  bob = listen_start (f, "bob", NATLAB_PINHOLE_PORT_MAPPING);
   if (bob == NULL)
     return;
-  address = natlab_host_address (f->lab, g_hash_table_lookup (f->host_of, "bob"));
+  address = natlab_host_address (f->lab, g_hash_table_lookup (f->ph->host_of, "bob"));
   /* UPnP discovery takes about 2 s after log-in */
   deadline = g_get_monotonic_time () + PH_EVENT_MS * G_TIME_SPAN_MILLISECOND;
   while (TRUE)
@@ -617,7 +456,7 @@ path_run (Fixture    *f,
           guint       count)
 {
   g_autofree char *count_text = g_strdup_printf ("%u", count);
-  PhProc *p = cli_spawnv (f, "alice", FALSE, FALSE, FALSE,
+  PhProc *p = cli_spawnv (f, "alice", 0,
                           (const char *[]) { "path", "bob", "--count", count_text, NULL });
 
   if (p == NULL)
@@ -647,7 +486,7 @@ test_symmetric (Fixture      *f,
   if (!add_site (f, WEST, NATLAB_NAT_SYMMETRIC) || !add_site (f, EAST, NATLAB_NAT_SYMMETRIC) ||
       !add_user_host (f, WEST, "alice") || !add_user_host (f, EAST, "bob") ||
       !server_start (f, SERVER_PORT) || !make_pair (f, "alice", "bob") ||
-      listen_start (f, "bob", FALSE) == NULL)
+      listen_start (f, "bob", 0) == NULL)
     return;
   p = path_run (f, GIVE_UP_S);
   if (p == NULL)
@@ -696,10 +535,10 @@ chat_one (Fixture    *f,
           const char *text)
 {
   guint cursor = 0;
-  PhProc *p = cli_run (f, from, FALSE, "send", to, text, NULL);
+  g_autoptr(GError) error = NULL;
 
-  ph_proc_free (p);
-  if (p == NULL)
+  if (!check (natlab_pinhole_cli_run (f->ph, from, 0, (const char *[]) { "send", to, text, NULL },
+                                      &error), error, "send"))
     return FALSE;
   if (ph_proc_wait_event (to_listen, &cursor, message_match, (gpointer) text,
                           PH_EVENT_MS) == NULL)
@@ -723,8 +562,8 @@ test_tcp_443_only (Fixture      *f,
       !add_user_host (f, WEST, "alice") || !add_user_host (f, EAST, "bob") ||
       !server_start (f, "443") || !make_pair (f, "alice", "bob"))
     return;
-  alice = listen_start (f, "alice", FALSE);
-  bob = alice ? listen_start (f, "bob", FALSE) : NULL;
+  alice = listen_start (f, "alice", 0);
+  bob = alice ? listen_start (f, "bob", 0) : NULL;
   if (bob == NULL)
     return;
   if (!chat_one (f, "alice", "bob", bob, "hello from behind a 443-only firewall") ||
@@ -843,14 +682,14 @@ test_stream_switch (Fixture      *f,
       !add_user_host (f, WEST, "alice") || !add_user_host (f, EAST, "bob") ||
       !server_start (f, SERVER_PORT) || !make_pair (f, "alice", "bob"))
     return;
-  bob = listen_start (f, "bob", FALSE);
+  bob = listen_start (f, "bob", 0);
   if (bob == NULL)
     return;
-  sender = cli_spawnv (f, "alice", FALSE, FALSE, TRUE, (const char *[]) { "send", "bob", "-",
+  sender = cli_spawnv (f, "alice", NATLAB_PINHOLE_STDIN, (const char *[]) { "send", "bob", "-",
                                                                           NULL });
   if (sender == NULL)
     return;
-  g_ptr_array_add (f->procs, sender);
+  g_ptr_array_add (f->ph->procs, sender);
   feeder.sender = sender;
   feeder.next = 1;
   feeder.limit = G_MAXUINT;
@@ -1010,7 +849,7 @@ test_delay (Fixture      *f,
       return;
     }
   if (!server_start (f, SERVER_PORT) || !make_pair (f, "alice", "bob") ||
-      listen_start (f, "bob", FALSE) == NULL)
+      listen_start (f, "bob", 0) == NULL)
     return;
   t0 = g_get_monotonic_time ();
   p = path_run (f, 12);
