@@ -16,6 +16,7 @@ PACKAGES="
   nftables iptables miniupnpd-nftables miniupnpc natpmpc libnetfilter-queue-dev libmnl-dev
   iputils-ping
   iperf3
+  nebula
 "
 
 if [ "$(id -u)" -ne 0 ]; then
