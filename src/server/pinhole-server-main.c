@@ -106,7 +106,7 @@ main (int   argc,
       "WebSocket address (default " DEFAULT_LISTEN "; use :443 where only HTTPS gets out)",
       "HOST:PORT" },
     { "stun-port", 's', 0, G_OPTION_ARG_INT, &stun_port,
-      "STUN port on UDP and TCP, same host (default 3478; 0 picks one; -1 disables)", "PORT" },
+      "STUN port on UDP and TCP, and the next one, same host (default 3478; 0 picks; -1: none)", "PORT" },
     { "db", 'd', 0, G_OPTION_ARG_FILENAME, &db,
       "SQLite database (default: the user data folder)", "FILE" },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "PEM certificate: serve wss://",
@@ -125,6 +125,7 @@ main (int   argc,
   g_autoptr(PinholeStore) store = NULL;
   g_autoptr(PinholeServer) server = NULL;
   g_autoptr(PinholeStunResponder) stun = NULL;
+  g_autoptr(PinholeStunResponder) stun_alt = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autofree char *address_text = NULL;
   PinholeServerLimits limits;
@@ -178,7 +179,15 @@ main (int   argc,
       if (!pinhole_stun_responder_listen (stun, g_inet_socket_address_get_address (address),
                                           (guint16) stun_port, &error))
         goto fail;
-      pinhole_server_set_stun_port (server, pinhole_stun_responder_get_udp_port (stun));
+      /* a second port, so that clients can tell endpoint-independent from endpoint-dependent
+       * NAT mapping (RFC 5780 §4.3): the next port when given one, any free port otherwise */
+      stun_alt = pinhole_stun_responder_new ();
+      if (!pinhole_stun_responder_listen (stun_alt, g_inet_socket_address_get_address (address),
+                                          stun_port > 0 && stun_port < 65535
+                                          ? (guint16) (stun_port + 1) : 0, &error))
+        goto fail;
+      pinhole_server_set_stun_ports (server, pinhole_stun_responder_get_udp_port (stun),
+                                     pinhole_stun_responder_get_udp_port (stun_alt));
     }
 
   /* tests and scripts read these two lines to learn the ports */
@@ -189,8 +198,9 @@ main (int   argc,
           strchr (address_text, ':') ? "]" : "", pinhole_server_get_port (server),
           "/pinhole");
   if (stun != NULL)
-    printf ("stun on %s port %u (udp and tcp)\n", address_text,
-            pinhole_stun_responder_get_udp_port (stun));
+    printf ("stun on %s port %u and %u (udp and tcp)\n", address_text,
+            pinhole_stun_responder_get_udp_port (stun),
+            pinhole_stun_responder_get_udp_port (stun_alt));
   printf ("database %s\n", db);
   fflush (stdout);
 

@@ -36,6 +36,7 @@ struct _PinholeServer
 
   PinholeServerLimits limits;
   guint16             stun_port;
+  guint16             stun_alt_port;
 
   /* owned */
   PinholeStore       *store;

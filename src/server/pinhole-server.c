@@ -250,6 +250,8 @@ _pinhole_server_login_complete (PinholeServerConnection *c,
     {
       json_object_set_string_member (stun, "host", c->stun_host);
       json_object_set_int_member (stun, "port", server->stun_port);
+      if (server->stun_alt_port != 0)
+        json_object_set_int_member (stun, "alt_port", server->stun_alt_port);
       json_object_set_object_member (result, "stun", json_object_ref (stun));
     }
 
@@ -680,12 +682,15 @@ pinhole_server_get_port (PinholeServer *self)
   return port;
 }
 
-/* the STUN port announced at login (the host is the one each client reached us at) */
+/* the STUN ports announced at login (the host is the one each client reached us at); the
+ * alternate port (0: none) lets clients learn their NAT's mapping behaviour */
 void
-pinhole_server_set_stun_port (PinholeServer *self,
-                              guint16        port)
+pinhole_server_set_stun_ports (PinholeServer *self,
+                               guint16        port,
+                               guint16        alt_port)
 {
   self->stun_port = port;
+  self->stun_alt_port = alt_port;
 }
 
 guint

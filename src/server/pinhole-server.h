@@ -27,8 +27,9 @@ gboolean       pinhole_server_listen      (PinholeServer   *self,
                                            GTlsCertificate *certificate,
                                            GError         **error);
 guint16        pinhole_server_get_port    (PinholeServer   *self);
-void           pinhole_server_set_stun_port (PinholeServer *self,
-                                             guint16        port);
+void           pinhole_server_set_stun_ports (PinholeServer *self,
+                                              guint16        port,
+                                              guint16        alt_port);
 guint          pinhole_server_get_n_connections (PinholeServer *self);
 void           pinhole_server_shutdown    (PinholeServer   *self);
 

@@ -471,7 +471,7 @@ server_spawn (PhServer *s,
   line = g_ptr_array_index (s->proc->lines, 0);
   ws = strstr (line, "ws://");
   uri = ws ? g_uri_parse (ws, G_URI_FLAGS_NONE, NULL) : NULL;
-  /* "stun on 127.0.0.1 port N (udp and tcp)" */
+  /* "stun on 127.0.0.1 port N and M (udp and tcp)" */
   stun = strstr (g_ptr_array_index (s->proc->lines, 1), " port ");
   if (uri == NULL || g_uri_get_port (uri) <= 0 || stun == NULL ||
       sscanf (stun, " port %u", &stun_port) != 1 || stun_port == 0 || stun_port > 65535)
