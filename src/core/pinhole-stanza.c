@@ -86,14 +86,16 @@ numbers_are_finite (JsonNode *node)
 }
 
 /**
- * pinhole_stanza_parse:
- * Returns: (transfer full): the stanza, an object with a string "type", or %NULL with
- *   PINHOLE_ERROR_PROTOCOL (PINHOLE_ERROR_LIMIT when too large)
+ * pinhole_stanza_parse_object:
+ * Parses a JSON object with the stanza rules (size, UTF-8, depth, finite numbers) but no
+ * required members: for control messages inside sessions.
+ * Returns: (transfer full): the object, or %NULL with PINHOLE_ERROR_PROTOCOL
+ *   (PINHOLE_ERROR_LIMIT when too large)
  */
 JsonObject *
-pinhole_stanza_parse (const char *text,
-                      gsize       len,
-                      GError    **error)
+pinhole_stanza_parse_object (const char *text,
+                             gsize       len,
+                             GError    **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -142,13 +144,30 @@ pinhole_stanza_parse (const char *text,
       return NULL;
     }
   object = json_node_get_object (root);
+  return json_object_ref (object);
+}
+
+/**
+ * pinhole_stanza_parse:
+ * Returns: (transfer full): the stanza, an object with a string "type", or %NULL with
+ *   PINHOLE_ERROR_PROTOCOL (PINHOLE_ERROR_LIMIT when too large)
+ */
+JsonObject *
+pinhole_stanza_parse (const char *text,
+                      gsize       len,
+                      GError    **error)
+{
+  g_autoptr(JsonObject) object = pinhole_stanza_parse_object (text, len, error);
+
+  if (object == NULL)
+    return NULL;
   if (pinhole_stanza_get_type (object) == NULL)
     {
       g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
                            "stanza has no string member \"type\"");
       return NULL;
     }
-  return json_object_ref (object);
+  return g_steal_pointer (&object);
 }
 
 /**

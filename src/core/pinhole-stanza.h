@@ -31,6 +31,9 @@ typedef enum
   PINHOLE_STANZA_ERROR_UNAVAILABLE = 503,
 } PinholeStanzaError;
 
+JsonObject *pinhole_stanza_parse_object   (const char  *text,
+                                           gsize        len,
+                                           GError     **error);
 JsonObject *pinhole_stanza_parse          (const char  *text,
                                            gsize        len,
                                            GError     **error);

@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "pinhole-stun"
 
 #include "pinhole-stun-client.h"
+#include "pinhole-endpoint.h"
 #include "pinhole-error.h"
 #include "pinhole-stun-message.h"
 
@@ -773,9 +774,7 @@ pinhole_stun_client_binding_tcp_async (GSocketAddress                 *server,
   if (b->options->tcp_local_address != NULL)
     {
       /* the same local port serves the later simultaneous open (RFC 6544 §7.2.1) */
-      if (!g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, &error)
-          || !g_socket_set_option (socket, SOL_SOCKET, SO_REUSEPORT, 1, &error)
-          || !g_socket_bind (socket, b->options->tcp_local_address, TRUE, &error))
+      if (!pinhole_socket_bind_shared (socket, b->options->tcp_local_address, &error))
         {
           g_task_return_error (task, g_steal_pointer (&error));
           return;

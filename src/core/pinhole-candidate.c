@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-candidate.c: candidates, their RFC 8445 §5.1.2 priorities, and their validated JSON
+ * form. A peer's candidates are network input: every field is checked. */
+#define G_LOG_DOMAIN "pinhole-agent"
+
+#include "pinhole-candidate.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#include <string.h>
+
+static const char *const type_names[] = {
+  [PINHOLE_CANDIDATE_HOST] = "host",
+  [PINHOLE_CANDIDATE_MAPPED] = "mapped",
+  [PINHOLE_CANDIDATE_SRFLX] = "srflx",
+  [PINHOLE_CANDIDATE_PRFLX] = "prflx",
+};
+
+/* RFC 8445 §5.1.2.2 type preferences; a router mapping needs no punching, so it ranks above
+ * the reflexive types */
+static const guint type_preference[] = {
+  [PINHOLE_CANDIDATE_HOST] = 126,
+  [PINHOLE_CANDIDATE_MAPPED] = 120,
+  [PINHOLE_CANDIDATE_SRFLX] = 100,
+  [PINHOLE_CANDIDATE_PRFLX] = 110,
+};
+
+PinholeCandidate *
+pinhole_candidate_new (PinholeCandidateType  type,
+                       PinholeTransport      transport,
+                       GInetSocketAddress   *address,
+                       PinholePathKind       via)
+{
+  PinholeCandidate *c = g_new0 (PinholeCandidate, 1);
+
+  c->type = type;
+  c->transport = transport;
+  c->address = g_object_ref (address);
+  c->via = via;
+  c->priority = pinhole_candidate_compute_priority (type, transport, 65535);
+  return c;
+}
+
+PinholeCandidate *
+pinhole_candidate_copy (const PinholeCandidate *candidate)
+{
+  PinholeCandidate *c = g_memdup2 (candidate, sizeof *candidate);
+
+  g_object_ref (c->address);
+  return c;
+}
+
+void
+pinhole_candidate_free (PinholeCandidate *candidate)
+{
+  g_clear_object (&candidate->address);
+  g_free (candidate);
+}
+
+static gboolean
+socket_address_equal (GInetSocketAddress *a,
+                       GInetSocketAddress *b)
+{
+  return g_inet_socket_address_get_port (a) == g_inet_socket_address_get_port (b) &&
+         g_inet_address_equal (g_inet_socket_address_get_address (a),
+                               g_inet_socket_address_get_address (b));
+}
+
+/* the same transport address (type and priority aside) */
+gboolean
+pinhole_candidate_equal (const PinholeCandidate *a,
+                         const PinholeCandidate *b)
+{
+  return a->transport == b->transport && socket_address_equal (a->address, b->address);
+}
+
+const char *
+pinhole_candidate_type_to_string (PinholeCandidateType type)
+{
+  g_return_val_if_fail (type <= PINHOLE_CANDIDATE_PRFLX, NULL);
+  return type_names[type];
+}
+
+const char *
+pinhole_transport_to_string (PinholeTransport transport)
+{
+  return transport == PINHOLE_TRANSPORT_TCP ? "tcp" : "udp";
+}
+
+/* Returns: (transfer full): "203.0.113.7:41000" or "[2001:db8::1]:41000" */
+char *
+pinhole_socket_address_to_string (GSocketAddress *address)
+{
+  GInetSocketAddress *inet;
+  g_autofree char *host = NULL;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("?");
+  inet = G_INET_SOCKET_ADDRESS (address);
+  host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  if (strchr (host, ':') != NULL)
+    return g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (inet));
+  return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (inet));
+}
+
+/* Returns: (transfer full): "udp srflx 203.0.113.7:41000" */
+char *
+pinhole_candidate_to_string (const PinholeCandidate *candidate)
+{
+  g_autofree char *address = pinhole_socket_address_to_string (G_SOCKET_ADDRESS (
+    candidate->address));
+
+  if (candidate->type == PINHOLE_CANDIDATE_MAPPED)
+    return g_strdup_printf ("%s mapped (%s) %s", pinhole_transport_to_string (candidate->transport),
+                            pinhole_path_kind_to_string (candidate->via), address);
+  return g_strdup_printf ("%s %s %s", pinhole_transport_to_string (candidate->transport),
+                          type_names[candidate->type], address);
+}
+
+/* RFC 8445 §5.1.2.1 with one component; TCP ranks just below UDP (RFC 6544 §4.2 spirit) */
+guint32
+pinhole_candidate_compute_priority (PinholeCandidateType type,
+                                    PinholeTransport     transport,
+                                    guint                local_preference)
+{
+  guint32 local = MIN (local_preference, 65535u);
+
+  if (transport == PINHOLE_TRANSPORT_TCP)
+    local /= 2;
+  return (guint32) type_preference[type] << 24 | local << 8 | (256 - 1);
+}
+
+/* Returns: (transfer full): {"type","transport","address","port","priority"[, "via"]} */
+JsonObject *
+pinhole_candidate_to_json (const PinholeCandidate *candidate)
+{
+  JsonObject *o = json_object_new ();
+  g_autofree char *host =
+    g_inet_address_to_string (g_inet_socket_address_get_address (candidate->address));
+
+  json_object_set_string_member (o, "type", type_names[candidate->type]);
+  json_object_set_string_member (o, "transport", pinhole_transport_to_string (candidate->transport));
+  json_object_set_string_member (o, "address", host);
+  json_object_set_int_member (o, "port", g_inet_socket_address_get_port (candidate->address));
+  json_object_set_int_member (o, "priority", candidate->priority);
+  if (candidate->type == PINHOLE_CANDIDATE_MAPPED)
+    json_object_set_string_member (o, "via", pinhole_path_kind_to_string (candidate->via));
+  return o;
+}
+
+/**
+ * pinhole_candidate_from_json:
+ * Returns: (transfer full): the candidate, or %NULL with PINHOLE_ERROR_PROTOCOL naming the field
+ */
+PinholeCandidate *
+pinhole_candidate_from_json (JsonObject *object,
+                             GError    **error)
+{
+  const char *type, *transport, *host, *via = NULL;
+  gint64 port, priority;
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocketAddress) socket_address = NULL;
+  PinholeCandidate *c;
+  guint t;
+
+  if ((type = pinhole_stanza_require_string (object, "type", 16, error)) == NULL ||
+      (transport = pinhole_stanza_require_string (object, "transport", 8, error)) == NULL ||
+      (host = pinhole_stanza_require_string (object, "address", 64, error)) == NULL ||
+      !pinhole_stanza_require_int (object, "port", 1, 65535, &port, error) ||
+      !pinhole_stanza_require_int (object, "priority", 1, G_MAXUINT32, &priority, error))
+    return NULL;
+  for (t = 0; t < G_N_ELEMENTS (type_names); t++)
+    if (strcmp (type, type_names[t]) == 0)
+      break;
+  if (t == G_N_ELEMENTS (type_names))
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "candidate type \"%s\" is unknown", type);
+      return NULL;
+    }
+  if (strcmp (transport, "udp") != 0 && strcmp (transport, "tcp") != 0)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "candidate transport \"%s\" is neither udp nor tcp", transport);
+      return NULL;
+    }
+  address = g_inet_address_new_from_string (host);
+  if (address == NULL || g_inet_address_get_is_any (address) ||
+      g_inet_address_get_is_multicast (address))
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "candidate address \"%s\" is not a unicast IP address", host);
+      return NULL;
+    }
+  if (t == PINHOLE_CANDIDATE_MAPPED)
+    {
+      PinholePathKind kind;
+
+      via = pinhole_stanza_require_string (object, "via", 16, error);
+      if (via == NULL)
+        return NULL;
+      if (!pinhole_path_kind_from_string (via, &kind) ||
+          (kind != PINHOLE_PATH_KIND_UPNP && kind != PINHOLE_PATH_KIND_NAT_PMP))
+        {
+          g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                       "mapped candidate \"via\" is \"%s\", not upnp or nat-pmp", via);
+          return NULL;
+        }
+    }
+  socket_address = g_inet_socket_address_new (address, (guint16) port);
+  c = pinhole_candidate_new ((PinholeCandidateType) t,
+                             strcmp (transport, "tcp") == 0 ? PINHOLE_TRANSPORT_TCP
+                                                            : PINHOLE_TRANSPORT_UDP,
+                             G_INET_SOCKET_ADDRESS (socket_address), PINHOLE_PATH_KIND_LAN);
+  if (via != NULL)
+    pinhole_path_kind_from_string (via, &c->via);
+  c->priority = (guint32) priority;
+  return c;
+}

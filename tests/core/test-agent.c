@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-agent.c: two agents on two endpoints find each other over 127.0.0.1: UDP and TCP
+ * checks, nomination, the path they build, and what they do with hostile control messages.
+ * Candidates are given by hand (loopback only); control messages pass from one agent to the
+ * other through the main loop, as the session would carry them. */
+#include "pinhole-agent.h"
+#include "pinhole-candidate.h"
+#include "pinhole-endpoint.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#include <string.h>
+
+typedef struct _Side Side;
+
+struct _Side
+{
+  PinholeEndpoint *endpoint;
+  PinholeAgent    *agent;
+  Side            *other;
+  PinholePath     *path;
+  char            *failed;
+  GPtrArray       *received;   /* GBytes from the path */
+  guint            n_control;
+  gboolean         drop_nominations;
+};
+
+typedef struct
+{
+  Side a;
+  Side b;
+} Fixture;
+
+typedef struct
+{
+  Side       *to;
+  JsonObject *message;
+} Delivery;
+
+static gboolean
+deliver_cb (gpointer data)
+{
+  Delivery *d = data;
+  g_autoptr(GError) error = NULL;
+
+  if (d->to->agent != NULL)
+    pinhole_agent_handle_control (d->to->agent, d->message, &error);
+  g_assert_no_error (error);
+  json_object_unref (d->message);
+  g_free (d);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_control_cb (PinholeAgent *agent,
+                 JsonObject   *message,
+                 Side         *side)
+{
+  Delivery *d;
+
+  side->n_control++;
+  if (side->drop_nominations &&
+      g_strcmp0 (json_object_get_string_member (message, "t"), "nominate") == 0)
+    return;
+  d = g_new0 (Delivery, 1);
+  d->to = side->other;
+  d->message = json_object_ref (message);
+  g_idle_add (deliver_cb, d);
+}
+
+static void
+received_cb (PinholePath *path,
+             GBytes      *packet,
+             Side        *side)
+{
+  g_ptr_array_add (side->received, g_bytes_ref (packet));
+}
+
+static void
+path_ready_cb (PinholeAgent *agent,
+               PinholePath  *path,
+               Side         *side)
+{
+  g_set_object (&side->path, path);
+  g_signal_connect (path, "received", G_CALLBACK (received_cb), side);
+}
+
+static void
+failed_cb (PinholeAgent *agent,
+           const char   *reason,
+           Side         *side)
+{
+  g_free (side->failed);
+  side->failed = g_strdup (reason);
+}
+
+static void
+side_init (Side    *side,
+           Side    *other,
+           gboolean controlling)
+{
+  g_autoptr(GError) error = NULL;
+
+  side->endpoint = pinhole_endpoint_new (&error);
+  g_assert_no_error (error);
+  side->agent = pinhole_agent_new (side->endpoint, controlling);
+  side->other = other;
+  side->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_signal_connect (side->agent, "send-control", G_CALLBACK (send_control_cb), side);
+  g_signal_connect (side->agent, "path-ready", G_CALLBACK (path_ready_cb), side);
+  g_signal_connect (side->agent, "failed", G_CALLBACK (failed_cb), side);
+}
+
+static void
+side_clear (Side *side)
+{
+  if (side->path != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (side->path, side);
+      pinhole_path_close (side->path);
+    }
+  g_clear_object (&side->path);
+  if (side->agent != NULL)
+    pinhole_agent_close (side->agent);
+  g_clear_object (&side->agent);
+  g_clear_object (&side->endpoint);
+  g_clear_pointer (&side->received, g_ptr_array_unref);
+  g_free (side->failed);
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  side_init (&f->a, &f->b, TRUE);
+  side_init (&f->b, &f->a, FALSE);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  side_clear (&f->a);
+  side_clear (&f->b);
+  /* let closes and cancellations finish */
+  for (guint i = 0; i < 50 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+}
+
+static void
+add_loopback (Side            *side,
+              PinholeTransport transport)
+{
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  guint16 port = transport == PINHOLE_TRANSPORT_UDP
+                 ? pinhole_endpoint_get_udp_port (side->endpoint)
+                 : pinhole_endpoint_get_tcp_port (side->endpoint);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (lo, port);
+  g_autoptr(PinholeCandidate) c = pinhole_candidate_new (PINHOLE_CANDIDATE_HOST, transport,
+                                                         G_INET_SOCKET_ADDRESS (address),
+                                                         PINHOLE_PATH_KIND_LAN);
+
+  pinhole_agent_add_local_candidate (side->agent, c);
+}
+
+typedef gboolean (*Condition) (Fixture *f);
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+iterate_until (Fixture  *f,
+               Condition condition,
+               guint     timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add (timeout_ms, timeout_cb, &expired);
+
+  while (!condition (f) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return condition (f);
+}
+
+static gboolean
+both_have_paths (Fixture *f)
+{
+  return f->a.path != NULL && f->b.path != NULL;
+}
+
+static gboolean
+both_received (Fixture *f)
+{
+  return f->a.received->len > 0 && f->b.received->len > 0;
+}
+
+static gboolean
+a_failed (Fixture *f)
+{
+  return f->a.failed != NULL;
+}
+
+static gboolean
+a_has_path (Fixture *f)
+{
+  return f->a.path != NULL;
+}
+
+static void
+exchange_packets (Fixture *f)
+{
+  g_autoptr(GBytes) hello_a = g_bytes_new_static ("from a", 6);
+  g_autoptr(GBytes) hello_b = g_bytes_new_static ("from b", 6);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (pinhole_path_send (f->a.path, hello_a, &error));
+  g_assert_no_error (error);
+  g_assert_true (pinhole_path_send (f->b.path, hello_b, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (f, both_received, 5000));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (f->a.received, 0), hello_b));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (f->b.received, 0), hello_a));
+}
+
+static void
+test_udp (Fixture       *f,
+          gconstpointer  data)
+{
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  g_assert_cmpint (pinhole_path_get_kind (f->a.path), ==, PINHOLE_PATH_KIND_LAN);
+  g_assert_cmpint (pinhole_path_get_kind (f->b.path), ==, PINHOLE_PATH_KIND_LAN);
+  g_assert_false (pinhole_agent_is_searching (f->a.agent));
+  exchange_packets (f);
+}
+
+static void
+test_tcp (Fixture       *f,
+          gconstpointer  data)
+{
+  add_loopback (&f->a, PINHOLE_TRANSPORT_TCP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_TCP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  g_assert_cmpint (pinhole_path_get_kind (f->a.path), ==, PINHOLE_PATH_KIND_LAN);
+  g_assert_cmpint (pinhole_path_get_kind (f->b.path), ==, PINHOLE_PATH_KIND_LAN);
+  exchange_packets (f);
+}
+
+/* the controlled side reports what it tried; the report names every check */
+static void
+test_report (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(GPtrArray) report = NULL;
+
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  report = pinhole_agent_dup_report (f->a.agent);
+  g_assert_cmpuint (report->len, >=, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (report, 0), "succeeded"));
+}
+
+/* a peer whose only candidate answers nothing: the search ends with a reason, in bounded time */
+static void
+test_unreachable (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GSocket) silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                            G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(PinholeCandidate) c = NULL;
+  g_autoptr(JsonObject) message = json_object_new ();
+  JsonArray *list = json_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_socket_bind (silent, any, FALSE, &error));
+  bound = g_socket_get_local_address (silent, &error);
+  c = pinhole_candidate_new (PINHOLE_CANDIDATE_HOST, PINHOLE_TRANSPORT_UDP,
+                             G_INET_SOCKET_ADDRESS (bound), PINHOLE_PATH_KIND_LAN);
+  json_array_add_object_element (list, pinhole_candidate_to_json (c));
+  json_object_set_string_member (message, "t", "candidates");
+  json_object_set_string_member (message, "ufrag", "abcd1234");
+  json_object_set_string_member (message, "pwd", "0123456789abcdef0123456789abcdef");
+  json_object_set_array_member (message, "candidates", list);
+  json_object_set_boolean_member (message, "done", TRUE);
+
+  /* b stays out of it: a hears only from the silent socket */
+  g_clear_object (&f->b.agent);
+  g_assert_true (pinhole_agent_handle_control (f->a.agent, message, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (f, a_failed, 15000));
+  g_assert_null (f->a.path);
+  g_test_message ("gave up: %s", f->a.failed);
+}
+
+/* hostile control messages are refused with an error and change nothing */
+static void
+test_hostile_control (Fixture       *f,
+                      gconstpointer  data)
+{
+  const char *bad[] = {
+    "{}",
+    "{\"t\":\"unknown\"}",
+    "{\"t\":\"candidates\"}",
+    "{\"t\":\"candidates\",\"ufrag\":\"ab\",\"pwd\":\"short\",\"candidates\":[]}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":5}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[{\"type\":\"host\",\"transport\":\"sctp\",\"address\":\"127.0.0.1\","
+      "\"port\":1,\"priority\":1}]}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[{\"type\":\"host\",\"transport\":\"udp\",\"address\":\"0.0.0.0\","
+      "\"port\":1,\"priority\":1}]}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[{\"type\":\"host\",\"transport\":\"udp\",\"address\":\"127.0.0.1\","
+      "\"port\":70000,\"priority\":1}]}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[{\"type\":\"mapped\",\"transport\":\"udp\",\"address\":\"127.0.0.1\","
+      "\"port\":7,\"priority\":1,\"via\":\"relay\"}]}",
+    "{\"t\":\"nominate\",\"transport\":\"udp\",\"kind\":\"lan\",\"peer\":\"127.0.0.1:1\"}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonObject) message = pinhole_stanza_parse_object (bad[i], strlen (bad[i]),
+                                                                   &error);
+
+      g_assert_no_error (error);
+      /* a is controlling: a nomination sent to it is refused too */
+      g_assert_false (pinhole_agent_handle_control (f->a.agent, message, &error));
+      g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
+    }
+  g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->a.agent), ==, 0);
+}
+
+/* the nomination never arrives: the controlled side builds nothing, the controlling side
+ * builds its end (its own session would attach it and find it silent) */
+static void
+test_lost_nomination (Fixture       *f,
+                      gconstpointer  data)
+{
+  f->a.drop_nominations = TRUE;
+  add_loopback (&f->a, PINHOLE_TRANSPORT_TCP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_TCP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  g_assert_true (iterate_until (f, a_has_path, 5000));
+  g_assert_null (f->b.path);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/agent/udp", test_udp);
+  ADD ("/agent/tcp", test_tcp);
+  ADD ("/agent/report", test_report);
+  ADD ("/agent/unreachable", test_unreachable);
+  ADD ("/agent/hostile-control", test_hostile_control);
+  ADD ("/agent/lost-nomination", test_lost_nomination);
+#undef ADD
+
+  return g_test_run ();
+}
