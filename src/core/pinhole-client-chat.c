@@ -33,22 +33,6 @@ typedef struct
   guint64  seq;      /* on the peer's current session; 0 when not sent on it */
 } OutMessage;
 
-struct _PinholeClientPeer
-{
-  PinholeClient    *client;   /* borrowed: the client owns its peers */
-  char             *user;
-  char             *device;
-  char             *id;       /* "user/device" */
-  GBytes           *key;
-
-  /* owned */
-  PinholeSession   *session;
-  PinholeRelayPath *relay;
-  GQueue            outbox;   /* OutMessage* */
-  GPtrArray        *waiters;  /* GTask* waiting for the session to be established */
-  const char       *last_path; /* static: the path name last announced */
-  guint             establish_timeout;
-};
 
 static void
 send_op_clear (SendOp *op)
@@ -205,6 +189,7 @@ store_out_message (PinholeClientPeer *peer,
 static void
 peer_clear_session (PinholeClientPeer *peer)
 {
+  _pinhole_client_direct_peer_clear (peer);
   if (peer->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (peer->session, peer);
@@ -285,6 +270,8 @@ _pinhole_client_peer_free (PinholeClientPeer *peer)
   g_free (peer->device);
   g_free (peer->id);
   g_clear_pointer (&peer->key, g_bytes_unref);
+  g_free (peer->relay_reason);
+  g_clear_pointer (&peer->peer_nat, json_object_unref);
   g_free (peer);
 }
 
@@ -333,6 +320,11 @@ session_frame_cb (PinholeSession    *session,
   gboolean added = FALSE;
   g_autoptr(GError) error = NULL;
 
+  if (channel == PINHOLE_SESSION_CHANNEL_CONTROL)
+    {
+      _pinhole_client_direct_control (peer, payload);
+      return;
+    }
   if (channel != PINHOLE_SESSION_CHANNEL_CHAT)
     return;
   if (len > PINHOLE_STANZA_MAX_BYTES || !g_utf8_validate_len (data, len, NULL) ||
@@ -406,6 +398,7 @@ session_established_cb (PinholeSession    *session,
     g_task_return_pointer (g_ptr_array_index (waiters, i), g_object_ref (session),
                            g_object_unref);
   emit_path (peer);
+  _pinhole_client_direct_session_up (peer);
 }
 
 static void
@@ -424,6 +417,14 @@ session_path_changed_cb (PinholeSession    *session,
                          PinholeClientPeer *peer)
 {
   emit_path (peer);
+}
+
+static void
+session_path_lost_cb (PinholeSession    *session,
+                      PinholePath       *path,
+                      PinholeClientPeer *peer)
+{
+  _pinhole_client_direct_path_lost (peer, path);
 }
 
 static gboolean
@@ -474,6 +475,7 @@ peer_attach_session (PinholeClientPeer *peer,
   g_signal_connect (peer->session, "established", G_CALLBACK (session_established_cb), peer);
   g_signal_connect (peer->session, "closed", G_CALLBACK (session_closed_cb), peer);
   g_signal_connect (peer->session, "path-changed", G_CALLBACK (session_path_changed_cb), peer);
+  g_signal_connect (peer->session, "path-lost", G_CALLBACK (session_path_lost_cb), peer);
   pinhole_session_attach_path (peer->session, PINHOLE_PATH (relay));
   peer->establish_timeout = g_timeout_add_seconds (ESTABLISH_TIMEOUT_S, establish_timeout_cb,
                                                    peer);
@@ -971,18 +973,15 @@ pinhole_client_open_session_finish (PinholeClient *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* the path and RTT of the best live session with any device of @user */
-void
-_pinhole_client_peer_info (PinholeClient *self,
-                           const char    *user,
-                           char         **out_path,
-                           gdouble       *out_rtt)
+/* Returns: (transfer none) (nullable): the peer of @user with an established session, on the
+ * best path */
+PinholeClientPeer *
+_pinhole_client_find_peer_of (PinholeClient *self,
+                              const char    *user)
 {
   GHashTableIter iter;
-  PinholeClientPeer *peer;
+  PinholeClientPeer *peer, *best = NULL;
 
-  *out_path = NULL;
-  *out_rtt = -1;
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
     {
@@ -992,8 +991,28 @@ _pinhole_client_peer_info (PinholeClient *self,
           pinhole_session_get_state (peer->session) != PINHOLE_SESSION_STATE_ESTABLISHED ||
           (path = pinhole_session_get_path (peer->session)) == NULL)
         continue;
-      g_free (*out_path);
-      *out_path = g_strdup (pinhole_path_kind_to_string (pinhole_path_get_kind (path)));
-      *out_rtt = pinhole_session_get_rtt_ms (peer->session);
+      if (best == NULL ||
+          pinhole_path_get_kind (path) < pinhole_path_get_kind (pinhole_session_get_path (
+                                                                  best->session)))
+        best = peer;
     }
+  return best;
+}
+
+/* the path and RTT of the best live session with any device of @user */
+void
+_pinhole_client_peer_info (PinholeClient *self,
+                           const char    *user,
+                           char         **out_path,
+                           gdouble       *out_rtt)
+{
+  PinholeClientPeer *peer = _pinhole_client_find_peer_of (self, user);
+
+  *out_path = NULL;
+  *out_rtt = -1;
+  if (peer == NULL)
+    return;
+  *out_path = g_strdup (pinhole_path_kind_to_string (pinhole_path_get_kind (
+    pinhole_session_get_path (peer->session))));
+  *out_rtt = pinhole_session_get_rtt_ms (peer->session);
 }

@@ -6,6 +6,8 @@
 #include <libsoup/soup.h>
 
 #include "pinhole-client.h"
+#include "pinhole-agent.h"
+#include "pinhole-gatherer.h"
 #include "pinhole-relay-path.h"
 
 G_BEGIN_DECLS
@@ -26,6 +28,32 @@ typedef struct
 
 typedef struct _PinholeClientPeer PinholeClientPeer;
 
+/* one contact's device: its session, and the search for a direct path to it */
+struct _PinholeClientPeer
+{
+  PinholeClient    *client;   /* borrowed: the client owns its peers */
+  char             *user;
+  char             *device;
+  char             *id;       /* "user/device" */
+  GBytes           *key;
+
+  /* owned */
+  PinholeSession   *session;
+  PinholeRelayPath *relay;
+  GQueue            outbox;   /* OutMessage* */
+  GPtrArray        *waiters;  /* GTask* waiting for the session to be established */
+  const char       *last_path; /* static: the path name last announced */
+  guint             establish_timeout;
+
+  /* direct paths (pinhole-client-direct.c) */
+  PinholeAgent     *agent;            /* owned, nullable */
+  char             *relay_reason;     /* why the session is on the relay, when it is */
+  JsonObject       *peer_nat;         /* owned, nullable: what the peer says of its NAT */
+  guint             restart_source;
+  guint             restart_backoff_s;
+  gboolean          peer_relay_only;
+};
+
 struct _PinholeClient
 {
   GObject                  parent_instance;
@@ -44,7 +72,17 @@ struct _PinholeClient
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster */
   char                    *stun_host;
 
+  /* direct paths: owned, created at the first log-in */
+  PinholeEndpoint         *endpoint;
+  PinholePortMapper       *mapper;
+  PinholeGatherer         *gatherer;
+  GNetworkMonitor         *monitor;      /* borrowed default monitor */
+  gulong                   monitor_id;
+  char                    *direct_error; /* why direct paths are off, when they are */
+
   guint                    stun_port;
+  guint                    stun_alt_port;
+  gboolean                 direct_paths;
   guint64                  next_request;
   gboolean                 roster_loaded;
 };
@@ -73,6 +111,19 @@ void        _pinhole_client_peer_info           (PinholeClient *self,
                                                  const char    *user,
                                                  char         **out_path,
                                                  gdouble       *out_rtt);
+
+/* direct paths (pinhole-client-direct.c) */
+void        _pinhole_client_direct_start        (PinholeClient     *self);
+void        _pinhole_client_direct_stop         (PinholeClient     *self);
+void        _pinhole_client_direct_session_up   (PinholeClientPeer *peer);
+void        _pinhole_client_direct_control      (PinholeClientPeer *peer,
+                                                 GBytes            *payload);
+void        _pinhole_client_direct_path_lost    (PinholeClientPeer *peer,
+                                                 PinholePath       *path);
+void        _pinhole_client_direct_peer_clear   (PinholeClientPeer *peer);
+const char *_pinhole_client_direct_reason       (PinholeClientPeer *peer);
+PinholeClientPeer *_pinhole_client_find_peer_of (PinholeClient *self,
+                                                 const char    *user);
 
 /* signals, emitted by both files */
 enum

@@ -567,12 +567,18 @@ login_result_cb (GObject      *source,
       gint64 port = 0;
       const char *host = pinhole_stanza_optional_string (json_node_get_object (stun), "host",
                                                          255, NULL);
+      gint64 alt_port = 0;
+
       if (host != NULL &&
           pinhole_stanza_require_int (json_node_get_object (stun), "port", 1, 65535, &port, NULL))
         {
           g_free (self->stun_host);
           self->stun_host = g_strdup (host);
           self->stun_port = (guint) port;
+          if (!pinhole_stanza_require_int (json_node_get_object (stun), "alt_port", 1, 65535,
+                                           &alt_port, NULL))
+            alt_port = 0;
+          self->stun_alt_port = (guint) alt_port;
         }
     }
   if (json_object_has_member (reply, "token"))
@@ -593,6 +599,9 @@ login_result_cb (GObject      *source,
           return;
         }
     }
+  /* direct paths: candidates are gathered while the roster comes */
+  if (self->direct_paths)
+    _pinhole_client_direct_start (self);
   /* login completes with the roster in hand, so that contacts are known at once */
   refresh_roster_async (self, login_roster_cb, g_steal_pointer (&task));
 }
@@ -792,6 +801,19 @@ pinhole_client_disconnect (PinholeClient *self)
   connection_lost (self, error);
 }
 
+/**
+ * pinhole_client_set_direct_paths:
+ * Whether sessions look for direct paths (the default). A one-shot client that sends and
+ * leaves turns it off: it would gather candidates and ask the router for mappings in vain.
+ * Takes effect at the next log-in.
+ */
+void
+pinhole_client_set_direct_paths (PinholeClient *self,
+                                 gboolean       enabled)
+{
+  self->direct_paths = enabled;
+}
+
 gboolean
 pinhole_client_is_connected (PinholeClient *self)
 {
@@ -979,6 +1001,7 @@ pinhole_client_dispose (GObject *object)
     pinhole_client_disconnect (self);
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->relays, g_hash_table_unref);
+  _pinhole_client_direct_stop (self);
   g_clear_object (&self->soup);
   g_clear_object (&self->profile);
   G_OBJECT_CLASS (pinhole_client_parent_class)->dispose (object);
@@ -1048,6 +1071,7 @@ static void
 pinhole_client_init (PinholeClient *self)
 {
   self->soup = soup_session_new_with_options ("user-agent", "pinhole/" PINHOLE_VERSION, NULL);
+  self->direct_paths = TRUE;
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) contact_free);

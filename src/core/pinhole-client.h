@@ -37,6 +37,8 @@ PinholeProfile *pinhole_client_get_profile     (PinholeClient       *self);
 const char    *pinhole_client_get_user         (PinholeClient       *self);
 const char    *pinhole_client_get_device       (PinholeClient       *self);
 gboolean       pinhole_client_is_connected     (PinholeClient       *self);
+void           pinhole_client_set_direct_paths (PinholeClient       *self,
+                                                gboolean             enabled);
 gboolean       pinhole_client_set_ca_file      (PinholeClient       *self,
                                                 const char          *path,
                                                 GError             **error);
@@ -105,5 +107,19 @@ void           pinhole_client_open_session_async  (PinholeClient       *self,
 PinholeSession *pinhole_client_open_session_finish (PinholeClient      *self,
                                                     GAsyncResult       *result,
                                                     GError            **error);
+
+void           pinhole_client_shutdown_async   (PinholeClient       *self,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean       pinhole_client_shutdown_finish  (PinholeClient       *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+JsonObject    *pinhole_client_dup_path_report  (PinholeClient       *self,
+                                                const char          *user);
+gboolean       pinhole_client_set_relay_only   (PinholeClient       *self,
+                                                const char          *user,
+                                                gboolean             relay_only,
+                                                GError             **error);
 
 G_END_DECLS
