@@ -16,6 +16,7 @@ typedef struct
   char           *profile_dir;
   gboolean        json;
   char           *ca_file;     /* --ca-file: trust these certificates for wss:// */
+  gboolean        direct_paths; /* set by the commands that keep sessions: listen, path */
 
   /* owned */
   PinholeProfile *profile;
@@ -73,5 +74,6 @@ int cli_path     (Cli *cli, int argc, char **argv);
 int cli_trust    (Cli *cli, int argc, char **argv);
 int cli_fingerprint (Cli *cli, int argc, char **argv);
 int cli_history  (Cli *cli, int argc, char **argv);
+int cli_set      (Cli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -252,6 +252,7 @@ cli_listen (Cli   *cli,
   g_signal_connect (cli->client, "path-changed", G_CALLBACK (path_cb), &run);
   g_signal_connect (cli->client, "disconnected", G_CALLBACK (disconnected_cb), &run);
 
+  cli->direct_paths = TRUE;
   /* the first log-in must work; later ones are retried */
   if (!cli_login (cli, TRUE))
     return cli_fail (cli, cli->error);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * cli-path.c: `pinhole-cli path USER [--count N]`: like `tailscale ping`, once a second the
- * path the session with USER uses, its far end and the RTT of the latest probe. */
+ * cli-path.c: `pinhole-cli path USER [--count N] [--verbose]`: like `tailscale ping`, the path
+ * the session with USER uses, its far end and the RTT of the latest probe: at once, then once
+ * a second, so that the move from the relay to a direct path shows live. */
 #include "cli-common.h"
 #include "pinhole-error.h"
 
 #include <glib-unix.h>
+#include <stdio.h>
 
 #define PROBE_INTERVAL_MS 1000
 
@@ -13,43 +15,65 @@ typedef struct
   Cli            *cli;
   const char     *user;
   PinholeSession *session;
+  gboolean        verbose;
   gint            count;
   gint            printed;
   guint           tick;
+  gulong          rtt_id;
 } PathRun;
-
-/* why a session is on the relay; direct paths come with candidate gathering and checks */
-static const char *
-relay_reason (PathRun *run)
-{
-  if (pinhole_profile_get_relay_only (pinhole_client_get_profile (run->cli->client), run->user))
-    return "relay-only by choice";
-  return "no direct path search in this version";
-}
 
 static void
 print_probe (PathRun *run)
 {
-  g_autoptr(JsonObject) fields = json_object_new ();
-  PinholePath *path = pinhole_session_get_path (run->session);
-  const char *kind = path ? pinhole_path_kind_to_string (pinhole_path_get_kind (path)) : "none";
-  const char *remote = path ? pinhole_path_get_remote (path) : "";
-  gdouble rtt = pinhole_session_get_rtt_ms (run->session);
-  gboolean relayed = path == NULL || pinhole_path_get_kind (path) == PINHOLE_PATH_KIND_RELAY;
-  g_autofree char *rtt_text = rtt >= 0 ? g_strdup_printf ("%.2f ms", rtt) : g_strdup ("no reply");
+  g_autoptr(JsonObject) report = pinhole_client_dup_path_report (run->cli->client, run->user);
+  const char *path, *remote, *reason;
+  gdouble rtt;
+  g_autofree char *rtt_text = NULL;
 
-  json_object_set_string_member (fields, "contact", run->user);
-  json_object_set_string_member (fields, "peer", pinhole_session_get_peer_id (run->session));
-  json_object_set_string_member (fields, "path", kind);
-  json_object_set_string_member (fields, "remote", remote);
-  if (rtt >= 0)
-    json_object_set_double_member (fields, "rtt_ms", rtt);
-  else
-    json_object_set_null_member (fields, "rtt_ms");
-  if (relayed)
-    json_object_set_string_member (fields, "reason", relay_reason (run));
-  cli_event (run->cli, "path", fields, "%s via %s (%s) in %s%s%s", run->user, kind, remote,
-             rtt_text, relayed ? ": " : "", relayed ? relay_reason (run) : "");
+  if (report == NULL)
+    return;
+  json_object_set_string_member (report, "contact", run->user);
+  path = json_object_get_string_member (report, "path");
+  remote = json_object_get_string_member (report, "remote");
+  reason = json_object_get_string_member_with_default (report, "reason", NULL);
+  rtt = json_object_get_null_member (report, "rtt_ms") ? -1
+        : json_object_get_double_member (report, "rtt_ms");
+  rtt_text = rtt >= 0 ? g_strdup_printf ("%.2f ms", rtt) : g_strdup ("no reply yet");
+  if (!run->cli->json && !run->verbose)
+    json_object_remove_member (report, "candidates");
+  cli_event (run->cli, "path", report, "%s via %s (%s) in %s%s%s", run->user, path, remote,
+             rtt_text, reason ? ": " : "", reason ? reason : "");
+  if (run->verbose && !run->cli->json && json_object_has_member (report, "candidates"))
+    {
+      JsonArray *tried = json_object_get_array_member (report, "candidates");
+
+      for (guint i = 0; i < json_array_get_length (tried); i++)
+        printf ("    %s\n", json_array_get_string_element (tried, i));
+      if (json_object_has_member (report, "this_network"))
+        printf ("    this network: %s\n",
+                json_object_get_string_member (report, "this_network"));
+      fflush (stdout);
+    }
+}
+
+static gboolean
+probe (PathRun *run)
+{
+  if (pinhole_session_get_state (run->session) != PINHOLE_SESSION_STATE_ESTABLISHED)
+    {
+      g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
+                                             "the session with %s ended", run->user);
+      cli_quit (run->cli, error);
+      return FALSE;
+    }
+  print_probe (run);
+  if (run->count > 0 && ++run->printed >= run->count)
+    {
+      cli_quit (run->cli, NULL);
+      return FALSE;
+    }
+  pinhole_session_ping (run->session);
+  return TRUE;
 }
 
 static gboolean
@@ -57,23 +81,22 @@ tick_cb (gpointer user_data)
 {
   PathRun *run = user_data;
 
-  if (pinhole_session_get_state (run->session) != PINHOLE_SESSION_STATE_ESTABLISHED)
-    {
-      g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                                             "the session with %s ended", run->user);
-      run->tick = 0;
-      cli_quit (run->cli, error);
-      return G_SOURCE_REMOVE;
-    }
-  print_probe (run);
-  if (run->count > 0 && ++run->printed >= run->count)
-    {
-      run->tick = 0;
-      cli_quit (run->cli, NULL);
-      return G_SOURCE_REMOVE;
-    }
-  pinhole_session_ping (run->session);
-  return G_SOURCE_CONTINUE;
+  if (probe (run))
+    return G_SOURCE_CONTINUE;
+  run->tick = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* the first line as soon as the first probe comes back, then one a second */
+static void
+first_rtt_cb (GObject    *object,
+              GParamSpec *pspec,
+              PathRun    *run)
+{
+  g_clear_signal_handler (&run->rtt_id, run->session);
+  g_clear_handle_id (&run->tick, g_source_remove);
+  if (probe (run))
+    run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
 }
 
 static void
@@ -90,7 +113,10 @@ session_cb (GObject      *source,
       cli_quit (run->cli, error);
       return;
     }
+  run->rtt_id = g_signal_connect (run->session, "notify::rtt-ms", G_CALLBACK (first_rtt_cb),
+                                  run);
   pinhole_session_ping (run->session);
+  /* a probe that gets no answer still prints after a second */
   run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
 }
 
@@ -110,6 +136,8 @@ cli_path (Cli   *cli,
   GOptionEntry entries[] = {
     { "count", 'c', 0, G_OPTION_ARG_INT, &run.count, "stop after N probes (default: never)",
       "N" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &run.verbose,
+      "also print the candidates tried and what this network allows", NULL },
     { NULL }
   };
   guint sigint;
@@ -119,6 +147,7 @@ cli_path (Cli   *cli,
   if (argc != 2)
     return cli_usage ("path", "expected USER");
   run.user = argv[1];
+  cli->direct_paths = TRUE;
   if (!cli_login (cli, FALSE))
     return cli_fail (cli, cli->error);
 
@@ -127,6 +156,8 @@ cli_path (Cli   *cli,
   cli_run (cli);
   g_source_remove (sigint);
   g_clear_handle_id (&run.tick, g_source_remove);
+  if (run.session != NULL)
+    g_clear_signal_handler (&run.rtt_id, run.session);
   g_clear_object (&run.session);
   if (cli->error != NULL)
     return cli_fail (cli, cli->error);

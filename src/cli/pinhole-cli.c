@@ -19,7 +19,10 @@ static const CliCommand commands[] = {
   { "contacts", cli_contacts, "", "list contacts with presence, path and RTT" },
   { "send", cli_send, "USER TEXT|-", "send TEXT, or each line of standard input, to USER" },
   { "listen", cli_listen, "[--messages N]", "stay online and print every event" },
-  { "path", cli_path, "USER [--count N]", "print the path to USER and its RTT once a second" },
+  { "path", cli_path, "USER [--count N] [-v]",
+    "print the path to USER and its RTT once a second" },
+  { "set", cli_set, "USER relay-only on|off",
+    "relay only with USER: never send USER this device's addresses" },
   { "trust", cli_trust, "USER", "trust USER's changed device keys after comparing fingerprints" },
   { "fingerprint", cli_fingerprint, "[USER]", "print this device's or USER's key fingerprints" },
   { "history", cli_history, "USER [--limit N]", "print the conversation with USER" },
@@ -39,6 +42,18 @@ commands_help (void)
                       "folder), PINHOLE_SERVER (server URL).\nExit status: 0 success, 1 failure "
                       "(one line on standard error), 2 usage error.");
   return g_string_free (s, FALSE);
+}
+
+static void
+shutdown_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Cli *cli = user_data;
+
+  pinhole_client_shutdown_finish (PINHOLE_CLIENT (source), result, NULL);
+  cli->status = -1;   /* done */
+  g_main_loop_quit (cli->loop);
 }
 
 int
@@ -105,7 +120,13 @@ main (int   argc,
 
 out:
   if (cli.client != NULL)
-    pinhole_client_disconnect (cli.client);
+    {
+      /* a clean exit also removes the router's port mappings (bounded by the mapper) */
+      cli.status = 0;
+      pinhole_client_shutdown_async (cli.client, NULL, shutdown_cb, &cli);
+      if (cli.status != -1)
+        g_main_loop_run (cli.loop);
+    }
   g_clear_object (&cli.client);
   g_clear_object (&cli.profile);
   g_clear_pointer (&cli.loop, g_main_loop_unref);
