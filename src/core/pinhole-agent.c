@@ -28,6 +28,7 @@
 #define NOMINATE_WAIT_MS     120      /* after the first success, for better pairs to succeed */
 #define MAX_EARLY_DATAGRAMS  16
 #define MAX_TCP_CHECKS       16
+#define UDP_CONNECT_MS       5000     /* PseudoTcp's handshake over a checked pair */
 
 typedef enum
 {
@@ -110,6 +111,7 @@ struct _PinholeAgent
   guint             nominate_source;
   guint             fail_source;
   guint             settle_source;   /* ends the other TCP checks once a path works */
+  guint             connect_source;  /* a UDP path that does not connect in time fails */
   int               nominated_rank;  /* of the nominated pair; G_MAXINT: none yet */
 };
 
@@ -121,6 +123,7 @@ static guint signals[N_SIGNALS];
 static void maybe_nominate (PinholeAgent *self);
 static void check_exhausted (PinholeAgent *self);
 static void tcp_check_read (TcpCheck *check);
+static gboolean connect_timeout_cb (gpointer user_data);
 
 /* ---- helpers ---- */
 
@@ -803,6 +806,7 @@ settle_cb (gpointer user_data)
 static void
 announce_path (PinholeAgent *self)
 {
+  g_clear_handle_id (&self->connect_source, g_source_remove);
   g_clear_handle_id (&self->settle_source, g_source_remove);
   self->settle_source = g_timeout_add_seconds (5, settle_cb, self);
   g_signal_emit (self, signals[SIGNAL_PATH_READY], 0, self->path);
@@ -831,6 +835,7 @@ udp_path_datagram_cb (const guint8 *data,
 static void
 drop_path (PinholeAgent *self)
 {
+  g_clear_handle_id (&self->connect_source, g_source_remove);
   if (self->path_remote != NULL)
     pinhole_endpoint_remove_datagram_handler (self->endpoint,
                                               G_SOCKET_ADDRESS (self->path_remote));
@@ -879,6 +884,7 @@ build_path (PinholeAgent    *self,
     g_debug ("direct path %s over UDP to %s", pinhole_path_kind_to_string (kind),
              pinhole_path_get_remote (self->path));
     g_signal_connect (path, "notify::connected", G_CALLBACK (udp_path_connected_cb), self);
+    self->connect_source = g_timeout_add (UDP_CONNECT_MS, connect_timeout_cb, self);
     while ((early = g_queue_pop_head (&c->early)) != NULL)
       {
         gsize len;
@@ -889,6 +895,24 @@ build_path (PinholeAgent    *self,
       }
     udp_path_connected_cb (G_OBJECT (path), NULL, self);
   }
+}
+
+/* PseudoTcp did not connect over a pair whose checks passed: the peer never built its end
+ * (a lost nomination) or the mapping vanished; the search ends and is started again later */
+static gboolean
+connect_timeout_cb (gpointer user_data)
+{
+  PinholeAgent *self = user_data;
+
+  self->connect_source = 0;
+  g_debug ("the direct path never connected");
+  drop_path (self);
+  if (!self->failed_reported)
+    {
+      self->failed_reported = TRUE;
+      g_signal_emit (self, signals[SIGNAL_FAILED], 0, "the nominated path never connected");
+    }
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -973,7 +997,12 @@ handle_nominate (PinholeAgent *self,
           if (strcmp (address, peer) != 0)
             continue;
           if (c->state != CHECK_SUCCEEDED)
-            break;
+            {
+              /* the peer's checks of this pair passed: ours should too, try again now */
+              if (c->state != CHECK_IN_PROGRESS && self->remote_pwd != NULL)
+                udp_check_start (self, c);
+              break;
+            }
           build_path (self, PINHOLE_TRANSPORT_UDP, kind, c);
           return TRUE;
         }

@@ -366,6 +366,23 @@ test_lost_nomination (Fixture       *f,
   g_assert_null (f->b.path);
 }
 
+/* over UDP the controlling side's end waits for the PseudoTcp handshake, which never comes:
+ * the search ends with a reason instead of hanging */
+static void
+test_lost_nomination_udp (Fixture       *f,
+                          gconstpointer  data)
+{
+  f->a.drop_nominations = TRUE;
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  g_assert_true (iterate_until (f, a_failed, 10000));
+  g_assert_cmpstr (f->a.failed, ==, "the nominated path never connected");
+  g_assert_null (f->a.path);
+  g_assert_null (f->b.path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -380,6 +397,7 @@ main (int   argc,
   ADD ("/agent/unreachable", test_unreachable);
   ADD ("/agent/hostile-control", test_hostile_control);
   ADD ("/agent/lost-nomination", test_lost_nomination);
+  ADD ("/agent/lost-nomination-udp", test_lost_nomination_udp);
 #undef ADD
 
   return g_test_run ();
