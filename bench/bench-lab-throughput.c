@@ -4,7 +4,8 @@
  * with iperf3 TCP over the same two lab links, for each link setting; a copy of this program
  * runs as a PinholeClient in each host's namespace and takes commands on standard input.
  *
- *   bench-lab-throughput [--runs 5] [--mib 32] [--lossy-mib 8] [--delay-ms 0] [--build DIR]
+ *   bench-lab-throughput [--runs 5] [--mib 32] [--lossy-mib 8] [--loss 0,100] [--delay-ms 0]
+ *                        [--paths relay,tcp,udp] [--build DIR]
  */
 #define G_LOG_DOMAIN "bench-lab"
 

@@ -11,7 +11,7 @@ server=$build/src/server/pinhole-server
 
 [ -d "$build" ] || meson setup "$build" -Dbuildtype=release
 ninja -C "$build" bench/bench-relay-throughput bench/bench-server-load \
-  src/server/pinhole-server src/cli/pinhole-cli
+  bench/bench-lab-throughput src/server/pinhole-server src/cli/pinhole-cli
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "== machine: nproc $(nproc), $cpu," \
@@ -35,3 +35,11 @@ for i in 1 2 3; do
   "$build/bench/bench-server-load" "$server" route --pairs 50 --window 16 --seconds 5 \
     2>/dev/null
 done
+
+echo "== 5. session throughput in the NAT lab next to iperf3 (root: network namespaces)"
+if [ "$(id -u)" = 0 ]; then
+  "$build/bench/bench-lab-throughput" --build "$build" --runs 5 --mib 64 --lossy-mib 16 \
+    --loss 0,100
+else
+  echo "skipped: needs root"
+fi
