@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-profile.c: the local SQLite store of one profile (folder mode 0700, file mode 0600).
+ * Writes are single-row and quick; the WAL checkpoints, which fsync, run in a worker thread
+ * on a connection of their own, so that the main loop never waits for the disk.
  * Key trust follows "trust on first use": a contact's first device key is recorded; any other
  * key is held as pending and not used until pinhole_profile_trust_keys(). */
 #define G_LOG_DOMAIN "pinhole-profile"
@@ -18,8 +20,12 @@ struct _PinholeProfile
 
   /* owned */
   char            *dir;
+  char            *path;
   sqlite3         *db;
   PinholeIdentity *identity;
+
+  guint            writes;         /* since the last checkpoint */
+  gboolean         checkpointing;
 };
 
 G_DEFINE_FINAL_TYPE (PinholeProfile, pinhole_profile, G_TYPE_OBJECT)
@@ -28,6 +34,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 static const char schema[] =
   "PRAGMA journal_mode=WAL;"
   "PRAGMA synchronous=NORMAL;"
+  "PRAGMA wal_autocheckpoint=0;"
   "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
   "CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1),"
   "  secret BLOB NOT NULL);"
@@ -74,11 +81,56 @@ prepare (PinholeProfile *self,
   return stmt;
 }
 
+/* moves what the WAL holds into the database file: the fsync happens here, off the main loop */
+static void
+checkpoint_thread (GTask        *task,
+                   gpointer      source,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  const char *path = task_data;
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+    {
+      sqlite3_busy_timeout (db, 5000);
+      sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+  sqlite3_close_v2 (db);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+checkpoint_done_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  PINHOLE_PROFILE (source)->checkpointing = FALSE;
+}
+
+#define CHECKPOINT_EVERY_WRITES 256
+
+static void
+count_write (PinholeProfile *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (++self->writes < CHECKPOINT_EVERY_WRITES || self->checkpointing)
+    return;
+  self->writes = 0;
+  self->checkpointing = TRUE;
+  task = g_task_new (self, NULL, checkpoint_done_cb, NULL);
+  g_task_set_source_tag (task, count_write);
+  g_task_set_task_data (task, g_strdup (self->path), g_free);
+  g_task_run_in_thread (task, checkpoint_thread);
+}
+
 static gboolean
 step_done (PinholeProfile *self,
            sqlite3_stmt   *stmt,
            GError        **error)
 {
+  count_write (self);
   return sqlite3_step (stmt) == SQLITE_DONE ? TRUE : sql_failed (self, error);
 }
 
@@ -97,8 +149,10 @@ pinhole_profile_finalize (GObject *object)
   PinholeProfile *self = PINHOLE_PROFILE (object);
 
   g_clear_object (&self->identity);
+  /* the last connection to close checkpoints the WAL itself */
   g_clear_pointer (&self->db, sqlite3_close_v2);
   g_free (self->dir);
+  g_free (self->path);
   G_OBJECT_CLASS (pinhole_profile_parent_class)->finalize (object);
 }
 
@@ -168,6 +222,7 @@ pinhole_profile_open (const char *dir,
       return NULL;
     }
   self->dir = g_strdup (dir);
+  self->path = g_strdup (path);
   if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
       SQLITE_OK)
     {
