@@ -6,7 +6,6 @@
 
 #include "natlab-pinhole.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 #define SERVER_PORT      "7300"
@@ -786,7 +785,10 @@ done:
                   feeder.next - 1, count_messages (bob), history);
   g_string_free (feeder.pending, TRUE);
   if (g_test_failed ())
-    log_proc (bob);
+    {
+      log_proc (bob);
+      log_proc (sender);
+    }
   g_assert_cmpuint (duplicates, ==, 0);
   g_assert_cmpuint (out_of_order, ==, 0);
   g_assert_cmpuint (expected - 1, ==, feeder.next - 1);
