@@ -528,6 +528,16 @@ child_call (PhProc     *p,
         }
     }
   event = ph_proc_wait_event (p, cursor, reply_match, &m, timeout_ms);
+  if (event == NULL && p->out_eof)
+    {
+      ph_proc_wait (p, STEP_MS);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: ended (%s %d) before '%s' "
+                   "after '%s'%s%s", p->name, p->signaled ? "signal" : "status",
+                   p->signaled ? g_subprocess_get_term_sig (p->proc) : p->status, want,
+                   command ? command : "(wait)", p->err_text->len ? ": " : "",
+                   p->err_text->str);
+      return NULL;
+    }
   if (event == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s: no '%s' after '%s' in %u ms%s%s",
@@ -556,14 +566,28 @@ spawn_child (Bench      *b,
              GError    **error)
 {
   g_autofree char *profile = g_build_filename (b->ph->home, user, NULL);
-  const char *argv[] = { b->self_exe, "--child", "--server", b->ph->url, "--profile", profile,
-                         "--peer", peer, NULL };
+  /* BENCH_LAB_CHILD_GDB: the clients under gdb, which prints a backtrace if one crashes */
+  const char *gdb[] = { "gdb", "-q", "-batch", "-ex", "run", "-ex", "bt", "--args" };
+  const char *argv[G_N_ELEMENTS (gdb) + 9] = { NULL };
+  guint n = 0;
   /* BENCH_LAB_CHILD_DEBUG=DOMAINS: G_MESSAGES_DEBUG for the clients only */
   g_autofree char *debug = g_getenv ("BENCH_LAB_CHILD_DEBUG")
     ? g_strconcat ("G_MESSAGES_DEBUG=", g_getenv ("BENCH_LAB_CHILD_DEBUG"), NULL) : NULL;
   const char *env[] = { debug, NULL };
-  PhProc *p = natlab_pinhole_spawn (natlab_pinhole_ns (b->ph, user), argv, env, TRUE, error);
+  PhProc *p;
 
+  if (g_getenv ("BENCH_LAB_CHILD_GDB") != NULL)
+    for (guint i = 0; i < G_N_ELEMENTS (gdb); i++)
+      argv[n++] = gdb[i];
+  argv[n++] = b->self_exe;
+  argv[n++] = "--child";
+  argv[n++] = "--server";
+  argv[n++] = b->ph->url;
+  argv[n++] = "--profile";
+  argv[n++] = profile;
+  argv[n++] = "--peer";
+  argv[n++] = peer;
+  p = natlab_pinhole_spawn (natlab_pinhole_ns (b->ph, user), argv, env, TRUE, error);
   if (p == NULL)
     return NULL;
   g_free (p->name);
@@ -599,8 +623,19 @@ stop_children (Bench *b)
           ph_proc_wait (*procs[i], STEP_MS);
         }
       if (g_getenv ("BENCH_LAB_CHILD_LOG") != NULL)
-        fprintf (stderr, "---- %s, standard error:\n%s", (*procs[i])->name,
-                 (*procs[i])->err_text->str);
+        {
+          fprintf (stderr, "---- %s, standard output lines that are not replies:\n",
+                   (*procs[i])->name);
+          for (guint j = 0; j < (*procs[i])->lines->len; j++)
+            {
+              const char *line = g_ptr_array_index ((*procs[i])->lines, j);
+
+              if (line[0] != '{')
+                fprintf (stderr, "%s\n", line);
+            }
+          fprintf (stderr, "---- %s, standard error:\n%s", (*procs[i])->name,
+                   (*procs[i])->err_text->str);
+        }
       g_clear_pointer (procs[i], ph_proc_free);
     }
 }
