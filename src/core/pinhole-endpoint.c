@@ -20,6 +20,7 @@
 #define TCP_FIRST_FRAME_MS 5000
 #define MAX_PENDING_ACCEPT 64
 #define RTO_CAP_MS         1600
+#define UDP_BUFFER_BYTES   (4 * 1024 * 1024)
 
 struct _PinholeEndpoint
 {
@@ -388,6 +389,10 @@ pinhole_endpoint_new (GError **error)
   if (self->udp == NULL || !g_socket_bind (self->udp, local, FALSE, error))
     return NULL;
   g_socket_set_blocking (self->udp, FALSE);
+  /* room for the UDP paths' windows; the kernel may give less (net.core.rmem_max), and the
+   * paths size their windows by what it gave */
+  g_socket_set_option (self->udp, SOL_SOCKET, SO_RCVBUF, UDP_BUFFER_BYTES, NULL);
+  g_socket_set_option (self->udp, SOL_SOCKET, SO_SNDBUF, UDP_BUFFER_BYTES, NULL);
   self->udp_port = socket_port (self->udp);
 
   self->tcp_listener = tcp_socket_on (self->udp_port, &local_error);

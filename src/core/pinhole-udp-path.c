@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pseudotcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "pinhole-error.h"
 #include "pinhole-udp-path.h"
@@ -379,6 +380,13 @@ udp_get_kind (PinholePath *path)
   return PINHOLE_UDP_PATH (path)->kind;
 }
 
+static void
+udp_set_kind (PinholePath     *path,
+              PinholePathKind  kind)
+{
+  PINHOLE_UDP_PATH (path)->kind = kind;
+}
+
 static const char *
 udp_get_remote (PinholePath *path)
 {
@@ -401,6 +409,7 @@ pinhole_udp_path_iface_init (PinholePathInterface *iface)
 {
   iface->send = udp_send;
   iface->get_kind = udp_get_kind;
+  iface->set_kind = udp_set_kind;
   iface->get_remote = udp_get_remote;
   iface->close = udp_close;
 }
@@ -481,6 +490,18 @@ pinhole_udp_path_init (PinholeUdpPath *self)
   self->rbuf = g_malloc (FRAME_HEADER + PINHOLE_PATH_MAX_PACKET);
 }
 
+/* a quarter of what the kernel gives the socket (SO_RCVBUF reads back twice the usable
+ * size on Linux), between 32 KiB and PSEUDO_TCP_BUFFER */
+static guint
+receive_window (GSocket *socket)
+{
+  gint size = 0;
+
+  if (!g_socket_get_option (socket, SOL_SOCKET, SO_RCVBUF, &size, NULL) || size <= 0)
+    return 64 * 1024;
+  return CLAMP ((guint) size / 4, 32 * 1024u, (guint) PSEUDO_TCP_BUFFER);
+}
+
 /**
  * pinhole_udp_path_new:
  * @socket: a bound UDP socket; the path sends on it but never reads it or closes it
@@ -534,11 +555,14 @@ pinhole_udp_path_new (GSocket         *socket,
   callbacks.PseudoTcpClosed = ptcp_closed_cb;
   callbacks.WritePacket = ptcp_write_packet_cb;
   self->ptcp = pseudo_tcp_socket_new (PINHOLE_UDP_PATH_CONVERSATION, &callbacks);
-  /* packets are whole messages: do not hold small ones back (Nagle) */
+  /* packets are whole messages: do not hold small ones back (Nagle). The receive window
+   * must fit the socket's receive buffer (shared with the other paths on it): a window the
+   * kernel cannot hold drops datagrams, and each loss costs PseudoTcp a retransmission
+   * timeout of at least a second */
   g_object_set (self->ptcp,
                 "no-delay", TRUE,
                 "ack-delay", PSEUDO_TCP_ACK_DELAY_MS,
-                "rcv-buf", PSEUDO_TCP_BUFFER,
+                "rcv-buf", receive_window (socket),
                 "snd-buf", PSEUDO_TCP_BUFFER,
                 NULL);
   pseudo_tcp_socket_notify_mtu (self->ptcp, PINHOLE_UDP_PATH_MTU);
