@@ -101,7 +101,7 @@ cli_login (Cli     *cli,
       if (password == NULL)
         return FALSE;
     }
-  /* only a device that stays online (listen) or probes (path) looks for direct paths */
+  /* only what keeps a session (listen, path, send -) looks for direct paths */
   pinhole_client_set_direct_paths (cli->client, cli->direct_paths);
   pinhole_client_login_async (cli->client, cli->server, password, announce, NULL, login_cb, cli);
   g_main_loop_run (cli->loop);

@@ -120,6 +120,8 @@ cli_send (Cli   *cli,
   if (argc != 3)
     return cli_usage ("send", "expected USER and TEXT (or - for standard input)");
   run.user = argv[1];
+  /* a stream of lines may last: it looks for a direct path like listen; one message does not */
+  cli->direct_paths = strcmp (argv[2], "-") == 0;
   if (!cli_login (cli, FALSE))
     return cli_fail (cli, cli->error);
 

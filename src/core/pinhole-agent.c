@@ -99,6 +99,7 @@ struct _PinholeAgent
   GPtrArray        *pending_out;     /* PinholeCandidate not yet sent to the peer */
   JsonObject       *pending_nomination;  /* controlled: waits for its check to finish */
   PinholePath      *path;            /* the path built last */
+  gpointer          path_check;      /* the UdpCheck or TcpCheck under it */
   GInetSocketAddress *path_remote;   /* the UDP path's remote, routed to it by the endpoint */
 
   gboolean          controlling;
@@ -123,6 +124,9 @@ static guint signals[N_SIGNALS];
 static void maybe_nominate (PinholeAgent *self);
 static void check_exhausted (PinholeAgent *self);
 static void tcp_check_read (TcpCheck *check);
+static void reset_round (PinholeAgent *self);
+static void drop_path (PinholeAgent *self);
+static void resend_local (PinholeAgent *self);
 static gboolean connect_timeout_cb (gpointer user_data);
 
 /* ---- helpers ---- */
@@ -735,6 +739,26 @@ typedef struct
   gpointer            check;    /* UdpCheck or TcpCheck */
 } Pair;
 
+/* TRUE when @p beats @best: a better kind; between punched holes UDP unless TCP answered
+ * clearly faster (a TCP check's round trip leaves out the handshake, so near-equal times
+ * favour TCP unfairly); otherwise the faster check */
+static gboolean
+pair_better (const Pair *p,
+             const Pair *best)
+{
+  if (kind_rank (p->kind) != kind_rank (best->kind))
+    return kind_rank (p->kind) < kind_rank (best->kind);
+  if (p->transport != best->transport)
+    {
+      const Pair *udp = p->transport == PINHOLE_TRANSPORT_UDP ? p : best;
+      const Pair *tcp = udp == p ? best : p;
+      gboolean tcp_wins = tcp->rtt_ms + 5.0 < udp->rtt_ms * 0.75;
+
+      return p == tcp ? tcp_wins : !tcp_wins;
+    }
+  return p->rtt_ms < best->rtt_ms;
+}
+
 static gboolean
 best_pair (PinholeAgent *self,
            Pair         *best)
@@ -752,8 +776,7 @@ best_pair (PinholeAgent *self,
                    pair_kind (self, PINHOLE_TRANSPORT_UDP, c->remote->type, c->remote->via,
                               c->seen),
                    c->remote->address, c->seen, c->rtt_ms, c };
-      if (!found || kind_rank (p.kind) < kind_rank (best->kind) ||
-          (kind_rank (p.kind) == kind_rank (best->kind) && p.rtt_ms < best->rtt_ms))
+      if (!found || pair_better (&p, best))
         *best = p, found = TRUE;
     }
   for (guint i = 0; i < self->tcp_checks->len; i++)
@@ -768,8 +791,7 @@ best_pair (PinholeAgent *self,
       p = (Pair) { PINHOLE_TRANSPORT_TCP,
                    pair_kind (self, PINHOLE_TRANSPORT_TCP, c->remote_type, via, c->seen),
                    c->remote, c->seen, c->rtt_ms, c };
-      if (!found || kind_rank (p.kind) < kind_rank (best->kind) ||
-          (kind_rank (p.kind) == kind_rank (best->kind) && p.rtt_ms < best->rtt_ms))
+      if (!found || pair_better (&p, best))
         *best = p, found = TRUE;
     }
   return found;
@@ -846,6 +868,19 @@ drop_path (PinholeAgent *self)
       pinhole_path_close (self->path);
     }
   g_clear_object (&self->path);
+  self->path_check = NULL;
+}
+
+/* the pair under the path is of a better kind than thought: same path, new name */
+static void
+relabel_path (PinholeAgent   *self,
+              PinholePathKind kind)
+{
+  g_debug ("direct path %s is %s", pinhole_path_get_remote (self->path),
+           pinhole_path_kind_to_string (kind));
+  pinhole_path_set_kind (self->path, kind);
+  if (self->connect_source == 0)
+    g_signal_emit (self, signals[SIGNAL_PATH_READY], 0, self->path);
 }
 
 static void
@@ -854,7 +889,13 @@ build_path (PinholeAgent    *self,
             PinholePathKind  kind,
             gpointer         check)
 {
+  if (self->path != NULL && self->path_check == check)
+    {
+      relabel_path (self, kind);
+      return;
+    }
   drop_path (self);
+  self->path_check = check;
   if (transport == PINHOLE_TRANSPORT_TCP)
     {
       TcpCheck *c = check;
@@ -1122,8 +1163,24 @@ pinhole_agent_add_local_candidate (PinholeAgent           *self,
                                    const PinholeCandidate *candidate)
 {
   for (guint i = 0; i < self->local->len; i++)
-    if (pinhole_candidate_equal (g_ptr_array_index (self->local, i), candidate))
+    {
+      PinholeCandidate *known = g_ptr_array_index (self->local, i);
+
+      if (!pinhole_candidate_equal (known, candidate))
+        continue;
+      if (known->type != candidate->type)
+        {
+          /* the same address is a router mapping after all: the peer learns it, and a path
+           * through it is relabelled */
+          known->type = candidate->type;
+          known->via = candidate->via;
+          known->priority = candidate->priority;
+          g_ptr_array_add (self->pending_out, pinhole_candidate_copy (candidate));
+          schedule_flush (self);
+          maybe_nominate (self);
+        }
       return;
+    }
   if (self->local->len >= PINHOLE_CANDIDATES_MAX)
     return;
   g_ptr_array_add (self->local, pinhole_candidate_copy (candidate));
@@ -1210,9 +1267,13 @@ handle_candidates (PinholeAgent *self,
 
   if (self->remote_ufrag != NULL && strcmp (self->remote_ufrag, ufrag) != 0)
     {
-      /* new credentials: the peer restarted its search (a path died, the network changed) */
+      /* new credentials: the peer restarted its search (a path died, the network changed).
+       * We start over too, but keep our credentials, or two restarts would answer each other
+       * for ever; the peer forgot our candidates, so they go again. */
       g_debug ("peer restarted its checks");
-      pinhole_agent_restart (self);
+      reset_round (self);
+      drop_path (self);
+      resend_local (self);
     }
   if (self->remote_ufrag == NULL)
     {
@@ -1235,6 +1296,8 @@ handle_candidates (PinholeAgent *self,
     }
   for (guint i = 0; i < parsed->len && self->remote->len < PINHOLE_CANDIDATES_MAX * 2; i++)
     add_remote_candidate (self, g_ptr_array_index (parsed, i));
+  /* a candidate may have been renamed (srflx → mapped): the best pair may be better now */
+  maybe_nominate (self);
   if (done != NULL && JSON_NODE_HOLDS_VALUE (done) && json_node_get_boolean (done))
     {
       self->remote_done = TRUE;
@@ -1274,6 +1337,16 @@ pinhole_agent_handle_control (PinholeAgent *self,
 }
 
 /* ---- lifecycle ---- */
+
+static void
+resend_local (PinholeAgent *self)
+{
+  g_ptr_array_set_size (self->pending_out, 0);
+  for (guint i = 0; i < self->local->len; i++)
+    g_ptr_array_add (self->pending_out, pinhole_candidate_copy (g_ptr_array_index (self->local,
+                                                                                   i)));
+  schedule_flush (self);
+}
 
 static void
 reset_round (PinholeAgent *self)
@@ -1322,11 +1395,7 @@ pinhole_agent_restart (PinholeAgent *self)
   reset_round (self);
   drop_path (self);
   new_credentials (self);
-  g_ptr_array_set_size (self->pending_out, 0);
-  for (guint i = 0; i < self->local->len; i++)
-    g_ptr_array_add (self->pending_out, pinhole_candidate_copy (g_ptr_array_index (self->local,
-                                                                                   i)));
-  schedule_flush (self);
+  resend_local (self);
 }
 
 void

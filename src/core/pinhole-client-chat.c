@@ -372,8 +372,8 @@ session_acked_cb (PinholeSession    *session,
     }
 }
 
-static void
-emit_path (PinholeClientPeer *peer)
+void
+_pinhole_client_emit_path (PinholeClientPeer *peer)
 {
   PinholePath *path = peer->session ? pinhole_session_get_path (peer->session) : NULL;
   const char *name = path ? pinhole_path_kind_to_string (pinhole_path_get_kind (path)) : "none";
@@ -397,7 +397,7 @@ session_established_cb (PinholeSession    *session,
   for (guint i = 0; i < waiters->len; i++)
     g_task_return_pointer (g_ptr_array_index (waiters, i), g_object_ref (session),
                            g_object_unref);
-  emit_path (peer);
+  _pinhole_client_emit_path (peer);
   _pinhole_client_direct_session_up (peer);
 }
 
@@ -409,14 +409,14 @@ session_closed_cb (PinholeSession    *session,
   g_autoptr(GError) copy = error ? g_error_copy (error) : NULL;
 
   peer_session_failed (peer, copy);
-  emit_path (peer);
+  _pinhole_client_emit_path (peer);
 }
 
 static void
 session_path_changed_cb (PinholeSession    *session,
                          PinholeClientPeer *peer)
 {
-  emit_path (peer);
+  _pinhole_client_emit_path (peer);
 }
 
 static void
@@ -648,7 +648,7 @@ _pinhole_client_handle_relay_closed (PinholeClient *self,
       if (peer->relay == relay)
         {
           peer_session_failed (peer, error);
-          emit_path (peer);
+          _pinhole_client_emit_path (peer);
           break;
         }
   }

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define RESTART_MIN_S 1
-#define RESTART_MAX_S 60
+#define RESTART_MAX_S 30
 #define MAX_CONTROL_BYTES 16384
 
 /* ---- local state ---- */
@@ -189,6 +189,8 @@ agent_path_ready_cb (PinholeAgent      *agent,
   peer->restart_backoff_s = 0;
   g_clear_pointer (&peer->relay_reason, g_free);
   pinhole_session_attach_path (peer->session, path);
+  /* a path relabelled in place is announced here: the session saw no change */
+  _pinhole_client_emit_path (peer);
 }
 
 /* "why relayed", from what each side learnt of its own network */
@@ -341,11 +343,9 @@ restart_cb (gpointer user_data)
   PinholeClientPeer *peer = user_data;
 
   peer->restart_source = 0;
+  /* the reason stays what the last round found until a round finds better */
   if (peer->agent != NULL && peer->session != NULL)
-    {
-      set_reason (peer, "looking for a direct path again");
-      pinhole_agent_restart (peer->agent);
-    }
+    pinhole_agent_restart (peer->agent);
   return G_SOURCE_REMOVE;
 }
 

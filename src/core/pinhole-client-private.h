@@ -105,6 +105,7 @@ void        _pinhole_client_handle_offline      (PinholeClient *self,
                                                  gboolean       roster_fresh);
 void        _pinhole_client_handle_delivered    (PinholeClient *self,
                                                  JsonObject    *stanza);
+void        _pinhole_client_emit_path           (PinholeClientPeer *peer);
 void        _pinhole_client_drop_all_peers      (PinholeClient *self,
                                                  const GError  *error);
 void        _pinhole_client_peer_info           (PinholeClient *self,

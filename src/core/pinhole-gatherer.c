@@ -94,8 +94,23 @@ add_candidate (PinholeGatherer      *self,
 
   c->priority = pinhole_candidate_compute_priority (type, transport, local_preference);
   for (guint i = 0; i < self->candidates->len; i++)
-    if (pinhole_candidate_equal (g_ptr_array_index (self->candidates, i), c))
+    {
+      PinholeCandidate *known = g_ptr_array_index (self->candidates, i);
+
+      if (!pinhole_candidate_equal (known, c))
+        continue;
+      /* a router mapping that kept the port STUN saw is both: the mapping is what matters */
+      if (known->type == PINHOLE_CANDIDATE_SRFLX && type == PINHOLE_CANDIDATE_MAPPED)
+        {
+          known->type = type;
+          known->via = via;
+          known->priority = c->priority;
+          text = pinhole_candidate_to_string (known);
+          g_debug ("candidate %s (was server-reflexive)", text);
+          g_signal_emit (self, signals[SIGNAL_CANDIDATE_ADDED], 0, known);
+        }
       return;
+    }
   if (self->candidates->len >= PINHOLE_CANDIDATES_MAX)
     return;
   text = pinhole_candidate_to_string (c);

@@ -68,6 +68,16 @@ pinhole_path_close (PinholePath *self)
   PINHOLE_PATH_GET_IFACE (self)->close (self);
 }
 
+/* relabels a path whose implementation allows it; others keep their kind */
+void
+pinhole_path_set_kind (PinholePath     *self,
+                       PinholePathKind  kind)
+{
+  g_return_if_fail (PINHOLE_IS_PATH (self));
+  if (PINHOLE_PATH_GET_IFACE (self)->set_kind != NULL)
+    PINHOLE_PATH_GET_IFACE (self)->set_kind (self, kind);
+}
+
 void
 pinhole_path_emit_received (PinholePath *self,
                             GBytes      *packet)

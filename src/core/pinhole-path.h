@@ -43,6 +43,10 @@ struct _PinholePathInterface
   const char *    (*get_remote) (PinholePath *self);
   /* stop using the path; emits ::closed once with no error */
   void            (*close)      (PinholePath *self);
+  /* optional: the same path turns out to be of another kind (a router mapping found after
+   * the hole was punched through the same port) */
+  void            (*set_kind)   (PinholePath     *self,
+                                 PinholePathKind  kind);
 };
 
 gboolean        pinhole_path_send        (PinholePath *self,
@@ -51,6 +55,8 @@ gboolean        pinhole_path_send        (PinholePath *self,
 PinholePathKind pinhole_path_get_kind    (PinholePath *self);
 const char     *pinhole_path_get_remote  (PinholePath *self);
 void            pinhole_path_close       (PinholePath *self);
+void            pinhole_path_set_kind    (PinholePath     *self,
+                                          PinholePathKind  kind);
 
 /* for implementations: emit ::received (GBytes *packet) and ::closed (GError *nullable) */
 void            pinhole_path_emit_received (PinholePath  *self,

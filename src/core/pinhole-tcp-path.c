@@ -305,6 +305,13 @@ tcp_get_kind (PinholePath *path)
   return PINHOLE_TCP_PATH (path)->kind;
 }
 
+static void
+tcp_set_kind (PinholePath     *path,
+              PinholePathKind  kind)
+{
+  PINHOLE_TCP_PATH (path)->kind = kind;
+}
+
 static const char *
 tcp_get_remote (PinholePath *path)
 {
@@ -327,6 +334,7 @@ pinhole_tcp_path_iface_init (PinholePathInterface *iface)
 {
   iface->send = tcp_send;
   iface->get_kind = tcp_get_kind;
+  iface->set_kind = tcp_set_kind;
   iface->get_remote = tcp_get_remote;
   iface->close = tcp_close;
 }
