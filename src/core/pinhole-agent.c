@@ -785,7 +785,9 @@ best_pair (PinholeAgent *self,
       PinholePathKind via;
       Pair p;
 
-      if (!tcp_check_done (c) || c->taken)
+      /* a connection handed to a path counts only while that path is ours: it may be
+       * relabelled, never built again */
+      if (!tcp_check_done (c) || (c->taken && c != self->path_check))
         continue;
       c->remote_type = remote_type_of (self, PINHOLE_TRANSPORT_TCP, c->remote, &via);
       p = (Pair) { PINHOLE_TRANSPORT_TCP,
@@ -1056,7 +1058,7 @@ handle_nominate (PinholeAgent *self,
           g_autofree char *address = pinhole_socket_address_to_string (
             G_SOCKET_ADDRESS (c->remote));
 
-          if (c->failed || c->taken || strcmp (address, peer) != 0)
+          if (c->failed || (c->taken && c != self->path_check) || strcmp (address, peer) != 0)
             continue;
           if (!tcp_check_done (c))
             break;
