@@ -166,16 +166,11 @@ gather_host (PinholeGatherer *self)
   guint preference = 65535;
   g_autoptr(GPtrArray) loopback = g_ptr_array_new_with_free_func (g_object_unref);
 
-  if (getifaddrs (&list) != 0)
-    return;
   if (server_is_local (self))
-    {
-      /* only the loopback addresses below */
-      freeifaddrs (list);
-      list = NULL;
-      g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-      g_ptr_array_add (loopback, g_steal_pointer (&lo));
-    }
+    /* only the loopback addresses below */
+    g_ptr_array_add (loopback, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
+  else if (getifaddrs (&list) != 0)
+    return;
   for (struct ifaddrs *ifa = list; ifa != NULL; ifa = ifa->ifa_next)
     {
       g_autoptr(GInetAddress) ip = NULL;
@@ -201,7 +196,8 @@ gather_host (PinholeGatherer *self)
         }
       preference = preference > 1024 ? preference - 1024 : preference;
     }
-  freeifaddrs (list);
+  if (list != NULL)
+    freeifaddrs (list);
 
   /* a machine with only loopback (tests, or two profiles on one machine) still goes direct */
   if (self->candidates->len == 0)
