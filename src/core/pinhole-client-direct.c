@@ -114,6 +114,16 @@ network_changed_cb (GNetworkMonitor *monitor,
       }
 }
 
+static gboolean
+host_is_loopback (const char *host)
+{
+  g_autoptr(GInetAddress) address = host ? g_inet_address_new_from_string (host) : NULL;
+
+  if (host != NULL && g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
 /* at log-in: the endpoint and port mapper once, a fresh round of gathering every time */
 void
 _pinhole_client_direct_start (PinholeClient *self)
@@ -130,7 +140,8 @@ _pinhole_client_direct_start (PinholeClient *self)
           g_debug ("%s", self->direct_error);
           return;
         }
-      if (g_getenv ("PINHOLE_NO_PORT_MAPPING") == NULL)
+      /* a server on loopback means the peers are on this machine: no router is involved */
+      if (g_getenv ("PINHOLE_NO_PORT_MAPPING") == NULL && !host_is_loopback (self->stun_host))
         self->mapper = pinhole_port_mapper_new ();
       self->gatherer = pinhole_gatherer_new (self->endpoint, self->mapper);
       g_signal_connect (self->gatherer, "candidate-added", G_CALLBACK (candidate_added_cb),
