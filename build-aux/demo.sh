@@ -70,12 +70,12 @@ say "$bob comes online (pinhole-cli listen) and receives it"
 listen_pid=$!
 sleep 1
 
-say "now both are online: messages go over an encrypted session through the relay"
+say "now both are online: messages go over an encrypted session, on the relay at first"
 printf 'Live now, over our session.\nEach line is one message, in order.\n' |
   "$cli" --profile "$demo/alice" send "$bob" -
 sleep 0.5
 
-say "the path to $bob and its round-trip time, three probes"
+say "the path to $bob and its round-trip time: the session moves off the relay to a direct path"
 "$cli" --profile "$demo/alice" path "$bob" --count 3
 
 say "$alice's contacts"
