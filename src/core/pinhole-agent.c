@@ -114,6 +114,8 @@ struct _PinholeAgent
   guint             settle_source;   /* ends the other TCP checks once a path works */
   guint             connect_source;  /* a UDP path that does not connect in time fails */
   int               nominated_rank;  /* of the nominated pair; G_MAXINT: none yet */
+  PinholeTransport  nominated_transport;
+  gboolean          moved_within_rank;
 };
 
 G_DEFINE_FINAL_TYPE (PinholeAgent, pinhole_agent, G_TYPE_OBJECT)
@@ -739,9 +741,9 @@ typedef struct
   gpointer            check;    /* UdpCheck or TcpCheck */
 } Pair;
 
-/* TRUE when @p beats @best: a better kind; between punched holes UDP unless TCP answered
- * clearly faster (a TCP check's round trip leaves out the handshake, so near-equal times
- * favour TCP unfairly); otherwise the faster check */
+/* TRUE when @p beats @best: a better kind; within a kind UDP before TCP, then the faster
+ * check. Check times do not compare across transports: a UDP check's time includes the
+ * retransmissions that punching needs, a TCP check's leaves out the handshake. */
 static gboolean
 pair_better (const Pair *p,
              const Pair *best)
@@ -749,13 +751,7 @@ pair_better (const Pair *p,
   if (kind_rank (p->kind) != kind_rank (best->kind))
     return kind_rank (p->kind) < kind_rank (best->kind);
   if (p->transport != best->transport)
-    {
-      const Pair *udp = p->transport == PINHOLE_TRANSPORT_UDP ? p : best;
-      const Pair *tcp = udp == p ? best : p;
-      gboolean tcp_wins = tcp->rtt_ms + 5.0 < udp->rtt_ms * 0.75;
-
-      return p == tcp ? tcp_wins : !tcp_wins;
-    }
+    return p->transport == PINHOLE_TRANSPORT_UDP;
   return p->rtt_ms < best->rtt_ms;
 }
 
@@ -958,6 +954,21 @@ connect_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* a better kind of path, or once, UDP after a TCP path of the same kind that answered first
+ * (UDP is preferred within a kind, see pair_better) */
+static gboolean
+worth_nominating (PinholeAgent *self,
+                  const Pair   *best)
+{
+  int rank = kind_rank (best->kind);
+
+  if (rank < self->nominated_rank)
+    return TRUE;
+  return rank == self->nominated_rank && !self->moved_within_rank &&
+         self->nominated_transport == PINHOLE_TRANSPORT_TCP &&
+         best->transport == PINHOLE_TRANSPORT_UDP;
+}
+
 static gboolean
 nominate_cb (gpointer user_data)
 {
@@ -968,9 +979,12 @@ nominate_cb (gpointer user_data)
   g_autofree char *seen = NULL;
 
   self->nominate_source = 0;
-  if (self->closed || !best_pair (self, &best) || kind_rank (best.kind) >= self->nominated_rank)
+  if (self->closed || !best_pair (self, &best) || !worth_nominating (self, &best))
     return G_SOURCE_REMOVE;
+  if (kind_rank (best.kind) == self->nominated_rank)
+    self->moved_within_rank = TRUE;
   self->nominated_rank = kind_rank (best.kind);
+  self->nominated_transport = best.transport;
   remote = pinhole_socket_address_to_string (G_SOCKET_ADDRESS (best.remote));
   seen = pinhole_socket_address_to_string (G_SOCKET_ADDRESS (best.seen));
   message = json_object_new ();
@@ -1000,8 +1014,7 @@ maybe_nominate (PinholeAgent *self)
         }
       return;
     }
-  if (self->nominate_source != 0 || !best_pair (self, &best) ||
-      kind_rank (best.kind) >= self->nominated_rank)
+  if (self->nominate_source != 0 || !best_pair (self, &best) || !worth_nominating (self, &best))
     return;
   /* LAN cannot be beaten: go at once; otherwise give better pairs a moment */
   self->nominate_source = g_timeout_add (kind_rank (best.kind) == 0 ? 0 : NOMINATE_WAIT_MS,
@@ -1370,6 +1383,7 @@ reset_round (PinholeAgent *self)
   self->remote_done = FALSE;
   self->failed_reported = FALSE;
   self->nominated_rank = G_MAXINT;
+  self->moved_within_rank = FALSE;
 }
 
 static void

@@ -335,6 +335,9 @@ _pinhole_client_direct_control (PinholeClientPeer *peer,
     {
       JsonNode *nat = json_object_get_member (message, "nat");
 
+      /* the peer is searching now: a restart of ours would only cut its round short */
+      g_clear_handle_id (&peer->restart_source, g_source_remove);
+
       if (nat != NULL && JSON_NODE_HOLDS_OBJECT (nat))
         {
           g_clear_pointer (&peer->peer_nat, json_object_unref);
