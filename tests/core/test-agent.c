@@ -8,6 +8,7 @@
 #include "pinhole-endpoint.h"
 #include "pinhole-error.h"
 #include "pinhole-stanza.h"
+#include "pinhole-test-loop.h"
 
 #include <string.h>
 
@@ -163,29 +164,9 @@ add_loopback (Side            *side,
   pinhole_agent_add_local_candidate (side->agent, c);
 }
 
-typedef gboolean (*Condition) (Fixture *f);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-iterate_until (Fixture  *f,
-               Condition condition,
-               guint     timeout_ms)
-{
-  gboolean expired = FALSE;
-  guint id = g_timeout_add (timeout_ms, timeout_cb, &expired);
-
-  while (!condition (f) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (id);
-  return condition (f);
-}
+/* conditions on the fixture, for pinhole_test_iterate_until() */
+#define iterate_until(f, condition, timeout_ms) \
+  pinhole_test_iterate_until ((PinholeTestCondition) (condition), (f), (timeout_ms))
 
 static gboolean
 both_have_paths (Fixture *f)

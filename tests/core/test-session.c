@@ -8,8 +8,8 @@
 #include "pinhole-session.h"
 #include "pinhole-session-private.h"
 #include "pinhole-test-path.h"
+#include "pinhole-test-loop.h"
 
-#define MAX_ITERATIONS 5000000
 
 typedef struct
 {
@@ -35,43 +35,6 @@ typedef struct
 
 /* ---- helpers ---- */
 
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* iterate the default main context until @cond holds or @timeout_ms pass */
-static gboolean
-iterate_until (gboolean (*cond) (gpointer),
-               gpointer   data,
-               guint      timeout_ms)
-{
-  gboolean expired = FALSE;
-  guint source = g_timeout_add (timeout_ms, deadline_cb, &expired);
-  guint n = 0;
-  gboolean ok;
-
-  while (!(ok = cond (data)) && !expired && n++ < MAX_ITERATIONS)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (source);
-  return ok;
-}
-
-static void
-iterate_for (guint ms)
-{
-  gboolean expired = FALSE;
-  guint n = 0;
-
-  g_timeout_add (ms, deadline_cb, &expired);
-  while (!expired && n++ < MAX_ITERATIONS)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 static void
 frame_received_cb (PinholeSession *session,
@@ -214,7 +177,7 @@ start_and_establish (Fixture *f)
 {
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (iterate_until (both_established, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (both_established, f, 10000));
 }
 
 static GBytes *
@@ -354,8 +317,8 @@ test_handshake_and_chat (Fixture       *f,
   g_assert_cmpuint (seq_alice, ==, 1);
 
   check.count = 1;
-  g_assert_true (iterate_until (all_delivered_and_acked, &check, 5000));
-  g_assert_true (iterate_until (bob_has_two_acked, f, 5000));
+  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 5000));
+  g_assert_true (pinhole_test_iterate_until (bob_has_two_acked, f, 5000));
 
   g_assert_cmpuint (f->bob.received->len, ==, 2);
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], early));
@@ -381,7 +344,7 @@ test_wrong_key_initiator (void)
   pinhole_session_set_timeout (f->bob.session, 500);
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (iterate_until (both_ended, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (both_ended, f, 10000));
 
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_FAILED);
@@ -408,7 +371,7 @@ test_wrong_key_responder (void)
   g_assert_true (pinhole_session_send (f->alice.session, 1, secret, NULL, &error));
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (iterate_until (both_ended, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (both_ended, f, 10000));
 
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_FAILED);
@@ -438,9 +401,9 @@ test_lossy_bulk (Fixture       *f,
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), >, 0);
   start_and_establish (f);
 
-  g_assert_true (iterate_until (all_delivered_and_acked, &check, 60000));
+  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 60000));
   /* let any late duplicates and retransmissions arrive */
-  iterate_for (100);
+  pinhole_test_iterate_for (100);
 
   assert_numbered (&f->alice, 2000);
   assert_numbered (&f->bob, 2000);
@@ -483,7 +446,7 @@ test_path_switch (Fixture       *f,
   pinhole_test_path_set_delay (f->path_b, 2);
   send_numbered (&f->alice, 0, 600);
   send_numbered (&f->bob, 0, 600);
-  g_assert_true (iterate_until (some_delivered, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
   g_assert_cmpuint (f->alice.received->len, <, 600);
 
   /* the relay goes dark with frames in flight; a direct path appears */
@@ -493,12 +456,12 @@ test_path_switch (Fixture       *f,
   pinhole_test_path_new_pair (PINHOLE_PATH_KIND_LAN, 2, &lan_a, &lan_b);
   pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
   g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
-  iterate_for (20);
+  pinhole_test_iterate_for (20);
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
   pinhole_path_close (PINHOLE_PATH (f->path_a));
 
-  g_assert_true (iterate_until (all_delivered_and_acked, &check, 30000));
-  iterate_for (50);
+  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
+  pinhole_test_iterate_for (50);
   assert_numbered (&f->alice, 600);
   assert_numbered (&f->bob, 600);
   g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
@@ -512,7 +475,7 @@ test_path_switch (Fixture       *f,
 
   /* the direct path dies: back to nothing, then to a new relay */
   pinhole_path_close (PINHOLE_PATH (lan_a));
-  iterate_for (20);
+  pinhole_test_iterate_for (20);
   g_assert_null (pinhole_session_get_path (f->alice.session));
   g_assert_cmpuint (f->alice.n_path_changed, ==, 3);
 }
@@ -533,14 +496,14 @@ test_path_fallback (Fixture       *f,
   pinhole_test_path_set_delay (lan_b, 2);
   send_numbered (&f->alice, 0, 300);
   send_numbered (&f->bob, 0, 300);
-  g_assert_true (iterate_until (some_delivered, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
 
   /* the direct path dies mid-stream: both sides fall back to the relay, still attached */
   pinhole_test_path_set_silent (lan_a, TRUE);
   pinhole_test_path_set_silent (lan_b, TRUE);
   pinhole_path_close (PINHOLE_PATH (lan_a));
-  g_assert_true (iterate_until (all_delivered_and_acked, &check, 30000));
-  iterate_for (50);
+  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
+  pinhole_test_iterate_for (50);
 
   assert_numbered (&f->alice, 300);
   assert_numbered (&f->bob, 300);
@@ -589,7 +552,7 @@ test_path_silent (Fixture       *f,
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
   send_numbered (&f->alice, 0, 100);
   send_numbered (&f->bob, 0, 100);
-  g_assert_true (iterate_until (some_delivered, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
 
   /* the NAT mapping vanishes: nothing gets through any more, and nobody says so */
   pinhole_test_path_set_silent (lan_a, TRUE);
@@ -597,7 +560,7 @@ test_path_silent (Fixture       *f,
   silent_since = g_get_monotonic_time ();
   send_numbered (&f->alice, 100, 100);
   send_numbered (&f->bob, 100, 100);
-  g_assert_true (iterate_until (both_back_on_relay, f, 12000));
+  g_assert_true (pinhole_test_iterate_until (both_back_on_relay, f, 12000));
   elapsed_ms = (g_get_monotonic_time () - silent_since) / 1000.0;
   g_test_message ("back on the relay %.0f ms after the path went silent", elapsed_ms);
   /* heartbeat every 2 s while active, dead 4 s after an unanswered probe: at most 8 s */
@@ -605,8 +568,8 @@ test_path_silent (Fixture       *f,
   g_assert_true (lost_a == PINHOLE_PATH (lan_a));
   g_assert_true (lost_b == PINHOLE_PATH (lan_b));
 
-  g_assert_true (iterate_until (all_delivered_and_acked, &check, 30000));
-  iterate_for (50);
+  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
+  pinhole_test_iterate_for (50);
   assert_numbered (&f->alice, 200);
   assert_numbered (&f->bob, 200);
 }
@@ -641,7 +604,7 @@ test_rtt (Fixture       *f,
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->alice.session), ==, -1);
 
   pinhole_session_ping (f->alice.session);
-  g_assert_true (iterate_until (rtt_measured, f, 5000));
+  g_assert_true (pinhole_test_iterate_until (rtt_measured, f, 5000));
   g_object_get (f->alice.session, "rtt-ms", &rtt, NULL);
   g_test_message ("measured rtt %.2f ms over a 2 x 15 ms path", rtt);
   g_assert_cmpfloat (rtt, >=, 29.0);
@@ -656,7 +619,7 @@ test_auto_ping (Fixture       *f,
   pinhole_session_set_ping_interval (f->bob.session, 30);
   start_and_establish (f);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), ==, -1);
-  iterate_for (200);
+  pinhole_test_iterate_for (200);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), >=, 0);
 }
 
@@ -681,7 +644,7 @@ test_garbage (Fixture       *f,
   pinhole_test_path_set_capture (f->path_a, TRUE);
   start_and_establish (f);
   g_assert_true (pinhole_session_send (f->alice.session, 1, one, NULL, NULL));
-  g_assert_true (iterate_until (bob_has_one, f, 5000));
+  g_assert_true (pinhole_test_iterate_until (bob_has_one, f, 5000));
 
   /* everything alice sent so far, handshake included, replayed */
   captured = pinhole_test_path_get_captured (f->path_a);
@@ -724,8 +687,8 @@ test_garbage (Fixture       *f,
     }
 
   g_assert_true (pinhole_session_send (f->alice.session, 1, two, NULL, NULL));
-  g_assert_true (iterate_until (chat_delivered, f, 5000));
-  iterate_for (50);
+  g_assert_true (pinhole_test_iterate_until (chat_delivered, f, 5000));
+  pinhole_test_iterate_for (50);
   g_assert_cmpuint (f->bob.received->len, ==, 2);
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], one));
   g_assert_true (g_bytes_equal (f->bob.received->pdata[1], two));
@@ -757,8 +720,8 @@ test_replay (Fixture       *f,
   start_and_establish (f);
   for (guint i = 0; i < 3; i++)
     g_assert_true (pinhole_session_send (f->alice.session, 1, msg, NULL, NULL));
-  g_assert_true (iterate_until (three_acked, f, 5000));
-  iterate_for (50);
+  g_assert_true (pinhole_test_iterate_until (three_acked, f, 5000));
+  pinhole_test_iterate_for (50);
 
   /* replayed packets are refused before decryption: no redelivery, and not even an ack */
   captured = pinhole_test_path_get_captured (f->path_a);
@@ -768,7 +731,7 @@ test_replay (Fixture       *f,
   for (guint round = 0; round < 3; round++)
     for (guint i = 0; i < replay->len; i++)
       pinhole_test_path_inject (f->path_b, replay->pdata[i]);
-  iterate_for (50);
+  pinhole_test_iterate_for (50);
 
   g_assert_cmpuint (f->bob.received->len, ==, 3);
   g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_b), ==, bob_sent);
@@ -790,7 +753,7 @@ test_peer_close (Fixture       *f,
   g_assert_cmpuint (f->alice.n_closed, ==, 1);
   g_assert_null (f->alice.closed_error);
 
-  g_assert_true (iterate_until (both_ended, f, 5000));
+  g_assert_true (pinhole_test_iterate_until (both_ended, f, 5000));
   g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==, PINHOLE_SESSION_STATE_CLOSED);
   g_assert_null (f->bob.closed_error);
   g_assert_cmpuint (f->bob.n_closed, ==, 1);
@@ -816,7 +779,7 @@ test_retransmit_timeout (Fixture       *f,
 
   start = g_get_monotonic_time ();
   g_assert_true (pinhole_session_send (f->alice.session, 1, lost, NULL, NULL));
-  g_assert_true (iterate_until (alice_ended, f, 5000));
+  g_assert_true (pinhole_test_iterate_until (alice_ended, f, 5000));
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_FAILED);
   g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
@@ -832,7 +795,7 @@ test_handshake_timeout (Fixture       *f,
   pinhole_test_path_set_silent (f->path_a, TRUE);
   pinhole_session_set_timeout (f->alice.session, 300);
   pinhole_session_start (f->alice.session);
-  g_assert_true (iterate_until (alice_ended, f, 5000));
+  g_assert_true (pinhole_test_iterate_until (alice_ended, f, 5000));
   g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   /* HELLO was sent and retransmitted */
   g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), >=, 2);
@@ -858,7 +821,7 @@ test_limits (Fixture       *f,
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==,
                     (guint64) (PINHOLE_SESSION_WINDOW + 10) * PINHOLE_SESSION_MAX_PAYLOAD);
   start_and_establish (f);
-  g_assert_true (iterate_until (window_plus_ten_acked, f, 10000));
+  g_assert_true (pinhole_test_iterate_until (window_plus_ten_acked, f, 10000));
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], max));
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
 }
@@ -937,7 +900,7 @@ run_independent_initiator (gboolean good_signature)
     g_autoptr(GBytes) hello = g_bytes_new (packet, 34);
     g_assert_true (pinhole_path_send (PINHOLE_PATH (end_a), hello, NULL));
   }
-  g_assert_true (iterate_until (has_packets, &capture, 5000));
+  g_assert_true (pinhole_test_iterate_until (has_packets, &capture, 5000));
 
   /* RESPONSE: 01 02 eph_r AEAD(k_hs_r2i, nonce 0, ad = first 34 bytes, sig_r) */
   resp = g_bytes_get_data (capture.packets->pdata[0], &resp_len);
@@ -1008,7 +971,7 @@ run_independent_initiator (gboolean good_signature)
 
   if (!good_signature)
     {
-      g_assert_true (iterate_until (peer_ended, &responder, 5000));
+      g_assert_true (pinhole_test_iterate_until (peer_ended, &responder, 5000));
       g_assert_error (responder.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH);
       g_assert_cmpint (pinhole_session_get_state (responder.session), ==,
                        PINHOLE_SESSION_STATE_FAILED);
@@ -1030,8 +993,8 @@ run_independent_initiator (gboolean good_signature)
       data = g_bytes_new (packet, 10 + out_len);
       g_ptr_array_set_size (capture.packets, 0);
       g_assert_true (pinhole_path_send (PINHOLE_PATH (end_a), data, NULL));
-      g_assert_true (iterate_until (has_packets, &capture, 5000));
-      iterate_for (20);
+      g_assert_true (pinhole_test_iterate_until (has_packets, &capture, 5000));
+      pinhole_test_iterate_for (20);
 
       g_assert_cmpint (pinhole_session_get_state (responder.session), ==,
                        PINHOLE_SESSION_STATE_ESTABLISHED);

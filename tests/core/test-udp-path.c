@@ -8,8 +8,10 @@
 #include "pinhole-error.h"
 #include "pinhole-stun-message.h"
 #include "pinhole-udp-path.h"
+#include "pinhole-test-loop.h"
 
 #define MAX_ITERATIONS 20000000
+
 #define N_MANY 2000
 #define MANY_MAX_SIZE (32 * 1024)
 /* PseudoTcp waits at least 1 s for each retransmission timeout, several a second at 5% loss:
@@ -54,42 +56,6 @@ typedef struct
 
 /* ---- helpers ---- */
 
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-iterate_until (gboolean (*cond) (gpointer),
-               gpointer   data,
-               guint      timeout_ms)
-{
-  gboolean expired = FALSE;
-  guint source = g_timeout_add (timeout_ms, deadline_cb, &expired);
-  guint n = 0;
-  gboolean ok;
-
-  while (!(ok = cond (data)) && !expired && n++ < MAX_ITERATIONS)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (source);
-  return ok;
-}
-
-static void
-iterate_for (guint ms)
-{
-  gboolean expired = FALSE;
-  guint n = 0;
-
-  g_timeout_add (ms, deadline_cb, &expired);
-  while (!expired && n++ < MAX_ITERATIONS)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 static void
 deliver (Side         *side,
@@ -305,7 +271,7 @@ make_pair (Side *a,
   side_make_path (a, b, TRUE);
   side_make_path (b, a, FALSE);
   g_assert_false (pinhole_udp_path_is_connected (a->path));
-  g_assert_true (iterate_until (both_connected, &p, 10000));
+  g_assert_true (pinhole_test_iterate_until (both_connected, &p, 10000));
 }
 
 typedef struct
@@ -382,13 +348,13 @@ test_round_trip (void)
   g_assert_no_error (error);
   g_assert_true (pinhole_path_send (PINHOLE_PATH (a.path), empty, &error));
   g_assert_true (pinhole_path_send (PINHOLE_PATH (a.path), big, &error));
-  g_assert_true (iterate_until (received_at_least, &to_b, 10000));
+  g_assert_true (pinhole_test_iterate_until (received_at_least, &to_b, 10000));
   g_assert_true (g_bytes_equal (b.received->pdata[0], hello));
   g_assert_true (g_bytes_equal (b.received->pdata[1], empty));
   g_assert_true (g_bytes_equal (b.received->pdata[2], big));
 
   g_assert_true (pinhole_path_send (PINHOLE_PATH (b.path), world, &error));
-  g_assert_true (iterate_until (received_at_least, &to_a, 10000));
+  g_assert_true (pinhole_test_iterate_until (received_at_least, &to_a, 10000));
   g_assert_true (g_bytes_equal (a.received->pdata[0], world));
 
   g_assert_cmpuint (a.n_closed + b.n_closed, ==, 0);
@@ -463,7 +429,7 @@ run_many (guint n_packets,
                   a.n_datagrams, b.n_datagrams, a.n_dropped, b.n_dropped, a.n_reordered,
                   b.n_reordered);
   /* nothing more may arrive: each packet exactly once */
-  iterate_for (300);
+  pinhole_test_iterate_for (300);
 
   g_assert_cmpuint (a.n_bad, ==, 0);
   g_assert_cmpuint (b.n_bad, ==, 0);
@@ -513,10 +479,10 @@ test_close (void)
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
 
   /* the reset reaches the peer */
-  g_assert_true (iterate_until (side_closed, &b, 5000));
+  g_assert_true (pinhole_test_iterate_until (side_closed, &b, 5000));
   g_assert_cmpuint (b.n_closed, ==, 1);
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
-  iterate_for (50);
+  pinhole_test_iterate_for (50);
   g_assert_cmpuint (a.n_closed, ==, 1);
   g_assert_cmpuint (b.n_closed, ==, 1);
   side_clear (&a);
@@ -532,7 +498,7 @@ test_peer_unref (void)
   make_pair (&a, &b);
   g_signal_handlers_disconnect_by_data (a.path, &a);
   g_clear_object (&a.path);
-  g_assert_true (iterate_until (side_closed, &b, 5000));
+  g_assert_true (pinhole_test_iterate_until (side_closed, &b, 5000));
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
   side_clear (&a);
   side_clear (&b);
@@ -625,10 +591,10 @@ test_oversized_frame (void)
   clock = g_timeout_add (5, raw_clock_cb, &b);
   side_make_path (&a, &b, TRUE);
 
-  g_assert_true (iterate_until (raw_opened, &b, 10000));
+  g_assert_true (pinhole_test_iterate_until (raw_opened, &b, 10000));
   g_assert_cmpint (pseudo_tcp_socket_send (b.raw, (const char *) header, sizeof header), ==,
                    sizeof header);
-  g_assert_true (iterate_until (side_closed, &a, 10000));
+  g_assert_true (pinhole_test_iterate_until (side_closed, &a, 10000));
   g_assert_cmpuint (a.n_closed, ==, 1);
   g_assert_error (a.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
   g_assert_cmpuint (a.n_received, ==, 0);
