@@ -989,7 +989,8 @@ nominate_cb (gpointer user_data)
   seen = pinhole_socket_address_to_string (G_SOCKET_ADDRESS (best.seen));
   message = json_object_new ();
   json_object_set_string_member (message, "t", "nominate");
-  json_object_set_string_member (message, "transport", pinhole_transport_to_string (best.transport));
+  json_object_set_string_member (message, "transport",
+                                 pinhole_transport_to_string (best.transport));
   json_object_set_string_member (message, "kind", pinhole_path_kind_to_string (best.kind));
   /* the controlled side finds the pair by the address it saw our checks come from */
   json_object_set_string_member (message, "peer", seen);

@@ -139,7 +139,8 @@ pinhole_candidate_to_json (const PinholeCandidate *candidate)
     g_inet_address_to_string (g_inet_socket_address_get_address (candidate->address));
 
   json_object_set_string_member (o, "type", type_names[candidate->type]);
-  json_object_set_string_member (o, "transport", pinhole_transport_to_string (candidate->transport));
+  json_object_set_string_member (o, "transport",
+                                 pinhole_transport_to_string (candidate->transport));
   json_object_set_string_member (o, "address", host);
   json_object_set_int_member (o, "port", g_inet_socket_address_get_port (candidate->address));
   json_object_set_int_member (o, "priority", candidate->priority);

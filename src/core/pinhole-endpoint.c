@@ -8,6 +8,7 @@
 #include "pinhole-endpoint.h"
 #include "pinhole-candidate.h"
 #include "pinhole-error.h"
+#include "pinhole-path.h"
 
 #include <errno.h>
 #include <string.h>
@@ -737,18 +738,16 @@ pinhole_tcp_stun_write (GIOStream *stream,
   GOutputStream *out = g_io_stream_get_output_stream (stream);
   gsize len;
   const guint8 *data = g_bytes_get_data (message, &len);
-  g_autofree guint8 *frame = g_malloc (4 + len);
+  g_autofree guint8 *frame = g_malloc (PINHOLE_PATH_FRAME_HEADER + len);
   g_autoptr(GError) error = NULL;
   gssize written;
 
-  frame[0] = (guint8) (len >> 24);
-  frame[1] = (guint8) (len >> 16);
-  frame[2] = (guint8) (len >> 8);
-  frame[3] = (guint8) len;
-  memcpy (frame + 4, data, len);
+  pinhole_path_frame_header_put (frame, (guint32) len);
+  memcpy (frame + PINHOLE_PATH_FRAME_HEADER, data, len);
   written = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), frame,
-                                                        4 + len, NULL, &error);
-  if (written != (gssize) (4 + len))
+                                                        PINHOLE_PATH_FRAME_HEADER + len, NULL,
+                                                        &error);
+  if (written != (gssize) (PINHOLE_PATH_FRAME_HEADER + len))
     {
       g_debug ("STUN over TCP not written: %s", error ? error->message : "short write");
       g_io_stream_close (stream, NULL, NULL);
@@ -757,7 +756,7 @@ pinhole_tcp_stun_write (GIOStream *stream,
 
 typedef struct
 {
-  guint8  header[4];
+  guint8  header[PINHOLE_PATH_FRAME_HEADER];
   guint8 *body;
   gsize   len;
 } FrameRead;
@@ -814,14 +813,13 @@ header_read_cb (GObject      *source,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  if (n != 4)
+  if (n != PINHOLE_PATH_FRAME_HEADER)
     {
       g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
                                "TCP connection closed before a frame");
       return;
     }
-  r->len = (gsize) r->header[0] << 24 | (gsize) r->header[1] << 16 | (gsize) r->header[2] << 8 |
-           r->header[3];
+  r->len = pinhole_path_frame_header_get (r->header);
   if (r->len < PINHOLE_STUN_HEADER_LEN || r->len > MAX_TCP_STUN)
     {
       g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
@@ -847,8 +845,9 @@ pinhole_tcp_stun_read_async (GIOStream           *stream,
 
   g_task_set_source_tag (task, pinhole_tcp_stun_read_async);
   g_task_set_task_data (task, r, (GDestroyNotify) frame_read_free);
-  g_input_stream_read_all_async (g_io_stream_get_input_stream (stream), r->header, 4,
-                                 G_PRIORITY_DEFAULT, cancellable, header_read_cb, task);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (stream), r->header,
+                                 PINHOLE_PATH_FRAME_HEADER, G_PRIORITY_DEFAULT, cancellable,
+                                 header_read_cb, task);
 }
 
 /* Returns: (transfer full): the decoded message */

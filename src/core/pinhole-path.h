@@ -11,6 +11,26 @@ G_BEGIN_DECLS
 /* the largest packet any path must carry */
 #define PINHOLE_PATH_MAX_PACKET 65536
 
+/* over byte streams (direct TCP, PseudoTcp, STUN over TCP) each packet follows its length:
+ * 4 bytes, big-endian */
+#define PINHOLE_PATH_FRAME_HEADER 4
+
+static inline void
+pinhole_path_frame_header_put (guint8  *out,
+                               guint32  len)
+{
+  out[0] = (guint8) (len >> 24);
+  out[1] = (guint8) (len >> 16);
+  out[2] = (guint8) (len >> 8);
+  out[3] = (guint8) len;
+}
+
+static inline guint32
+pinhole_path_frame_header_get (const guint8 *in)
+{
+  return (guint32) in[0] << 24 | (guint32) in[1] << 16 | (guint32) in[2] << 8 | in[3];
+}
+
 /**
  * PinholePathKind:
  * The kinds of path, in the order of preference used when several are confirmed

@@ -10,7 +10,7 @@
 #include "pinhole-error.h"
 #include "pinhole-tcp-path.h"
 
-#define FRAME_HEADER 4
+#define FRAME_HEADER PINHOLE_PATH_FRAME_HEADER
 /* room for one whole frame and more, so that a read always makes progress */
 #define READ_BUFFER_SIZE (2 * (FRAME_HEADER + PINHOLE_PATH_MAX_PACKET))
 /* frames handed to one writev */
@@ -111,7 +111,7 @@ parse_frames (PinholeTcpPath *self)
   while (!self->closed && self->rlen - pos >= FRAME_HEADER)
     {
       const guint8 *p = self->rbuf + pos;
-      guint32 len = (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+      guint32 len = pinhole_path_frame_header_get (p);
       g_autoptr(GBytes) packet = NULL;
 
       if (len > PINHOLE_PATH_MAX_PACKET)
@@ -248,10 +248,7 @@ start_write (PinholeTcpPath *self)
       gsize len = g_bytes_get_size (packet);
       guint8 *h = op->headers[op->n];
 
-      h[0] = (guint8) (len >> 24);
-      h[1] = (guint8) (len >> 16);
-      h[2] = (guint8) (len >> 8);
-      h[3] = (guint8) len;
+      pinhole_path_frame_header_put (h, (guint32) len);
       op->vectors[2 * op->n].buffer = h;
       op->vectors[2 * op->n].size = FRAME_HEADER;
       op->vectors[2 * op->n + 1].buffer = g_bytes_get_data (packet, NULL);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-udp-path.c: packets over UDP, framed as on TCP inside a PseudoTcp byte stream. PseudoTcp
- * (libnice, Debian-packaged, the engine of libnice's reliable mode) gives retransmission and
- * congestion control that are maintained and tested elsewhere, which a home-made layer would not. */
+ * pinhole-udp-path.c: packets over UDP, framed as on TCP inside a PseudoTcp byte stream.
+ * PseudoTcp (libnice, Debian-packaged, the engine of libnice's reliable mode) gives
+ * retransmission and congestion control that are maintained and tested elsewhere, which a
+ * home-made layer would not. */
 #define G_LOG_DOMAIN "pinhole-udp-path"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 #include "pinhole-error.h"
 #include "pinhole-udp-path.h"
 
-#define FRAME_HEADER 4
+#define FRAME_HEADER PINHOLE_PATH_FRAME_HEADER
 /* PseudoTcp's header: conversation, seq, ack, control, flags, window, two timestamps */
 #define PSEUDO_TCP_HEADER 24
 #define PSEUDO_TCP_FLAGS_OFFSET 13
@@ -219,8 +220,7 @@ drain_reads (PinholeUdpPath *self)
 
       if (self->rlen >= FRAME_HEADER)
         {
-          len = (gsize) self->rbuf[0] << 24 | (gsize) self->rbuf[1] << 16 |
-                (gsize) self->rbuf[2] << 8 | self->rbuf[3];
+          len = pinhole_path_frame_header_get (self->rbuf);
           want = FRAME_HEADER + len - self->rlen;
         }
       else
@@ -243,8 +243,7 @@ drain_reads (PinholeUdpPath *self)
 
       if (self->rlen == FRAME_HEADER)
         {
-          len = (gsize) self->rbuf[0] << 24 | (gsize) self->rbuf[1] << 16 |
-                (gsize) self->rbuf[2] << 8 | self->rbuf[3];
+          len = pinhole_path_frame_header_get (self->rbuf);
           if (len > PINHOLE_PATH_MAX_PACKET)
             {
               g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
@@ -362,10 +361,7 @@ udp_send (PinholePath *path,
       return FALSE;
     }
   frame = g_malloc (FRAME_HEADER + len);
-  frame[0] = (guint8) (len >> 24);
-  frame[1] = (guint8) (len >> 16);
-  frame[2] = (guint8) (len >> 8);
-  frame[3] = (guint8) len;
+  pinhole_path_frame_header_put (frame, (guint32) len);
   if (len > 0)
     memcpy (frame + FRAME_HEADER, g_bytes_get_data (packet, NULL), len);
   g_queue_push_tail (&self->queue, g_bytes_new_take (frame, FRAME_HEADER + len));
