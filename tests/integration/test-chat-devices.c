@@ -115,6 +115,10 @@ test_listen_reports_online_contacts (Fixture      *f,
   ph_return_if_failed ();
   g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "presence", "user", "alice",
                                         PH_EVENT_MS));
+  ph_return_if_failed ();
+  /* alice has been online all along: the first word about her is that she is online */
+  g_assert_cmpstr (json_object_get_string_member_with_default (
+                     g_ptr_array_index (bob->events, cursor - 1), "show", NULL), ==, "online");
 }
 
 int

@@ -458,8 +458,13 @@ test_chat_stdin_lines (Fixture      *f,
   ph_return_if_failed ();
   {
     g_autoptr(PhResult) r = cli (f, "alice", NULL, NULL, lines, "send", "bob", "-", NULL);
+    guint live;
+
     g_assert_cmpint (r->status, ==, 0);
-    check_sent_events (r, 200, &stored);
+    live = check_sent_events (r, 200, &stored);
+    /* bob is online: every line goes live over the session, none is stored for later */
+    g_assert_cmpuint (live, ==, 200);
+    g_assert_cmpuint (stored, ==, 0);
   }
   g_assert_true (wait_texts (bob, "alice", 200, PH_CLI_MS));
   /* stopping flushes everything it received: nothing may come twice */
@@ -1051,18 +1056,28 @@ test_hostile_oversized (Fixture      *f,
   expect_pong (ws, &cursor, "after-big");
   ph_ws_free (ws);
 
-  /* far over: the server closes the connection */
+  /* a frame that announces more than a WebSocket message may carry: the server drops the
+   * connection as soon as it reads the length, before any of the payload arrives. libsoup 3.2
+   * drops it outright, with no close frame (emit_error_and_close with prejudice), so the
+   * outcome to hold is a prompt close with no answer. Only the header is written, straight to
+   * the stream under libsoup, so that the test does not depend on how much of a payload the
+   * kernel would have taken before the reset. */
   ws = ph_ws_connect (f->server->url, &error);
   g_assert_no_error (error);
   ph_return_if_failed ();
-  while (big->len < 1024 * 1024)
-    g_string_append (big, "xxxxxxxxxxxxxxxx");
-  ph_ws_send (ws, big->str);
-  g_assert_true (ph_ws_wait_closed (ws, PH_EVENT_MS));
-  /* 1009, or none when the close frame is lost while the rest of the message still arrives */
-  g_test_message ("closed with code %u", ws->close_code);
-  if (ws->close_code != 0)
-    g_assert_cmpuint (ws->close_code, ==, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
+  {
+    /* FIN + text; masked, 64-bit length of 1 MiB; the masking key (RFC 6455 §5.2) */
+    static const guint8 header[] = { 0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0,
+                                     0x12, 0x34, 0x56, 0x78 };
+    GIOStream *io = soup_websocket_connection_get_io_stream (ws->ws);
+
+    g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (io), header,
+                                              sizeof header, NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (ph_ws_wait_closed (ws, 2000));
+  g_assert_cmpuint (ws->close_code, ==, 0);
+  g_assert_cmpuint (ws->texts->len, ==, 0);
   ph_ws_free (ws);
   g_string_free (big, TRUE);
 
