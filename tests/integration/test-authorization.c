@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-authorization.c: the server's own authorization, asked over raw WebSocket so that no
+ * client refuses first (docs/protocol.md §4–§8): every rule that needs mutual contacts against
+ * every relation, what `remove` closes, and how passwords and login tokens are kept and checked. */
+#define G_LOG_DOMAIN "pinhole-test"
+
+#include "pinhole-test-harness.h"
+#include "pinhole-test-peer.h"
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <string.h>
+
+enum { ALICE, BOB, CAROL, N_PEERS };
+
+typedef struct
+{
+  PhServer *server;
+  PhPeer   *peers[N_PEERS];
+} Fixture;
+
+static void
+fixture_setup (Fixture      *f,
+               gconstpointer data)
+{
+  static const char *const names[N_PEERS] = { "alice", "bob", "carol" };
+  g_autoptr(GError) error = NULL;
+
+  f->server = ph_server_start (&error);
+  g_assert_no_error (error);
+  for (guint i = 0; f->server != NULL && i < N_PEERS; i++)
+    f->peers[i] = ph_peer_new (f->server->url, names[i]);
+}
+
+static void
+fixture_teardown (Fixture      *f,
+                  gconstpointer data)
+{
+  for (guint i = 0; i < N_PEERS; i++)
+    g_clear_pointer (&f->peers[i], ph_peer_free);
+  if (f->server != NULL)
+    {
+      g_autofree char *log = ph_server_dup_log (f->server);
+
+      /* refusing a request is no business of the operator's */
+      g_assert_null (strstr (log, "WARNING"));
+      g_assert_null (strstr (log, "CRITICAL"));
+      if (g_test_failed ())
+        g_test_message ("server log:\n%s", log);
+    }
+  g_clear_pointer (&f->server, ph_server_free);
+}
+
+/* ---- relations ---- */
+
+/* @p sends the roster request @type about @other, whose answer names the relation after it */
+static void
+relate (PhPeer     *p,
+        const char *type,
+        PhPeer     *other,
+        const char *relation)
+{
+  g_autoptr(JsonObject) reply = ph_peer_call (p, PH_RESULT, "\"type\":\"%s\",\"user\":\"%s\"",
+                                              type, other->user);
+
+  g_assert_cmpstr (ph_json_get_string (reply, "relation"), ==, relation);
+}
+
+static void
+ask (PhPeer *from,
+     PhPeer *to)
+{
+  ph_peer_mark (to);
+  relate (from, "subscribe", to, "requested");
+  ph_peer_expect_push (to, "contact-request", "from", from->user, NULL);
+}
+
+static void
+befriend (PhPeer *from,
+          PhPeer *to)
+{
+  ask (from, to);
+  relate (to, "accept", from, "mutual");
+}
+
+static void
+setup_stranger (Fixture *f)
+{
+}
+
+/* alice asked bob, who has not answered */
+static void
+setup_pending (Fixture *f)
+{
+  ask (f->peers[ALICE], f->peers[BOB]);
+}
+
+static void
+setup_declined (Fixture *f)
+{
+  ask (f->peers[ALICE], f->peers[BOB]);
+  relate (f->peers[BOB], "decline", f->peers[ALICE], "none");
+}
+
+static void
+setup_mutual (Fixture *f)
+{
+  befriend (f->peers[ALICE], f->peers[BOB]);
+}
+
+static void
+setup_removed (Fixture *f)
+{
+  befriend (f->peers[ALICE], f->peers[BOB]);
+  relate (f->peers[ALICE], "remove", f->peers[BOB], "none");
+}
+
+typedef struct
+{
+  const char *name;
+  void      (*setup) (Fixture *f);
+  guint       actors[2];   /* who asks something of the other, in turn */
+  guint       n_actors;
+  gboolean    mutual;
+} Relation;
+
+static const Relation relations[] = {
+  { "stranger", setup_stranger, { ALICE }, 1, FALSE },
+  { "pending-out", setup_pending, { ALICE }, 1, FALSE },   /* seen from alice, who asked */
+  { "pending-in", setup_pending, { BOB }, 1, FALSE },      /* seen from bob, who was asked */
+  { "declined", setup_declined, { ALICE, BOB }, 2, FALSE },
+  { "removed", setup_removed, { ALICE, BOB }, 2, FALSE },
+  { "mutual", setup_mutual, { ALICE, BOB }, 2, TRUE },
+};
+
+/* ---- the rules: each starts and ends with both peers online ---- */
+
+static guint serial;
+
+static void
+send_sealed (PhPeer     *actor,
+             PhPeer     *target,
+             const char *message,
+             gint64      code)
+{
+  ph_peer_expect (actor, code, "\"type\":\"message\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"message\":\"%s\",\"sealed\":\"c2VhbGVkIGZvciB5b3U=\"", target->user,
+                  target->device, message);
+}
+
+static void
+check_message_offline (Fixture *f,
+                       PhPeer  *actor,
+                       PhPeer  *target,
+                       gboolean allowed)
+{
+  g_autofree char *message = g_strdup_printf ("m%u", ++serial);
+
+  ph_peer_close (target);
+  send_sealed (actor, target, message, allowed ? PH_RESULT : 403);
+  ph_peer_login (target);
+  ph_return_if_failed ();
+  /* what waited comes right after the log-in result */
+  if (allowed)
+    ph_peer_expect_push (target, "offline-message", "message", message, "from", actor->user,
+                         "from_device", actor->device, NULL);
+  else
+    ph_peer_expect_no_push (target, "offline-message", NULL);
+}
+
+static void
+check_message_live (Fixture *f,
+                    PhPeer  *actor,
+                    PhPeer  *target,
+                    gboolean allowed)
+{
+  g_autofree char *message = g_strdup_printf ("m%u", ++serial);
+
+  ph_peer_mark (target);
+  send_sealed (actor, target, message, allowed ? PH_RESULT : 403);
+  if (allowed)
+    ph_peer_expect_push (target, "offline-message", "message", message, "from", actor->user,
+                         NULL);
+  else
+    ph_peer_expect_no_push (target, NULL, NULL);
+}
+
+static void
+relay_open (PhPeer     *actor,
+            PhPeer     *target,
+            const char *device,
+            gint64      code)
+{
+  ph_peer_expect (actor, code, "\"type\":\"relay-open\",\"user\":\"%s\",\"device\":\"%s\"",
+                  target->user, device);
+}
+
+/* Returns: the channel @actor opened to @target, which was told of it */
+static guint32
+open_channel (PhPeer *actor,
+              PhPeer *target)
+{
+  g_autoptr(JsonObject) reply = NULL;
+  g_autofree char *channel = NULL;
+  gint64 id;
+
+  ph_peer_mark (target);
+  reply = ph_peer_call (actor, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"%s\","
+                        "\"device\":\"%s\"", target->user, target->device);
+  id = reply != NULL ? json_object_get_int_member_with_default (reply, "channel", 0) : 0;
+  g_assert_cmpint (id, >, 0);
+  channel = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  ph_peer_expect_push (target, "relay-open", "channel", channel, "user", actor->user, "device",
+                       actor->device, NULL);
+  return (guint32) id;
+}
+
+static void
+expect_relay_closed (PhPeer *p,
+                     guint32 channel)
+{
+  g_autofree char *name = g_strdup_printf ("%u", channel);
+
+  ph_peer_expect_push (p, "relay-closed", "channel", name, NULL);
+}
+
+static void
+check_relay_open (Fixture *f,
+                  PhPeer  *actor,
+                  PhPeer  *target,
+                  gboolean allowed)
+{
+  guint32 channel;
+
+  if (!allowed)
+    {
+      ph_peer_mark (target);
+      relay_open (actor, target, target->device, 403);
+      ph_peer_expect_no_push (target, NULL, NULL);
+      return;
+    }
+  channel = open_channel (actor, target);
+  ph_return_if_failed ();
+  ph_peer_expect_frame (actor, target, channel);
+  ph_peer_expect_frame (target, actor, channel);
+  ph_peer_mark (target);
+  ph_peer_expect (actor, PH_RESULT, "\"type\":\"relay-close\",\"channel\":%u", channel);
+  expect_relay_closed (target, channel);
+}
+
+static void
+check_signal (Fixture *f,
+              PhPeer  *actor,
+              PhPeer  *target,
+              gboolean allowed)
+{
+  g_autofree char *probe = g_strdup_printf ("p%u", ++serial);
+  g_autoptr(JsonObject) push = NULL;
+
+  ph_peer_mark (target);
+  ph_peer_expect (actor, allowed ? PH_RESULT : 403,
+                  "\"type\":\"signal\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"payload\":{\"probe\":\"%s\"}", target->user, target->device, probe);
+  if (!allowed)
+    {
+      ph_peer_expect_no_push (target, NULL, NULL);
+      return;
+    }
+  push = ph_peer_wait_push (target, "signal", "from", actor->user, "from_device", actor->device,
+                            NULL);
+  if (push != NULL && json_object_has_member (push, "payload"))
+    g_assert_cmpstr (ph_json_get_string (json_object_get_object_member (push, "payload"),
+                                         "probe"), ==, probe);
+}
+
+/* @p received @subject's presence @show since its mark, or (unless @allowed) none at all */
+static void
+expect_presence (PhPeer     *p,
+                 PhPeer     *subject,
+                 const char *show,
+                 gboolean    allowed)
+{
+  if (allowed)
+    ph_peer_expect_push (p, "presence", "user", subject->user, "device", subject->device, "show",
+                         show, NULL);
+  else
+    ph_peer_expect_no_push (p, "presence", subject->user);
+}
+
+/* @user's item in @observer's roster; Returns: (transfer full) (nullable) */
+static JsonObject *
+roster_item (PhPeer     *observer,
+             const char *user)
+{
+  g_autoptr(JsonObject) reply = ph_peer_call (observer, PH_RESULT, "\"type\":\"roster\"");
+  JsonArray *items;
+
+  if (reply == NULL || !json_object_has_member (reply, "contacts"))
+    return NULL;
+  items = json_object_get_array_member (reply, "contacts");
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      JsonObject *item = json_array_get_object_element (items, i);
+
+      if (g_strcmp0 (ph_json_get_string (item, "user"), user) == 0)
+        return json_object_ref (item);
+    }
+  return NULL;
+}
+
+/* the one device of @subject in @observer's roster, or NULL; Returns: (transfer full) */
+static JsonObject *
+roster_device (PhPeer *observer,
+               PhPeer *subject)
+{
+  g_autoptr(JsonObject) item = roster_item (observer, subject->user);
+  JsonArray *devices;
+
+  if (item == NULL || !json_object_has_member (item, "devices"))
+    return NULL;
+  devices = json_object_get_array_member (item, "devices");
+  g_assert_cmpuint (json_array_get_length (devices), ==, 1);
+  if (json_array_get_length (devices) != 1)
+    return NULL;
+  return json_object_ref (json_array_get_object_element (devices, 0));
+}
+
+/* carol, a mutual contact of both, sees each change first: the server did tell someone */
+static void
+check_presence (Fixture *f,
+                PhPeer  *observer,
+                PhPeer  *subject,
+                gboolean allowed)
+{
+  static const char *const shows[] = { "offline", "online", "away" };
+  PhPeer *witness = f->peers[CAROL];
+  g_autoptr(JsonObject) device = NULL;
+
+  for (guint step = 0; step < G_N_ELEMENTS (shows); step++)
+    {
+      ph_peer_mark (observer);
+      ph_peer_mark (witness);
+      if (step == 0)
+        ph_peer_close (subject);
+      else if (step == 1)
+        ph_peer_login (subject);
+      else
+        ph_peer_expect (subject, PH_RESULT, "\"type\":\"presence\",\"show\":\"away\"");
+      expect_presence (witness, subject, shows[step], TRUE);
+      expect_presence (observer, subject, shows[step], allowed);
+      ph_return_if_failed ();
+    }
+
+  /* what the observer is told at its own log-in */
+  ph_peer_close (observer);
+  ph_peer_login (observer);
+  expect_presence (observer, subject, "away", allowed);
+
+  /* and by request: the roster, and refusals that read the same whether the device is online
+   * or does not exist */
+  device = roster_device (observer, subject);
+  if (allowed)
+    g_assert_cmpstr (ph_json_get_string (device, "show"), ==, "away");
+  else
+    {
+      g_assert_null (device);
+      relay_open (observer, subject, subject->device, 403);
+      relay_open (observer, subject, "no-such-device", 403);
+    }
+  ph_peer_expect (subject, PH_RESULT, "\"type\":\"presence\",\"show\":\"online\"");
+}
+
+/* the roster hands out device keys, to mutual contacts; no other stanza carries them */
+static void
+check_keys (Fixture *f,
+            PhPeer  *observer,
+            PhPeer  *subject,
+            gboolean allowed)
+{
+  g_autoptr(JsonObject) device = NULL;
+
+  ph_peer_close (observer);
+  ph_peer_login (observer);
+  device = roster_device (observer, subject);
+  if (allowed)
+    {
+      g_assert_cmpstr (ph_json_get_string (device, "device"), ==, subject->device);
+      g_assert_cmpstr (ph_json_get_string (device, "key"), ==, subject->key64);
+    }
+  else
+    {
+      g_assert_null (device);
+      g_assert_false (ph_peer_ever_received (observer, subject->key64));
+    }
+}
+
+typedef struct
+{
+  const char *name;
+  void      (*check) (Fixture *f,
+                      PhPeer  *actor,
+                      PhPeer  *target,
+                      gboolean allowed);
+  gboolean    witness;   /* needs carol as a mutual contact of both */
+} Rule;
+
+static const Rule rules[] = {
+  { "message-offline", check_message_offline, FALSE },
+  { "message-live", check_message_live, FALSE },
+  { "relay-open", check_relay_open, FALSE },
+  { "signal", check_signal, FALSE },
+  { "presence", check_presence, TRUE },
+  { "keys", check_keys, FALSE },
+};
+
+typedef struct
+{
+  const Rule     *rule;
+  const Relation *relation;
+} Case;
+
+static void
+register_peers (Fixture *f,
+                guint    n)
+{
+  for (guint i = 0; i < n; i++)
+    ph_peer_register (f->peers[i]);
+}
+
+static void
+test_rule (Fixture      *f,
+           gconstpointer data)
+{
+  const Case *c = data;
+  PhPeer **peers = f->peers;
+
+  ph_return_if_failed ();
+  register_peers (f, c->rule->witness ? 3 : 2);
+  if (c->rule->witness)
+    {
+      befriend (peers[CAROL], peers[ALICE]);
+      befriend (peers[CAROL], peers[BOB]);
+    }
+  c->relation->setup (f);
+  ph_return_if_failed ();
+  for (guint i = 0; i < c->relation->n_actors; i++)
+    {
+      guint actor = c->relation->actors[i];
+
+      g_test_message ("%s asks of %s", peers[actor]->user, peers[1 - actor]->user);
+      c->rule->check (f, peers[actor], peers[1 - actor], c->relation->mutual);
+      ph_return_if_failed ();
+    }
+}
+
+/* ---- relations that change ---- */
+
+static void
+test_remove_closes_relay (Fixture      *f,
+                          gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE], *b = f->peers[BOB], *c = f->peers[CAROL];
+  guint32 channels[2], kept;
+
+  ph_return_if_failed ();
+  register_peers (f, 3);
+  befriend (a, b);
+  befriend (a, c);
+  ph_return_if_failed ();
+  /* one channel opened by each of them, and one to a contact who stays */
+  channels[0] = open_channel (a, b);
+  channels[1] = open_channel (b, a);
+  kept = open_channel (a, c);
+  ph_return_if_failed ();
+
+  ph_peer_mark (a);
+  ph_peer_mark (b);
+  ph_peer_mark (c);
+  relate (a, "remove", b, "none");
+  for (guint i = 0; i < G_N_ELEMENTS (channels); i++)
+    {
+      expect_relay_closed (a, channels[i]);
+      expect_relay_closed (b, channels[i]);
+    }
+  ph_return_if_failed ();
+
+  /* frames no longer pass either way, and the server forgot the channels */
+  ph_peer_mark (a);
+  ph_peer_mark (b);
+  for (guint i = 0; i < G_N_ELEMENTS (channels); i++)
+    {
+      ph_peer_send_frame (a, channels[i]);
+      ph_peer_send_frame (b, channels[i]);
+    }
+  ph_peer_sync (a);
+  ph_peer_sync (b);
+  ph_peer_expect_no_push (a, NULL, NULL);
+  ph_peer_expect_no_push (b, NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (channels); i++)
+    {
+      ph_peer_expect (a, 404, "\"type\":\"relay-close\",\"channel\":%u", channels[i]);
+      ph_peer_expect (b, 404, "\"type\":\"relay-close\",\"channel\":%u", channels[i]);
+    }
+
+  /* carol's channel is not theirs */
+  ph_peer_expect_no_push (c, NULL, NULL);
+  ph_peer_expect_frame (a, c, kept);
+  ph_peer_expect_frame (c, a, kept);
+}
+
+/* only the one who was asked can accept */
+static void
+test_accept_own_request (Fixture      *f,
+                         gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE], *b = f->peers[BOB];
+  g_autoptr(JsonObject) item = NULL;
+
+  ph_return_if_failed ();
+  register_peers (f, 2);
+  ask (a, b);
+  ph_return_if_failed ();
+  ph_peer_mark (b);
+  relate (a, "subscribe", b, "requested");
+  ph_peer_expect (a, 404, "\"type\":\"accept\",\"user\":\"%s\"", b->user);
+  ph_peer_expect (a, 404, "\"type\":\"decline\",\"user\":\"%s\"", b->user);
+  ph_peer_expect_no_push (b, "contact", NULL);
+
+  item = roster_item (a, b->user);
+  g_assert_cmpstr (ph_json_get_string (item, "relation"), ==, "requested");
+  g_clear_pointer (&item, json_object_unref);
+  item = roster_item (b, a->user);
+  g_assert_cmpstr (ph_json_get_string (item, "relation"), ==, "incoming");
+  send_sealed (a, b, "not-yet", 403);
+}
+
+/* ---- passwords and tokens ---- */
+
+static gboolean
+bytes_contain (const char *data,
+               gsize       len,
+               const void *needle,
+               gsize       n)
+{
+  for (gsize i = 0; n <= len && i <= len - n; i++)
+    if (memcmp (data + i, needle, n) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* the database, its write-ahead log and anything else the server keeps beside them hold
+ * none of @secrets (NULL-terminated, each @lengths[i] bytes) and do hold @visible */
+static void
+expect_files_hide (PhServer          *server,
+                   const char *const *secrets,
+                   const gsize       *lengths,
+                   const char        *visible)
+{
+  g_autoptr(GDir) dir = g_dir_open (server->dir, 0, NULL);
+  g_autofree char *log = ph_server_dup_log (server);
+  const char *name;
+  gboolean seen = FALSE;
+
+  g_assert_nonnull (dir);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (server->dir, name, NULL);
+      g_autofree char *data = NULL;
+      gsize len;
+
+      g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+      for (guint i = 0; data != NULL && secrets[i] != NULL; i++)
+        if (bytes_contain (data, len, secrets[i], lengths[i]))
+          g_test_fail_printf ("%s holds secret #%u in clear", name, i);
+      seen = seen || (data != NULL && bytes_contain (data, len, visible, strlen (visible)));
+    }
+  /* the search can see what is there */
+  g_assert_true (seen);
+  for (guint i = 0; secrets[i] != NULL; i++)
+    g_assert_false (bytes_contain (log, strlen (log), secrets[i], lengths[i]));
+}
+
+/* Returns: (transfer full) (nullable): what the accounts table holds for @user */
+static char *
+stored_password_hash (const char *db_path,
+                      const char *user)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *hash = NULL;
+
+  if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "SELECT password_hash FROM accounts WHERE user = ?", -1, &stmt,
+                          NULL) == SQLITE_OK &&
+      sqlite3_bind_text (stmt, 1, user, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    hash = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  else
+    g_test_fail_printf ("cannot read the account of %s from %s: %s", user, db_path,
+                        db != NULL ? sqlite3_errmsg (db) : "no memory");
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return hash;
+}
+
+static void
+test_password_stored_hashed (Fixture      *f,
+                             gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE];
+  g_autofree char *password = ph_peer_dup_password (a);
+  g_autofree char *wal = g_strconcat (f->server->db_path, "-wal", NULL);
+  g_autofree guint8 *token = NULL;
+  g_autofree char *hash = NULL;
+  const char *secrets[4] = { NULL };
+  gsize lengths[3], token_len = 0;
+
+  ph_return_if_failed ();
+  ph_peer_register (a);
+  ph_return_if_failed ();
+  token = g_base64_decode (a->token, &token_len);
+  g_assert_cmpuint (token_len, ==, 32);
+  secrets[0] = password;
+  lengths[0] = strlen (password);
+  /* the server keeps the token's hash only */
+  secrets[1] = (const char *) token;
+  lengths[1] = token_len;
+  secrets[2] = a->token;
+  lengths[2] = strlen (a->token);
+
+  /* while the server runs, what it wrote last sits in the write-ahead log */
+  g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+  expect_files_hide (f->server, secrets, lengths, "$argon2id$");
+  g_assert_true (ph_server_stop (f->server, NULL));
+  expect_files_hide (f->server, secrets, lengths, "$argon2id$");
+
+  hash = stored_password_hash (f->server->db_path, a->user);
+  g_assert_nonnull (hash);
+  if (hash == NULL)
+    return;
+  g_assert_true (g_str_has_prefix (hash, "$argon2id$"));
+  /* of this password, with the interactive limits of docs/protocol.md §4 */
+  g_assert_cmpint (crypto_pwhash_str_verify (hash, password, strlen (password)), ==, 0);
+  g_assert_cmpint (crypto_pwhash_str_needs_rehash (hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                                   crypto_pwhash_MEMLIMIT_INTERACTIVE), ==, 0);
+}
+
+static void
+login_password (PhPeer     *p,
+                const char *user,
+                const char *password,
+                gint64      code)
+{
+  ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"password\":\"%s\",\"announce\":false", user,
+                  p->device, p->key64, password);
+}
+
+static void
+test_password_checked (Fixture      *f,
+                       gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE];
+  g_autoptr(PhPeer) again = NULL;
+  g_autofree char *password = ph_peer_dup_password (a);
+  g_autofree char *shorter = NULL;
+  g_autofree char *longer = NULL;
+
+  ph_return_if_failed ();
+  ph_peer_register (a);
+  ph_return_if_failed ();
+  shorter = g_strndup (password, strlen (password) - 1);
+  longer = g_strconcat (password, "x", NULL);
+  /* the same device on a second connection */
+  again = ph_peer_new (f->server->url, a->user);
+  g_free (again->key64);
+  again->key64 = g_strdup (a->key64);
+  if (!ph_peer_connect (again))
+    return;
+  login_password (again, a->user, "not-alices-password", 401);
+  login_password (again, a->user, shorter, 401);
+  login_password (again, a->user, longer, 401);
+  login_password (again, "nobody", password, 404);
+  login_password (again, a->user, password, PH_RESULT);
+}
+
+static void
+login_token (PhPeer     *p,
+             const char *user,
+             const char *device,
+             const char *key64,
+             const char *token,
+             gint64      code)
+{
+  ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"token\":\"%s\",\"announce\":false", user, device,
+                  key64, token);
+}
+
+/* Returns: (transfer full) (nullable): another token whose BLAKE2b hash, which the server
+ * keeps, starts with the same two bytes as that of @token64 */
+static char *
+near_collision (const char *token64)
+{
+  gsize len;
+  g_autofree guint8 *token = g_base64_decode (token64, &len);
+  guint8 want[crypto_generichash_BYTES], got[crypto_generichash_BYTES], other[32];
+
+  crypto_generichash (want, sizeof want, token, len, NULL, 0);
+  /* 65536 tries on average */
+  for (guint i = 0; i < (1u << 24); i++)
+    {
+      randombytes_buf (other, sizeof other);
+      crypto_generichash (got, sizeof got, other, sizeof other, NULL, 0);
+      if (got[0] == want[0] && got[1] == want[1] &&
+          (len != sizeof other || memcmp (other, token, len) != 0))
+        return g_base64_encode (other, sizeof other);
+    }
+  return NULL;
+}
+
+/* a token logs in the one device it was given to, with that device's key */
+static void
+test_token_checked (Fixture      *f,
+                    gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE], *b = f->peers[BOB];
+  g_autoptr(PhPeer) phone = NULL;
+  g_autoptr(PhPeer) probe = NULL;
+  g_autofree char *random_token = ph_peer_new_key ();
+  g_autofree char *collision = NULL;
+
+  ph_return_if_failed ();
+  ph_peer_register (a);
+  /* bob has a device of the same name */
+  g_free (b->device);
+  b->device = g_strdup (a->device);
+  ph_peer_register (b);
+  phone = ph_peer_new (f->server->url, a->user);
+  g_free (phone->device);
+  phone->device = g_strdup ("alice-phone");
+  ph_peer_login_password (phone);
+  collision = near_collision (a->token);
+  g_assert_nonnull (collision);
+  ph_return_if_failed ();
+
+  probe = ph_peer_new (f->server->url, "probe");
+  if (!ph_peer_connect (probe))
+    return;
+  login_token (probe, a->user, a->device, a->key64, random_token, 401);
+  login_token (probe, a->user, a->device, a->key64, collision, 401);
+  login_token (probe, a->user, a->device, a->key64, phone->token, 401);
+  login_token (probe, a->user, a->device, phone->key64, a->token, 401);
+  login_token (probe, b->user, b->device, b->key64, a->token, 401);
+  login_token (probe, a->user, "alice-laptop", a->key64, a->token, 401);
+  login_token (probe, a->user, a->device, a->key64, a->token, PH_RESULT);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  static Case cases[G_N_ELEMENTS (rules) * G_N_ELEMENTS (relations)];
+  guint n = 0;
+
+  g_test_init (&argc, &argv, NULL);
+  /* libsoup and GIO in this process trace every frame otherwise */
+  g_log_set_debug_enabled (FALSE);
+  /* a failed check ends its test through the fixture's teardown, which stops the server */
+  g_test_set_nonfatal_assertions ();
+  if (sodium_init () < 0)
+    {
+      g_printerr ("libsodium cannot start\n");
+      return 1;
+    }
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  for (guint r = 0; r < G_N_ELEMENTS (rules); r++)
+    for (guint k = 0; k < G_N_ELEMENTS (relations); k++)
+      {
+        g_autofree char *path = g_strdup_printf ("/integration/authorization/%s/%s",
+                                                 rules[r].name, relations[k].name);
+
+        cases[n] = (Case) { &rules[r], &relations[k] };
+        g_test_add (path, Fixture, &cases[n++], fixture_setup, test_rule, fixture_teardown);
+      }
+  ADD ("/integration/authorization/remove/closes-relay", test_remove_closes_relay);
+  ADD ("/integration/authorization/accept/own-request", test_accept_own_request);
+  ADD ("/integration/authorization/password/stored-hashed", test_password_stored_hashed);
+  ADD ("/integration/authorization/password/checked", test_password_checked);
+  ADD ("/integration/authorization/token/checked", test_token_checked);
+#undef ADD
+
+  return g_test_run ();
+}
