@@ -146,8 +146,10 @@ _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
     goto fail;
   _pinhole_server_send_result (c, id, NULL);
 
+  /* a receipt says that this device is online now: presence, which is for mutual contacts
+   * only, and the sender may have been removed since the message was stored */
   sender = _pinhole_server_find_device (c->server, m->from_user, m->from_device);
-  if (sender != NULL)
+  if (sender != NULL && _pinhole_server_are_mutual (c->server, c->user, m->from_user))
     {
       g_autoptr(JsonObject) push = pinhole_stanza_new ("delivered", NULL);
       json_object_set_string_member (push, "message", m->id);

@@ -508,6 +508,36 @@ test_remove_closes_relay (Fixture      *f,
   ph_peer_expect_frame (c, a, kept);
 }
 
+/* a delivery receipt says the device is online now: for mutual contacts only */
+static void
+test_receipt_after_remove (Fixture      *f,
+                           gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE], *b = f->peers[BOB];
+  const char *const messages[] = { "while-mutual", "after-remove" };
+
+  ph_return_if_failed ();
+  register_peers (f, 2);
+  befriend (a, b);
+  ph_return_if_failed ();
+  for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
+    {
+      ph_peer_mark (b);
+      send_sealed (a, b, messages[i], PH_RESULT);
+      ph_peer_expect_push (b, "offline-message", "message", messages[i], NULL);
+      if (i == 1)
+        relate (b, "remove", a, "none");
+      ph_peer_mark (a);
+      ph_peer_expect (b, PH_RESULT, "\"type\":\"offline-ack\",\"message\":\"%s\"", messages[i]);
+      if (i == 0)
+        ph_peer_expect_push (a, "delivered", "message", messages[i], "user", b->user, "device",
+                             b->device, NULL);
+      else
+        ph_peer_expect_no_push (a, NULL, NULL);
+      ph_return_if_failed ();
+    }
+}
+
 /* only the one who was asked can accept */
 static void
 test_accept_own_request (Fixture      *f,
@@ -786,6 +816,7 @@ main (int   argc,
         g_test_add (path, Fixture, &cases[n++], fixture_setup, test_rule, fixture_teardown);
       }
   ADD ("/integration/authorization/remove/closes-relay", test_remove_closes_relay);
+  ADD ("/integration/authorization/receipt/after-remove", test_receipt_after_remove);
   ADD ("/integration/authorization/accept/own-request", test_accept_own_request);
   ADD ("/integration/authorization/password/stored-hashed", test_password_stored_hashed);
   ADD ("/integration/authorization/password/checked", test_password_checked);
