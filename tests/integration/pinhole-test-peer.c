@@ -11,6 +11,21 @@
 
 static guint last_id;
 
+/* the reason also goes to the log: a later failed assertion drops g_test_fail_printf()'s */
+static void G_GNUC_PRINTF (1, 2)
+fail (const char *format,
+      ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_test_message ("%s", message);
+  g_test_fail_printf ("%s", message);
+}
+
 /* Returns: (transfer full): a random base64 device key */
 char *
 ph_peer_new_key (void)
@@ -108,29 +123,28 @@ call_va (PhPeer     *p,
   g_autofree char *fields = g_strdup_vprintf (fields_format, args);
   g_autofree char *text = g_strdup_printf ("{\"id\":\"%s\",%s}", id, fields);
   JsonObject *reply;
+  const char *type;
+  gint64 got;
 
   if (p->ws == NULL)
     {
-      g_test_fail_printf ("%s is offline", p->user);
+      fail ("%s is offline", p->user);
       return NULL;
     }
   ph_ws_send (p->ws, text);
   reply = ph_ws_wait_reply (p->ws, &p->cursor, id, PH_CLI_MS);
   if (reply == NULL)
     {
-      g_test_fail_printf ("%s: no answer to {%.40s…}", p->user, fields);
+      fail ("%s: no answer to {%.40s...}", p->user, fields);
       return NULL;
     }
-  if (code == PH_RESULT)
-    g_assert_cmpstr (ph_json_get_string (reply, "type"), ==, "result");
-  else
-    {
-      g_assert_cmpstr (ph_json_get_string (reply, "type"), ==, "error");
-      g_assert_cmpint (json_object_get_int_member_with_default (reply, "code", -1), ==, code);
-    }
-  if (g_test_failed ())
-    g_test_message ("%s sent {%.60s…}: %s", p->user, fields,
-                    (char *) g_ptr_array_index (p->ws->texts, p->cursor - 1));
+  type = ph_json_get_string (reply, "type");
+  got = g_strcmp0 (type, "result") == 0 ? PH_RESULT
+      : g_strcmp0 (type, "error") == 0 ? json_object_get_int_member_with_default (reply, "code", -1)
+      : -1;
+  if (got != code)
+    fail ("%s sent {%.60s...}: expected %" G_GINT64_FORMAT ", got %s", p->user, fields, code,
+          (char *) g_ptr_array_index (p->ws->texts, p->cursor - 1));
   return reply;
 }
 
@@ -311,7 +325,7 @@ wait_push_va (PhPeer     *p,
 
   if (p->ws == NULL)
     {
-      g_test_fail_printf ("%s is offline", p->user);
+      fail ("%s is offline", p->user);
       return NULL;
     }
   for (guint k = 0; k < G_N_ELEMENTS (w.pairs) - 1; k++)
@@ -319,8 +333,8 @@ wait_push_va (PhPeer     *p,
       break;
   ph_iterate_until (push_found, &w, PH_EVENT_MS);
   if (w.found == NULL)
-    g_test_fail_printf ("%s got no \"%s\" push with %s=%s", p->user, type,
-                        w.pairs[0] ? w.pairs[0] : "-", w.pairs[1] ? w.pairs[1] : "-");
+    fail ("%s got no \"%s\" push with %s=%s", p->user, type, w.pairs[0] ? w.pairs[0] : "-",
+          w.pairs[1] ? w.pairs[1] : "-");
   return w.found;
 }
 
@@ -378,7 +392,7 @@ ph_peer_expect_no_push (PhPeer     *p,
       if ((type == NULL || g_strcmp0 (ph_json_get_string (o, "type"), type) == 0) &&
           (user == NULL || g_strcmp0 (ph_json_get_string (o, "user"), user) == 0 ||
            g_strcmp0 (ph_json_get_string (o, "from"), user) == 0))
-        g_test_fail_printf ("%s should not have got %s", p->user, text);
+        fail ("%s should not have got %s", p->user, text);
     }
   g_assert_cmpuint (p->ws->n_binary, ==, p->mark_binary);
 }
@@ -394,6 +408,91 @@ ph_peer_ever_received (PhPeer     *p,
     if (strstr (g_ptr_array_index (p->ws->texts, i), needle) != NULL)
       return TRUE;
   return FALSE;
+}
+
+/* ---- contacts and channels ---- */
+
+/* @p sends the roster request @type ("subscribe", "accept"…) about @other; the answer names
+ * the relation after it */
+void
+ph_peer_relate (PhPeer     *p,
+                const char *type,
+                PhPeer     *other,
+                const char *relation)
+{
+  g_autoptr(JsonObject) reply = ph_peer_call (p, PH_RESULT, "\"type\":\"%s\",\"user\":\"%s\"",
+                                              type, other->user);
+
+  g_assert_cmpstr (ph_json_get_string (reply, "relation"), ==, relation);
+}
+
+/* @from asks @to, who is told */
+void
+ph_peer_ask (PhPeer *from,
+             PhPeer *to)
+{
+  ph_peer_mark (to);
+  ph_peer_relate (from, "subscribe", to, "requested");
+  ph_peer_expect_push (to, "contact-request", "from", from->user, NULL);
+}
+
+/* @from asks @to, who accepts */
+void
+ph_peer_befriend (PhPeer *from,
+                  PhPeer *to)
+{
+  ph_peer_ask (from, to);
+  ph_peer_relate (to, "accept", from, "mutual");
+}
+
+/* Returns: the channel @actor opened to @target, which was told of it */
+guint32
+ph_peer_open_channel (PhPeer *actor,
+                      PhPeer *target)
+{
+  g_autoptr(JsonObject) reply = NULL;
+  g_autofree char *channel = NULL;
+  gint64 id;
+
+  ph_peer_mark (target);
+  reply = ph_peer_call (actor, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"%s\","
+                        "\"device\":\"%s\"", target->user, target->device);
+  id = reply != NULL ? json_object_get_int_member_with_default (reply, "channel", 0) : 0;
+  g_assert_cmpint (id, >, 0);
+  channel = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  ph_peer_expect_push (target, "relay-open", "channel", channel, "user", actor->user, "device",
+                       actor->device, NULL);
+  return (guint32) id;
+}
+
+void
+ph_peer_expect_relay_closed (PhPeer  *p,
+                             guint32  channel)
+{
+  g_autofree char *name = g_strdup_printf ("%u", channel);
+
+  ph_peer_expect_push (p, "relay-closed", "channel", name, NULL);
+}
+
+/* @user's item in @observer's roster; Returns: (transfer full) (nullable) */
+JsonObject *
+ph_peer_roster_item (PhPeer     *observer,
+                     const char *user)
+{
+  g_autoptr(JsonObject) reply = ph_peer_call (observer, PH_RESULT, "\"type\":\"roster\"");
+  JsonArray *items;
+
+  if (reply == NULL || !json_object_has_member (reply, "contacts"))
+    return NULL;
+  items = json_object_get_array_member (reply, "contacts");
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      JsonObject *item = json_array_get_object_element (items, i);
+
+      if (g_strcmp0 (ph_json_get_string (item, "user"), user) == 0)
+        return json_object_ref (item);
+    }
+  return NULL;
 }
 
 /* ---- relay frames ---- */

@@ -65,6 +65,21 @@ void        ph_peer_expect_frame   (PhPeer     *from,
                                     PhPeer     *to,
                                     guint32     channel);
 
+void        ph_peer_relate         (PhPeer     *p,
+                                    const char *type,
+                                    PhPeer     *other,
+                                    const char *relation);
+void        ph_peer_ask            (PhPeer     *from,
+                                    PhPeer     *to);
+void        ph_peer_befriend       (PhPeer     *from,
+                                    PhPeer     *to);
+JsonObject *ph_peer_roster_item    (PhPeer     *observer,
+                                    const char *user);
+guint32     ph_peer_open_channel   (PhPeer     *actor,
+                                    PhPeer     *target);
+void        ph_peer_expect_relay_closed (PhPeer *p,
+                                         guint32 channel);
+
 const char *ph_json_get_string     (JsonObject *o,
                                     const char *member);
 

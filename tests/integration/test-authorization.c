@@ -53,36 +53,6 @@ fixture_teardown (Fixture      *f,
 
 /* ---- relations ---- */
 
-/* @p sends the roster request @type about @other, whose answer names the relation after it */
-static void
-relate (PhPeer     *p,
-        const char *type,
-        PhPeer     *other,
-        const char *relation)
-{
-  g_autoptr(JsonObject) reply = ph_peer_call (p, PH_RESULT, "\"type\":\"%s\",\"user\":\"%s\"",
-                                              type, other->user);
-
-  g_assert_cmpstr (ph_json_get_string (reply, "relation"), ==, relation);
-}
-
-static void
-ask (PhPeer *from,
-     PhPeer *to)
-{
-  ph_peer_mark (to);
-  relate (from, "subscribe", to, "requested");
-  ph_peer_expect_push (to, "contact-request", "from", from->user, NULL);
-}
-
-static void
-befriend (PhPeer *from,
-          PhPeer *to)
-{
-  ask (from, to);
-  relate (to, "accept", from, "mutual");
-}
-
 static void
 setup_stranger (Fixture *f)
 {
@@ -92,27 +62,27 @@ setup_stranger (Fixture *f)
 static void
 setup_pending (Fixture *f)
 {
-  ask (f->peers[ALICE], f->peers[BOB]);
+  ph_peer_ask (f->peers[ALICE], f->peers[BOB]);
 }
 
 static void
 setup_declined (Fixture *f)
 {
-  ask (f->peers[ALICE], f->peers[BOB]);
-  relate (f->peers[BOB], "decline", f->peers[ALICE], "none");
+  ph_peer_ask (f->peers[ALICE], f->peers[BOB]);
+  ph_peer_relate (f->peers[BOB], "decline", f->peers[ALICE], "none");
 }
 
 static void
 setup_mutual (Fixture *f)
 {
-  befriend (f->peers[ALICE], f->peers[BOB]);
+  ph_peer_befriend (f->peers[ALICE], f->peers[BOB]);
 }
 
 static void
 setup_removed (Fixture *f)
 {
-  befriend (f->peers[ALICE], f->peers[BOB]);
-  relate (f->peers[ALICE], "remove", f->peers[BOB], "none");
+  ph_peer_befriend (f->peers[ALICE], f->peers[BOB]);
+  ph_peer_relate (f->peers[ALICE], "remove", f->peers[BOB], "none");
 }
 
 typedef struct
@@ -195,35 +165,6 @@ relay_open (PhPeer     *actor,
                   target->user, device);
 }
 
-/* Returns: the channel @actor opened to @target, which was told of it */
-static guint32
-open_channel (PhPeer *actor,
-              PhPeer *target)
-{
-  g_autoptr(JsonObject) reply = NULL;
-  g_autofree char *channel = NULL;
-  gint64 id;
-
-  ph_peer_mark (target);
-  reply = ph_peer_call (actor, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"%s\","
-                        "\"device\":\"%s\"", target->user, target->device);
-  id = reply != NULL ? json_object_get_int_member_with_default (reply, "channel", 0) : 0;
-  g_assert_cmpint (id, >, 0);
-  channel = g_strdup_printf ("%" G_GINT64_FORMAT, id);
-  ph_peer_expect_push (target, "relay-open", "channel", channel, "user", actor->user, "device",
-                       actor->device, NULL);
-  return (guint32) id;
-}
-
-static void
-expect_relay_closed (PhPeer *p,
-                     guint32 channel)
-{
-  g_autofree char *name = g_strdup_printf ("%u", channel);
-
-  ph_peer_expect_push (p, "relay-closed", "channel", name, NULL);
-}
-
 static void
 check_relay_open (Fixture *f,
                   PhPeer  *actor,
@@ -239,13 +180,13 @@ check_relay_open (Fixture *f,
       ph_peer_expect_no_push (target, NULL, NULL);
       return;
     }
-  channel = open_channel (actor, target);
+  channel = ph_peer_open_channel (actor, target);
   ph_return_if_failed ();
   ph_peer_expect_frame (actor, target, channel);
   ph_peer_expect_frame (target, actor, channel);
   ph_peer_mark (target);
   ph_peer_expect (actor, PH_RESULT, "\"type\":\"relay-close\",\"channel\":%u", channel);
-  expect_relay_closed (target, channel);
+  ph_peer_expect_relay_closed (target, channel);
 }
 
 static void
@@ -287,33 +228,12 @@ expect_presence (PhPeer     *p,
     ph_peer_expect_no_push (p, "presence", subject->user);
 }
 
-/* @user's item in @observer's roster; Returns: (transfer full) (nullable) */
-static JsonObject *
-roster_item (PhPeer     *observer,
-             const char *user)
-{
-  g_autoptr(JsonObject) reply = ph_peer_call (observer, PH_RESULT, "\"type\":\"roster\"");
-  JsonArray *items;
-
-  if (reply == NULL || !json_object_has_member (reply, "contacts"))
-    return NULL;
-  items = json_object_get_array_member (reply, "contacts");
-  for (guint i = 0; i < json_array_get_length (items); i++)
-    {
-      JsonObject *item = json_array_get_object_element (items, i);
-
-      if (g_strcmp0 (ph_json_get_string (item, "user"), user) == 0)
-        return json_object_ref (item);
-    }
-  return NULL;
-}
-
 /* the one device of @subject in @observer's roster, or NULL; Returns: (transfer full) */
 static JsonObject *
 roster_device (PhPeer *observer,
                PhPeer *subject)
 {
-  g_autoptr(JsonObject) item = roster_item (observer, subject->user);
+  g_autoptr(JsonObject) item = ph_peer_roster_item (observer, subject->user);
   JsonArray *devices;
 
   if (item == NULL || !json_object_has_member (item, "devices"))
@@ -438,8 +358,8 @@ test_rule (Fixture      *f,
   register_peers (f, c->rule->witness ? 3 : 2);
   if (c->rule->witness)
     {
-      befriend (peers[CAROL], peers[ALICE]);
-      befriend (peers[CAROL], peers[BOB]);
+      ph_peer_befriend (peers[CAROL], peers[ALICE]);
+      ph_peer_befriend (peers[CAROL], peers[BOB]);
     }
   c->relation->setup (f);
   ph_return_if_failed ();
@@ -464,23 +384,23 @@ test_remove_closes_relay (Fixture      *f,
 
   ph_return_if_failed ();
   register_peers (f, 3);
-  befriend (a, b);
-  befriend (a, c);
+  ph_peer_befriend (a, b);
+  ph_peer_befriend (a, c);
   ph_return_if_failed ();
   /* one channel opened by each of them, and one to a contact who stays */
-  channels[0] = open_channel (a, b);
-  channels[1] = open_channel (b, a);
-  kept = open_channel (a, c);
+  channels[0] = ph_peer_open_channel (a, b);
+  channels[1] = ph_peer_open_channel (b, a);
+  kept = ph_peer_open_channel (a, c);
   ph_return_if_failed ();
 
   ph_peer_mark (a);
   ph_peer_mark (b);
   ph_peer_mark (c);
-  relate (a, "remove", b, "none");
+  ph_peer_relate (a, "remove", b, "none");
   for (guint i = 0; i < G_N_ELEMENTS (channels); i++)
     {
-      expect_relay_closed (a, channels[i]);
-      expect_relay_closed (b, channels[i]);
+      ph_peer_expect_relay_closed (a, channels[i]);
+      ph_peer_expect_relay_closed (b, channels[i]);
     }
   ph_return_if_failed ();
 
@@ -518,7 +438,7 @@ test_receipt_after_remove (Fixture      *f,
 
   ph_return_if_failed ();
   register_peers (f, 2);
-  befriend (a, b);
+  ph_peer_befriend (a, b);
   ph_return_if_failed ();
   for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
     {
@@ -526,7 +446,7 @@ test_receipt_after_remove (Fixture      *f,
       send_sealed (a, b, messages[i], PH_RESULT);
       ph_peer_expect_push (b, "offline-message", "message", messages[i], NULL);
       if (i == 1)
-        relate (b, "remove", a, "none");
+        ph_peer_relate (b, "remove", a, "none");
       ph_peer_mark (a);
       ph_peer_expect (b, PH_RESULT, "\"type\":\"offline-ack\",\"message\":\"%s\"", messages[i]);
       if (i == 0)
@@ -548,18 +468,18 @@ test_accept_own_request (Fixture      *f,
 
   ph_return_if_failed ();
   register_peers (f, 2);
-  ask (a, b);
+  ph_peer_ask (a, b);
   ph_return_if_failed ();
   ph_peer_mark (b);
-  relate (a, "subscribe", b, "requested");
+  ph_peer_relate (a, "subscribe", b, "requested");
   ph_peer_expect (a, 404, "\"type\":\"accept\",\"user\":\"%s\"", b->user);
   ph_peer_expect (a, 404, "\"type\":\"decline\",\"user\":\"%s\"", b->user);
   ph_peer_expect_no_push (b, "contact", NULL);
 
-  item = roster_item (a, b->user);
+  item = ph_peer_roster_item (a, b->user);
   g_assert_cmpstr (ph_json_get_string (item, "relation"), ==, "requested");
   g_clear_pointer (&item, json_object_unref);
-  item = roster_item (b, a->user);
+  item = ph_peer_roster_item (b, a->user);
   g_assert_cmpstr (ph_json_get_string (item, "relation"), ==, "incoming");
   send_sealed (a, b, "not-yet", 403);
 }
@@ -601,7 +521,10 @@ expect_files_hide (PhServer          *server,
       g_assert_true (g_file_get_contents (path, &data, &len, NULL));
       for (guint i = 0; data != NULL && secrets[i] != NULL; i++)
         if (bytes_contain (data, len, secrets[i], lengths[i]))
-          g_test_fail_printf ("%s holds secret #%u in clear", name, i);
+          {
+            g_test_message ("%s holds secret #%u in clear", name, i);
+            g_test_fail ();
+          }
       seen = seen || (data != NULL && bytes_contain (data, len, visible, strlen (visible)));
     }
   /* the search can see what is there */
@@ -675,15 +598,24 @@ test_password_stored_hashed (Fixture      *f,
                                                    crypto_pwhash_MEMLIMIT_INTERACTIVE), ==, 0);
 }
 
+/* a log-in on a connection of its own, so that one accepted wrongly hides no other; @what
+ * names the attempt in messages */
 static void
-login_password (PhPeer     *p,
-                const char *user,
-                const char *password,
-                gint64      code)
+try_login (Fixture    *f,
+           const char *what,
+           gint64      code,
+           const char *user,
+           const char *device,
+           const char *key64,
+           const char *secret_member,
+           const char *secret)
 {
-  ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
-                  "\"device_key\":\"%s\",\"password\":\"%s\",\"announce\":false", user,
-                  p->device, p->key64, password);
+  g_autoptr(PhPeer) probe = ph_peer_new (f->server->url, what);
+
+  if (ph_peer_connect (probe))
+    ph_peer_expect (probe, code, "\"type\":\"login\",\"announce\":false,\"user\":\"%s\","
+                    "\"device\":\"%s\",\"device_key\":\"%s\",\"%s\":\"%s\"", user, device, key64,
+                    secret_member, secret);
 }
 
 static void
@@ -691,7 +623,6 @@ test_password_checked (Fixture      *f,
                        gconstpointer data)
 {
   PhPeer *a = f->peers[ALICE];
-  g_autoptr(PhPeer) again = NULL;
   g_autofree char *password = ph_peer_dup_password (a);
   g_autofree char *shorter = NULL;
   g_autofree char *longer = NULL;
@@ -701,30 +632,13 @@ test_password_checked (Fixture      *f,
   ph_return_if_failed ();
   shorter = g_strndup (password, strlen (password) - 1);
   longer = g_strconcat (password, "x", NULL);
-  /* the same device on a second connection */
-  again = ph_peer_new (f->server->url, a->user);
-  g_free (again->key64);
-  again->key64 = g_strdup (a->key64);
-  if (!ph_peer_connect (again))
-    return;
-  login_password (again, a->user, "not-alices-password", 401);
-  login_password (again, a->user, shorter, 401);
-  login_password (again, a->user, longer, 401);
-  login_password (again, "nobody", password, 404);
-  login_password (again, a->user, password, PH_RESULT);
-}
-
-static void
-login_token (PhPeer     *p,
-             const char *user,
-             const char *device,
-             const char *key64,
-             const char *token,
-             gint64      code)
-{
-  ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
-                  "\"device_key\":\"%s\",\"token\":\"%s\",\"announce\":false", user, device,
-                  key64, token);
+  try_login (f, "another password", 401, a->user, a->device, a->key64, "password",
+             "not-alices-password");
+  try_login (f, "a prefix of the password", 401, a->user, a->device, a->key64, "password",
+             shorter);
+  try_login (f, "the password and more", 401, a->user, a->device, a->key64, "password", longer);
+  try_login (f, "an unknown user", 404, "nobody", a->device, a->key64, "password", password);
+  try_login (f, "the password", PH_RESULT, a->user, a->device, a->key64, "password", password);
 }
 
 /* Returns: (transfer full) (nullable): another token whose BLAKE2b hash, which the server
@@ -756,7 +670,6 @@ test_token_checked (Fixture      *f,
 {
   PhPeer *a = f->peers[ALICE], *b = f->peers[BOB];
   g_autoptr(PhPeer) phone = NULL;
-  g_autoptr(PhPeer) probe = NULL;
   g_autofree char *random_token = ph_peer_new_key ();
   g_autofree char *collision = NULL;
 
@@ -774,16 +687,18 @@ test_token_checked (Fixture      *f,
   g_assert_nonnull (collision);
   ph_return_if_failed ();
 
-  probe = ph_peer_new (f->server->url, "probe");
-  if (!ph_peer_connect (probe))
-    return;
-  login_token (probe, a->user, a->device, a->key64, random_token, 401);
-  login_token (probe, a->user, a->device, a->key64, collision, 401);
-  login_token (probe, a->user, a->device, a->key64, phone->token, 401);
-  login_token (probe, a->user, a->device, phone->key64, a->token, 401);
-  login_token (probe, b->user, b->device, b->key64, a->token, 401);
-  login_token (probe, a->user, "alice-laptop", a->key64, a->token, 401);
-  login_token (probe, a->user, a->device, a->key64, a->token, PH_RESULT);
+  try_login (f, "a random token", 401, a->user, a->device, a->key64, "token", random_token);
+  try_login (f, "a token whose hash shares a prefix", 401, a->user, a->device, a->key64,
+             "token", collision);
+  try_login (f, "another device's token", 401, a->user, a->device, a->key64, "token",
+             phone->token);
+  try_login (f, "the token with another key", 401, a->user, a->device, phone->key64, "token",
+             a->token);
+  try_login (f, "the token for another user", 401, b->user, b->device, b->key64, "token",
+             a->token);
+  try_login (f, "the token for an unknown device", 401, a->user, "alice-laptop", a->key64,
+             "token", a->token);
+  try_login (f, "the token", PH_RESULT, a->user, a->device, a->key64, "token", a->token);
 }
 
 int
