@@ -428,6 +428,29 @@ test_remove_closes_relay (Fixture      *f,
   ph_peer_expect_frame (c, a, kept);
 }
 
+/* only a channel's two ends can use it, whoever learnt its number */
+static void
+test_relay_foreign_channel (Fixture      *f,
+                            gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE], *b = f->peers[BOB], *c = f->peers[CAROL];
+  guint32 channel;
+
+  ph_return_if_failed ();
+  register_peers (f, 3);
+  ph_peer_befriend (a, b);
+  ph_return_if_failed ();
+  channel = ph_peer_open_channel (a, b);
+  ph_return_if_failed ();
+  ph_peer_mark (a);
+  ph_peer_mark (b);
+  ph_peer_send_frame (c, channel);
+  ph_peer_expect (c, 404, "\"type\":\"relay-close\",\"channel\":%u", channel);
+  ph_peer_expect_no_push (a, NULL, NULL);
+  ph_peer_expect_no_push (b, NULL, NULL);
+  ph_peer_expect_frame (a, b, channel);
+}
+
 /* a delivery receipt says the device is online now: for mutual contacts only */
 static void
 test_receipt_after_remove (Fixture      *f,
@@ -731,6 +754,7 @@ main (int   argc,
         g_test_add (path, Fixture, &cases[n++], fixture_setup, test_rule, fixture_teardown);
       }
   ADD ("/integration/authorization/remove/closes-relay", test_remove_closes_relay);
+  ADD ("/integration/authorization/relay/foreign-channel", test_relay_foreign_channel);
   ADD ("/integration/authorization/receipt/after-remove", test_receipt_after_remove);
   ADD ("/integration/authorization/accept/own-request", test_accept_own_request);
   ADD ("/integration/authorization/password/stored-hashed", test_password_stored_hashed);
