@@ -442,8 +442,8 @@ server_spawn (PhServer *s,
 {
   const char *program = g_getenv ("PINHOLE_SERVER_PROGRAM");
   g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", port);
-  const char *argv[] = { program, "--listen", listen, "--stun-port", "0", "--db", s->db_path,
-                         NULL };
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
   g_autoptr(GUri) uri = NULL;
   const char *line, *ws, *stun;
   guint stun_port = 0;
@@ -454,7 +454,12 @@ server_spawn (PhServer *s,
                            "PINHOLE_SERVER_PROGRAM is not set (run the tests with meson test)");
       return FALSE;
     }
-  s->proc = ph_proc_spawn (argv, NULL, FALSE, error);
+  g_strv_builder_add_many (builder, program, "--listen", listen, "--stun-port", "0", "--db",
+                           s->db_path, NULL);
+  if (s->extra_args != NULL)
+    g_strv_builder_addv (builder, (const char **) s->extra_args);
+  argv = g_strv_builder_end (builder);
+  s->proc = ph_proc_spawn ((const char *const *) argv, NULL, FALSE, error);
   if (s->proc == NULL)
     return FALSE;
   if (!ph_iterate_until (server_ready, s->proc, PH_SERVER_START_MS) || s->proc->lines->len < 3)
@@ -495,7 +500,17 @@ server_spawn (PhServer *s,
 PhServer *
 ph_server_start (GError **error)
 {
+  return ph_server_start_with (NULL, error);
+}
+
+/* ph_server_start() with more pinhole-server options, e.g. { "--max-offline", "5", NULL } */
+PhServer *
+ph_server_start_with (const char *const *extra_args,
+                      GError            **error)
+{
   PhServer *s = g_new0 (PhServer, 1);
+
+  s->extra_args = g_strdupv ((char **) extra_args);
 
   s->log = g_string_new (NULL);
   s->dir = g_dir_make_tmp ("pinhole-server-XXXXXX", error);
@@ -558,6 +573,7 @@ ph_server_free (PhServer *s)
   g_free (s->dir);
   g_free (s->db_path);
   g_free (s->url);
+  g_strfreev (s->extra_args);
   g_free (s);
 }
 

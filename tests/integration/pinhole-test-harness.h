@@ -91,9 +91,12 @@ typedef struct
   guint16  port;
   guint16  stun_port;
   PhProc  *proc;       /* NULL while stopped */
+  char   **extra_args; /* more pinhole-server options, kept for restarts */
 } PhServer;
 
 PhServer *ph_server_start   (GError  **error);
+PhServer *ph_server_start_with (const char *const *extra_args,
+                                GError            **error);
 gboolean  ph_server_restart (PhServer *server,
                              GError  **error);
 gboolean  ph_server_stop    (PhServer *server,
