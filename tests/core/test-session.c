@@ -7,162 +7,15 @@
 #include "pinhole-error.h"
 #include "pinhole-session.h"
 #include "pinhole-session-private.h"
-#include "pinhole-test-path.h"
 #include "pinhole-test-loop.h"
+#include "pinhole-test-path.h"
+#include "pinhole-test-session.h"
 
-
-typedef struct
-{
-  PinholeSession *session;
-  GPtrArray      *received;      /* GBytes, in delivery order */
-  GArray         *channels;      /* guint, beside received */
-  GArray         *acked;         /* guint64 */
-  GError         *closed_error;
-  guint           n_established;
-  guint           n_closed;
-  guint           n_path_changed;
-} Peer;
-
-typedef struct
-{
-  PinholeIdentity *alice_id;
-  PinholeIdentity *bob_id;
-  Peer             alice;
-  Peer             bob;
-  PinholeTestPath *path_a;      /* alice's end */
-  PinholeTestPath *path_b;      /* bob's end */
-} Fixture;
+/* the fixture: alice and bob on a relay test path (pinhole-test-session.h) */
+typedef PinholeTestSessions Fixture;
+typedef PinholeTestPeer Peer;
 
 /* ---- helpers ---- */
-
-
-static void
-frame_received_cb (PinholeSession *session,
-                   guint           channel,
-                   GBytes         *payload,
-                   Peer           *peer)
-{
-  g_ptr_array_add (peer->received, g_bytes_ref (payload));
-  g_array_append_val (peer->channels, channel);
-}
-
-static void
-acked_cb (PinholeSession *session,
-          guint64         seq,
-          Peer           *peer)
-{
-  g_array_append_val (peer->acked, seq);
-}
-
-static void
-established_cb (PinholeSession *session,
-                Peer           *peer)
-{
-  peer->n_established++;
-}
-
-static void
-path_changed_cb (PinholeSession *session,
-                 Peer           *peer)
-{
-  peer->n_path_changed++;
-}
-
-static void
-closed_cb (PinholeSession *session,
-           const GError   *error,
-           Peer           *peer)
-{
-  peer->n_closed++;
-  g_clear_error (&peer->closed_error);
-  if (error != NULL)
-    peer->closed_error = g_error_copy (error);
-}
-
-static void
-peer_init (Peer            *peer,
-           PinholeIdentity *identity,
-           const char      *local_id,
-           const char      *peer_id,
-           GBytes          *peer_key,
-           gboolean         initiator)
-{
-  peer->session = pinhole_session_new (identity, local_id, peer_id, peer_key, initiator);
-  peer->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  peer->channels = g_array_new (FALSE, FALSE, sizeof (guint));
-  peer->acked = g_array_new (FALSE, FALSE, sizeof (guint64));
-  g_signal_connect (peer->session, "frame-received", G_CALLBACK (frame_received_cb), peer);
-  g_signal_connect (peer->session, "acked", G_CALLBACK (acked_cb), peer);
-  g_signal_connect (peer->session, "established", G_CALLBACK (established_cb), peer);
-  g_signal_connect (peer->session, "path-changed", G_CALLBACK (path_changed_cb), peer);
-  g_signal_connect (peer->session, "closed", G_CALLBACK (closed_cb), peer);
-  /* fast enough for tests; the RTO still comes from measured RTTs */
-  _pinhole_session_set_rto (peer->session, 100, 20);
-  pinhole_session_set_timeout (peer->session, 10000);
-}
-
-static void
-peer_clear (Peer *peer)
-{
-  g_clear_object (&peer->session);
-  g_clear_pointer (&peer->received, g_ptr_array_unref);
-  g_clear_pointer (&peer->channels, g_array_unref);
-  g_clear_pointer (&peer->acked, g_array_unref);
-  g_clear_error (&peer->closed_error);
-}
-
-/* alice initiates; either side may be given a wrong key for the other */
-static void
-fixture_setup_keys (Fixture  *f,
-                    gboolean  alice_knows_wrong_key,
-                    gboolean  bob_knows_wrong_key)
-{
-  g_autoptr(PinholeIdentity) stranger = pinhole_identity_new ();
-  g_autoptr(GBytes) alice_pk = NULL;
-  g_autoptr(GBytes) bob_pk = NULL;
-
-  f->alice_id = pinhole_identity_new ();
-  f->bob_id = pinhole_identity_new ();
-  alice_pk = pinhole_identity_dup_public_key (bob_knows_wrong_key ? stranger : f->alice_id);
-  bob_pk = pinhole_identity_dup_public_key (alice_knows_wrong_key ? stranger : f->bob_id);
-
-  peer_init (&f->alice, f->alice_id, "alice/laptop", "bob/desktop", bob_pk, TRUE);
-  peer_init (&f->bob, f->bob_id, "bob/desktop", "alice/laptop", alice_pk, FALSE);
-  pinhole_test_path_new_pair (PINHOLE_PATH_KIND_RELAY, 1, &f->path_a, &f->path_b);
-  pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (f->path_a));
-  pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (f->path_b));
-}
-
-static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
-{
-  fixture_setup_keys (f, FALSE, FALSE);
-}
-
-static void
-fixture_teardown (Fixture       *f,
-                  gconstpointer  data)
-{
-  peer_clear (&f->alice);
-  peer_clear (&f->bob);
-  g_clear_object (&f->path_a);
-  g_clear_object (&f->path_b);
-  g_clear_object (&f->alice_id);
-  g_clear_object (&f->bob_id);
-  /* let idle sources of the objects just freed run out */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-}
-
-static gboolean
-both_established (gpointer data)
-{
-  Fixture *f = data;
-
-  return pinhole_session_get_state (f->alice.session) == PINHOLE_SESSION_STATE_ESTABLISHED &&
-         pinhole_session_get_state (f->bob.session) == PINHOLE_SESSION_STATE_ESTABLISHED;
-}
 
 static gboolean
 both_ended (gpointer data)
@@ -170,62 +23,6 @@ both_ended (gpointer data)
   Fixture *f = data;
 
   return f->alice.n_closed > 0 && f->bob.n_closed > 0;
-}
-
-static void
-start_and_establish (Fixture *f)
-{
-  pinhole_session_start (f->bob.session);
-  pinhole_session_start (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (both_established, f, 10000));
-}
-
-static GBytes *
-numbered_payload (guint32 n)
-{
-  /* 4-byte number then a length that varies with it, so frames differ in size */
-  gsize len = 4 + (n * 37) % 300;
-  guint8 *data = g_malloc (len);
-
-  data[0] = (guint8) (n >> 24);
-  data[1] = (guint8) (n >> 16);
-  data[2] = (guint8) (n >> 8);
-  data[3] = (guint8) n;
-  for (gsize i = 4; i < len; i++)
-    data[i] = (guint8) (n + i);
-  return g_bytes_new_take (data, len);
-}
-
-static void
-send_numbered (Peer    *peer,
-               guint32  first,
-               guint32  count)
-{
-  for (guint32 n = first; n < first + count; n++)
-    {
-      g_autoptr(GBytes) payload = numbered_payload (n);
-      g_autoptr(GError) error = NULL;
-      guint64 seq = 0;
-
-      g_assert_true (pinhole_session_send (peer->session, 2, payload, &seq, &error));
-      g_assert_no_error (error);
-      g_assert_cmpuint (seq, ==, n + 1);
-    }
-}
-
-/* every numbered frame exactly once, in order */
-static void
-assert_numbered (Peer    *peer,
-                 guint32  count)
-{
-  g_assert_cmpuint (peer->received->len, ==, count);
-  for (guint32 n = 0; n < count; n++)
-    {
-      g_autoptr(GBytes) expected = numbered_payload (n);
-
-      if (!g_bytes_equal (peer->received->pdata[n], expected))
-        g_error ("frame %u out of order, duplicated or damaged", n);
-    }
 }
 
 typedef struct
@@ -305,7 +102,7 @@ test_handshake_and_chat (Fixture       *f,
   g_assert_cmpuint (seq_early, ==, 1);
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 25);
 
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   g_assert_cmpuint (f->alice.n_established, ==, 1);
   g_assert_cmpuint (f->bob.n_established, ==, 1);
 
@@ -340,7 +137,7 @@ test_wrong_key_initiator (void)
   Fixture fx = { 0 }, *f = &fx;
 
   /* alice expects a different key for bob: bob's RESPONSE signature fails */
-  fixture_setup_keys (f, TRUE, FALSE);
+  pinhole_test_sessions_setup_keys (f, TRUE, FALSE);
   pinhole_session_set_timeout (f->bob.session, 500);
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
@@ -354,7 +151,7 @@ test_wrong_key_initiator (void)
   g_assert_error (f->bob.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   g_assert_cmpuint (f->alice.n_established + f->bob.n_established, ==, 0);
   g_assert_cmpuint (f->alice.n_closed, ==, 1);
-  fixture_teardown (f, NULL);
+  pinhole_test_sessions_teardown (f, NULL);
 }
 
 static void
@@ -366,7 +163,7 @@ test_wrong_key_responder (void)
 
   /* bob expects a different key for alice: the signed transcript holds both device keys,
    * so alice already refuses bob's RESPONSE, and bob hears no FINISH */
-  fixture_setup_keys (f, FALSE, TRUE);
+  pinhole_test_sessions_setup_keys (f, FALSE, TRUE);
   pinhole_session_set_timeout (f->bob.session, 500);
   g_assert_true (pinhole_session_send (f->alice.session, 1, secret, NULL, &error));
   pinhole_session_start (f->bob.session);
@@ -381,7 +178,7 @@ test_wrong_key_responder (void)
   g_assert_cmpuint (f->alice.n_established + f->bob.n_established, ==, 0);
   g_assert_cmpuint (f->bob.received->len, ==, 0);
   g_assert_cmpuint (f->alice.acked->len, ==, 0);
-  fixture_teardown (f, NULL);
+  pinhole_test_sessions_teardown (f, NULL);
 }
 
 static void
@@ -396,17 +193,17 @@ test_lossy_bulk (Fixture       *f,
   pinhole_test_path_set_delay (f->path_b, 1);
 
   /* queued before the (also lossy) handshake */
-  send_numbered (&f->alice, 0, 2000);
-  send_numbered (&f->bob, 0, 2000);
+  pinhole_test_peer_send_numbered (&f->alice, 0, 2000);
+  pinhole_test_peer_send_numbered (&f->bob, 0, 2000);
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), >, 0);
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
 
   g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 60000));
   /* let any late duplicates and retransmissions arrive */
   pinhole_test_iterate_for (100);
 
-  assert_numbered (&f->alice, 2000);
-  assert_numbered (&f->bob, 2000);
+  pinhole_test_peer_assert_numbered (&f->alice, 2000);
+  pinhole_test_peer_assert_numbered (&f->bob, 2000);
   g_assert_cmpuint (f->alice.acked->len, ==, 2000);
   g_assert_cmpuint (f->bob.acked->len, ==, 2000);
   for (guint i = 0; i < 2000; i++)
@@ -441,11 +238,11 @@ test_path_switch (Fixture       *f,
   g_autoptr(PinholeTestPath) lan_b = NULL;
   CountCheck check = { f, 600 };
 
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   pinhole_test_path_set_delay (f->path_a, 2);
   pinhole_test_path_set_delay (f->path_b, 2);
-  send_numbered (&f->alice, 0, 600);
-  send_numbered (&f->bob, 0, 600);
+  pinhole_test_peer_send_numbered (&f->alice, 0, 600);
+  pinhole_test_peer_send_numbered (&f->bob, 0, 600);
   g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
   g_assert_cmpuint (f->alice.received->len, <, 600);
 
@@ -462,8 +259,8 @@ test_path_switch (Fixture       *f,
 
   g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
   pinhole_test_iterate_for (50);
-  assert_numbered (&f->alice, 600);
-  assert_numbered (&f->bob, 600);
+  pinhole_test_peer_assert_numbered (&f->alice, 600);
+  pinhole_test_peer_assert_numbered (&f->bob, 600);
   g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
   g_assert_true (pinhole_session_get_path (f->bob.session) == PINHOLE_PATH (lan_b));
   /* attach relay, attach lan; the relay's close changed nothing current */
@@ -488,14 +285,14 @@ test_path_fallback (Fixture       *f,
   g_autoptr(PinholeTestPath) lan_b = NULL;
   CountCheck check = { f, 300 };
 
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   pinhole_test_path_new_pair (PINHOLE_PATH_KIND_LAN, 3, &lan_a, &lan_b);
   pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
   pinhole_test_path_set_delay (lan_a, 2);
   pinhole_test_path_set_delay (lan_b, 2);
-  send_numbered (&f->alice, 0, 300);
-  send_numbered (&f->bob, 0, 300);
+  pinhole_test_peer_send_numbered (&f->alice, 0, 300);
+  pinhole_test_peer_send_numbered (&f->bob, 0, 300);
   g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
 
   /* the direct path dies mid-stream: both sides fall back to the relay, still attached */
@@ -505,8 +302,8 @@ test_path_fallback (Fixture       *f,
   g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
   pinhole_test_iterate_for (50);
 
-  assert_numbered (&f->alice, 300);
-  assert_numbered (&f->bob, 300);
+  pinhole_test_peer_assert_numbered (&f->alice, 300);
+  pinhole_test_peer_assert_numbered (&f->bob, 300);
   g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (f->path_a));
   g_assert_true (pinhole_session_get_path (f->bob.session) == PINHOLE_PATH (f->path_b));
   /* relay, lan, relay again */
@@ -544,22 +341,22 @@ test_path_silent (Fixture       *f,
   gint64 silent_since;
   gdouble elapsed_ms;
 
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   pinhole_test_path_new_pair (PINHOLE_PATH_KIND_UDP_PUNCH, 5, &lan_a, &lan_b);
   g_signal_connect (f->alice.session, "path-lost", G_CALLBACK (path_lost_cb), &lost_a);
   g_signal_connect (f->bob.session, "path-lost", G_CALLBACK (path_lost_cb), &lost_b);
   pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
-  send_numbered (&f->alice, 0, 100);
-  send_numbered (&f->bob, 0, 100);
+  pinhole_test_peer_send_numbered (&f->alice, 0, 100);
+  pinhole_test_peer_send_numbered (&f->bob, 0, 100);
   g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
 
   /* the NAT mapping vanishes: nothing gets through any more, and nobody says so */
   pinhole_test_path_set_silent (lan_a, TRUE);
   pinhole_test_path_set_silent (lan_b, TRUE);
   silent_since = g_get_monotonic_time ();
-  send_numbered (&f->alice, 100, 100);
-  send_numbered (&f->bob, 100, 100);
+  pinhole_test_peer_send_numbered (&f->alice, 100, 100);
+  pinhole_test_peer_send_numbered (&f->bob, 100, 100);
   g_assert_true (pinhole_test_iterate_until (both_back_on_relay, f, 12000));
   elapsed_ms = (g_get_monotonic_time () - silent_since) / 1000.0;
   g_test_message ("back on the relay %.0f ms after the path went silent", elapsed_ms);
@@ -570,8 +367,8 @@ test_path_silent (Fixture       *f,
 
   g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
   pinhole_test_iterate_for (50);
-  assert_numbered (&f->alice, 200);
-  assert_numbered (&f->bob, 200);
+  pinhole_test_peer_assert_numbered (&f->alice, 200);
+  pinhole_test_peer_assert_numbered (&f->bob, 200);
 }
 
 static void
@@ -599,7 +396,7 @@ test_rtt (Fixture       *f,
 
   pinhole_test_path_set_delay (f->path_a, 15);
   pinhole_test_path_set_delay (f->path_b, 15);
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   g_signal_connect (f->alice.session, "notify::rtt-ms", G_CALLBACK (rtt_notify_cb), &notified);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->alice.session), ==, -1);
 
@@ -617,7 +414,7 @@ test_auto_ping (Fixture       *f,
                 gconstpointer  data)
 {
   pinhole_session_set_ping_interval (f->bob.session, 30);
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), ==, -1);
   pinhole_test_iterate_for (200);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), >=, 0);
@@ -642,7 +439,7 @@ test_garbage (Fixture       *f,
   GPtrArray *captured;
 
   pinhole_test_path_set_capture (f->path_a, TRUE);
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   g_assert_true (pinhole_session_send (f->alice.session, 1, one, NULL, NULL));
   g_assert_true (pinhole_test_iterate_until (bob_has_one, f, 5000));
 
@@ -717,7 +514,7 @@ test_replay (Fixture       *f,
   guint bob_sent;
 
   pinhole_test_path_set_capture (f->path_a, TRUE);
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   for (guint i = 0; i < 3; i++)
     g_assert_true (pinhole_session_send (f->alice.session, 1, msg, NULL, NULL));
   g_assert_true (pinhole_test_iterate_until (three_acked, f, 5000));
@@ -746,7 +543,7 @@ test_peer_close (Fixture       *f,
   g_autoptr(GBytes) bye = g_bytes_new_static ("bye", 3);
   g_autoptr(GError) error = NULL;
 
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   pinhole_session_close (f->alice.session);
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_CLOSED);
@@ -772,7 +569,7 @@ test_retransmit_timeout (Fixture       *f,
   g_autoptr(GBytes) lost = g_bytes_new_static ("into the void", 13);
   gint64 start;
 
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   pinhole_session_set_timeout (f->alice.session, 400);
   pinhole_test_path_set_silent (f->path_a, TRUE);
   pinhole_test_path_set_silent (f->path_b, TRUE);
@@ -820,7 +617,7 @@ test_limits (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==,
                     (guint64) (PINHOLE_SESSION_WINDOW + 10) * PINHOLE_SESSION_MAX_PAYLOAD);
-  start_and_establish (f);
+  pinhole_test_sessions_establish (f);
   g_assert_true (pinhole_test_iterate_until (window_plus_ten_acked, f, 10000));
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], max));
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
@@ -884,7 +681,7 @@ run_independent_initiator (gboolean good_signature)
   const guint8 *resp;
   gsize resp_len;
 
-  peer_init (&responder, bob, id_r, id_i, alice_pk, FALSE);
+  pinhole_test_peer_init (&responder, bob, id_r, id_i, alice_pk, FALSE);
   pinhole_test_path_new_pair (PINHOLE_PATH_KIND_RELAY, 7, &end_a, &end_b);
   pinhole_session_attach_path (responder.session, PINHOLE_PATH (end_b));
   g_signal_connect (end_a, "received", G_CALLBACK (capture_cb), &capture);
@@ -1023,7 +820,7 @@ run_independent_initiator (gboolean good_signature)
 
   g_signal_handlers_disconnect_by_data (end_a, &capture);
   g_ptr_array_unref (capture.packets);
-  peer_clear (&responder);
+  pinhole_test_peer_clear (&responder);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 }
@@ -1046,7 +843,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) \
-  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  g_test_add (path, Fixture, NULL, pinhole_test_sessions_setup, func, \
+              pinhole_test_sessions_teardown)
 
   ADD ("/session/handshake-and-chat", test_handshake_and_chat);
   g_test_add_func ("/session/wrong-key/initiator", test_wrong_key_initiator);
