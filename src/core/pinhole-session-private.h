@@ -23,5 +23,10 @@ guint64  _pinhole_session_get_retransmissions (PinholeSession *self);
 void     _pinhole_session_establish_with_keys (PinholeSession *self,
                                                const guint8   *tx_key,
                                                const guint8   *rx_key);
+/* the handshake-only secrets, 32 bytes each: the X25519 ephemeral private key and the key of
+ * FINISH; for tests to see them wiped once the handshake is over (forward secrecy,
+ * docs/session.md §3) */
+const guint8 *_pinhole_session_get_ephemeral_secret (PinholeSession *self);
+const guint8 *_pinhole_session_get_finish_key       (PinholeSession *self);
 
 G_END_DECLS

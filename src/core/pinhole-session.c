@@ -1798,3 +1798,19 @@ _pinhole_session_establish_with_keys (PinholeSession *self,
   self->peer_confirmed = TRUE;
   establish (self);
 }
+
+/* Returns: (transfer none): the ephemeral private key, zero when wiped */
+const guint8 *
+_pinhole_session_get_ephemeral_secret (PinholeSession *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_SESSION (self), NULL);
+  return self->eph_secret;
+}
+
+/* Returns: (transfer none): the FINISH key, zero when wiped */
+const guint8 *
+_pinhole_session_get_finish_key (PinholeSession *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_SESSION (self), NULL);
+  return self->hs_key_finish;
+}
