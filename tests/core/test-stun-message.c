@@ -463,6 +463,19 @@ test_malformed (void)
 }
 
 /* a flipped bit in a protected part of a vector */
+/* recomputes the FINGERPRINT that ends @data (RFC 8489 §14.7) after a change before it */
+static void
+rewrite_fingerprint (guint8 *data,
+                     gsize   len)
+{
+  guint32 crc = pinhole_stun_crc32 (data, len - 8) ^ 0x5354554e;
+
+  data[len - 4] = (guint8) (crc >> 24);
+  data[len - 3] = (guint8) (crc >> 16);
+  data[len - 2] = (guint8) (crc >> 8);
+  data[len - 1] = (guint8) crc;
+}
+
 static void
 test_integrity_and_fingerprint_wrong (void)
 {
@@ -482,13 +495,7 @@ test_integrity_and_fingerprint_wrong (void)
   /* a changed XOR-MAPPED-ADDRESS with the FINGERPRINT recomputed: MESSAGE-INTEGRITY fails */
   memcpy (copy, rfc5769_response_ipv4, sizeof copy);
   copy[47] ^= 0x01;
-  {
-    guint32 crc = pinhole_stun_crc32 (copy, sizeof copy - 8) ^ 0x5354554e;
-    copy[sizeof copy - 4] = (guint8) (crc >> 24);
-    copy[sizeof copy - 3] = (guint8) (crc >> 16);
-    copy[sizeof copy - 2] = (guint8) (crc >> 8);
-    copy[sizeof copy - 1] = (guint8) crc;
-  }
+  rewrite_fingerprint (copy, sizeof copy);
   msg = pinhole_stun_message_decode (copy, sizeof copy, &error);
   g_assert_no_error (error);
   g_assert_true (pinhole_stun_message_check_fingerprint (msg, &error));
@@ -505,6 +512,39 @@ test_integrity_and_fingerprint_wrong (void)
   g_assert_no_error (error);
   g_assert_false (pinhole_stun_message_verify_integrity (msg, (const guint8 *) "k", 1, &error));
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH);
+}
+
+/* every byte of the HMAC counts: a MESSAGE-INTEGRITY wrong in any one of its 20 bytes fails,
+ * even with the FINGERPRINT made right again */
+static void
+test_integrity_every_byte (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStunMessage) valid = pinhole_stun_message_decode (rfc5769_request,
+                                                                     sizeof rfc5769_request,
+                                                                     &error);
+  gsize value;
+
+  g_assert_no_error (error);
+  g_assert_true (valid->has_message_integrity);
+  value = valid->integrity_offset + 4;
+  g_assert_cmpuint (value + 20 + 8, ==, sizeof rfc5769_request);
+  for (gsize i = 0; i < 20; i++)
+    {
+      g_autoptr(PinholeStunMessage) msg = NULL;
+      guint8 copy[sizeof rfc5769_request];
+
+      memcpy (copy, rfc5769_request, sizeof copy);
+      copy[value + i] ^= 0x01;
+      rewrite_fingerprint (copy, sizeof copy);
+      msg = pinhole_stun_message_decode (copy, sizeof copy, &error);
+      g_assert_no_error (error);
+      if (pinhole_stun_message_verify_integrity (msg, (const guint8 *) short_term_password,
+                                                 strlen (short_term_password), &error))
+        g_error ("MESSAGE-INTEGRITY wrong in byte %" G_GSIZE_FORMAT " verifies", i);
+      g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH);
+      g_clear_error (&error);
+    }
 }
 
 /* RFC 8489 §14.7: FINGERPRINT MUST be the last attribute, even when its value is right */
@@ -652,6 +692,7 @@ main (int    argc,
   g_test_add_func ("/stun/message/malformed", test_malformed);
   g_test_add_func ("/stun/message/integrity-fingerprint-wrong",
                    test_integrity_and_fingerprint_wrong);
+  g_test_add_func ("/stun/message/integrity-every-byte", test_integrity_every_byte);
   g_test_add_func ("/stun/message/attribute-after-fingerprint",
                    test_attribute_after_fingerprint);
   g_test_add_func ("/stun/message/encode-limits", test_encode_limits);
