@@ -24,6 +24,7 @@ struct _Side
   GPtrArray       *received;   /* GBytes from the path */
   guint            n_control;
   gboolean         drop_nominations;
+  guint            n_dropped;
 };
 
 typedef struct
@@ -62,7 +63,10 @@ send_control_cb (PinholeAgent *agent,
   side->n_control++;
   if (side->drop_nominations &&
       g_strcmp0 (json_object_get_string_member (message, "t"), "nominate") == 0)
-    return;
+    {
+      side->n_dropped++;
+      return;
+    }
   d = g_new0 (Delivery, 1);
   d->to = side->other;
   d->message = json_object_ref (message);
@@ -113,7 +117,7 @@ side_init (Side    *side,
 }
 
 static void
-side_clear (Side *side)
+side_drop_path (Side *side)
 {
   if (side->path != NULL)
     {
@@ -121,6 +125,12 @@ side_clear (Side *side)
       pinhole_path_close (side->path);
     }
   g_clear_object (&side->path);
+}
+
+static void
+side_clear (Side *side)
+{
+  side_drop_path (side);
   if (side->agent != NULL)
     pinhole_agent_close (side->agent);
   g_clear_object (&side->agent);
@@ -332,8 +342,10 @@ test_hostile_control (Fixture       *f,
   g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->a.agent), ==, 0);
 }
 
-/* the nomination never arrives: the controlled side builds nothing, the controlling side
- * builds its end (its own session would attach it and find it silent) */
+/* the nomination never arrives: the controlling side builds its end, the controlled side
+ * builds nothing however long it waits, and keeps searching without reporting a failure.
+ * The session over the controlling side's end finds it silent, and its owner restarts the
+ * agent; the controlled side follows the new round, and this time both ends are built. */
 static void
 test_lost_nomination (Fixture       *f,
                       gconstpointer  data)
@@ -344,7 +356,19 @@ test_lost_nomination (Fixture       *f,
   pinhole_agent_local_done (f->a.agent);
   pinhole_agent_local_done (f->b.agent);
   g_assert_true (iterate_until (f, a_has_path, 5000));
+  /* a nomination delivered in this time would have been acted on many times over */
+  pinhole_test_iterate_for (500);
+  g_assert_cmpuint (f->a.n_dropped, ==, 1);
   g_assert_null (f->b.path);
+  g_assert_true (pinhole_agent_is_searching (f->b.agent));
+  g_assert_null (f->b.failed);
+
+  f->a.drop_nominations = FALSE;
+  side_drop_path (&f->a);
+  pinhole_agent_restart (f->a.agent);
+  g_assert_true (pinhole_agent_is_searching (f->a.agent));
+  g_assert_true (iterate_until (f, both_have_paths, 3000));
+  exchange_packets (f);
 }
 
 /* over UDP the controlling side's end waits for the PseudoTcp handshake, which never comes:
