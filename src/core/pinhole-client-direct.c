@@ -317,6 +317,8 @@ _pinhole_client_direct_control (PinholeClientPeer *peer,
       g_debug ("bad control message from %s: %s", peer->id, error->message);
       return;
     }
+  /* what the peer sent, whether we use it or not: the relay-only tests watch for candidates */
+  g_debug ("control message \"%s\" from %s", t, peer->id);
   if (strcmp (t, "relay-only") == 0)
     {
       peer->peer_relay_only = TRUE;
