@@ -166,6 +166,7 @@ ph_proc_spawn (const char *const *argv,
   g_subprocess_launcher_unsetenv (launcher, "PINHOLE_PASSWORD");
   g_subprocess_launcher_unsetenv (launcher, "PINHOLE_SERVER");
   g_subprocess_launcher_unsetenv (launcher, "PINHOLE_PROFILE");
+  g_subprocess_launcher_unsetenv (launcher, "PINHOLE_CA_FILE");
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
       g_autofree char *name = g_strndup (env[i], strcspn (env[i], "="));
@@ -472,9 +473,11 @@ server_spawn (PhServer *s,
       g_clear_pointer (&s->proc, ph_proc_free);
       return FALSE;
     }
-  /* "pinhole-server VER listening on ws://127.0.0.1:PORT/pinhole" */
+  /* "pinhole-server VER listening on ws://127.0.0.1:PORT/pinhole" (wss:// with TLS) */
   line = g_ptr_array_index (s->proc->lines, 0);
-  ws = strstr (line, "ws://");
+  ws = strstr (line, "wss://");
+  if (ws == NULL)
+    ws = strstr (line, "ws://");
   uri = ws ? g_uri_parse (ws, G_URI_FLAGS_NONE, NULL) : NULL;
   /* "stun on 127.0.0.1 port N and M (udp and tcp)" */
   stun = strstr (g_ptr_array_index (s->proc->lines, 1), " port ");
@@ -589,22 +592,24 @@ ph_result_free (PhResult *r)
 }
 
 /**
- * ph_cli_spawn:
+ * ph_cli_spawn_with:
+ * @options: (nullable): more environment, or the plain-text output
  * Starts `pinhole-cli [--server URL] --profile PROFILE --json ARGS…` with PINHOLE_PASSWORD set
  * to @password, or unset when %NULL.
  */
 PhProc *
-ph_cli_spawn (const char        *url,
-              const char        *profile,
-              const char        *password,
-              gboolean           with_stdin,
-              const char *const *args)
+ph_cli_spawn_with (const char         *url,
+                   const char         *profile,
+                   const char         *password,
+                   const PhCliOptions *options,
+                   gboolean            with_stdin,
+                   const char *const  *args)
 {
   const char *program = g_getenv ("PINHOLE_CLI_PROGRAM");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autofree char *password_env = password ? g_strconcat ("PINHOLE_PASSWORD=", password, NULL)
                                            : NULL;
-  const char *env[] = { password_env, NULL };
+  g_autoptr(GPtrArray) env = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   PhProc *p;
 
@@ -621,29 +626,38 @@ ph_cli_spawn (const char        *url,
     }
   g_ptr_array_add (argv, "--profile");
   g_ptr_array_add (argv, (gpointer) profile);
-  g_ptr_array_add (argv, "--json");
+  if (options == NULL || !options->text)
+    g_ptr_array_add (argv, "--json");
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  p = ph_proc_spawn ((const char *const *) argv->pdata, env, with_stdin, &error);
+  if (password_env != NULL)
+    g_ptr_array_add (env, password_env);
+  for (guint i = 0; options != NULL && options->env != NULL && options->env[i] != NULL; i++)
+    g_ptr_array_add (env, (gpointer) options->env[i]);
+  g_ptr_array_add (env, NULL);
+  p = ph_proc_spawn ((const char *const *) argv->pdata, (const char *const *) env->pdata,
+                     with_stdin, &error);
   if (p == NULL)
     g_test_fail_printf ("cannot start %s: %s", program, error->message);
   return p;
 }
 
 /**
- * ph_cli_run:
+ * ph_cli_run_with:
+ * @options: (nullable): as for ph_cli_spawn_with()
  * Runs one pinhole-cli command to its end (killed after PH_CLI_MS).
  * Returns: (transfer full): its exit status and output
  */
 PhResult *
-ph_cli_run (const char        *url,
-            const char        *profile,
-            const char        *password,
-            const char        *stdin_text,
-            const char *const *args)
+ph_cli_run_with (const char         *url,
+                 const char         *profile,
+                 const char         *password,
+                 const PhCliOptions *options,
+                 const char         *stdin_text,
+                 const char *const  *args)
 {
-  PhProc *p = ph_cli_spawn (url, profile, password, stdin_text != NULL, args);
+  PhProc *p = ph_cli_spawn_with (url, profile, password, options, stdin_text != NULL, args);
   PhResult *r = g_new0 (PhResult, 1);
   g_autofree char *joined = g_strjoinv (" ", (char **) args);
 
@@ -914,4 +928,27 @@ ph_remove_tree (const char *path)
 {
   if (path != NULL)
     nftw (path, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- CLI runs with environment or plain text (test-keys, test-tls, test-contacts,
+ * test-paths) ---- */
+
+PhProc *
+ph_cli_spawn (const char        *url,
+              const char        *profile,
+              const char        *password,
+              gboolean           with_stdin,
+              const char *const *args)
+{
+  return ph_cli_spawn_with (url, profile, password, NULL, with_stdin, args);
+}
+
+PhResult *
+ph_cli_run (const char        *url,
+            const char        *profile,
+            const char        *password,
+            const char        *stdin_text,
+            const char *const *args)
+{
+  return ph_cli_run_with (url, profile, password, NULL, stdin_text, args);
 }

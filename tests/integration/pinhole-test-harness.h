@@ -159,4 +159,25 @@ void        ph_ws_free       (PhWs       *ws);
 char *ph_make_tmp_dir (const char *tmpl);
 void  ph_remove_tree  (const char *path);
 
+/* ---- CLI runs with environment or plain text ---- */
+
+typedef struct
+{
+  const char *const *env;    /* NAME=VALUE pairs, nullable: e.g. G_MESSAGES_DEBUG, LC_ALL */
+  gboolean           text;   /* the plain-text output: no --json */
+} PhCliOptions;
+
+PhProc   *ph_cli_spawn_with (const char         *url,
+                             const char         *profile,
+                             const char         *password,
+                             const PhCliOptions *options,    /* nullable */
+                             gboolean            with_stdin,
+                             const char *const  *args);
+PhResult *ph_cli_run_with   (const char         *url,
+                             const char         *profile,
+                             const char         *password,
+                             const PhCliOptions *options,    /* nullable */
+                             const char         *stdin_text, /* nullable */
+                             const char *const  *args);
+
 G_END_DECLS
