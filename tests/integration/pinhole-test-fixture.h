@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-test-fixture.h: the fixture the claim tests share (test-keys, test-tls,
+ * test-contacts, test-paths): one server, one folder of profiles, the long-running clients,
+ * and the few steps every such test takes (register, log in another device, make contacts,
+ * listen). Checks fail the test without aborting it, so that teardown stops every process. */
+#pragma once
+
+#include "pinhole-test-harness.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  PhServer  *server;
+  char      *home;    /* profiles, one folder per profile name */
+  GPtrArray *procs;   /* PhProc*: long-running clients, stopped in teardown */
+} PhFixture;
+
+/* for g_test_add (): a running server, or none yet (then ph_fixture_start_server) */
+void        ph_fixture_setup        (PhFixture     *f,
+                                     gconstpointer  data);
+void        ph_fixture_setup_bare   (PhFixture     *f,
+                                     gconstpointer  data);
+void        ph_fixture_teardown     (PhFixture     *f,
+                                     gconstpointer  data);
+gboolean    ph_fixture_start_server (PhFixture          *f,
+                                     const char *const  *args);   /* nullable */
+char       *ph_fixture_profile      (PhFixture     *f,
+                                     const char    *profile);
+char       *ph_password_of          (const char    *user);
+
+PhResult   *ph_fixture_cli          (PhFixture     *f,
+                                     const char    *profile,
+                                     ...) G_GNUC_NULL_TERMINATED;
+PhResult   *ph_fixture_cli_with     (PhFixture          *f,
+                                     const char         *profile,
+                                     const char         *url,        /* nullable */
+                                     const char         *password,   /* nullable */
+                                     const PhCliOptions *options,    /* nullable */
+                                     const char *const  *args);
+
+void        ph_fixture_register     (PhFixture     *f,
+                                     const char    *user);
+char       *ph_fixture_login        (PhFixture     *f,
+                                     const char    *profile,
+                                     const char    *user);
+void        ph_fixture_contacts     (PhFixture     *f,
+                                     const char    *a,
+                                     const char    *b);
+PhProc     *ph_fixture_listen       (PhFixture     *f,
+                                     const char    *profile,
+                                     const char    *user);
+PhProc     *ph_fixture_spawn        (PhFixture          *f,
+                                     const char         *profile,
+                                     const PhCliOptions *options,    /* nullable */
+                                     const char *const  *args);
+
+const char *ph_event_string         (JsonObject    *event,
+                                     const char    *member);
+JsonObject *ph_result_event         (PhResult      *r,
+                                     const char    *event);
+
+G_END_DECLS

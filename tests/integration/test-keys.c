@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-keys.c: loopback tests of contact key trust with real programs: a contact's device key
+ * is trusted on first use, a new one (a re-install: `login` with a fresh profile) is held back
+ * until `trust`, and `fingerprint USER` shows the keys each device shows of itself. */
+#define G_LOG_DOMAIN "pinhole-test"
+
+#include "pinhole-test-fixture.h"
+
+/* runs `send TO TEXT` for @profile and checks its report */
+static void
+send_ok (PhFixture  *f,
+         const char *profile,
+         const char *to,
+         const char *text,
+         gint64      delivered,
+         gint64      stored)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli (f, profile, "send", to, text, NULL);
+  JsonObject *sent = ph_result_event (r, "sent");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (sent);
+  if (sent == NULL)
+    return;
+  g_assert_cmpint (json_object_get_int_member_with_default (sent, "delivered", -1), ==,
+                   delivered);
+  g_assert_cmpint (json_object_get_int_member_with_default (sent, "stored", -1), ==, stored);
+}
+
+/* waits until @p has printed the message @text */
+static void
+wait_message (PhProc     *p,
+              const char *text)
+{
+  guint cursor = 0;
+
+  if (ph_proc_wait_named (p, &cursor, "message", "text", text, PH_EVENT_MS) == NULL)
+    g_test_fail_printf ("no message \"%s\" arrived", text);
+}
+
+/* the fingerprint this profile's own device prints */
+static char *
+own_fingerprint (PhFixture  *f,
+                 const char *profile)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli (f, profile, "fingerprint", NULL);
+  JsonObject *event = ph_result_event (r, "fingerprint");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (event);
+  return event ? g_strdup (ph_event_string (event, "fingerprint")) : NULL;
+}
+
+/* the lines `fingerprint USER` prints, "device: fingerprint[ (changed, not trusted)]" */
+static GStrv
+known_fingerprints (PhFixture  *f,
+                    const char *profile,
+                    const char *user)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli (f, profile, "fingerprint", user, NULL);
+  g_autoptr(GStrvBuilder) lines = g_strv_builder_new ();
+
+  g_assert_cmpint (r->status, ==, 0);
+  for (guint i = 0; i < r->events->len; i++)
+    {
+      JsonObject *o = g_ptr_array_index (r->events, i);
+
+      g_assert_cmpstr (ph_event_string (o, "event"), ==, "fingerprint");
+      g_assert_cmpstr (ph_event_string (o, "user"), ==, user);
+      g_strv_builder_add (lines, ph_event_string (o, "fingerprint"));
+    }
+  return g_strv_builder_end (lines);
+}
+
+/* bob re-installs (a new profile, so a new device and key, for the same account): alice's
+ * client sends nothing to any of bob's devices and accepts nothing from the new one until she
+ * trusts it; her listen warns; after `trust bob` both devices get her messages, and what the
+ * new device sent her meanwhile comes at her next log-in */
+static void
+test_changed_key_held (PhFixture    *f,
+                       gconstpointer data)
+{
+  PhProc *alice, *bob, *bob_new;
+  g_autofree char *device = NULL;
+  g_autofree char *refusal = NULL;
+  guint cursor = 0;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  alice = ph_fixture_listen (f, "alice", "alice");
+  bob = ph_fixture_listen (f, "bob", "bob");
+  ph_return_if_failed ();
+  /* alice's client records bob's first device key as it encrypts to it */
+  send_ok (f, "alice", "bob", "before the re-install", 1, 0);
+  wait_message (bob, "before the re-install");
+
+  device = ph_fixture_login (f, "bob-reinstalled", "bob");
+  bob_new = ph_fixture_listen (f, "bob-reinstalled", "bob");
+  ph_return_if_failed ();
+  g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "presence", "device", device,
+                                        PH_EVENT_MS));
+
+  {
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "send", "bob",
+                                            "not for an unchecked key", NULL);
+
+    refusal = g_strdup_printf ("pinhole-cli: bob has a new or changed device key (device %s): "
+                               "compare fingerprints, then trust it\n", device);
+    g_assert_cmpint (r->status, ==, 1);
+    g_assert_cmpstr (r->err, ==, refusal);
+    g_assert_cmpuint (ph_result_count (r, "sent"), ==, 0);
+  }
+
+  /* the new device writes first: alice's client refuses its session, and its sealed copy
+   * waits on the server, unread */
+  send_ok (f, "bob-reinstalled", "alice", "hello from my new phone", 0, 1);
+  cursor = 0;
+  g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "key-changed", "user", "bob",
+                                        PH_EVENT_MS));
+
+  {
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "trust", "bob", NULL);
+    JsonObject *event = ph_result_event (r, "trust");
+
+    g_assert_cmpint (r->status, ==, 0);
+    g_assert_nonnull (event);
+    if (event != NULL)
+      g_assert_cmpstr (ph_event_string (event, "user"), ==, "bob");
+  }
+  send_ok (f, "alice", "bob", "after the check", 2, 0);
+  wait_message (bob_new, "after the check");
+  wait_message (bob, "after the check");
+  ph_return_if_failed ();
+  g_assert_cmpuint (ph_proc_count (bob_new, "message"), ==, 1);
+  g_assert_cmpuint (ph_proc_count (bob, "message"), ==, 2);
+  g_assert_cmpuint (ph_proc_count (alice, "message"), ==, 0);
+
+  g_assert_true (ph_proc_stop (alice));
+  alice = ph_fixture_listen (f, "alice", "alice");
+  ph_return_if_failed ();
+  wait_message (alice, "hello from my new phone");
+}
+
+/* `fingerprint bob` on alice's side prints, per device, the fingerprint bob's device prints of
+ * itself, a new device's marked as not trusted until `trust bob` */
+static void
+test_fingerprint (PhFixture    *f,
+                  gconstpointer data)
+{
+  g_autofree char *device = NULL;
+  g_autofree char *device_new = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *fp_new = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *line_new = NULL;
+  g_autofree char *line_pending = NULL;
+  PhProc *bob;
+  guint cursor = 0;
+  JsonObject *online;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  bob = ph_fixture_listen (f, "bob", "bob");
+  ph_return_if_failed ();
+  online = ph_proc_wait_named (bob, &cursor, "online", NULL, NULL, 0);
+  g_assert_nonnull (online);
+  if (online == NULL)
+    return;
+  device = g_strdup (ph_event_string (online, "device"));
+  fp = own_fingerprint (f, "bob");
+  send_ok (f, "alice", "bob", "hello", 1, 0);
+  ph_return_if_failed ();
+  line = g_strdup_printf ("%s: %s", device, fp);
+  {
+    g_auto(GStrv) known = known_fingerprints (f, "alice", "bob");
+    const char *const expected[] = { line, NULL };
+
+    g_assert_cmpstrv (known, expected);
+  }
+
+  device_new = ph_fixture_login (f, "bob-reinstalled", "bob");
+  fp_new = own_fingerprint (f, "bob-reinstalled");
+  ph_return_if_failed ();
+  g_assert_cmpstr (fp_new, !=, fp);
+  {
+    /* alice's client learns the new key as it refuses to use it */
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "send", "bob", "hello?", NULL);
+    g_assert_cmpint (r->status, ==, 1);
+  }
+  line_pending = g_strdup_printf ("%s: %s (changed, not trusted)", device_new, fp_new);
+  line_new = g_strdup_printf ("%s: %s", device_new, fp_new);
+  {
+    g_auto(GStrv) known = known_fingerprints (f, "alice", "bob");
+    /* ordered by device */
+    gboolean first = g_strcmp0 (device, device_new) < 0;
+    const char *const expected[] = { first ? line : line_pending, first ? line_pending : line,
+                                     NULL };
+
+    g_assert_cmpstrv (known, expected);
+  }
+  {
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "trust", "bob", NULL);
+    g_auto(GStrv) known = NULL;
+    gboolean first = g_strcmp0 (device, device_new) < 0;
+    const char *const expected[] = { first ? line : line_new, first ? line_new : line, NULL };
+
+    g_assert_cmpint (r->status, ==, 0);
+    known = known_fingerprints (f, "alice", "bob");
+    g_assert_cmpstrv (known, expected);
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_set_nonfatal_assertions ();
+#define ADD(path, func) \
+  g_test_add (path, PhFixture, NULL, ph_fixture_setup, func, ph_fixture_teardown)
+  ADD ("/integration/keys/changed-key-held", test_changed_key_held);
+  ADD ("/integration/keys/fingerprint", test_fingerprint);
+#undef ADD
+  return g_test_run ();
+}
