@@ -203,6 +203,19 @@ ph_fixture_listen (PhFixture  *f,
   return p;
 }
 
+/* Returns: (nullable): the device a listen came online as */
+const char *
+ph_listen_device (PhProc *listen)
+{
+  guint cursor = 0;
+  JsonObject *online;
+
+  if (listen == NULL)
+    return NULL;
+  online = ph_proc_wait_named (listen, &cursor, "online", NULL, NULL, 0);
+  return online ? ph_event_string (online, "device") : NULL;
+}
+
 /* Returns: (nullable): the string member @member of @event */
 const char *
 ph_event_string (JsonObject *event,

@@ -50,6 +50,7 @@ void        ph_fixture_contacts     (PhFixture     *f,
 PhProc     *ph_fixture_listen       (PhFixture     *f,
                                      const char    *profile,
                                      const char    *user);
+const char *ph_listen_device        (PhProc        *listen);
 PhProc     *ph_fixture_spawn        (PhFixture          *f,
                                      const char         *profile,
                                      const PhCliOptions *options,    /* nullable */

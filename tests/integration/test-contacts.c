@@ -78,8 +78,6 @@ test_presence_per_device (PhFixture    *f,
   PhProc *alice, *bob, *bob_laptop;
   g_autofree char *laptop = NULL;
   g_autofree char *desk = NULL;
-  guint cursor = 0;
-  JsonObject *online;
 
   ph_return_if_failed ();
   ph_fixture_register (f, "alice");
@@ -90,11 +88,7 @@ test_presence_per_device (PhFixture    *f,
   bob = ph_fixture_listen (f, "bob", "bob");
   bob_laptop = ph_fixture_listen (f, "bob-laptop", "bob");
   ph_return_if_failed ();
-  online = ph_proc_wait_named (bob, &cursor, "online", NULL, NULL, 0);
-  g_assert_nonnull (online);
-  if (online == NULL)
-    return;
-  desk = g_strdup (ph_event_string (online, "device"));
+  desk = g_strdup (ph_listen_device (bob));
   g_assert_cmpstr (desk, !=, laptop);
 
   wait_presence (alice, desk, "online");

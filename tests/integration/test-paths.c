@@ -19,17 +19,14 @@ static char *
 alice_online (PhFixture *f,
               PhProc   **out_alice)
 {
-  guint cursor = 0;
-  JsonObject *online;
+  const char *device;
 
   ph_fixture_register (f, "alice");
   ph_fixture_register (f, "bob");
   ph_fixture_contacts (f, "alice", "bob");
   *out_alice = ph_fixture_listen (f, "alice", "alice");
-  if (*out_alice == NULL ||
-      (online = ph_proc_wait_named (*out_alice, &cursor, "online", NULL, NULL, 0)) == NULL)
-    return NULL;
-  return g_strconcat ("alice/", ph_event_string (online, "device"), NULL);
+  device = ph_listen_device (*out_alice);
+  return device ? g_strconcat ("alice/", device, NULL) : NULL;
 }
 
 /* Returns: (transfer full): what @p wrote to standard output, line by line */
