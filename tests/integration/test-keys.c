@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-keys.c: loopback tests of contact key trust with real programs: a contact's device key
  * is trusted on first use, a new one (a re-install: `login` with a fresh profile) is held back
- * until `trust`, and `fingerprint USER` shows the keys each device shows of itself. */
+ * until `trust`, as is a changed key of a device already known, and `fingerprint USER` shows
+ * the keys each device shows of itself. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-fixture.h"
+
+#include <sqlite3.h>
 
 /* runs `send TO TEXT` for @profile and checks its report */
 static void
@@ -36,6 +39,34 @@ wait_message (PhProc     *p,
 
   if (ph_proc_wait_named (p, &cursor, "message", "text", text, PH_EVENT_MS) == NULL)
     g_test_fail_printf ("no message \"%s\" arrived", text);
+}
+
+/* alice's one-shot send to bob is refused before anything leaves, naming the held device */
+static void
+assert_send_held (PhFixture  *f,
+                  const char *device)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "send", "bob", "for an unchecked key?",
+                                          NULL);
+  g_autofree char *refusal = g_strdup_printf ("pinhole-cli: bob has a new or changed device "
+                                              "key (device %s): compare fingerprints, then "
+                                              "trust it\n", device);
+
+  g_assert_cmpint (r->status, ==, 1);
+  g_assert_cmpstr (r->err, ==, refusal);
+  g_assert_cmpuint (ph_result_count (r, "sent"), ==, 0);
+}
+
+static void
+trust_bob (PhFixture *f)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "trust", "bob", NULL);
+  JsonObject *event = ph_result_event (r, "trust");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (event);
+  if (event != NULL)
+    g_assert_cmpstr (ph_event_string (event, "user"), ==, "bob");
 }
 
 /* the fingerprint this profile's own device prints */
@@ -82,7 +113,6 @@ test_changed_key_held (PhFixture    *f,
 {
   PhProc *alice, *bob, *bob_new;
   g_autofree char *device = NULL;
-  g_autofree char *refusal = NULL;
   guint cursor = 0;
 
   ph_return_if_failed ();
@@ -102,16 +132,8 @@ test_changed_key_held (PhFixture    *f,
   g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "presence", "device", device,
                                         PH_EVENT_MS));
 
-  {
-    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "send", "bob",
-                                            "not for an unchecked key", NULL);
-
-    refusal = g_strdup_printf ("pinhole-cli: bob has a new or changed device key (device %s): "
-                               "compare fingerprints, then trust it\n", device);
-    g_assert_cmpint (r->status, ==, 1);
-    g_assert_cmpstr (r->err, ==, refusal);
-    g_assert_cmpuint (ph_result_count (r, "sent"), ==, 0);
-  }
+  assert_send_held (f, device);
+  ph_return_if_failed ();
 
   /* the new device writes first: alice's client refuses its session, and its sealed copy
    * waits on the server, unread */
@@ -120,16 +142,9 @@ test_changed_key_held (PhFixture    *f,
   g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "key-changed", "user", "bob",
                                         PH_EVENT_MS));
 
-  {
-    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "trust", "bob", NULL);
-    JsonObject *event = ph_result_event (r, "trust");
-
-    g_assert_cmpint (r->status, ==, 0);
-    g_assert_nonnull (event);
-    if (event != NULL)
-      g_assert_cmpstr (ph_event_string (event, "user"), ==, "bob");
-  }
+  trust_bob (f);
   send_ok (f, "alice", "bob", "after the check", 2, 0);
+  ph_return_if_failed ();
   wait_message (bob_new, "after the check");
   wait_message (bob, "after the check");
   ph_return_if_failed ();
@@ -156,21 +171,13 @@ test_fingerprint (PhFixture    *f,
   g_autofree char *line = NULL;
   g_autofree char *line_new = NULL;
   g_autofree char *line_pending = NULL;
-  PhProc *bob;
-  guint cursor = 0;
-  JsonObject *online;
 
   ph_return_if_failed ();
   ph_fixture_register (f, "alice");
   ph_fixture_register (f, "bob");
   ph_fixture_contacts (f, "alice", "bob");
-  bob = ph_fixture_listen (f, "bob", "bob");
+  device = g_strdup (ph_listen_device (ph_fixture_listen (f, "bob", "bob")));
   ph_return_if_failed ();
-  online = ph_proc_wait_named (bob, &cursor, "online", NULL, NULL, 0);
-  g_assert_nonnull (online);
-  if (online == NULL)
-    return;
-  device = g_strdup (ph_event_string (online, "device"));
   fp = own_fingerprint (f, "bob");
   send_ok (f, "alice", "bob", "hello", 1, 0);
   ph_return_if_failed ();
@@ -186,11 +193,8 @@ test_fingerprint (PhFixture    *f,
   fp_new = own_fingerprint (f, "bob-reinstalled");
   ph_return_if_failed ();
   g_assert_cmpstr (fp_new, !=, fp);
-  {
-    /* alice's client learns the new key as it refuses to use it */
-    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "send", "bob", "hello?", NULL);
-    g_assert_cmpint (r->status, ==, 1);
-  }
+  /* alice's client learns the new key as it refuses to use it */
+  assert_send_held (f, device_new);
   line_pending = g_strdup_printf ("%s: %s (changed, not trusted)", device_new, fp_new);
   line_new = g_strdup_printf ("%s: %s", device_new, fp_new);
   {
@@ -214,6 +218,114 @@ test_fingerprint (PhFixture    *f,
   }
 }
 
+/* runs one statement on the SQLite file @path, with the parameters ?1 (a blob), ?2 and ?3
+ * (text) where not %NULL; Returns: (transfer full) (nullable): the first row's first column */
+static GBytes *
+sql_exec (const char *path,
+          const char *sql,
+          GBytes     *blob1,
+          const char *text2,
+          const char *text3)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  GBytes *out = NULL;
+  int rc;
+
+  rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      if (blob1 != NULL)
+        sqlite3_bind_blob (stmt, 1, g_bytes_get_data (blob1, NULL),
+                           (int) g_bytes_get_size (blob1), SQLITE_TRANSIENT);
+      if (text2 != NULL)
+        sqlite3_bind_text (stmt, 2, text2, -1, SQLITE_TRANSIENT);
+      if (text3 != NULL)
+        sqlite3_bind_text (stmt, 3, text3, -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        out = g_bytes_new (sqlite3_column_blob (stmt, 0),
+                           (gsize) sqlite3_column_bytes (stmt, 0));
+      if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    }
+  if (rc != SQLITE_OK)
+    g_test_fail_printf ("%s on %s: %s", sql, path, db ? sqlite3_errmsg (db) : "no memory");
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return out;
+}
+
+/* the server (or whoever holds its database) swaps the key of the device of bob's that alice
+ * knows for the key of a profile it controls, which then logs in as that device: alice's
+ * client holds the key back like a new device's, and uses it only once she trusts it */
+static void
+test_swapped_key_held (PhFixture    *f,
+                       gconstpointer data)
+{
+  g_autofree char *device = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *fp_new = NULL;
+  g_autofree char *logged_in = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *profile_db = NULL;
+  g_autoptr(GBytes) key = NULL;
+  g_autoptr(GError) error = NULL;
+  PhProc *bob;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  bob = ph_fixture_listen (f, "bob", "bob");
+  device = g_strdup (ph_listen_device (bob));
+  fp = own_fingerprint (f, "bob");
+  send_ok (f, "alice", "bob", "to the first key", 1, 0);
+  ph_return_if_failed ();
+  g_assert_true (ph_proc_stop (bob));
+
+  /* a new key (the public half ends the stored secret) that calls itself the known device */
+  fp_new = own_fingerprint (f, "bob-swapped");
+  dir = ph_fixture_profile (f, "bob-swapped");
+  profile_db = g_build_filename (dir, "profile.db", NULL);
+  key = sql_exec (profile_db, "SELECT substr (secret, 33, 32) FROM identity", NULL, NULL, NULL);
+  g_assert_null (sql_exec (profile_db, "INSERT OR REPLACE INTO settings (key, value) "
+                                      "VALUES ('device', ?2)", NULL, device, NULL));
+  ph_return_if_failed ();
+  g_assert_cmpuint (key ? g_bytes_get_size (key) : 0, ==, 32);
+  g_assert_cmpstr (fp_new, !=, fp);
+
+  g_assert_true (ph_server_stop (f->server, NULL));
+  g_assert_null (sql_exec (f->server->db_path, "UPDATE devices SET key = ?1 "
+                                              "WHERE user = ?2 AND device = ?3",
+                          key, "bob", device));
+  ph_server_restart (f->server, &error);
+  g_assert_no_error (error);
+  logged_in = ph_fixture_login (f, "bob-swapped", "bob");
+  g_assert_cmpstr (logged_in, ==, device);
+  bob = ph_fixture_listen (f, "bob-swapped", "bob");
+  ph_return_if_failed ();
+
+  assert_send_held (f, device);
+  ph_return_if_failed ();
+  {
+    g_autofree char *line = g_strdup_printf ("%s: %s", device, fp);
+    g_autofree char *line_pending = g_strdup_printf ("%s: %s (changed, not trusted)", device,
+                                                     fp_new);
+    g_auto(GStrv) known = known_fingerprints (f, "alice", "bob");
+    const char *const expected[] = { line, line_pending, NULL };
+
+    g_assert_cmpstrv (known, expected);
+  }
+  trust_bob (f);
+  send_ok (f, "alice", "bob", "to the checked key", 1, 0);
+  ph_return_if_failed ();
+  wait_message (bob, "to the checked key");
+  g_assert_cmpuint (ph_proc_count (bob, "message"), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -223,6 +335,7 @@ main (int   argc,
 #define ADD(path, func) \
   g_test_add (path, PhFixture, NULL, ph_fixture_setup, func, ph_fixture_teardown)
   ADD ("/integration/keys/changed-key-held", test_changed_key_held);
+  ADD ("/integration/keys/swapped-key-held", test_swapped_key_held);
   ADD ("/integration/keys/fingerprint", test_fingerprint);
 #undef ADD
   return g_test_run ();
