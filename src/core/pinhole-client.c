@@ -100,10 +100,12 @@ request_timeout_cb (gpointer user_data)
 {
   GTask *task = user_data;
   Request *r = g_task_get_task_data (task);
+  g_autofree char *key = NULL;
   g_autoptr(GTask) owned = NULL;
 
   r->timeout = 0;
-  g_hash_table_steal_extended (r->client->pending, r->id, NULL, (gpointer *) &owned);
+  g_hash_table_steal_extended (r->client->pending, r->id, (gpointer *) &key,
+                               (gpointer *) &owned);
   g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT,
                            "the server did not answer within %d s", REQUEST_TIMEOUT_S);
   return G_SOURCE_REMOVE;
@@ -157,9 +159,12 @@ complete_request (PinholeClient *self,
                   gboolean       is_error)
 {
   const char *id = pinhole_stanza_get_id (stanza);
+  g_autofree char *key = NULL;
   g_autoptr(GTask) task = NULL;
 
-  if (id == NULL || !g_hash_table_steal_extended (self->pending, id, NULL, (gpointer *) &task))
+  /* stealing hands over the key as well as the task: both are ours to free */
+  if (id == NULL ||
+      !g_hash_table_steal_extended (self->pending, id, (gpointer *) &key, (gpointer *) &task))
     {
       if (is_error)
         {
@@ -187,14 +192,17 @@ fail_all_requests (PinholeClient *self,
                    const GError  *error)
 {
   GHashTableIter iter;
+  char *key;
   GTask *task;
   g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func (g_object_unref);
 
+  /* the tasks are returned after the table is empty: a callback may send a new request */
   g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &task))
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &task))
     {
       g_ptr_array_add (tasks, task);
       g_hash_table_iter_steal (&iter);
+      g_free (key);
     }
   for (guint i = 0; i < tasks->len; i++)
     g_task_return_error (g_ptr_array_index (tasks, i), g_error_copy (error));
