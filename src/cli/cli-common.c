@@ -158,6 +158,15 @@ cli_parse_options (const char   *command,
       cli_usage (command, error->message);
       return FALSE;
     }
+  /* GLib keeps a "--" that an argument like "--json" follows; the first one ended the
+   * options, and what follows it is positional (`send bob -- --json` sends "--json") */
+  for (int i = 1; i < *argc; i++)
+    if (strcmp ((*argv)[i], "--") == 0)
+      {
+        memmove (&(*argv)[i], &(*argv)[i + 1], (gsize) (*argc - i) * sizeof (char *));
+        (*argc)--;
+        break;
+      }
   return TRUE;
 }
 
