@@ -38,10 +38,70 @@ commands_help (void)
       g_autofree char *usage = g_strdup_printf ("%s %s", commands[i].name, commands[i].args);
       g_string_append_printf (s, "  %-28s %s\n", usage, commands[i].help);
     }
-  g_string_append (s, "\nEnvironment: PINHOLE_PASSWORD (password), PINHOLE_PROFILE (profile "
-                      "folder), PINHOLE_SERVER (server URL).\nExit status: 0 success, 1 failure "
-                      "(one line on standard error), 2 usage error.");
+  g_string_append (s, "\nThe options above but --version may also follow the command "
+                      "(pinhole-cli listen --json).\nEnvironment: PINHOLE_PASSWORD (password), "
+                      "PINHOLE_PROFILE (profile folder), PINHOLE_SERVER (server URL).\nExit "
+                      "status: 0 success, 1 failure (one line on standard error), 2 usage error.");
   return g_string_free (s, FALSE);
+}
+
+/* Returns: (transfer full): the options every command takes, stored in @target */
+static GOptionEntry *
+global_entries_new (Cli *target)
+{
+  GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_STRING, &target->server,
+      "server URL, ws:// or wss:// (default: the profile's, else " CLI_DEFAULT_SERVER ")",
+      "URL" },
+    { "profile", 0, 0, G_OPTION_ARG_FILENAME, &target->profile_dir,
+      "profile folder: one identity each (default: ~/.local/share/pinhole/default)", "DIR" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &target->json, "events and results as JSON lines", NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &target->ca_file,
+      "trust the certificates in this PEM file for wss:// (e.g. a self-signed server)", "FILE" },
+    { NULL }
+  };
+
+  return g_memdup2 (entries, sizeof entries);
+}
+
+static void
+take_string (char **field,
+             char  *value)
+{
+  if (value == NULL)
+    return;
+  g_free (*field);
+  *field = value;
+}
+
+/* the global options given after the command name (`pinhole-cli listen --json`), up to a
+ * "--": they mean what they mean before it, and win over those. The command's own options
+ * and arguments stay in @argv for it. */
+static gboolean
+parse_global_options_after (Cli    *cli,
+                            int    *argc,
+                            char ***argv)
+{
+  Cli after = { 0 };
+  g_autofree GOptionEntry *entries = global_entries_new (&after);
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_ignore_unknown_options (context, TRUE);
+  /* `COMMAND --help` is the command's own help */
+  g_option_context_set_help_enabled (context, FALSE);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      cli_usage ((*argv)[1], error->message);
+      return FALSE;
+    }
+  /* separate storage: GOption would drop, not free, a string set by the first parse */
+  take_string (&cli->server, after.server);
+  take_string (&cli->profile_dir, after.profile_dir);
+  take_string (&cli->ca_file, after.ca_file);
+  cli->json |= after.json;
+  return TRUE;
 }
 
 static void
@@ -62,15 +122,8 @@ main (int   argc,
 {
   Cli cli = { 0 };
   gboolean version = FALSE;
-  GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING, &cli.server,
-      "server URL, ws:// or wss:// (default: the profile's, else " CLI_DEFAULT_SERVER ")",
-      "URL" },
-    { "profile", 0, 0, G_OPTION_ARG_FILENAME, &cli.profile_dir,
-      "profile folder: one identity each (default: ~/.local/share/pinhole/default)", "DIR" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &cli.json, "events and results as JSON lines", NULL },
-    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &cli.ca_file,
-      "trust the certificates in this PEM file for wss:// (e.g. a self-signed server)", "FILE" },
+  g_autofree GOptionEntry *entries = global_entries_new (&cli);
+  GOptionEntry version_entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -84,7 +137,8 @@ main (int   argc,
                                 "the network allows.");
   g_option_context_set_description (context, help);
   g_option_context_add_main_entries (context, entries, NULL);
-  /* options after the command belong to the command */
+  g_option_context_add_main_entries (context, version_entries, NULL);
+  /* parsing stops at the command; parse_global_options_after () reads the rest */
   g_option_context_set_strict_posix (context, TRUE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -100,6 +154,11 @@ main (int   argc,
     {
       fprintf (stderr, "pinhole-cli: no command given\n\n%s\n", help);
       return 2;
+    }
+  if (!parse_global_options_after (&cli, &argc, &argv))
+    {
+      status = 2;
+      goto out;
     }
   if (cli.ca_file == NULL && g_getenv ("PINHOLE_CA_FILE") != NULL)
     cli.ca_file = g_strdup (g_getenv ("PINHOLE_CA_FILE"));
