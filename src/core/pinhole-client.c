@@ -685,6 +685,31 @@ ws_connected_cb (GObject      *source,
   send_login (g_steal_pointer (&task));
 }
 
+/* "ws://host:port" and "wss://host" name the server, whose endpoint is PINHOLE_WEBSOCKET_PATH
+ * (docs/protocol.md §1); any other path (e.g. behind a reverse proxy) is kept as given.
+ * @completed: (out): whether the path was added
+ * Returns: (transfer full) (nullable): the URI to connect to, or %NULL if @url is not ws(s) */
+static GUri *
+server_uri_parse (const char *url,
+                  gboolean   *completed)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
+
+  *completed = FALSE;
+  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "ws") != 0 &&
+                      g_strcmp0 (g_uri_get_scheme (uri), "wss") != 0))
+    return NULL;
+  /* SOUP_HTTP_URI_FLAGS normalise a missing path to "/" */
+  if (g_strcmp0 (g_uri_get_path (uri), "/") != 0)
+    return g_steal_pointer (&uri);
+  *completed = TRUE;
+  return g_uri_build_with_user (g_uri_get_flags (uri), g_uri_get_scheme (uri),
+                                g_uri_get_user (uri), g_uri_get_password (uri),
+                                g_uri_get_auth_params (uri), g_uri_get_host (uri),
+                                g_uri_get_port (uri), PINHOLE_WEBSOCKET_PATH,
+                                g_uri_get_query (uri), g_uri_get_fragment (uri));
+}
+
 static void
 connect_and_login (PinholeClient       *self,
                    LoginData           *d,
@@ -697,7 +722,7 @@ connect_and_login (PinholeClient       *self,
   g_autoptr(SoupMessage) msg = NULL;
   char *protocols[] = { (char *) PINHOLE_WEBSOCKET_PROTOCOL, NULL };
   g_autoptr(GUri) uri = NULL;
-  g_autoptr(GError) error = NULL;
+  gboolean completed;
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, d, (GDestroyNotify) login_data_free);
@@ -712,13 +737,18 @@ connect_and_login (PinholeClient       *self,
                                "\"%s\" is not a user name: use 1-32 of a-z 0-9 . _ -", d->user);
       return;
     }
-  uri = g_uri_parse (d->server_url, SOUP_HTTP_URI_FLAGS, &error);
-  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "ws") != 0 &&
-                      g_strcmp0 (g_uri_get_scheme (uri), "wss") != 0))
+  uri = server_uri_parse (d->server_url, &completed);
+  if (uri == NULL)
     {
       g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
                                "\"%s\" is not a ws:// or wss:// server address", d->server_url);
       return;
+    }
+  /* the profile remembers, and messages name, the address actually used */
+  if (completed)
+    {
+      g_free (d->server_url);
+      d->server_url = g_uri_to_string (uri);
     }
   g_free (self->device);
   self->device = ensure_device_name (self);
