@@ -129,6 +129,8 @@ path_cb (PinholeClient *client,
 {
   g_autoptr(JsonObject) fields = json_object_new ();
 
+  json_object_set_string_member (fields, "user", user);
+  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
   json_object_set_string_member (fields, "contact", user);
   json_object_set_string_member (fields, "device", device);
   json_object_set_string_member (fields, "path", path);

@@ -32,6 +32,8 @@ print_probe (PathRun *run)
 
   if (report == NULL)
     return;
+  json_object_set_string_member (report, "user", run->user);
+  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
   json_object_set_string_member (report, "contact", run->user);
   path = json_object_get_string_member (report, "path");
   remote = json_object_get_string_member (report, "remote");
