@@ -14,6 +14,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+/* running the programs under a tool: the last section */
+static const char **wrapper_argv (void);
+static guint        scaled       (guint ms);
+
 /* ---- main context ---- */
 
 static gboolean
@@ -234,13 +238,13 @@ ph_proc_stop (PhProc *p)
   if (p->exited)
     return TRUE;
   g_subprocess_send_signal (p->proc, SIGTERM);
-  if (ph_iterate_until (proc_exited, p, PH_STOP_GRACE_MS))
+  if (ph_iterate_until (proc_exited, p, scaled (PH_STOP_GRACE_MS)))
     {
-      ph_proc_wait (p, PH_STOP_GRACE_MS);
+      ph_proc_wait (p, scaled (PH_STOP_GRACE_MS));
       return TRUE;
     }
-  g_test_message ("%s (pid %s) ignored SIGTERM for %d ms: killing it", p->name,
-                  ph_proc_get_pid (p) ? ph_proc_get_pid (p) : "?", PH_STOP_GRACE_MS);
+  g_test_message ("%s (pid %s) ignored SIGTERM for %u ms: killing it", p->name,
+                  ph_proc_get_pid (p) ? ph_proc_get_pid (p) : "?", scaled (PH_STOP_GRACE_MS));
   ph_proc_kill (p);
   return FALSE;
 }
@@ -455,6 +459,7 @@ server_spawn (PhServer *s,
                            "PINHOLE_SERVER_PROGRAM is not set (run the tests with meson test)");
       return FALSE;
     }
+  g_strv_builder_addv (builder, wrapper_argv ());
   g_strv_builder_add_many (builder, program, "--listen", listen, "--stun-port", "0", "--db",
                            s->db_path, NULL);
   if (s->extra_args != NULL)
@@ -463,7 +468,8 @@ server_spawn (PhServer *s,
   s->proc = ph_proc_spawn ((const char *const *) argv, NULL, FALSE, error);
   if (s->proc == NULL)
     return FALSE;
-  if (!ph_iterate_until (server_ready, s->proc, PH_SERVER_START_MS) || s->proc->lines->len < 3)
+  if (!ph_iterate_until (server_ready, s->proc, scaled (PH_SERVER_START_MS)) ||
+      s->proc->lines->len < 3)
     {
       ph_proc_stop (s->proc);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -587,15 +593,17 @@ ph_result_free (PhResult *r)
 {
   g_free (r->out);
   g_free (r->err);
+  g_free (r->pid);
   g_ptr_array_unref (r->events);
   g_free (r);
 }
 
 /**
  * ph_cli_spawn_with:
+ * @profile: (nullable): %NULL adds no --profile (@args may hold one, typed where a user would)
  * @options: (nullable): more environment, or the plain-text output
- * Starts `pinhole-cli [--server URL] --profile PROFILE --json ARGS…` with PINHOLE_PASSWORD set
- * to @password, or unset when %NULL.
+ * Starts `pinhole-cli [--server URL] [--profile PROFILE] --json ARGS…` with PINHOLE_PASSWORD
+ * set to @password, or unset when %NULL.
  */
 PhProc *
 ph_cli_spawn_with (const char         *url,
@@ -618,14 +626,19 @@ ph_cli_spawn_with (const char         *url,
       g_test_fail_printf ("PINHOLE_CLI_PROGRAM is not set (run the tests with meson test)");
       return NULL;
     }
+  for (const char **w = wrapper_argv (); *w != NULL; w++)
+    g_ptr_array_add (argv, (gpointer) *w);
   g_ptr_array_add (argv, (gpointer) program);
   if (url != NULL)
     {
       g_ptr_array_add (argv, "--server");
       g_ptr_array_add (argv, (gpointer) url);
     }
-  g_ptr_array_add (argv, "--profile");
-  g_ptr_array_add (argv, (gpointer) profile);
+  if (profile != NULL)
+    {
+      g_ptr_array_add (argv, "--profile");
+      g_ptr_array_add (argv, (gpointer) profile);
+    }
   if (options == NULL || !options->text)
     g_ptr_array_add (argv, "--json");
   for (guint i = 0; args[i] != NULL; i++)
@@ -647,7 +660,7 @@ ph_cli_spawn_with (const char         *url,
  * ph_cli_run_with:
  * @options: (nullable): as for ph_cli_spawn_with()
  * Runs one pinhole-cli command to its end (killed after PH_CLI_MS).
- * Returns: (transfer full): its exit status and output
+ * Returns: (transfer full): its exit status, output and PID
  */
 PhResult *
 ph_cli_run_with (const char         *url,
@@ -669,14 +682,16 @@ ph_cli_run_with (const char         *url,
       r->err = g_strdup ("not started");
       return r;
     }
+  r->pid = g_strdup (ph_proc_get_pid (p));
   if (stdin_text != NULL)
     {
       ph_proc_write (p, stdin_text);
       ph_proc_close_stdin (p);
     }
-  if (!ph_proc_wait (p, PH_CLI_MS))
+  if (!ph_proc_wait (p, scaled (PH_CLI_MS)))
     {
-      g_test_message ("pinhole-cli %s still runs after %d ms: killing it", joined, PH_CLI_MS);
+      g_test_message ("pinhole-cli %s still runs after %u ms: killing it", joined,
+                      scaled (PH_CLI_MS));
       ph_proc_kill (p);
       r->status = -1;
     }
@@ -951,4 +966,41 @@ ph_cli_run (const char        *url,
             const char *const *args)
 {
   return ph_cli_run_with (url, profile, password, NULL, stdin_text, args);
+}
+
+/* ---- running the programs under a tool (valgrind) ---- */
+
+static GStrv wrapper;          /* put before every program started, or NULL */
+static guint time_factor = 1;
+
+/**
+ * ph_set_wrapper:
+ * @argv: (nullable): a command that runs the program that follows it, e.g. `valgrind --quiet`;
+ *   %NULL runs the programs themselves
+ * @slowdown: how many times longer the deadlines for starting, running and stopping the
+ *   programs become
+ * Makes every pinhole-server and pinhole-cli the harness starts from now on run under @argv.
+ */
+void
+ph_set_wrapper (const char *const *argv,
+                guint              slowdown)
+{
+  g_clear_pointer (&wrapper, g_strfreev);
+  wrapper = argv ? g_strdupv ((char **) argv) : NULL;
+  time_factor = MAX (slowdown, 1);
+}
+
+/* Returns: (transfer none): the wrapper's arguments, empty without one */
+static const char **
+wrapper_argv (void)
+{
+  static const char *none[] = { NULL };
+
+  return wrapper != NULL ? (const char **) wrapper : none;
+}
+
+static guint
+scaled (guint ms)
+{
+  return ms * time_factor;
 }

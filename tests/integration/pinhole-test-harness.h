@@ -112,6 +112,7 @@ typedef struct
   char      *out;
   char      *err;
   GPtrArray *events;   /* JsonObject*: the JSON lines of standard output */
+  char      *pid;      /* the process it ran as, or NULL if it did not start */
 } PhResult;
 
 void      ph_result_free (PhResult *r);
@@ -168,16 +169,21 @@ typedef struct
 } PhCliOptions;
 
 PhProc   *ph_cli_spawn_with (const char         *url,
-                             const char         *profile,
+                             const char         *profile,    /* nullable */
                              const char         *password,
                              const PhCliOptions *options,    /* nullable */
                              gboolean            with_stdin,
                              const char *const  *args);
 PhResult *ph_cli_run_with   (const char         *url,
-                             const char         *profile,
+                             const char         *profile,    /* nullable */
                              const char         *password,
                              const PhCliOptions *options,    /* nullable */
                              const char         *stdin_text, /* nullable */
                              const char *const  *args);
+
+/* ---- running the programs under a tool (valgrind) ---- */
+
+void      ph_set_wrapper    (const char *const  *argv,       /* nullable: none */
+                             guint               slowdown);
 
 G_END_DECLS
