@@ -11,6 +11,7 @@ PACKAGES="
   glib-networking sqlite3 openssl
   clang libclang-rt-14-dev
   coturn
+  valgrind
   libminiupnpc-dev libnatpmp-dev
   iproute2 procps
   nftables iptables miniupnpd-nftables miniupnpc natpmpc libnetfilter-queue-dev libmnl-dev
