@@ -21,6 +21,7 @@ G_BEGIN_DECLS
  * @PINHOLE_ERROR_EXISTS: the thing to create exists already
  * @PINHOLE_ERROR_KEY_CHANGED: a contact's device key changed and is not trusted yet
  * @PINHOLE_ERROR_CLOSED: the connection or session was closed
+ * @PINHOLE_ERROR_BUSY: the profile is in use by another running instance
  */
 typedef enum
 {
@@ -35,6 +36,7 @@ typedef enum
   PINHOLE_ERROR_EXISTS,
   PINHOLE_ERROR_KEY_CHANGED,
   PINHOLE_ERROR_CLOSED,
+  PINHOLE_ERROR_BUSY,
 } PinholeError;
 
 GQuark pinhole_error_quark (void);

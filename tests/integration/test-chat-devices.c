@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-chat-devices.c: loopback tests of one device's connections: a one-shot command beside
- * a running listen of the same profile, and the presence a listen learns when it starts. */
+ * a running listen of the same profile, a second listen refused, and the presence a listen
+ * learns when it starts. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-harness.h"
@@ -99,6 +100,43 @@ test_own_command_keeps_listen (Fixture      *f,
   g_assert_cmpuint (ph_proc_count (bob, "disconnected"), ==, 0);
 }
 
+/* one running listen per profile: a second one says who holds the profile and leaves the
+ * first alone; the profile is free again once its holder is gone, even when it was killed */
+static void
+test_second_listen_refused (Fixture      *f,
+                            gconstpointer data)
+{
+  g_autofree char *dir = g_build_filename (f->home, "bob", NULL);
+  g_autofree char *expected = NULL;
+  const char *args[] = { "listen", NULL };
+  PhProc *bob;
+  guint cursor = 0;
+
+  ph_return_if_failed ();
+  setup_pair (f);
+  bob = listen_start (f, "bob");
+  ph_return_if_failed ();
+  {
+    g_autoptr(PhResult) r = ph_cli_run (NULL, dir, NULL, NULL, args);
+
+    expected = g_strdup_printf ("pinhole-cli: the profile %s is in use by another Pinhole "
+                                "(process %s)\n", dir, ph_proc_get_pid (bob));
+    g_assert_cmpint (r->status, ==, 1);
+    g_assert_cmpstr (r->err, ==, expected);
+    g_assert_cmpuint (ph_result_count (r, "online"), ==, 0);
+  }
+  /* the first listen kept its connection */
+  g_assert_cmpint (run (f, "alice", FALSE, "send", "bob", "still yours?"), ==, 0);
+  g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "message", "text", "still yours?",
+                                        PH_EVENT_MS));
+  g_assert_cmpuint (ph_proc_count (bob, "disconnected"), ==, 0);
+
+  /* the kernel drops the lock of a killed holder */
+  ph_proc_kill (bob);
+  bob = listen_start (f, "bob");
+  g_assert_nonnull (bob);
+}
+
 /* a listen that starts while a contact is online prints that contact's presence, although
  * the server pushes it before the client has fetched its roster */
 static void
@@ -129,6 +167,8 @@ main (int   argc,
   g_test_set_nonfatal_assertions ();
   g_test_add ("/integration/chat/own-command-keeps-listen", Fixture, NULL, fixture_setup,
               test_own_command_keeps_listen, fixture_teardown);
+  g_test_add ("/integration/chat/second-listen-refused", Fixture, NULL, fixture_setup,
+              test_second_listen_refused, fixture_teardown);
   g_test_add ("/integration/chat/listen-reports-online-contacts", Fixture, NULL, fixture_setup,
               test_listen_reports_online_contacts, fixture_teardown);
   return g_test_run ();
