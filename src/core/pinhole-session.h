@@ -7,11 +7,9 @@
 
 #include "pinhole-identity.h"
 #include "pinhole-path.h"
+#include "pinhole-session-frame.h"   /* PINHOLE_SESSION_MAX_PAYLOAD: a frame's largest payload */
 
 G_BEGIN_DECLS
-
-/* the largest payload of one frame (also defined, identically, in pinhole-session-frame.h) */
-#define PINHOLE_SESSION_MAX_PAYLOAD 32768
 
 #define PINHOLE_SESSION_CHANNEL_CONTROL  0
 #define PINHOLE_SESSION_CHANNEL_CHAT     1
