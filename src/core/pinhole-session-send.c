@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-session-send.c: the sending half of a session's reliable stream: sealing frames,
+ * the send window, coalesced acks, retransmission (RFC 6298 timeouts, fast retransmit on
+ * duplicate acks) and the peer's cumulative acks. */
+#define G_LOG_DOMAIN "pinhole-session"
+
+#include "pinhole-session-private.h"
+
+#include "pinhole-error.h"
+
+#define MAX_RTO_MS               10000
+#define FAST_RETRANSMIT_DUPACKS  3
+
+/* ---- round-trip time and retransmission timeout (RFC 6298) ---- */
+
+void
+_pinhole_session_rtt_sample (PinholeSession *self,
+                             gdouble         sample_ms)
+{
+  if (self->srtt < 0)
+    {
+      self->srtt = sample_ms;
+      self->rttvar = sample_ms / 2;
+    }
+  else
+    {
+      self->rttvar = 0.75 * self->rttvar + 0.25 * ABS (self->srtt - sample_ms);
+      self->srtt = 0.875 * self->srtt + 0.125 * sample_ms;
+    }
+}
+
+static guint
+current_rto_ms (PinholeSession *self)
+{
+  gdouble base;
+
+  if (self->srtt < 0)
+    base = self->initial_rto_ms;
+  else
+    base = MAX ((gdouble) self->min_rto_ms, self->srtt + MAX (1.0, 4 * self->rttvar));
+  for (guint i = 0; i < self->backoff && base < MAX_RTO_MS; i++)
+    base *= 2;
+  return (guint) MIN (base, (gdouble) MAX_RTO_MS);
+}
+
+/* ---- transmitting frames ---- */
+
+void
+_pinhole_session_transmit_frame (PinholeSession          *self,
+                                 PinholeSessionFrameType  type,
+                                 guint64                  seq,
+                                 guint8                   channel,
+                                 GBytes                  *payload)
+{
+  g_autoptr(PinholeSessionFrame) frame = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(GBytes) packet = NULL;
+
+  g_assert (self->state == PINHOLE_SESSION_STATE_ESTABLISHED);
+
+  /* every frame carries the cumulative ack, so no separate ACK is needed now */
+  frame = pinhole_session_frame_new (type, seq, self->rx_acked, channel, payload);
+  self->ack_pending = FALSE;
+  g_clear_handle_id (&self->ack_source, g_source_remove);
+
+  plain = pinhole_session_frame_encode (frame);
+  /* a fresh counter for every transmission, retransmissions included: no nonce reuse */
+  packet = pinhole_session_packet_build_sealed (PINHOLE_SESSION_PACKET_DATA, NULL,
+                                                self->tx_counter++, self->tx_key, plain);
+  _pinhole_session_send_packet (self, packet);
+}
+
+void
+_pinhole_session_transmit_data (PinholeSession *self,
+                                TxFrame        *frame)
+{
+  if (frame->transmissions > 0)
+    self->retransmissions++;
+  frame->transmissions++;
+  frame->sent_time = g_get_monotonic_time ();
+  _pinhole_session_transmit_frame (self, PINHOLE_SESSION_FRAME_DATA, frame->seq, frame->channel,
+                                   frame->payload);
+}
+
+/* move waiting frames into the window */
+void
+_pinhole_session_pump (PinholeSession *self)
+{
+  gboolean started = FALSE;
+
+  if (self->state != PINHOLE_SESSION_STATE_ESTABLISHED)
+    return;
+
+  while (self->in_flight.length < PINHOLE_SESSION_WINDOW && self->waiting.length > 0)
+    {
+      TxFrame *frame = g_queue_pop_head (&self->waiting);
+
+      if (self->in_flight.length == 0)
+        started = TRUE;
+      g_queue_push_tail (&self->in_flight, frame);
+      _pinhole_session_transmit_data (self, frame);
+    }
+
+  if (started)
+    {
+      /* the no-progress deadline counts from when something is outstanding */
+      self->progress_time = g_get_monotonic_time ();
+      self->backoff = 0;
+      self->retx_due = self->progress_time + (gint64) current_rto_ms (self) * 1000;
+      _pinhole_session_arm_retransmit (self);
+    }
+}
+
+static gboolean
+send_ack_cb (gpointer user_data)
+{
+  PinholeSession *self = user_data;
+
+  self->ack_source = 0;
+  if (self->ack_pending && self->state == PINHOLE_SESSION_STATE_ESTABLISHED)
+    _pinhole_session_transmit_frame (self, PINHOLE_SESSION_FRAME_ACK, 0, 0, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* coalesce: at most one ACK per main-loop turn, and none when data carries it */
+void
+_pinhole_session_schedule_ack (PinholeSession *self)
+{
+  self->ack_pending = TRUE;
+  if (self->ack_source == 0)
+    self->ack_source = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, send_ack_cb, self, NULL);
+}
+
+/* ---- retransmission timer ---- */
+
+static gboolean
+needs_retransmit_timer (PinholeSession *self)
+{
+  switch (self->state)
+    {
+    case PINHOLE_SESSION_STATE_HANDSHAKING:
+      return TRUE;
+    case PINHOLE_SESSION_STATE_ESTABLISHED:
+      return self->in_flight.length > 0 || (self->initiator && !self->peer_confirmed);
+    case PINHOLE_SESSION_STATE_NEW:
+    case PINHOLE_SESSION_STATE_CLOSED:
+    case PINHOLE_SESSION_STATE_FAILED:
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+retransmit_cb (gpointer user_data)
+{
+  PinholeSession *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  self->retx_source = 0;
+  if (!needs_retransmit_timer (self))
+    return G_SOURCE_REMOVE;
+
+  if (now - self->progress_time >= (gint64) self->timeout_ms * 1000)
+    {
+      if (self->state == PINHOLE_SESSION_STATE_HANDSHAKING)
+        _pinhole_session_fail (self, PINHOLE_ERROR_TIMEOUT, "No handshake with %s within %u ms",
+                               self->peer_id, self->timeout_ms);
+      else
+        _pinhole_session_fail (self, PINHOLE_ERROR_TIMEOUT, "%s acknowledged nothing for %u ms",
+                               self->peer_id, self->timeout_ms);
+      return G_SOURCE_REMOVE;
+    }
+
+  if (now >= self->retx_due)
+    {
+      if (self->hs_packet != NULL &&
+          (self->state == PINHOLE_SESSION_STATE_HANDSHAKING || !self->peer_confirmed))
+        {
+          g_debug ("retransmitting handshake packet to %s", self->peer_id);
+          _pinhole_session_send_packet (self, self->hs_packet);
+        }
+      if (self->state == PINHOLE_SESSION_STATE_ESTABLISHED && self->in_flight.length > 0)
+        {
+          TxFrame *first = g_queue_peek_head (&self->in_flight);
+          TxFrame *last = g_queue_peek_tail (&self->in_flight);
+
+          /* resend the oldest; partial acks then walk the remaining holes */
+          g_debug ("retransmission timeout: resending seq %" G_GUINT64_FORMAT, first->seq);
+          self->recover_seq = last->seq;
+          _pinhole_session_transmit_data (self, first);
+        }
+      self->backoff++;
+      self->retx_due = now + (gint64) current_rto_ms (self) * 1000;
+    }
+
+  _pinhole_session_arm_retransmit (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+_pinhole_session_arm_retransmit (PinholeSession *self)
+{
+  gint64 now, deadline, when;
+
+  g_clear_handle_id (&self->retx_source, g_source_remove);
+  if (!needs_retransmit_timer (self))
+    return;
+
+  now = g_get_monotonic_time ();
+  deadline = self->progress_time + (gint64) self->timeout_ms * 1000;
+  when = self->hs_packet != NULL || self->in_flight.length > 0 ?
+         MIN (self->retx_due, deadline) : deadline;
+  self->retx_source = g_timeout_add (when > now ? (guint) ((when - now + 999) / 1000) : 0,
+                                     retransmit_cb, self);
+}
+
+void
+_pinhole_session_restart_retransmit (PinholeSession *self)
+{
+  self->backoff = 0;
+  self->retx_due = g_get_monotonic_time () + (gint64) current_rto_ms (self) * 1000;
+  _pinhole_session_arm_retransmit (self);
+}
+
+/* ---- acknowledgements from the peer ---- */
+
+void
+_pinhole_session_process_ack (PinholeSession *self,
+                              guint64         ack,
+                              gboolean        pure_ack)
+{
+  g_autoptr(GArray) acked = NULL;
+  gint64 now;
+  gint64 freed = 0;
+  gint64 newest_sent = 0;
+  gboolean clean_sample = TRUE;
+  guint64 highest_sent = self->next_seq - 1 - self->waiting.length;
+
+  if (ack > highest_sent)
+    {
+      g_debug ("ack %" G_GUINT64_FORMAT " beyond the highest sent %" G_GUINT64_FORMAT
+               " ignored", ack, highest_sent);
+      return;
+    }
+
+  if (ack <= self->peer_acked)
+    {
+      if (ack == self->peer_acked && pure_ack && self->in_flight.length > 0 &&
+          ++self->dup_acks == FAST_RETRANSMIT_DUPACKS && self->recover_seq == 0)
+        {
+          TxFrame *first = g_queue_peek_head (&self->in_flight);
+          TxFrame *last = g_queue_peek_tail (&self->in_flight);
+
+          g_debug ("fast retransmit of seq %" G_GUINT64_FORMAT, first->seq);
+          self->recover_seq = last->seq;
+          _pinhole_session_transmit_data (self, first);
+        }
+      return;
+    }
+
+  now = g_get_monotonic_time ();
+  acked = g_array_new (FALSE, FALSE, sizeof (guint64));
+  while (self->in_flight.length > 0)
+    {
+      TxFrame *frame = g_queue_peek_head (&self->in_flight);
+
+      if (frame->seq > ack)
+        break;
+      g_queue_pop_head (&self->in_flight);
+      /* Karn's algorithm, extended to cumulative acks: when a retransmission filled a hole,
+       * the ack also covers frames that waited behind it, so no frame gives a clean sample */
+      if (frame->transmissions > 1)
+        clean_sample = FALSE;
+      newest_sent = frame->sent_time;
+      freed += g_bytes_get_size (frame->payload);
+      g_array_append_val (acked, frame->seq);
+      _pinhole_session_tx_frame_free (frame);
+    }
+  if (clean_sample && acked->len > 0)
+    _pinhole_session_rtt_sample (self, (now - newest_sent) / 1000.0);
+  self->peer_acked = ack;
+  self->dup_acks = 0;
+  self->progress_time = now;
+
+  if (self->recover_seq != 0 && ack < self->recover_seq && self->in_flight.length > 0)
+    {
+      /* partial ack: next hole */
+      _pinhole_session_transmit_data (self, g_queue_peek_head (&self->in_flight));
+    }
+  else
+    {
+      self->recover_seq = 0;
+    }
+
+  _pinhole_session_pump (self);
+  _pinhole_session_restart_retransmit (self);
+  _pinhole_session_update_send_queue_bytes (self, -freed);
+
+  for (guint i = 0; i < acked->len && _pinhole_session_is_live (self); i++)
+    g_signal_emit (self, _pinhole_session_signals[PINHOLE_SESSION_SIGNAL_ACKED], 0,
+                   g_array_index (acked, guint64, i));
+}
