@@ -1,84 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-port-mapper.c: port mappings at the home router with UPnP-IGD (miniupnpc) and
- * NAT-PMP (RFC 6886 via libnatpmp): map, renew at half the lease (§3.3), delete (§3.4).
- * Both libraries block, so every router exchange runs in a GTask worker on a copied job. */
+ * pinhole-port-mapper.c: port mappings at the home router: map with the first backend that
+ * works (UPnP-IGD, then NAT-PMP: pinhole-port-mapper-upnp.c, -natpmp.c), renew at half the
+ * lease (RFC 6886 §3.3), delete at shutdown and dispose (§3.4). Both libraries block, so
+ * every router exchange runs in a GTask worker on a copied job. */
 #define G_LOG_DOMAIN "pinhole-portmap"
 
-#include "pinhole-port-mapper.h"
-
-#include <errno.h>
-#include <string.h>
-#include <sys/select.h>
-#include <arpa/inet.h>
-
-#include <miniupnpc/miniupnpc.h>
-#include <miniupnpc/upnpcommands.h>
-#include <miniupnpc/upnperrors.h>
-#define ENABLE_STRNATPMPERR 1
-#include <natpmp.h>
+#include "pinhole-port-mapper-private.h"
 
 #include "pinhole-error.h"
 
-/* how long a libnatpmp wait sleeps at most between looks at the cancellable */
-#define NAT_PMP_STEP_MS 50
 /* shutdown deletes what it can within this time */
 #define SHUTDOWN_DEADLINE_MS 3000
 /* a failed renewal is retried while at least this much of the lease is left */
 #define RENEW_MIN_LEFT_MS 2000
-/* external ports tried after the internal port is taken at the IGD (UPnP error 718) */
-#define UPNP_PORT_TRIES 4
-
-/* UPnP-IGD v1 error codes we act on (UPnP IGD WANIPConnection:1 §2.4.16) */
-#define UPNP_ERR_CONFLICT         718
-#define UPNP_ERR_ONLY_PERMANENT   725
-
-typedef enum
-{
-  ANSWER_NOT_TRIED,
-  ANSWER_NONE,
-  ANSWER_YES,
-} Answer;
-
-typedef enum
-{
-  JOB_MAP,
-  JOB_RENEW,
-  JOB_DELETE,
-} JobKind;
-
-/* Everything a worker needs and returns; the worker owns its copy and never sees the
- * mapper. */
-typedef struct
-{
-  /* input */
-  JobKind                kind;
-  PinholePortMapMethods  methods;
-  PinholePortMapProtocol protocol;
-  guint16                internal_port;
-  char                  *internal_address;   /* nullable: caller's choice */
-  guint                  lifetime_s;         /* what to ask for; 0: permanent */
-  guint                  upnp_discover_ms;
-  guint                  nat_pmp_deadline_ms;
-
-  /* input for renew/delete, output of map */
-  PinholePathKind        method;
-  char                  *control_url;        /* UPnP */
-  char                  *service_type;       /* UPnP */
-  char                  *lan_address;        /* UPnP NewInternalClient */
-  in_addr_t              gateway;            /* NAT-PMP, network order */
-  guint16                external_port;
-
-  /* output */
-  char                  *external_address;   /* nullable */
-  char                  *nat_pmp_source;     /* our address towards the gateway */
-  guint                  granted_lifetime_s;
-  char                  *reason;             /* what failed before the method that worked */
-  Answer                 upnp_answer;
-  Answer                 nat_pmp_answer;
-} PortJob;
 
 static void
-port_job_free (PortJob *job)
+port_job_free (PinholePortMapperJob *job)
 {
   g_free (job->internal_address);
   g_free (job->control_url);
@@ -90,12 +27,12 @@ port_job_free (PortJob *job)
   g_free (job);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PortJob, port_job_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholePortMapperJob, port_job_free)
 
-static PortJob *
-port_job_copy (const PortJob *src)
+static PinholePortMapperJob *
+port_job_copy (const PinholePortMapperJob *src)
 {
-  PortJob *job = g_memdup2 (src, sizeof *src);
+  PinholePortMapperJob *job = g_memdup2 (src, sizeof *src);
 
   job->internal_address = g_strdup (src->internal_address);
   job->control_url = g_strdup (src->control_url);
@@ -110,11 +47,11 @@ port_job_copy (const PortJob *src)
 /* one mapping the mapper keeps alive; lives on the main context only */
 typedef struct
 {
-  PinholePortMapping *mapping;      /* owned: what callers see */
-  PortJob            *job;          /* owned: how to renew and delete it */
-  gint64              expires_us;   /* monotonic; G_MAXINT64 when permanent */
-  GSource            *renew_source; /* owned: the next renewal, on the mapper's context */
-  gboolean            renewing;
+  PinholePortMapping   *mapping;      /* owned: what callers see */
+  PinholePortMapperJob *job;          /* owned: how to renew and delete it */
+  gint64                expires_us;   /* monotonic; G_MAXINT64 when permanent */
+  GSource              *renew_source; /* owned: the next renewal, on the mapper's context */
+  gboolean              renewing;
 } Record;
 
 static void
@@ -132,21 +69,21 @@ record_free (Record *record)
 
 struct _PinholePortMapper
 {
-  GObject                parent_instance;
+  GObject                  parent_instance;
 
   /* owned */
-  GMainContext          *context;         /* where signals and timers run */
-  GCancellable          *cancellable;     /* renewals; cancelled in dispose and shutdown */
-  GHashTable            *records;         /* id → Record */
-  GInetAddress          *external_address;
+  GMainContext            *context;         /* where signals and timers run */
+  GCancellable            *cancellable;     /* renewals; cancelled in dispose and shutdown */
+  GHashTable              *records;         /* id → Record */
+  GInetAddress            *external_address;
 
-  PinholePortMapMethods  methods;
-  GTask                 *shutdown_task;   /* owned: waits for renewals in flight */
-  guint                  renewals_in_flight;
-  guint                  next_id;
-  Answer                 upnp_answer;
-  Answer                 nat_pmp_answer;
-  gboolean               shut_down;
+  PinholePortMapMethods    methods;
+  GTask                   *shutdown_task;   /* owned: waits for renewals in flight */
+  guint                    renewals_in_flight;
+  guint                    next_id;
+  PinholePortMapperAnswer  upnp_answer;
+  PinholePortMapperAnswer  nat_pmp_answer;
+  gboolean                 shut_down;
 };
 
 G_DEFINE_FINAL_TYPE (PinholePortMapper, pinhole_port_mapper, G_TYPE_OBJECT)
@@ -188,8 +125,8 @@ pinhole_port_mapping_free (PinholePortMapping *mapping)
   g_free (mapping);
 }
 
-static const char *
-protocol_name (PinholePortMapProtocol protocol)
+const char *
+_pinhole_port_mapper_protocol_name (PinholePortMapProtocol protocol)
 {
   return protocol == PINHOLE_PORT_MAP_PROTOCOL_TCP ? "TCP" : "UDP";
 }
@@ -213,461 +150,24 @@ pinhole_port_mapping_to_string (const PinholePortMapping *mapping)
                           mapping->lifetime_s);
 }
 
-/* ---- UPnP-IGD (worker thread) ---- */
-
-typedef struct
-{
-  struct UPNPUrls urls;
-  struct IGDdatas data;
-  char            lan_address[64];
-  int             igd_state;      /* UPNP_GetValidIGD's answer */
-} Igd;
-
-static const char *
-upnp_strerror (int r)
-{
-  const char *s = strupnperror (r);
-  return s ? s : "unknown error";
-}
-
-/* SSDP discovery, then the IGD's description. FALSE when no IGD answered within
- * discover_ms (SSDP) and miniupnpc's own HTTP timeouts (description). */
-static gboolean
-upnp_find_igd (guint    discover_ms,
-               Igd     *igd,
-               GString *reason)
-{
-  /* every IGD and WAN connection type at once (searchalltypes), so that discovery waits
-   * discover_ms once and not once per type */
-  static const char * const types[] = {
-    "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
-    "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
-    "urn:schemas-upnp-org:service:WANIPConnection:1",
-    "urn:schemas-upnp-org:service:WANIPConnection:2",
-    "urn:schemas-upnp-org:service:WANPPPConnection:1",
-    NULL,
-  };
-  struct UPNPDev *devices;
-  int error = 0;
-
-  memset (igd, 0, sizeof *igd);
-  /* "" skips minissdpd: its socket in /var/run is shared by every network namespace and
-   * would describe another network than ours */
-  devices = upnpDiscoverDevices (types, (int) discover_ms, NULL, "", UPNP_LOCAL_PORT_ANY,
-                                 0, 2, &error, 1);
-  if (devices == NULL)
-    {
-      g_string_append_printf (reason, "no UPnP-IGD answered within %.3g s",
-                              discover_ms / 1000.0);
-      if (error != UPNPDISCOVER_SUCCESS)
-        g_string_append_printf (reason, " (discovery error %d)", error);
-      return FALSE;
-    }
-
-#if MINIUPNPC_API_VERSION >= 18
-  {
-    char wan_address[64] = "";
-    igd->igd_state = UPNP_GetValidIGD (devices, &igd->urls, &igd->data, igd->lan_address,
-                                       sizeof igd->lan_address, wan_address,
-                                       sizeof wan_address);
-  }
-#else
-  igd->igd_state = UPNP_GetValidIGD (devices, &igd->urls, &igd->data, igd->lan_address,
-                                     sizeof igd->lan_address);
-#endif
-  freeUPNPDevlist (devices);
-
-  /* 1: a connected IGD. API 17 (2.2.4): 2 is an IGD that calls itself not connected;
-   * API 18: 2 is an IGD whose external address is private or reserved (double NAT, or a
-   * lab on documentation ranges) and 3 a disconnected one. Routers get both wrong often
-   * enough that only AddPortMapping can tell: try it for all of them. */
-#if MINIUPNPC_API_VERSION >= 18
-  if (igd->igd_state >= 1 && igd->igd_state <= 3)
-#else
-  if (igd->igd_state == 1 || igd->igd_state == 2)
-#endif
-    {
-      g_debug ("UPnP-IGD at %s (state %d), we are %s", igd->urls.controlURL,
-               igd->igd_state, igd->lan_address);
-      return TRUE;
-    }
-
-  if (igd->igd_state != 0)
-    FreeUPNPUrls (&igd->urls);
-  g_string_append (reason, "UPnP devices answered, but none is an Internet Gateway Device");
-  return FALSE;
-}
-
-static void
-upnp_read_external_address (Igd     *igd,
-                            PortJob *job)
-{
-  char address[64] = "";
-  int r;
-
-  r = UPNP_GetExternalIPAddress (igd->urls.controlURL, igd->data.first.servicetype, address);
-  if (r == UPNPCOMMAND_SUCCESS && address[0] != '\0')
-    {
-      g_free (job->external_address);
-      job->external_address = g_strdup (address);
-    }
-  else
-    g_debug ("UPnP GetExternalIPAddress: %d %s", r, upnp_strerror (r));
-}
-
-/* AddPortMapping for job's ports; also renews (the same call refreshes the lease). */
-static int
-upnp_add (PortJob    *job,
-          const char *control_url,
-          const char *service_type,
-          guint16     external_port,
-          guint      *out_lifetime_s)
-{
-  char ext[8], in[8], lease[16];
-  guint asked = job->lifetime_s;
-  int r;
-
-  g_snprintf (ext, sizeof ext, "%u", external_port);
-  g_snprintf (in, sizeof in, "%u", job->internal_port);
-  g_snprintf (lease, sizeof lease, "%u", asked);
-  r = UPNP_AddPortMapping (control_url, service_type, ext, in, job->lan_address, "pinhole",
-                           protocol_name (job->protocol), NULL, lease);
-  if (r == UPNP_ERR_ONLY_PERMANENT && asked != 0)
-    {
-      asked = 0;
-      r = UPNP_AddPortMapping (control_url, service_type, ext, in, job->lan_address,
-                               "pinhole", protocol_name (job->protocol), NULL, "0");
-      if (r == UPNPCOMMAND_SUCCESS)
-        job->lifetime_s = 0;
-    }
-  if (r != UPNPCOMMAND_SUCCESS)
-    return r;
-
-  *out_lifetime_s = asked;
-  {
-    /* the lease the IGD really holds, when it says (miniupnpd does, as time left) */
-    char client[64] = "", port[8] = "", desc[80] = "", enabled[8] = "", left[16] = "";
-
-    if (UPNP_GetSpecificPortMappingEntry (control_url, service_type, ext,
-                                          protocol_name (job->protocol), NULL, client, port,
-                                          desc, enabled, left) == UPNPCOMMAND_SUCCESS)
-      {
-        guint64 v;
-
-        if (g_ascii_string_to_unsigned (left, 10, 0, G_MAXUINT32, &v, NULL) && v > 0)
-          *out_lifetime_s = MIN ((guint) v, asked == 0 ? (guint) v : asked);
-      }
-  }
-  return r;
-}
-
-static gboolean
-upnp_map (GTask        *task,
-          PortJob      *job,
-          GString      *reason,
-          GCancellable *cancellable)
-{
-  Igd igd;
-  int r = 0;
-  guint try;
-
-  if (!upnp_find_igd (job->upnp_discover_ms, &igd, reason))
-    {
-      job->upnp_answer = ANSWER_NONE;
-      return FALSE;
-    }
-  job->upnp_answer = ANSWER_YES;
-
-  if (job->internal_address == NULL)
-    job->lan_address = g_strdup (igd.lan_address);
-  else
-    job->lan_address = g_strdup (job->internal_address);
-  if (job->lifetime_s == 0)
-    job->lifetime_s = PINHOLE_PORT_MAPPER_DEFAULT_LEASE_S;
-
-  upnp_read_external_address (&igd, job);
-
-  /* from here on the router holds state for us: no silent return on cancel */
-  if (!g_task_set_return_on_cancel (task, FALSE))
-    {
-      FreeUPNPUrls (&igd.urls);
-      return FALSE;
-    }
-
-  for (try = 0; try < UPNP_PORT_TRIES; try++)
-    {
-      guint16 port = try == 0 ? job->internal_port
-                              : (guint16) g_random_int_range (20000, 60000);
-
-      r = upnp_add (job, igd.urls.controlURL, igd.data.first.servicetype, port,
-                    &job->granted_lifetime_s);
-      if (r == UPNPCOMMAND_SUCCESS)
-        {
-          job->external_port = port;
-          break;
-        }
-      g_debug ("UPnP AddPortMapping %s %u -> %s:%u: %d %s", protocol_name (job->protocol),
-               port, job->lan_address, job->internal_port, r, upnp_strerror (r));
-      if (r != UPNP_ERR_CONFLICT)
-        break;
-    }
-
-  if (r != UPNPCOMMAND_SUCCESS)
-    {
-      g_string_append_printf (reason, "UPnP-IGD at %s refused AddPortMapping: %d %s",
-                              igd.urls.controlURL, r, upnp_strerror (r));
-      if (igd.igd_state != 1)
-        g_string_append (reason, " (the IGD reports no public connection)");
-      FreeUPNPUrls (&igd.urls);
-      return FALSE;
-    }
-
-  job->method = PINHOLE_PATH_KIND_UPNP;
-  job->control_url = g_strdup (igd.urls.controlURL);
-  job->service_type = g_strdup (igd.data.first.servicetype);
-  FreeUPNPUrls (&igd.urls);
-  return TRUE;
-}
-
-static int
-upnp_delete (const PortJob *job)
-{
-  char ext[8];
-
-  g_snprintf (ext, sizeof ext, "%u", job->external_port);
-  return UPNP_DeletePortMapping (job->control_url, job->service_type, ext,
-                                 protocol_name (job->protocol), NULL);
-}
-
-/* ---- NAT-PMP (worker thread) ---- */
-
-/* libnatpmp has no code for these two */
-#define NAT_PMP_CANCELLED (-1000)
-#define NAT_PMP_DEADLINE  (-1001)
-
-/* Waits for the answer to the pending request, retransmitting on libnatpmp's schedule
- * (250 ms doubling: RFC 6886 §3.1) until deadline_us; looks at the cancellable every
- * NAT_PMP_STEP_MS. */
-static int
-nat_pmp_wait (natpmp_t     *np,
-              natpmpresp_t *response,
-              gint64        deadline_us,
-              GCancellable *cancellable)
-{
-  for (;;)
-    {
-      struct timeval tv;
-      fd_set fds;
-      gint64 now = g_get_monotonic_time ();
-      gint64 step_us;
-      int r;
-
-      if (g_cancellable_is_cancelled (cancellable))
-        return NAT_PMP_CANCELLED;
-      if (now >= deadline_us)
-        return NAT_PMP_DEADLINE;
-
-      r = getnatpmprequesttimeout (np, &tv);
-      if (r < 0)
-        return r;
-      step_us = (gint64) tv.tv_sec * G_USEC_PER_SEC + tv.tv_usec;
-      step_us = CLAMP (step_us, 0, NAT_PMP_STEP_MS * 1000);
-      step_us = MIN (step_us, deadline_us - now);
-      tv.tv_sec = step_us / G_USEC_PER_SEC;
-      tv.tv_usec = step_us % G_USEC_PER_SEC;
-
-      FD_ZERO (&fds);
-      FD_SET (np->s, &fds);
-      if (select (np->s + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR)
-        return NATPMP_ERR_SOCKETERROR;
-
-      r = readnatpmpresponseorretry (np, response);
-      if (r != NATPMP_TRYAGAIN)
-        return r;
-    }
-}
-
-static const char *
-nat_pmp_strerror (int r)
-{
-  if (r == NAT_PMP_DEADLINE)
-    return "no answer";
-  if (r == NAT_PMP_CANCELLED)
-    return "cancelled";
-  return strnatpmperr (r);
-}
-
-/* inet_ntop, as inet_ntoa's static buffer is shared by every worker */
-static char *
-gateway_to_string (in_addr_t gateway)
-{
-  char buf[INET_ADDRSTRLEN] = "";
-  struct in_addr in = { .s_addr = gateway };
-
-  inet_ntop (AF_INET, &in, buf, sizeof buf);
-  return g_strdup (buf);
-}
-
-/* our source address towards the gateway: the address NAT-PMP maps to */
-static char *
-nat_pmp_local_address (natpmp_t *np)
-{
-  struct sockaddr_in local;
-  socklen_t len = sizeof local;
-  char buf[INET_ADDRSTRLEN] = "";
-
-  if (getsockname (np->s, (struct sockaddr *) &local, &len) < 0 || local.sin_family != AF_INET)
-    return NULL;
-  inet_ntop (AF_INET, &local.sin_addr, buf, sizeof buf);
-  return g_strdup (buf);
-}
-
-/* One mapping request (lifetime 0 with port 0 deletes: RFC 6886 §3.4). */
-static int
-nat_pmp_request (natpmp_t     *np,
-                 PortJob      *job,
-                 guint16       suggested_port,
-                 guint32       lifetime_s,
-                 gint64        deadline_us,
-                 natpmpresp_t *response,
-                 GCancellable *cancellable)
-{
-  int proto = job->protocol == PINHOLE_PORT_MAP_PROTOCOL_TCP ? NATPMP_PROTOCOL_TCP
-                                                              : NATPMP_PROTOCOL_UDP;
-  int r;
-
-  r = sendnewportmappingrequest (np, proto, job->internal_port, suggested_port, lifetime_s);
-  if (r < 0)
-    return r;
-  return nat_pmp_wait (np, response, deadline_us, cancellable);
-}
-
-static gboolean
-nat_pmp_map (GTask        *task,
-             PortJob      *job,
-             GString      *reason,
-             GCancellable *cancellable)
-{
-  natpmp_t np;
-  natpmpresp_t response;
-  gint64 deadline_us = g_get_monotonic_time () + job->nat_pmp_deadline_ms * 1000;
-  g_autofree char *gateway = NULL;
-  int r;
-
-  r = initnatpmp (&np, job->gateway != 0, job->gateway);
-  if (r < 0)
-    {
-      job->nat_pmp_answer = ANSWER_NONE;
-      g_string_append_printf (reason, "NAT-PMP: %s", nat_pmp_strerror (r));
-      return FALSE;
-    }
-  gateway = gateway_to_string (np.gateway);
-  job->gateway = np.gateway;
-  job->nat_pmp_source = nat_pmp_local_address (&np);
-
-  /* the external address first (RFC 6886 §3.2): it is also the cheapest "is anyone there" */
-  r = sendpublicaddressrequest (&np);
-  if (r >= 0)
-    r = nat_pmp_wait (&np, &response, deadline_us, cancellable);
-  if (r == 0)
-    {
-      job->nat_pmp_answer = ANSWER_YES;
-      g_free (job->external_address);
-      job->external_address = gateway_to_string (response.pnu.publicaddress.addr.s_addr);
-    }
-  else if (r == NAT_PMP_CANCELLED)
-    {
-      closenatpmp (&np);
-      return FALSE;
-    }
-  else if (r == NAT_PMP_DEADLINE || r == NATPMP_ERR_NOGATEWAYSUPPORT)
-    {
-      /* before our deadline, NOGATEWAYSUPPORT means an ICMP port unreachable */
-      job->nat_pmp_answer = ANSWER_NONE;
-      g_string_append_printf (reason, "NAT-PMP: gateway %s %s", gateway,
-                              r == NAT_PMP_DEADLINE ? "did not answer" : "refused port 5351");
-      closenatpmp (&np);
-      return FALSE;
-    }
-  else
-    {
-      /* an error answer (miniupnpd: "network failure" without a public address) still
-       * shows a NAT-PMP server: ask for the mapping all the same */
-      job->nat_pmp_answer = ANSWER_YES;
-      g_debug ("NAT-PMP public address from %s: %d %s", gateway, r, nat_pmp_strerror (r));
-    }
-
-  r = nat_pmp_request (&np, job, job->internal_port, job->lifetime_s, deadline_us, &response,
-                       cancellable);
-  if (r == 0 && !g_task_set_return_on_cancel (task, FALSE))
-    r = NAT_PMP_CANCELLED;
-  if (r == NAT_PMP_CANCELLED || r == NAT_PMP_DEADLINE)
-    {
-      /* the router may hold a mapping whose answer we did not wait for: drop it, best
-       * effort, one datagram */
-      sendnewportmappingrequest (&np, job->protocol == PINHOLE_PORT_MAP_PROTOCOL_TCP
-                                        ? NATPMP_PROTOCOL_TCP : NATPMP_PROTOCOL_UDP,
-                                 job->internal_port, 0, 0);
-    }
-  closenatpmp (&np);
-  if (r == NAT_PMP_CANCELLED)
-    return FALSE;
-  if (r != 0)
-    {
-      g_string_append_printf (reason, "NAT-PMP: gateway %s refused the mapping: %s", gateway,
-                              nat_pmp_strerror (r));
-      return FALSE;
-    }
-
-  job->method = PINHOLE_PATH_KIND_NAT_PMP;
-  job->external_port = response.pnu.newportmapping.mappedpublicport;
-  job->granted_lifetime_s = response.pnu.newportmapping.lifetime;
-  return TRUE;
-}
-
-/* renews (lifetime > 0) or deletes (lifetime 0) job's NAT-PMP mapping at job->gateway */
-static int
-nat_pmp_refresh (PortJob      *job,
-                 guint32       lifetime_s,
-                 GCancellable *cancellable)
-{
-  natpmp_t np;
-  natpmpresp_t response;
-  gint64 deadline_us = g_get_monotonic_time () + job->nat_pmp_deadline_ms * 1000;
-  int r;
-
-  r = initnatpmp (&np, 1, job->gateway);
-  if (r < 0)
-    return r;
-  if (lifetime_s > 0)
-    {
-      /* a renewal also notices a new external address (RFC 6886 §3.2.1) */
-      r = sendpublicaddressrequest (&np);
-      if (r >= 0)
-        r = nat_pmp_wait (&np, &response, deadline_us, cancellable);
-      if (r == 0)
-        {
-          g_free (job->external_address);
-          job->external_address = gateway_to_string (response.pnu.publicaddress.addr.s_addr);
-        }
-      else if (r == NAT_PMP_CANCELLED)
-        {
-          closenatpmp (&np);
-          return r;
-        }
-    }
-  r = nat_pmp_request (&np, job, lifetime_s ? job->external_port : 0, lifetime_s,
-                       deadline_us, &response, cancellable);
-  closenatpmp (&np);
-  if (r == 0 && lifetime_s > 0)
-    {
-      job->external_port = response.pnu.newportmapping.mappedpublicport;
-      job->granted_lifetime_s = response.pnu.newportmapping.lifetime;
-    }
-  return r;
-}
-
 /* ---- workers ---- */
+
+/* in the order map_thread tries them: UPnP-IGD before NAT-PMP */
+static const PinholePortMapperBackend *const backends[] = {
+  &_pinhole_port_mapper_upnp_backend,
+  &_pinhole_port_mapper_natpmp_backend,
+};
+
+/* the backend that made a job's mapping */
+static const PinholePortMapperBackend *
+backend_for (const PinholePortMapperJob *job)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (backends); i++)
+    if (backends[i]->kind == job->method)
+      return backends[i];
+  g_assert_not_reached ();
+  return NULL;
+}
 
 static void
 map_thread (GTask        *task,
@@ -675,31 +175,26 @@ map_thread (GTask        *task,
             gpointer      task_data,
             GCancellable *cancellable)
 {
-  PortJob *job = task_data;
+  PinholePortMapperJob *job = task_data;
   g_autoptr(GString) reason = g_string_new (NULL);
   gboolean ok = FALSE;
 
-  job->upnp_answer = ANSWER_NOT_TRIED;
-  job->nat_pmp_answer = ANSWER_NOT_TRIED;
+  job->upnp_answer = PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED;
+  job->nat_pmp_answer = PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED;
 
-  if ((job->methods & PINHOLE_PORT_MAP_METHOD_UPNP) && !g_cancellable_is_cancelled (cancellable))
-    ok = upnp_map (task, job, reason, cancellable);
-
-  if (!ok && (job->methods & PINHOLE_PORT_MAP_METHOD_NAT_PMP)
-      && !g_cancellable_is_cancelled (cancellable))
+  for (guint i = 0; i < G_N_ELEMENTS (backends) && !ok; i++)
     {
+      if (!(job->methods & backends[i]->method) || g_cancellable_is_cancelled (cancellable))
+        continue;
       if (reason->len > 0)
         g_string_append (reason, "; ");
-      ok = nat_pmp_map (task, job, reason, cancellable);
+      ok = backends[i]->map (task, job, reason, cancellable);
     }
 
   if (ok && g_cancellable_is_cancelled (cancellable))
     {
       /* the caller is gone: take the mapping back */
-      if (job->method == PINHOLE_PATH_KIND_UPNP)
-        upnp_delete (job);
-      else
-        nat_pmp_refresh (job, 0, NULL);
+      backend_for (job)->remove (job, G_MAXINT64, NULL);
       ok = FALSE;
     }
 
@@ -729,46 +224,18 @@ renew_thread (GTask        *task,
               gpointer      task_data,
               GCancellable *cancellable)
 {
-  PortJob *job = task_data;
-  int r;
+  PinholePortMapperJob *job = task_data;
+  GError *error = NULL;
 
-  if (job->method == PINHOLE_PATH_KIND_UPNP)
-    {
-      guint granted = 0;
-
-      r = upnp_add (job, job->control_url, job->service_type, job->external_port, &granted);
-      if (r == UPNPCOMMAND_SUCCESS)
-        {
-          char address[64] = "";
-
-          job->granted_lifetime_s = granted;
-          if (UPNP_GetExternalIPAddress (job->control_url, job->service_type, address)
-              == UPNPCOMMAND_SUCCESS && address[0] != '\0')
-            {
-              g_free (job->external_address);
-              job->external_address = g_strdup (address);
-            }
-          g_task_return_boolean (task, TRUE);
-        }
-      else
-        g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH,
-                                 "UPnP-IGD renewal failed: %d %s", r, upnp_strerror (r));
-      return;
-    }
-
-  r = nat_pmp_refresh (job, job->lifetime_s, cancellable);
-  if (r == NAT_PMP_CANCELLED)
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "renewal cancelled");
-  else if (r != 0)
-    g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH,
-                             "NAT-PMP renewal failed: %s", nat_pmp_strerror (r));
-  else
+  if (backend_for (job)->renew (job, cancellable, &error))
     g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
 }
 
 typedef struct
 {
-  GPtrArray *jobs;      /* PortJob */
+  GPtrArray *jobs;      /* PinholePortMapperJob */
   gint64     deadline_us;
 } DeleteJobs;
 
@@ -791,9 +258,9 @@ delete_thread (GTask        *task,
 
   for (i = 0; i < d->jobs->len; i++)
     {
-      PortJob *job = g_ptr_array_index (d->jobs, i);
+      PinholePortMapperJob *job = g_ptr_array_index (d->jobs, i);
       gint64 left_ms = (d->deadline_us - g_get_monotonic_time ()) / 1000;
-      int r;
+      g_autoptr(GError) error = NULL;
 
       if (left_ms <= 0)
         {
@@ -801,28 +268,10 @@ delete_thread (GTask        *task,
           g_string_append (errors, " (out of time)");
           break;
         }
-      if (job->method == PINHOLE_PATH_KIND_UPNP)
+      if (!backend_for (job)->remove (job, left_ms, &error))
         {
-          r = upnp_delete (job);
-          if (r != UPNPCOMMAND_SUCCESS)
-            {
-              failed++;
-              g_string_append_printf (errors, " UPnP %s %u: %d %s",
-                                      protocol_name (job->protocol), job->external_port, r,
-                                      upnp_strerror (r));
-            }
-        }
-      else
-        {
-          job->nat_pmp_deadline_ms = (guint) MIN (left_ms, job->nat_pmp_deadline_ms);
-          r = nat_pmp_refresh (job, 0, NULL);
-          if (r != 0)
-            {
-              failed++;
-              g_string_append_printf (errors, " NAT-PMP %s %u: %s",
-                                      protocol_name (job->protocol), job->external_port,
-                                      nat_pmp_strerror (r));
-            }
+          failed++;
+          g_string_append_printf (errors, " %s", error->message);
         }
     }
 
@@ -853,8 +302,8 @@ set_external_address (PinholePortMapper *self,
 }
 
 static PinholePortMapping *
-mapping_from_job (const PortJob *job,
-                  guint          id)
+mapping_from_job (const PinholePortMapperJob *job,
+                  guint                       id)
 {
   PinholePortMapping *m = g_new0 (PinholePortMapping, 1);
 
@@ -908,7 +357,7 @@ renew_done_cb (GObject      *source,
 {
   PinholePortMapper *self = PINHOLE_PORT_MAPPER (source);
   guint id = GPOINTER_TO_UINT (user_data);
-  PortJob *job = g_task_get_task_data (G_TASK (result));
+  PinholePortMapperJob *job = g_task_get_task_data (G_TASK (result));
   g_autoptr(GError) error = NULL;
   Record *record;
   gboolean changed;
@@ -1051,7 +500,7 @@ pinhole_port_mapper_map_async (PinholePortMapper      *self,
                                gpointer                user_data)
 {
   g_autoptr(GTask) task = NULL;
-  PortJob *job;
+  PinholePortMapperJob *job;
 
   g_return_if_fail (PINHOLE_IS_PORT_MAPPER (self));
   g_return_if_fail (protocol == PINHOLE_PORT_MAP_PROTOCOL_UDP
@@ -1069,8 +518,8 @@ pinhole_port_mapper_map_async (PinholePortMapper      *self,
       return;
     }
 
-  job = g_new0 (PortJob, 1);
-  job->kind = JOB_MAP;
+  job = g_new0 (PinholePortMapperJob, 1);
+  job->kind = PINHOLE_PORT_MAPPER_JOB_MAP;
   job->methods = self->methods;
   job->protocol = protocol;
   job->internal_port = internal_port;
@@ -1086,14 +535,14 @@ pinhole_port_mapper_map_async (PinholePortMapper      *self,
 }
 
 static void
-note_answers (PinholePortMapper *self,
-              const PortJob     *job)
+note_answers (PinholePortMapper          *self,
+              const PinholePortMapperJob *job)
 {
   if (job == NULL)
     return;
-  if (job->upnp_answer != ANSWER_NOT_TRIED)
+  if (job->upnp_answer != PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED)
     self->upnp_answer = job->upnp_answer;
-  if (job->nat_pmp_answer != ANSWER_NOT_TRIED)
+  if (job->nat_pmp_answer != PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED)
     self->nat_pmp_answer = job->nat_pmp_answer;
 }
 
@@ -1104,7 +553,7 @@ pinhole_port_mapper_map_finish (PinholePortMapper  *self,
 {
   GTask *task = G_TASK (result);
   g_autoptr(GError) local_error = NULL;
-  PortJob *job;
+  PinholePortMapperJob *job;
   Record *record;
 
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
@@ -1250,15 +699,15 @@ pinhole_port_mapper_dup_mappings (PinholePortMapper *self)
 }
 
 static const char *
-answer_name (Answer a)
+answer_name (PinholePortMapperAnswer a)
 {
   switch (a)
     {
-    case ANSWER_YES:
+    case PINHOLE_PORT_MAPPER_ANSWER_YES:
       return "answered";
-    case ANSWER_NONE:
+    case PINHOLE_PORT_MAPPER_ANSWER_NONE:
       return "none";
-    case ANSWER_NOT_TRIED:
+    case PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED:
     default:
       return "not tried";
     }
