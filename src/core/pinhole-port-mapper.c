@@ -93,8 +93,9 @@ G_DEFINE_BOXED_TYPE (PinholePortMapping, pinhole_port_mapping,
 enum { SIGNAL_MAPPING_CHANGED, SIGNAL_MAPPING_LOST, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-static void schedule_renewal (PinholePortMapper *self, Record *record, gint64 delay_ms);
-static void start_delete     (PinholePortMapper *self, GTask *task);
+static void       schedule_renewal (PinholePortMapper *self, Record *record, gint64 delay_ms);
+static GPtrArray *take_all_jobs    (PinholePortMapper *self);
+static void       start_delete     (GTask *task, GPtrArray *jobs);
 
 /* ---- PinholePortMapping ---- */
 
@@ -371,7 +372,7 @@ renew_done_cb (GObject      *source,
       if (self->renewals_in_flight == 0 && self->shutdown_task != NULL)
         {
           g_autoptr(GTask) task = g_steal_pointer (&self->shutdown_task);
-          start_delete (self, task);
+          start_delete (task, take_all_jobs (self));
         }
       return;
     }
@@ -577,13 +578,10 @@ pinhole_port_mapper_map_finish (PinholePortMapper  *self,
     {
       /* shut down while the worker mapped: take it back without keeping it */
       g_autoptr(GTask) del = g_task_new (NULL, NULL, NULL, NULL);
-      DeleteJobs *d = g_new0 (DeleteJobs, 1);
+      GPtrArray *jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) port_job_free);
 
-      d->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) port_job_free);
-      g_ptr_array_add (d->jobs, port_job_copy (job));
-      d->deadline_us = g_get_monotonic_time () + SHUTDOWN_DEADLINE_MS * 1000;
-      g_task_set_task_data (del, d, (GDestroyNotify) delete_jobs_free);
-      g_task_run_in_thread (del, delete_thread);
+      g_ptr_array_add (jobs, port_job_copy (job));
+      start_delete (del, jobs);
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED, "the port mapper is shut down");
       return NULL;
     }
@@ -616,13 +614,14 @@ take_all_jobs (PinholePortMapper *self)
   return jobs;
 }
 
+/* deletes jobs (taken) at the router in a worker, within SHUTDOWN_DEADLINE_MS */
 static void
-start_delete (PinholePortMapper *self,
-              GTask             *task)
+start_delete (GTask     *task,
+              GPtrArray *jobs)
 {
   DeleteJobs *d = g_new0 (DeleteJobs, 1);
 
-  d->jobs = take_all_jobs (self);
+  d->jobs = jobs;
   d->deadline_us = g_get_monotonic_time () + SHUTDOWN_DEADLINE_MS * 1000;
   g_task_set_task_data (task, d, (GDestroyNotify) delete_jobs_free);
   g_task_run_in_thread (task, delete_thread);
@@ -663,7 +662,7 @@ pinhole_port_mapper_shutdown_async (PinholePortMapper   *self,
   if (self->renewals_in_flight > 0)
     self->shutdown_task = g_steal_pointer (&task);
   else
-    start_delete (self, task);
+    start_delete (task, take_all_jobs (self));
 }
 
 gboolean
@@ -733,12 +732,8 @@ pinhole_port_mapper_dispose (GObject *object)
     {
       /* best effort: a worker of its own deletes what shutdown did not */
       g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
-      DeleteJobs *d = g_new0 (DeleteJobs, 1);
 
-      d->jobs = take_all_jobs (self);
-      d->deadline_us = g_get_monotonic_time () + SHUTDOWN_DEADLINE_MS * 1000;
-      g_task_set_task_data (task, d, (GDestroyNotify) delete_jobs_free);
-      g_task_run_in_thread (task, delete_thread);
+      start_delete (task, take_all_jobs (self));
     }
   g_clear_pointer (&self->records, g_hash_table_unref);
   g_clear_object (&self->external_address);
