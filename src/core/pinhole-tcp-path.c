@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pinhole-error.h"
+#include "pinhole-path-private.h"
 #include "pinhole-tcp-path.h"
 
 #define FRAME_HEADER PINHOLE_PATH_FRAME_HEADER
@@ -21,23 +22,22 @@ typedef struct _WriteOp WriteOp;
 
 struct _PinholeTcpPath
 {
-  GObject          parent_instance;
+  GObject            parent_instance;
+
+  /* kind, remote, closed; queued: frame bytes in queue and in write_op */
+  PinholePathStream  base;
 
   /* owned */
-  GIOStream       *stream;
-  GCancellable    *cancellable;   /* cancelled by close and dispose */
-  char            *remote;
-  guint8          *rbuf;          /* READ_BUFFER_SIZE; NULL while a read owns it */
-  GQueue           queue;         /* GBytes packets not yet handed to a write */
+  GIOStream         *stream;
+  GCancellable      *cancellable;   /* cancelled by close and dispose */
+  guint8            *rbuf;          /* READ_BUFFER_SIZE; NULL while a read owns it */
+  GQueue             queue;         /* GBytes packets not yet handed to a write */
 
   /* the operations in flight; they outlive the path if it goes first */
-  ReadOp          *read_op;
-  WriteOp         *write_op;
+  ReadOp            *read_op;
+  WriteOp           *write_op;
 
-  PinholePathKind  kind;
-  gsize            rlen;          /* bytes in rbuf */
-  gsize            queued;        /* frame bytes in queue and in write_op */
-  gboolean         closed;
+  gsize              rlen;          /* bytes in rbuf */
 };
 
 /* a read in flight owns the read buffer; self is NULL once the path is gone */
@@ -76,12 +76,14 @@ write_op_free (WriteOp *op)
 
 /* stops all I/O and closes the stream; the caller emits ::closed if it should */
 static void
-shut_down (PinholeTcpPath *self)
+shut_down (PinholePath *path)
 {
-  self->closed = TRUE;
+  PinholeTcpPath *self = PINHOLE_TCP_PATH (path);
+
+  self->base.closed = TRUE;
   g_cancellable_cancel (self->cancellable);
   g_queue_clear_full (&self->queue, (GDestroyNotify) g_bytes_unref);
-  self->queued = self->write_op != NULL ? self->write_op->bytes : 0;
+  self->base.queued = self->write_op != NULL ? self->write_op->bytes : 0;
   /* a socket connection closes at once, even with reads pending, and the peer sees EOF */
   if (!g_io_stream_is_closed (self->stream))
     {
@@ -93,42 +95,25 @@ shut_down (PinholeTcpPath *self)
 }
 
 static void
-fail (PinholeTcpPath *self,
-      const GError   *error)
-{
-  if (self->closed)
-    return;
-  g_debug ("%s: closing: %s", self->remote, error->message);
-  shut_down (self);
-  pinhole_path_emit_closed (PINHOLE_PATH (self), error);
-}
-
-static void
 parse_frames (PinholeTcpPath *self)
 {
   gsize pos = 0;
 
-  while (!self->closed && self->rlen - pos >= FRAME_HEADER)
+  while (!self->base.closed && self->rlen - pos >= FRAME_HEADER)
     {
       const guint8 *p = self->rbuf + pos;
       guint32 len = pinhole_path_frame_header_get (p);
       g_autoptr(GBytes) packet = NULL;
 
-      if (len > PINHOLE_PATH_MAX_PACKET)
-        {
-          g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                                                 "frame of %u bytes exceeds the limit of %d",
-                                                 len, PINHOLE_PATH_MAX_PACKET);
-          fail (self, error);
-          return;
-        }
+      if (!_pinhole_path_stream_check_frame (&self->base, len))
+        return;
       if (self->rlen - pos - FRAME_HEADER < len)
         break;
       packet = g_bytes_new (p + FRAME_HEADER, len);
       pos += FRAME_HEADER + len;
       pinhole_path_emit_received (PINHOLE_PATH (self), packet);
     }
-  if (self->closed)
+  if (self->base.closed)
     return;
   memmove (self->rbuf, self->rbuf + pos, self->rlen - pos);
   self->rlen -= pos;
@@ -156,11 +141,11 @@ read_cb (GObject      *source,
   self->rbuf = op->buf;
   g_free (op);
 
-  if (self->closed)
+  if (self->base.closed)
     return;
   if (n < 0)
     {
-      fail (self, error);
+      _pinhole_path_stream_close (&self->base, error);
       return;
     }
   if (n == 0)
@@ -174,12 +159,12 @@ read_cb (GObject      *source,
       else
         eof = g_error_new_literal (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
                                    "the peer closed the connection");
-      fail (self, eof);
+      _pinhole_path_stream_close (&self->base, eof);
       return;
     }
   self->rlen += (gsize) n;
   parse_frames (self);
-  if (!self->closed)
+  if (!self->base.closed)
     start_read (self);
 }
 
@@ -218,15 +203,15 @@ write_cb (GObject      *source,
     }
   self = g_object_ref (op->self);
   self->write_op = NULL;
-  g_assert (self->queued >= op->bytes);
-  self->queued -= op->bytes;
+  g_assert (self->base.queued >= op->bytes);
+  self->base.queued -= op->bytes;
   write_op_free (op);
 
-  if (self->closed)
+  if (self->base.closed)
     return;
   if (!ok)
     {
-      fail (self, error);
+      _pinhole_path_stream_close (&self->base, error);
       return;
     }
   start_write (self);
@@ -237,7 +222,7 @@ start_write (PinholeTcpPath *self)
 {
   WriteOp *op;
 
-  if (self->closed || self->write_op != NULL || g_queue_is_empty (&self->queue))
+  if (self->base.closed || self->write_op != NULL || g_queue_is_empty (&self->queue))
     return;
 
   op = g_new0 (WriteOp, 1);
@@ -270,28 +255,9 @@ tcp_send (PinholePath *path,
   PinholeTcpPath *self = PINHOLE_TCP_PATH (path);
   gsize len = g_bytes_get_size (packet);
 
-  if (self->closed)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                   "the TCP path to %s is closed", self->remote);
-      return FALSE;
-    }
-  if (len > PINHOLE_PATH_MAX_PACKET)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
-                   "packet of %" G_GSIZE_FORMAT " bytes exceeds the limit of %d", len,
-                   PINHOLE_PATH_MAX_PACKET);
-      return FALSE;
-    }
-  if (self->queued + FRAME_HEADER + len > PINHOLE_TCP_PATH_MAX_QUEUED)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
-                   "the TCP path to %s has %" G_GSIZE_FORMAT " bytes queued, no room for %"
-                   G_GSIZE_FORMAT " more", self->remote, self->queued, FRAME_HEADER + len);
-      return FALSE;
-    }
+  if (!_pinhole_path_stream_reserve (&self->base, len, error))
+    return FALSE;
   g_queue_push_tail (&self->queue, g_bytes_ref (packet));
-  self->queued += FRAME_HEADER + len;
   start_write (self);
   return TRUE;
 }
@@ -299,31 +265,26 @@ tcp_send (PinholePath *path,
 static PinholePathKind
 tcp_get_kind (PinholePath *path)
 {
-  return PINHOLE_TCP_PATH (path)->kind;
+  return PINHOLE_TCP_PATH (path)->base.kind;
 }
 
 static void
 tcp_set_kind (PinholePath     *path,
               PinholePathKind  kind)
 {
-  PINHOLE_TCP_PATH (path)->kind = kind;
+  PINHOLE_TCP_PATH (path)->base.kind = kind;
 }
 
 static const char *
 tcp_get_remote (PinholePath *path)
 {
-  return PINHOLE_TCP_PATH (path)->remote;
+  return PINHOLE_TCP_PATH (path)->base.remote;
 }
 
 static void
 tcp_close (PinholePath *path)
 {
-  PinholeTcpPath *self = PINHOLE_TCP_PATH (path);
-
-  if (self->closed)
-    return;
-  shut_down (self);
-  pinhole_path_emit_closed (path, NULL);
+  _pinhole_path_stream_close (&PINHOLE_TCP_PATH (path)->base, NULL);
 }
 
 static void
@@ -341,8 +302,8 @@ pinhole_tcp_path_dispose (GObject *object)
 {
   PinholeTcpPath *self = PINHOLE_TCP_PATH (object);
 
-  if (self->stream != NULL && !self->closed)
-    shut_down (self);
+  if (self->stream != NULL && !self->base.closed)
+    shut_down (PINHOLE_PATH (self));
   /* the operations in flight free themselves when they complete */
   if (self->read_op != NULL)
     self->read_op->self = NULL;
@@ -362,7 +323,7 @@ pinhole_tcp_path_finalize (GObject *object)
   PinholeTcpPath *self = PINHOLE_TCP_PATH (object);
 
   g_free (self->rbuf);
-  g_free (self->remote);
+  _pinhole_path_stream_clear (&self->base);
   G_OBJECT_CLASS (pinhole_tcp_path_parent_class)->finalize (object);
 }
 
@@ -378,6 +339,8 @@ pinhole_tcp_path_class_init (PinholeTcpPathClass *klass)
 static void
 pinhole_tcp_path_init (PinholeTcpPath *self)
 {
+  _pinhole_path_stream_init (&self->base, PINHOLE_PATH (self), G_LOG_DOMAIN, "TCP",
+                             PINHOLE_TCP_PATH_MAX_QUEUED, shut_down);
   g_queue_init (&self->queue);
   self->cancellable = g_cancellable_new ();
   self->rbuf = g_malloc (READ_BUFFER_SIZE);
@@ -406,8 +369,8 @@ pinhole_tcp_path_new (GIOStream       *stream,
 
   self = g_object_new (PINHOLE_TYPE_TCP_PATH, NULL);
   self->stream = g_object_ref (stream);
-  self->kind = kind;
-  self->remote = g_strdup (remote);
+  self->base.kind = kind;
+  self->base.remote = g_strdup (remote);
 
   /* packets are whole messages: do not hold small ones back (Nagle) */
   if (G_IS_SOCKET_CONNECTION (stream))
@@ -427,5 +390,5 @@ gsize
 pinhole_tcp_path_get_queued_bytes (PinholeTcpPath *self)
 {
   g_return_val_if_fail (PINHOLE_IS_TCP_PATH (self), 0);
-  return self->queued;
+  return self->base.queued;
 }

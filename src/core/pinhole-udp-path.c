@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "pinhole-error.h"
+#include "pinhole-path-private.h"
 #include "pinhole-udp-path.h"
 
 #define FRAME_HEADER PINHOLE_PATH_FRAME_HEADER
@@ -27,28 +28,27 @@
 
 struct _PinholeUdpPath
 {
-  GObject          parent_instance;
+  GObject            parent_instance;
+
+  /* kind, remote, closed; queued: bytes in queue not yet in PseudoTcp */
+  PinholePathStream  base;
 
   /* owned */
-  PseudoTcpSocket *ptcp;
-  GSocket         *socket;        /* a reference; the socket's owner reads it, not the path */
-  GSocketAddress  *remote_addr;
-  char            *remote;
-  GSource         *clock;         /* its ready time is PseudoTcp's next timer */
-  GQueue           queue;         /* GBytes frames (header + packet) not yet in PseudoTcp */
-  guint8          *rbuf;          /* FRAME_HEADER + PINHOLE_PATH_MAX_PACKET: the frame being read */
-  GError          *ptcp_error;    /* why PseudoTcp closed, until reported */
+  PseudoTcpSocket   *ptcp;
+  GSocket           *socket;        /* a reference; the socket's owner reads it, not the path */
+  GSocketAddress    *remote_addr;
+  GSource           *clock;         /* its ready time is PseudoTcp's next timer */
+  GQueue             queue;         /* GBytes frames (header + packet) not yet in PseudoTcp */
+  guint8            *rbuf;          /* FRAME_HEADER + MAX_PACKET: the frame being read */
+  GError            *ptcp_error;    /* why PseudoTcp closed, until reported */
 
-  PinholePathKind  kind;
-  gsize            head_offset;   /* bytes of the head frame already in PseudoTcp */
-  gsize            queued;        /* bytes in queue not yet in PseudoTcp */
-  gsize            rlen;          /* bytes in rbuf */
-  gboolean         opened;        /* PseudoTcp reported the connection open */
-  gboolean         connected;     /* ... and "connected" was notified */
-  gboolean         closed;
-  gboolean         pumping;
-  gboolean         pump_again;
-  gboolean         in_pure_ack;   /* PseudoTcp is processing a segment without data or flags */
+  gsize              head_offset;   /* bytes of the head frame already in PseudoTcp */
+  gsize              rlen;          /* bytes in rbuf */
+  gboolean           opened;        /* PseudoTcp reported the connection open */
+  gboolean           connected;     /* ... and "connected" was notified */
+  gboolean           pumping;
+  gboolean           pump_again;
+  gboolean           in_pure_ack;   /* PseudoTcp is processing a segment without data or flags */
 };
 
 enum { PROP_0, PROP_CONNECTED, N_PROPS };
@@ -132,7 +132,7 @@ ptcp_write_packet_cb (PseudoTcpSocket *ptcp,
         return WR_TOO_LARGE;
       /* WR_FAIL would abort the connection at once; a datagram lost here is retransmitted
        * like one lost on the way, and a lasting failure ends in a retransmission timeout */
-      g_debug ("%s: send failed: %s", self->remote, error->message);
+      g_debug ("%s: send failed: %s", self->base.remote, error->message);
     }
   return WR_SUCCESS;
 }
@@ -146,7 +146,7 @@ schedule_clock (PinholeUdpPath *self)
   gint64 now_us, ready, current;
   gint32 delay_ms;
 
-  if (self->closed || !pseudo_tcp_socket_get_next_clock (self->ptcp, &deadline_ms))
+  if (self->base.closed || !pseudo_tcp_socket_get_next_clock (self->ptcp, &deadline_ms))
     {
       g_source_set_ready_time (self->clock, -1);
       return;
@@ -162,11 +162,13 @@ schedule_clock (PinholeUdpPath *self)
 }
 
 static void
-shut_down (PinholeUdpPath *self)
+shut_down (PinholePath *path)
 {
-  self->closed = TRUE;
+  PinholeUdpPath *self = PINHOLE_UDP_PATH (path);
+
+  self->base.closed = TRUE;
   g_queue_clear_full (&self->queue, (GDestroyNotify) g_bytes_unref);
-  self->queued = 0;
+  self->base.queued = 0;
   self->head_offset = 0;
   /* a reset tells the peer at once; PseudoTcp sends it before returning */
   pseudo_tcp_socket_close (self->ptcp, TRUE);
@@ -175,24 +177,11 @@ shut_down (PinholeUdpPath *self)
 }
 
 static void
-fail (PinholeUdpPath *self,
-      const GError   *error)
-{
-  g_autoptr(GError) copy = g_error_copy (error);
-
-  if (self->closed)
-    return;
-  g_debug ("%s: closing: %s", self->remote, copy->message);
-  shut_down (self);
-  pinhole_path_emit_closed (PINHOLE_PATH (self), copy);
-}
-
-static void
 flush_writes (PinholeUdpPath *self)
 {
   GBytes *frame;
 
-  while (!self->closed && (frame = g_queue_peek_head (&self->queue)) != NULL)
+  while (!self->base.closed && (frame = g_queue_peek_head (&self->queue)) != NULL)
     {
       gsize size;
       const guint8 *data = g_bytes_get_data (frame, &size);
@@ -202,7 +191,7 @@ flush_writes (PinholeUdpPath *self)
       if (n <= 0)
         return;
       self->head_offset += (gsize) n;
-      self->queued -= (gsize) n;
+      self->base.queued -= (gsize) n;
       if (self->head_offset < size)
         return;
       g_bytes_unref (g_queue_pop_head (&self->queue));
@@ -213,7 +202,7 @@ flush_writes (PinholeUdpPath *self)
 static void
 drain_reads (PinholeUdpPath *self)
 {
-  while (!self->closed)
+  while (!self->base.closed)
     {
       gsize want, len = 0;
       gint n;
@@ -235,7 +224,7 @@ drain_reads (PinholeUdpPath *self)
             {
               g_autoptr(GError) error = g_error_new_literal (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
                                                              "the peer closed the connection");
-              fail (self, error);
+              _pinhole_path_stream_close (&self->base, error);
               return;
             }
           self->rlen += (gsize) n;
@@ -244,15 +233,8 @@ drain_reads (PinholeUdpPath *self)
       if (self->rlen == FRAME_HEADER)
         {
           len = pinhole_path_frame_header_get (self->rbuf);
-          if (len > PINHOLE_PATH_MAX_PACKET)
-            {
-              g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                                                     "frame of %" G_GSIZE_FORMAT
-                                                     " bytes exceeds the limit of %d",
-                                                     len, PINHOLE_PATH_MAX_PACKET);
-              fail (self, error);
-              return;
-            }
+          if (!_pinhole_path_stream_check_frame (&self->base, len))
+            return;
         }
       if (self->rlen >= FRAME_HEADER && self->rlen == FRAME_HEADER + len)
         {
@@ -282,23 +264,23 @@ pump (PinholeUdpPath *self)
   do
     {
       self->pump_again = FALSE;
-      if (self->opened && !self->connected && !self->closed)
+      if (self->opened && !self->connected && !self->base.closed)
         {
           self->connected = TRUE;
-          g_debug ("%s: connected", self->remote);
+          g_debug ("%s: connected", self->base.remote);
           g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
         }
       flush_writes (self);
       drain_reads (self);
-      if (self->ptcp_error != NULL && !self->closed)
+      if (self->ptcp_error != NULL && !self->base.closed)
         {
           g_autoptr(GError) error = g_steal_pointer (&self->ptcp_error);
-          fail (self, error);
+          _pinhole_path_stream_close (&self->base, error);
         }
     }
-  while (self->pump_again && !self->closed && ++rounds < MAX_PUMP_ROUNDS);
+  while (self->pump_again && !self->base.closed && ++rounds < MAX_PUMP_ROUNDS);
   self->pumping = FALSE;
-  if (self->pump_again && !self->closed)
+  if (self->pump_again && !self->base.closed)
     g_source_set_ready_time (self->clock, 0);   /* finish in the next iteration */
   else
     schedule_clock (self);
@@ -310,7 +292,7 @@ clock_cb (gpointer user_data)
   PinholeUdpPath *self = user_data;
   g_autoptr(PinholeUdpPath) hold = g_object_ref (self);
 
-  if (!self->closed)
+  if (!self->base.closed)
     {
       pseudo_tcp_socket_notify_clock (self->ptcp);
       pump (self);
@@ -340,32 +322,13 @@ udp_send (PinholePath *path,
   gsize len = g_bytes_get_size (packet);
   guint8 *frame;
 
-  if (self->closed)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                   "the UDP path to %s is closed", self->remote);
-      return FALSE;
-    }
-  if (len > PINHOLE_PATH_MAX_PACKET)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
-                   "packet of %" G_GSIZE_FORMAT " bytes exceeds the limit of %d", len,
-                   PINHOLE_PATH_MAX_PACKET);
-      return FALSE;
-    }
-  if (self->queued + FRAME_HEADER + len > PINHOLE_UDP_PATH_MAX_QUEUED)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
-                   "the UDP path to %s has %" G_GSIZE_FORMAT " bytes queued, no room for %"
-                   G_GSIZE_FORMAT " more", self->remote, self->queued, FRAME_HEADER + len);
-      return FALSE;
-    }
+  if (!_pinhole_path_stream_reserve (&self->base, len, error))
+    return FALSE;
   frame = g_malloc (FRAME_HEADER + len);
   pinhole_path_frame_header_put (frame, (guint32) len);
   if (len > 0)
     memcpy (frame + FRAME_HEADER, g_bytes_get_data (packet, NULL), len);
   g_queue_push_tail (&self->queue, g_bytes_new_take (frame, FRAME_HEADER + len));
-  self->queued += FRAME_HEADER + len;
   pump (self);
   return TRUE;
 }
@@ -373,31 +336,26 @@ udp_send (PinholePath *path,
 static PinholePathKind
 udp_get_kind (PinholePath *path)
 {
-  return PINHOLE_UDP_PATH (path)->kind;
+  return PINHOLE_UDP_PATH (path)->base.kind;
 }
 
 static void
 udp_set_kind (PinholePath     *path,
               PinholePathKind  kind)
 {
-  PINHOLE_UDP_PATH (path)->kind = kind;
+  PINHOLE_UDP_PATH (path)->base.kind = kind;
 }
 
 static const char *
 udp_get_remote (PinholePath *path)
 {
-  return PINHOLE_UDP_PATH (path)->remote;
+  return PINHOLE_UDP_PATH (path)->base.remote;
 }
 
 static void
 udp_close (PinholePath *path)
 {
-  PinholeUdpPath *self = PINHOLE_UDP_PATH (path);
-
-  if (self->closed)
-    return;
-  shut_down (self);
-  pinhole_path_emit_closed (path, NULL);
+  _pinhole_path_stream_close (&PINHOLE_UDP_PATH (path)->base, NULL);
 }
 
 static void
@@ -435,8 +393,8 @@ pinhole_udp_path_dispose (GObject *object)
 {
   PinholeUdpPath *self = PINHOLE_UDP_PATH (object);
 
-  if (self->ptcp != NULL && !self->closed)
-    shut_down (self);
+  if (self->ptcp != NULL && !self->base.closed)
+    shut_down (PINHOLE_PATH (self));
   if (self->clock != NULL)
     {
       g_source_destroy (self->clock);
@@ -456,7 +414,7 @@ pinhole_udp_path_finalize (GObject *object)
 
   g_clear_error (&self->ptcp_error);
   g_free (self->rbuf);
-  g_free (self->remote);
+  _pinhole_path_stream_clear (&self->base);
   G_OBJECT_CLASS (pinhole_udp_path_parent_class)->finalize (object);
 }
 
@@ -482,6 +440,8 @@ pinhole_udp_path_class_init (PinholeUdpPathClass *klass)
 static void
 pinhole_udp_path_init (PinholeUdpPath *self)
 {
+  _pinhole_path_stream_init (&self->base, PINHOLE_PATH (self), G_LOG_DOMAIN, "UDP",
+                             PINHOLE_UDP_PATH_MAX_QUEUED, shut_down);
   g_queue_init (&self->queue);
   self->rbuf = g_malloc (FRAME_HEADER + PINHOLE_PATH_MAX_PACKET);
 }
@@ -526,7 +486,7 @@ pinhole_udp_path_new (GSocket         *socket,
   self = g_object_new (PINHOLE_TYPE_UDP_PATH, NULL);
   self->socket = g_object_ref (socket);
   self->remote_addr = g_object_ref (remote);
-  self->kind = kind;
+  self->base.kind = kind;
   {
     g_autofree char *host =
       g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
@@ -534,9 +494,9 @@ pinhole_udp_path_new (GSocket         *socket,
 
     if (g_inet_address_get_family (g_inet_socket_address_get_address (
           G_INET_SOCKET_ADDRESS (remote))) == G_SOCKET_FAMILY_IPV6)
-      self->remote = g_strdup_printf ("[%s]:%u", host, port);
+      self->base.remote = g_strdup_printf ("[%s]:%u", host, port);
     else
-      self->remote = g_strdup_printf ("%s:%u", host, port);
+      self->base.remote = g_strdup_printf ("%s:%u", host, port);
   }
 
   self->clock = g_source_new (&clock_funcs, sizeof (GSource));
@@ -584,12 +544,13 @@ pinhole_udp_path_receive (PinholeUdpPath *self,
   g_return_if_fail (PINHOLE_IS_UDP_PATH (self));
   g_return_if_fail (data != NULL || len == 0);
 
-  if (self->closed || len > G_MAXUINT16)
+  if (self->base.closed || len > G_MAXUINT16)
     return;
   hold = g_object_ref (self);
   self->in_pure_ack = len == PSEUDO_TCP_HEADER && data[PSEUDO_TCP_FLAGS_OFFSET] == 0;
   if (!pseudo_tcp_socket_notify_packet (self->ptcp, (const gchar *) data, (guint32) len))
-    g_debug ("%s: PseudoTcp ignored a datagram of %" G_GSIZE_FORMAT " bytes", self->remote, len);
+    g_debug ("%s: PseudoTcp ignored a datagram of %" G_GSIZE_FORMAT " bytes", self->base.remote,
+             len);
   self->in_pure_ack = FALSE;
   pump (self);
 }
@@ -606,5 +567,5 @@ gsize
 pinhole_udp_path_get_queued_bytes (PinholeUdpPath *self)
 {
   g_return_val_if_fail (PINHOLE_IS_UDP_PATH (self), FALSE);
-  return self->queued;
+  return self->base.queued;
 }
