@@ -1,63 +1,161 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Runs the mutation suite: each tests/mutants/*.patch breaks one property of Pinhole on
-# purpose, and the tests it names must fail with it. For each mutant: apply it to a scratch
-# copy of the tree, rebuild what changed, run its tests, revert. Prints TAP (one line per
-# mutant) and exits non-zero if a mutant survives, no longer applies, or is malformed.
+# purpose, and the tests it names must fail with it. Prints TAP, one line per mutant, and
+# exits non-zero if a mutant survives, no longer applies, does not build, or is malformed.
 #
 #   run-mutants.sh SOURCE_DIR SCRATCH_DIR [MUTANT.patch …]
+#       copy the tree to SCRATCH_DIR and build it; run every test a mutant names once on the
+#       unmutated build (each must pass, with at least one case and no skip); then for each
+#       mutant: apply it, rebuild what changed, run its tests (each must fail), revert it.
+#   run-mutants.sh --check SOURCE_DIR BUILD_DIR [MUTANT.patch …]
+#       in a second or two, without building: each mutant is well formed, still applies to
+#       SOURCE_DIR, and names tests (and test paths) that BUILD_DIR has.
 #
 # A mutant file starts with two header lines, then the diff (as `git diff` prints it):
 #   Property: the server refuses a message to a user whose request is only pending
-#   Kill: test-authorization:/integration/authorization/message/pending-out test-chat
+#   Kill: test-authorization:/integration/authorization/message-live/pending-out test-chat
 # Each Kill item is a meson test name, optionally narrowed to one g_test path after ':'.
-# Every item must fail for the mutant to count as killed.
 set -u
 
-src=${1:?usage: run-mutants.sh SOURCE_DIR SCRATCH_DIR [MUTANT.patch …]}
-scratch=${2:?usage: run-mutants.sh SOURCE_DIR SCRATCH_DIR [MUTANT.patch …]}
+here=$(cd "$(dirname "$0")" && pwd)
+check_only=0
+if [ "${1:-}" = "--check" ]; then
+  check_only=1
+  shift
+fi
+usage="usage: run-mutants.sh [--check] SOURCE_DIR SCRATCH_OR_BUILD_DIR [MUTANT.patch …]"
+src=${1:?$usage}
+work=${2:?$usage}
 shift 2
 src=$(cd "$src" && pwd)
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
 
+mutants=()
 if [ $# -gt 0 ]; then
-  mutants=("$@")
+  for m in "$@"; do
+    # absolute, since the work below happens inside the scratch copy
+    mutants+=("$(cd "$(dirname "$m")" && pwd)/$(basename "$m")")
+  done
 else
   mutants=("$src"/tests/mutants/*.patch)
 fi
 
-# a fresh copy of the tree as it is now (committed or not), and a build beside it that is
-# kept between runs so that meson setup is paid once
-tree=$scratch/tree
-build=$scratch/build
-rm -rf "$tree"
-mkdir -p "$tree" "$build"
-if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  (cd "$src" && git ls-files -z --cached --others --exclude-standard \
-     | xargs -0 -r -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' \
-     | tar --null -T - -cf -) | tar -xmf - -C "$tree"
-else
-  (cd "$src" && tar --exclude='./_build*' --exclude='./build' -cf - .) | tar -xmf - -C "$tree"
-fi
-# a repository of its own, so that git apply works on it even though the scratch folder may
-# sit inside the checkout's (ignored) build folder
-git -C "$tree" init -q
+header () {   # header FIELD FILE: the value of "FIELD:" before the diff
+  sed -n "1,/^diff --git/{s/^$1: *//p}" "$2" | head -n 1
+}
 
-log=$scratch/log
+# a copy of the tree as it is now (committed or not), in a repository of its own so that
+# git apply works on it even though the scratch folder may sit inside the checkout's
+# (ignored) build folder
+copy_tree () {
+  rm -rf "$1"
+  mkdir -p "$1"
+  if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$src" && git ls-files -z --cached --others --exclude-standard \
+       | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xmf - -C "$1"
+  else
+    (cd "$src" && tar --exclude='./_build*' --exclude='./build' -cf - .) | tar -xmf - -C "$1"
+  fi
+  git -C "$1" init -q
+}
+
+if [ "$check_only" -eq 1 ]; then
+  build=$work
+  tree=$(mktemp -d)
+  trap 'rm -rf "$tree"' EXIT
+  copy_tree "$tree"
+  tests_json=$(meson introspect --tests "$build")
+  echo "1..${#mutants[@]}"
+  n=0 bad=0
+  for m in "${mutants[@]}"; do
+    n=$((n + 1))
+    name=$(basename "$m" .patch)
+    property=$(header Property "$m")
+    kill=$(header Kill "$m")
+    problem=""
+    if [ -z "$property" ] || [ -z "$kill" ]; then
+      problem="malformed: it needs a Property: and a Kill: line before the diff"
+    elif ! (cd "$tree" && git apply --check "$m" 2>/dev/null); then
+      problem="does not apply to this tree any more: bring it up to date"
+    else
+      for item in $kill; do
+        t=${item%%:*}
+        exe=$(printf '%s' "$tests_json" | /usr/bin/python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["name"] == sys.argv[1]:
+        print(t["cmd"][0]); break' "$t")
+        if [ -z "$exe" ]; then
+          problem="names no test called $t"
+        elif [ "$t" != "$item" ] && ! "$exe" -l 2>/dev/null | grep -qxF "${item#*:}"; then
+          problem="$t has no test path ${item#*:}"
+        fi
+        [ -n "$problem" ] && break
+      done
+    fi
+    if [ -z "$problem" ]; then
+      echo "ok $n $name"
+    else
+      echo "not ok $n $name # $problem"
+      bad=$((bad + 1))
+    fi
+  done
+  [ "$bad" -eq 0 ]
+  exit
+fi
+
+tree=$work/tree
+build=$work/build
+log=$work/log
 : > "$log"
+copy_tree "$tree"
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$tree" >>"$log" 2>&1 || { echo "Bail out! meson setup failed (see $log)"; exit 1; }
 fi
 meson compile -C "$build" >>"$log" 2>&1 || { echo "Bail out! the unmutated tree does not build (see $log)"; exit 1; }
+
+# run_item ITEM: runs one Kill item in the scratch build; prints pass, fail or empty (verdict.py)
+run_item () {
+  local t=${1%%:*} args=()
+  [ "$t" != "$1" ] && args=(--test-args "-p ${1#*:}")
+  echo "== $1" >>"$log"
+  meson test -C "$build" --no-rebuild --num-processes 1 "$t" "${args[@]}" >>"$log" 2>&1
+  /usr/bin/python3 "$here/verdict.py" "$build"
+}
+
+# every Kill item once on the unmutated build: a test that fails, skips or runs nothing
+# there would make any mutant look killed
+declare -A baseline
+for m in "${mutants[@]}"; do
+  for item in $(header Kill "$m"); do
+    [ -n "${baseline[$item]+set}" ] && continue
+    baseline[$item]=$(run_item "$item")
+  done
+done
 
 echo "1..${#mutants[@]}"
 n=0 killed=0 bad=0
 for m in "${mutants[@]}"; do
   n=$((n + 1))
   name=$(basename "$m" .patch)
-  property=$(sed -n '1,/^diff --git/{s/^Property: *//p}' "$m" | head -n 1)
-  kill=$(sed -n '1,/^diff --git/{s/^Kill: *//p}' "$m" | head -n 1)
+  property=$(header Property "$m")
+  kill=$(header Kill "$m")
   if [ -z "$property" ] || [ -z "$kill" ]; then
     echo "not ok $n $name # malformed: it needs a Property: and a Kill: line before the diff"
+    bad=$((bad + 1))
+    continue
+  fi
+  broken=""
+  for item in $kill; do
+    case "${baseline[$item]}" in
+      pass) ;;
+      *) broken="$broken $item (${baseline[$item]})" ;;
+    esac
+  done
+  if [ -n "$broken" ]; then
+    echo "not ok $n $name # its tests do not pass without the mutant:$broken"
     bad=$((bad + 1))
     continue
   fi
@@ -69,21 +167,17 @@ for m in "${mutants[@]}"; do
   (cd "$tree" && git apply "$m") || { echo "not ok $n $name # git apply failed"; bad=$((bad + 1)); continue; }
 
   start=$(date +%s)
-  survivors=""
+  survivors="" why=""
   if ! meson compile -C "$build" >>"$log" 2>&1; then
     # a mutant that does not build proves nothing about the tests
-    survivors="(it does not build)"
+    survivors=" (it does not build)"
   else
     for item in $kill; do
-      t=${item%%:*}
-      args=()
-      if [ "$t" != "$item" ]; then
-        args=(--test-args "-p ${item#*:}")
-      fi
-      echo "== $name: $item" >>"$log"
-      if meson test -C "$build" --no-rebuild --num-processes 1 "$t" "${args[@]}" >>"$log" 2>&1; then
-        survivors="$survivors $item"
-      fi
+      verdict=$(run_item "$item")
+      case "$verdict" in
+        fail*) [ -z "$why" ] && why=${verdict#fail } ;;
+        *) survivors="$survivors $item ($verdict)" ;;
+      esac
     done
   fi
   (cd "$tree" && git apply -R "$m") || { echo "Bail out! cannot revert $name"; exit 1; }
@@ -92,9 +186,10 @@ for m in "${mutants[@]}"; do
   if [ -z "$survivors" ]; then
     killed=$((killed + 1))
     echo "ok $n $name # killed in ${secs}s: $property"
+    echo "#   $why"
   else
     bad=$((bad + 1))
-    echo "not ok $n $name # SURVIVED $survivors (${secs}s): $property"
+    echo "not ok $n $name # SURVIVED$survivors (${secs}s): $property"
   fi
 done
 
