@@ -84,11 +84,12 @@ if [ "$check_only" -eq 1 ]; then
         t=${item%%:*}
         exe=$(printf '%s' "$tests_json" | /usr/bin/python3 -c '
 import json, sys
-for t in json.load(sys.stdin):
-    if t["name"] == sys.argv[1]:
-        print(t["cmd"][0]); break' "$t")
-        if [ -z "$exe" ]; then
+found = [t["cmd"][0] for t in json.load(sys.stdin) if t["name"] == sys.argv[1]]
+print(found[0] if len(found) == 1 else len(found))' "$t")
+        if [ "$exe" = 0 ]; then
           problem="names no test called $t"
+        elif [ "${exe#/}" = "$exe" ]; then
+          problem="names $t, which $exe tests are called: meson would run them all"
         elif [ "$t" != "$item" ] && ! "$exe" -l 2>/dev/null | grep -qxF "${item#*:}"; then
           problem="$t has no test path ${item#*:}"
         fi
