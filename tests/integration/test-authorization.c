@@ -209,7 +209,12 @@ check_signal (Fixture *f,
     }
   push = ph_peer_wait_push (target, "signal", "from", actor->user, "from_device", actor->device,
                             NULL);
-  if (push != NULL && json_object_has_member (push, "payload"))
+  g_assert_nonnull (push);
+  if (push == NULL)
+    return;
+  /* the payload arrives whole: the probe is what the actor sent */
+  g_assert_true (json_object_has_member (push, "payload"));
+  if (json_object_has_member (push, "payload"))
     g_assert_cmpstr (ph_json_get_string (json_object_get_object_member (push, "payload"),
                                          "probe"), ==, probe);
 }

@@ -1075,7 +1075,7 @@ test_hostile_oversized (Fixture      *f,
                                               sizeof header, NULL, NULL, &error));
     g_assert_no_error (error);
   }
-  g_assert_true (ph_ws_wait_closed (ws, 2000));
+  g_assert_true (ph_ws_wait_closed (ws, PH_EVENT_MS));
   g_assert_cmpuint (ws->close_code, ==, 0);
   g_assert_cmpuint (ws->texts->len, ==, 0);
   ph_ws_free (ws);

@@ -161,7 +161,8 @@ test_verbose (PhFixture    *f,
   g_assert_cmpstr (network, ==, "no NAT");
 }
 
-/* `path CONTACT --count N --json` with the control messages traced on standard error */
+/* `path CONTACT --count N --json` with the control messages traced: GLib prints g_debug lines
+ * on standard output, between the JSON lines, so they are read from r->out */
 static PhResult *
 path_reports (PhFixture  *f,
               const char *profile,
