@@ -4,6 +4,7 @@
 #pragma once
 
 #include "pinhole-client.h"
+#include "pinhole-profile-lock.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,7 @@ typedef struct
   /* owned */
   PinholeProfile *profile;
   PinholeClient  *client;
+  PinholeProfileLock *instance_lock; /* held by listen until the client has shut down */
   GMainLoop      *loop;
   GError         *error;       /* what ends the command with exit status 1 */
   int             status;

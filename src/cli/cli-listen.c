@@ -3,7 +3,6 @@
  * back-off when the server goes away, until SIGINT/SIGTERM (or --messages N). */
 #include "cli-common.h"
 #include "pinhole-error.h"
-#include "pinhole-profile-lock.h"
 
 #include <glib-unix.h>
 
@@ -234,7 +233,6 @@ cli_listen (Cli   *cli,
             char **argv)
 {
   ListenRun run = { cli, 0, 0, RECONNECT_MIN_S, 0, FALSE };
-  g_autoptr(PinholeProfileLock) lock = NULL;
   GOptionEntry entries[] = {
     { "messages", 'n', 0, G_OPTION_ARG_INT, &run.max_messages,
       "exit after N messages", "N" },
@@ -247,8 +245,9 @@ cli_listen (Cli   *cli,
   if (argc != 1)
     return cli_usage ("listen", "takes no arguments");
   /* listen keeps the profile's one connection: a second one would fight it for the device */
-  lock = pinhole_profile_lock_acquire (pinhole_profile_get_dir (cli->profile), &cli->error);
-  if (lock == NULL)
+  cli->instance_lock = pinhole_profile_lock_acquire (pinhole_profile_get_dir (cli->profile),
+                                                     &cli->error);
+  if (cli->instance_lock == NULL)
     return cli_fail (cli, cli->error);
 
   g_signal_connect (cli->client, "message-received", G_CALLBACK (message_cb), &run);

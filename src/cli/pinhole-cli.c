@@ -187,6 +187,8 @@ out:
         g_main_loop_run (cli.loop);
     }
   g_clear_object (&cli.client);
+  /* only now, with the connection closed and the port mappings gone, may another take it */
+  g_clear_pointer (&cli.instance_lock, pinhole_profile_lock_release);
   g_clear_object (&cli.profile);
   g_clear_pointer (&cli.loop, g_main_loop_unref);
   g_clear_error (&cli.error);

@@ -47,13 +47,14 @@ PinholeProfileLock *
 pinhole_profile_lock_acquire (const char *dir,
                               GError    **error)
 {
-  g_autofree char *path = g_build_filename (dir, "instance.lock", NULL);
+  g_autofree char *path = NULL;
   g_autofree char *pid = NULL;
   PinholeProfileLock *lock;
   int fd;
 
   g_return_val_if_fail (dir != NULL, NULL);
 
+  path = g_build_filename (dir, "instance.lock", NULL);
   fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     {

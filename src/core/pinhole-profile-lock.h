@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-profile-lock.h: one running instance per profile. The program that keeps a
- * profile's server connection (pinhole-cli listen, and the app) holds the profile's lock for
- * as long as it runs; a second one is refused with who holds it. One-shot commands take no
- * lock. */
+ * profile's server connection (pinhole-cli listen; the GTK app, when it comes) holds the
+ * profile's lock until it has shut down; a second one is refused with who holds it. One-shot
+ * commands take no lock. */
 #pragma once
 
 #include <glib.h>
