@@ -486,6 +486,27 @@ test_receipt_after_remove (Fixture      *f,
     }
 }
 
+/* a mutual contact's device that does not exist: nothing is stored, opened or forwarded
+ * for it (a sealed message for it would wait on the server for ever) */
+static void
+test_unknown_device (Fixture      *f,
+                     gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE], *b = f->peers[BOB];
+
+  ph_return_if_failed ();
+  register_peers (f, 2);
+  ph_peer_befriend (a, b);
+  ph_return_if_failed ();
+  ph_peer_mark (b);
+  ph_peer_expect (a, 404, "\"type\":\"message\",\"user\":\"bob\",\"device\":\"no-such-device\","
+                  "\"message\":\"lost\",\"sealed\":\"c2VhbGVkIGZvciB5b3U=\"");
+  ph_peer_expect (a, 404, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"no-such-device\"");
+  ph_peer_expect (a, 404, "\"type\":\"signal\",\"user\":\"bob\",\"device\":\"no-such-device\","
+                  "\"payload\":{}");
+  ph_peer_expect_no_push (b, NULL, NULL);
+}
+
 /* only the one who was asked can accept */
 static void
 test_accept_own_request (Fixture      *f,
@@ -762,6 +783,7 @@ main (int   argc,
   ADD ("/integration/authorization/relay/foreign-channel", test_relay_foreign_channel);
   ADD ("/integration/authorization/receipt/after-remove", test_receipt_after_remove);
   ADD ("/integration/authorization/accept/own-request", test_accept_own_request);
+  ADD ("/integration/authorization/device/unknown", test_unknown_device);
   ADD ("/integration/authorization/password/stored-hashed", test_password_stored_hashed);
   ADD ("/integration/authorization/password/checked", test_password_checked);
   ADD ("/integration/authorization/token/checked", test_token_checked);
