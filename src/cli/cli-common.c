@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-common.c: profile and log-in handling, the main loop, and event output for
- * pinhole-cli. Errors end a command with one line on standard error and exit status 1. */
+ * pinhole-cli. Errors end a command with one line on standard error and exit status 1. Every
+ * line of text output goes through cli_escape(): names, messages and a server's errors come
+ * from the network. */
 #define G_LOG_DOMAIN "pinhole-cli"
 
 #include "cli-common.h"
@@ -124,11 +126,35 @@ cli_quit (Cli          *cli,
   g_main_loop_quit (cli->loop);
 }
 
+static void
+cli_line_valist (FILE       *stream,
+                 const char *format,
+                 va_list     args)
+{
+  g_autofree char *line = g_strdup_vprintf (format, args);
+  g_autofree char *escaped = cli_escape (line);
+
+  fprintf (stream, "%s\n", escaped);
+}
+
+/* prints the line, with its control characters escaped by cli_escape(), and a newline */
+void
+cli_line (FILE       *stream,
+          const char *format,
+          ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  cli_line_valist (stream, format, args);
+  va_end (args);
+}
+
 int
 cli_fail (Cli          *cli,
           const GError *error)
 {
-  fprintf (stderr, "pinhole-cli: %s\n", error->message);
+  cli_line (stderr, "pinhole-cli: %s", error->message);
   return 1;
 }
 
@@ -136,7 +162,7 @@ int
 cli_usage (const char *command,
            const char *message)
 {
-  fprintf (stderr, "pinhole-cli %s: %s (see pinhole-cli --help)\n", command, message);
+  cli_line (stderr, "pinhole-cli %s: %s (see pinhole-cli --help)", command, message);
   return 2;
 }
 
@@ -201,9 +227,8 @@ cli_event (Cli        *cli,
       va_list args;
 
       va_start (args, format);
-      vprintf (format, args);
+      cli_line_valist (stdout, format, args);
       va_end (args);
-      printf ("\n");
     }
   fflush (stdout);
 }

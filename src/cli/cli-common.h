@@ -3,8 +3,11 @@
  * loop, log-in, and output as text or JSON lines. */
 #pragma once
 
+#include "cli-escape.h"
 #include "pinhole-client.h"
 #include "pinhole-profile-lock.h"
+
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -48,6 +51,10 @@ void     cli_quit             (Cli          *cli,
                                const GError *error);
 int      cli_fail             (Cli          *cli,
                                const GError *error);
+/* one line of human-readable output: network text in it cannot drive the terminal */
+void     cli_line             (FILE         *stream,
+                               const char   *format,
+                               ...) G_GNUC_PRINTF (2, 3);
 int      cli_usage            (const char   *command,
                                const char   *message);
 gboolean cli_parse_options    (const char   *command,
@@ -56,7 +63,8 @@ gboolean cli_parse_options    (const char   *command,
                                int          *argc,
                                char       ***argv);
 
-/* an event: the text line in text mode, or {"event": name, fields…} as one JSON line */
+/* an event: the text line in text mode, escaped as by cli_line(), or {"event": name, fields…}
+ * as one JSON line */
 void     cli_event            (Cli          *cli,
                                const char   *name,
                                JsonObject   *fields,

@@ -50,10 +50,10 @@ print_probe (PathRun *run)
       JsonArray *tried = json_object_get_array_member (report, "candidates");
 
       for (guint i = 0; i < json_array_get_length (tried); i++)
-        printf ("    %s\n", json_array_get_string_element (tried, i));
+        cli_line (stdout, "    %s", json_array_get_string_element (tried, i));
       if (json_object_has_member (report, "this_network"))
-        printf ("    this network: %s\n",
-                json_object_get_string_member (report, "this_network"));
+        cli_line (stdout, "    this network: %s",
+                  json_object_get_string_member (report, "this_network"));
       fflush (stdout);
     }
 }

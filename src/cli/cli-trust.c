@@ -32,8 +32,8 @@ cli_fingerprint (Cli   *cli,
 
     if (fps->len == 0)
       {
-        fprintf (stderr, "pinhole-cli: no keys of %s known yet; they are learnt on first "
-                 "contact\n", argv[1]);
+        cli_line (stderr, "pinhole-cli: no keys of %s known yet; they are learnt on first "
+                  "contact", argv[1]);
         return 1;
       }
     for (guint i = 0; i < fps->len; i++)

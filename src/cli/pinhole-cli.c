@@ -142,7 +142,7 @@ main (int   argc,
   g_option_context_set_strict_posix (context, TRUE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      fprintf (stderr, "pinhole-cli: %s\n", error->message);
+      cli_line (stderr, "pinhole-cli: %s", error->message);
       return 2;
     }
   if (version)
@@ -175,7 +175,11 @@ main (int   argc,
           status = commands[i].handler (&cli, argc - 1, argv + 1);
         goto out;
       }
-  fprintf (stderr, "pinhole-cli: unknown command \"%s\"\n\n%s\n", argv[1], help);
+  {
+    g_autofree char *command = cli_escape (argv[1]);
+
+    fprintf (stderr, "pinhole-cli: unknown command \"%s\"\n\n%s\n", command, help);
+  }
 
 out:
   if (cli.client != NULL)
