@@ -530,6 +530,14 @@ request_cb (PinholeEndpoint    *endpoint,
     pinhole_endpoint_send_to (self->endpoint, from, response, NULL);
     /* RFC 8445 §7.3.1.3–4: a triggered check, from a peer-reflexive address if it is new */
     check = find_udp_check (self, inet);
+    if (check == NULL && self->n_remote_prflx >= PINHOLE_PRFLX_CANDIDATES_MAX)
+      {
+        /* the source of an authentic request is the peer's, whatever its address: only
+         * how many we learn is bounded */
+        g_debug ("not learning a peer-reflexive candidate: %d already",
+                 PINHOLE_PRFLX_CANDIDATES_MAX);
+        return;
+      }
     if (check == NULL)
       {
         g_autoptr(PinholeCandidate) prflx = pinhole_candidate_new (
@@ -537,6 +545,7 @@ request_cb (PinholeEndpoint    *endpoint,
 
         prflx->priority = request->has_priority ? request->priority : prflx->priority;
         g_ptr_array_add (self->remote, pinhole_candidate_copy (prflx));
+        self->n_remote_prflx++;
         _pinhole_agent_add_udp_check (self, prflx);
       }
     else if (check->state == CHECK_FAILED || check->state == CHECK_WAITING)

@@ -87,10 +87,38 @@ pinhole_agent_local_done (PinholeAgent *self)
   schedule_flush (self);
 }
 
+/* Loopback is a peer's address only when the peer is on this machine: when our own host
+ * candidates are loopback ones, which the gatherer offers only with a server on this machine
+ * (two profiles on one machine, and the loopback tests). */
+static gboolean
+peer_may_be_on_loopback (PinholeAgent *self)
+{
+  for (guint i = 0; i < self->local->len; i++)
+    {
+      PinholeCandidate *c = g_ptr_array_index (self->local, i);
+
+      if (c->type == PINHOLE_CANDIDATE_HOST &&
+          g_inet_address_get_is_loopback (g_inet_socket_address_get_address (c->address)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* the one place where the peer's candidates are accepted: a refused one is dropped, the rest
+ * still used (docs/protocol.md §8) */
 static void
 add_remote_candidate (PinholeAgent     *self,
                       PinholeCandidate *candidate)
 {
+  const char *reason = NULL;
+
+  if (!pinhole_candidate_is_peer_address (candidate, peer_may_be_on_loopback (self), &reason))
+    {
+      g_autofree char *text = pinhole_candidate_to_string (candidate);
+
+      g_debug ("refused the peer's candidate %s: %s", text, reason);
+      return;
+    }
   for (guint i = 0; i < self->remote->len; i++)
     {
       PinholeCandidate *known = g_ptr_array_index (self->remote, i);
@@ -103,7 +131,16 @@ add_remote_candidate (PinholeAgent     *self,
           return;
         }
     }
+  if (self->n_remote_signalled >= PINHOLE_CANDIDATES_MAX)
+    {
+      g_autofree char *text = pinhole_candidate_to_string (candidate);
+
+      g_debug ("dropped the peer's candidate %s: %d taken this round already", text,
+               PINHOLE_CANDIDATES_MAX);
+      return;
+    }
   g_ptr_array_add (self->remote, pinhole_candidate_copy (candidate));
+  self->n_remote_signalled++;
   if (g_socket_address_get_family (G_SOCKET_ADDRESS (candidate->address)) != G_SOCKET_FAMILY_IPV4)
     return;   /* the endpoint is IPv4 only */
   if (candidate->transport == PINHOLE_TRANSPORT_UDP)
@@ -186,7 +223,7 @@ handle_candidates (PinholeAgent *self,
             _pinhole_agent_tcp_check_send_request (c);
         }
     }
-  for (guint i = 0; i < parsed->len && self->remote->len < PINHOLE_CANDIDATES_MAX * 2; i++)
+  for (guint i = 0; i < parsed->len; i++)
     add_remote_candidate (self, g_ptr_array_index (parsed, i));
   /* a candidate may have been renamed (srflx → mapped): the best pair may be better now */
   _pinhole_agent_maybe_nominate (self);

@@ -83,6 +83,8 @@ struct _PinholeAgent
   guint64           tiebreaker;
   gboolean          local_done;
   gboolean          remote_done;
+  guint             n_remote_signalled;  /* in remote, from the peer's messages this round */
+  guint             n_remote_prflx;      /* in remote, learnt from its checks this round */
   gboolean          closed;
   gboolean          failed_reported;
   guint             flush_source;

@@ -50,6 +50,8 @@ _pinhole_agent_reset_round (PinholeAgent *self)
   g_ptr_array_set_size (self->tcp_checks, 0);
   g_ptr_array_set_size (self->tcp_targets, 0);
   g_ptr_array_set_size (self->remote, 0);
+  self->n_remote_signalled = 0;
+  self->n_remote_prflx = 0;
   g_clear_pointer (&self->pending_nomination, json_object_unref);
   g_clear_pointer (&self->remote_ufrag, g_free);
   g_clear_pointer (&self->remote_pwd, g_free);

@@ -130,6 +130,77 @@ pinhole_candidate_compute_priority (PinholeCandidateType type,
   return (guint32) type_preference[type] << 24 | local << 8 | (256 - 1);
 }
 
+/* the IPv4 address in an IPv4 one or an IPv4-mapped IPv6 one (::ffff:a.b.c.d) */
+static gboolean
+get_ipv4 (GInetAddress *address,
+          guint8        out[4])
+{
+  const guint8 *bytes = g_inet_address_to_bytes (address);
+  static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+    {
+      memcpy (out, bytes, 4);
+      return TRUE;
+    }
+  if (memcmp (bytes, mapped, sizeof mapped) == 0)
+    {
+      memcpy (out, bytes + 12, 4);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/**
+ * pinhole_candidate_is_peer_address:
+ * @allow_loopback: the peer is known to be on this machine
+ * @out_reason: (out) (optional): why not, for the log
+ *
+ * Whether a candidate the peer sent names an address a peer can have (docs/protocol.md §8):
+ * a contact must not make us send checks or connect to our own loopback, to the link-local
+ * services next to us, to a broadcast or multicast group, or to port 0. Private ranges
+ * (10/8, 172.16/12, 192.168/16) are allowed: a path on the same LAN needs them. Link-local
+ * addresses are refused: we cannot tell that the peer is on the same link (our own gatherer
+ * offers none either).
+ */
+gboolean
+pinhole_candidate_is_peer_address (const PinholeCandidate *candidate,
+                                   gboolean                allow_loopback,
+                                   const char            **out_reason)
+{
+  GInetAddress *address = g_inet_socket_address_get_address (candidate->address);
+  const char *reason = NULL;
+  guint8 v4[4];
+
+  if (g_inet_socket_address_get_port (candidate->address) == 0)
+    reason = "port 0";
+  else if (get_ipv4 (address, v4))
+    {
+      if (v4[0] == 0)
+        reason = "unspecified";   /* 0/8: "this network", never a destination */
+      else if (v4[0] == 127)
+        reason = allow_loopback ? NULL : "loopback";
+      else if (v4[0] == 169 && v4[1] == 254)
+        reason = "link-local";
+      else if (v4[0] >= 224 && v4[0] <= 239)
+        reason = "multicast";
+      else if (v4[0] == 255 && v4[1] == 255 && v4[2] == 255 && v4[3] == 255)
+        reason = "broadcast";
+    }
+  else if (g_inet_address_get_is_any (address))
+    reason = "unspecified";
+  else if (g_inet_address_get_is_loopback (address))
+    reason = allow_loopback ? NULL : "loopback";
+  else if (g_inet_address_get_is_link_local (address))
+    reason = "link-local";
+  else if (g_inet_address_get_is_multicast (address))
+    reason = "multicast";
+
+  if (out_reason != NULL)
+    *out_reason = reason;
+  return reason == NULL;
+}
+
 /* Returns: (transfer full): {"type","transport","address","port","priority"[, "via"]} */
 JsonObject *
 pinhole_candidate_to_json (const PinholeCandidate *candidate)
@@ -151,6 +222,7 @@ pinhole_candidate_to_json (const PinholeCandidate *candidate)
 
 /**
  * pinhole_candidate_from_json:
+ * The syntax only: whether the address may be used is pinhole_candidate_is_peer_address().
  * Returns: (transfer full): the candidate, or %NULL with PINHOLE_ERROR_PROTOCOL naming the field
  */
 PinholeCandidate *
@@ -167,7 +239,7 @@ pinhole_candidate_from_json (JsonObject *object,
   if ((type = pinhole_stanza_require_string (object, "type", 16, error)) == NULL ||
       (transport = pinhole_stanza_require_string (object, "transport", 8, error)) == NULL ||
       (host = pinhole_stanza_require_string (object, "address", 64, error)) == NULL ||
-      !pinhole_stanza_require_int (object, "port", 1, 65535, &port, error) ||
+      !pinhole_stanza_require_int (object, "port", 0, 65535, &port, error) ||
       !pinhole_stanza_require_int (object, "priority", 1, G_MAXUINT32, &priority, error))
     return NULL;
   for (t = 0; t < G_N_ELEMENTS (type_names); t++)
@@ -186,11 +258,10 @@ pinhole_candidate_from_json (JsonObject *object,
       return NULL;
     }
   address = g_inet_address_new_from_string (host);
-  if (address == NULL || g_inet_address_get_is_any (address) ||
-      g_inet_address_get_is_multicast (address))
+  if (address == NULL)
     {
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                   "candidate address \"%s\" is not a unicast IP address", host);
+                   "candidate address \"%s\" is not an IP address", host);
       return NULL;
     }
   if (t == PINHOLE_CANDIDATE_MAPPED)

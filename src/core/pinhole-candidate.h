@@ -9,8 +9,10 @@
 
 G_BEGIN_DECLS
 
-/* the most candidates one device offers or accepts */
+/* the most candidates one device offers, or accepts from its peer in one round of checks */
 #define PINHOLE_CANDIDATES_MAX 32
+/* the most peer-reflexive candidates an agent learns from the peer's checks in one round */
+#define PINHOLE_PRFLX_CANDIDATES_MAX 8
 
 typedef enum
 {
@@ -53,6 +55,10 @@ char             *pinhole_socket_address_to_string (GSocketAddress      *address
 guint32           pinhole_candidate_compute_priority (PinholeCandidateType type,
                                                       PinholeTransport     transport,
                                                       guint                local_preference);
+
+gboolean          pinhole_candidate_is_peer_address (const PinholeCandidate *candidate,
+                                                     gboolean                allow_loopback,
+                                                     const char            **out_reason);
 
 JsonObject       *pinhole_candidate_to_json   (const PinholeCandidate *candidate);
 PinholeCandidate *pinhole_candidate_from_json (JsonObject             *object,

@@ -25,6 +25,7 @@ struct _Side
   guint            n_control;
   gboolean         drop_nominations;
   guint            n_dropped;
+  JsonArray       *extra;      /* candidates added to each "candidates" message sent */
 };
 
 typedef struct
@@ -66,6 +67,14 @@ send_control_cb (PinholeAgent *agent,
     {
       side->n_dropped++;
       return;
+    }
+  if (side->extra != NULL &&
+      g_strcmp0 (json_object_get_string_member (message, "t"), "candidates") == 0)
+    {
+      JsonArray *list = json_object_get_array_member (message, "candidates");
+
+      for (guint i = 0; i < json_array_get_length (side->extra); i++)
+        json_array_add_element (list, json_array_dup_element (side->extra, i));
     }
   d = g_new0 (Delivery, 1);
   d->to = side->other;
@@ -136,6 +145,7 @@ side_clear (Side *side)
   g_clear_object (&side->agent);
   g_clear_object (&side->endpoint);
   g_clear_pointer (&side->received, g_ptr_array_unref);
+  g_clear_pointer (&side->extra, json_array_unref);
   g_free (side->failed);
 }
 
@@ -292,8 +302,10 @@ test_unreachable (Fixture       *f,
   json_object_set_array_member (message, "candidates", list);
   json_object_set_boolean_member (message, "done", TRUE);
 
-  /* b stays out of it: a hears only from the silent socket */
+  /* b stays out of it: a hears only from the silent socket; a is on loopback itself, or it
+   * would refuse a loopback candidate */
   g_clear_object (&f->b.agent);
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
   g_assert_true (pinhole_agent_handle_control (f->a.agent, message, &error));
   g_assert_no_error (error);
   g_assert_true (iterate_until (f, a_failed, 15000));
@@ -318,9 +330,6 @@ test_hostile_control (Fixture       *f,
       "\"candidates\":[{\"type\":\"host\",\"transport\":\"sctp\",\"address\":\"127.0.0.1\","
       "\"port\":1,\"priority\":1}]}",
     "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
-      "\"candidates\":[{\"type\":\"host\",\"transport\":\"udp\",\"address\":\"0.0.0.0\","
-      "\"port\":1,\"priority\":1}]}",
-    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
       "\"candidates\":[{\"type\":\"host\",\"transport\":\"udp\",\"address\":\"127.0.0.1\","
       "\"port\":70000,\"priority\":1}]}",
     "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
@@ -341,6 +350,149 @@ test_hostile_control (Fixture       *f,
       g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
     }
   g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->a.agent), ==, 0);
+}
+
+/* what a contact may name as its address (docs/protocol.md §8) */
+static void
+test_peer_address (void)
+{
+  static const struct
+  {
+    const char *address;
+    guint16     port;
+    gboolean    peer;
+  } cases[] = {
+    { "203.0.113.7", 41000, TRUE },  { "10.1.2.3", 5, TRUE },      { "192.168.1.20", 9, TRUE },
+    { "172.16.0.1", 9, TRUE },       { "172.31.255.1", 9, TRUE },  { "2001:db8::1", 9, TRUE },
+    { "fd00::1", 9, TRUE },          { "203.0.113.7", 0, FALSE },  { "127.0.0.1", 22, FALSE },
+    { "127.8.9.10", 22, FALSE },     { "::1", 22, FALSE },         { "0.0.0.0", 22, FALSE },
+    { "0.1.2.3", 22, FALSE },        { "::", 22, FALSE },          { "224.0.0.1", 9, FALSE },
+    { "239.255.255.250", 1900, FALSE }, { "ff02::1", 9, FALSE },   { "255.255.255.255", 9, FALSE },
+    { "169.254.1.1", 80, FALSE },    { "fe80::1", 80, FALSE },     { "febf::1", 80, FALSE },
+    { "::ffff:127.0.0.1", 22, FALSE }, { "::ffff:169.254.1.1", 22, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GInetAddress) ip = g_inet_address_new_from_string (cases[i].address);
+      g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (ip, cases[i].port);
+      g_autoptr(PinholeCandidate) c = pinhole_candidate_new (
+        PINHOLE_CANDIDATE_HOST, PINHOLE_TRANSPORT_UDP, G_INET_SOCKET_ADDRESS (sa),
+        PINHOLE_PATH_KIND_LAN);
+
+      g_test_message ("%s port %u", cases[i].address, cases[i].port);
+      g_assert_cmpint (pinhole_candidate_is_peer_address (c, FALSE, NULL), ==, cases[i].peer);
+    }
+}
+
+static void
+add_extra (Side             *side,
+           PinholeTransport  transport,
+           const char       *address,
+           guint16           port)
+{
+  g_autoptr(GInetAddress) ip = g_inet_address_new_from_string (address);
+  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (ip, port);
+  g_autoptr(PinholeCandidate) c = pinhole_candidate_new (
+    PINHOLE_CANDIDATE_HOST, transport, G_INET_SOCKET_ADDRESS (sa), PINHOLE_PATH_KIND_LAN);
+
+  if (side->extra == NULL)
+    side->extra = json_array_new ();
+  json_array_add_object_element (side->extra, pinhole_candidate_to_json (c));
+}
+
+static GSocket *
+bind_decoy (GSocketType  type,
+            guint16     *out_port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, type, 0, &error);
+
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+  g_assert_true (g_socket_bind (socket, any, TRUE, &error));
+  if (type == G_SOCKET_TYPE_STREAM)
+    g_assert_true (g_socket_listen (socket, &error));
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  *out_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return g_steal_pointer (&socket);
+}
+
+static gboolean
+never (Fixture *f)
+{
+  return FALSE;
+}
+
+/* A contact names our own loopback (and every other address no peer can have): no check and
+ * no connection goes there. a is on 127.0.0.1 but offers no loopback candidate, as with a
+ * server elsewhere; b learns a's address by hand, and a learns b's from b's checks
+ * (peer-reflexive), so a real path still forms. The decoys are a UDP socket and a TCP
+ * listener on 127.0.0.1, named by b among the refused kinds. */
+static void
+test_refused_candidates (Fixture       *f,
+                         gconstpointer  data)
+{
+  guint16 udp_port, tcp_port;
+  g_autoptr(GSocket) udp = bind_decoy (G_SOCKET_TYPE_DATAGRAM, &udp_port);
+  g_autoptr(GSocket) tcp = bind_decoy (G_SOCKET_TYPE_STREAM, &tcp_port);
+  const char *refused[] = { "127.0.0.1", "127.0.0.2", "0.0.0.0", "224.0.0.1",
+                            "255.255.255.255", "169.254.1.1", "::1", "fe80::1",
+                            "::ffff:127.0.0.1" };
+
+  add_extra (&f->a, PINHOLE_TRANSPORT_UDP, "127.0.0.1",
+             pinhole_endpoint_get_udp_port (f->a.endpoint));
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      add_extra (&f->b, PINHOLE_TRANSPORT_UDP, refused[i], udp_port);
+      add_extra (&f->b, PINHOLE_TRANSPORT_TCP, refused[i], tcp_port);
+    }
+  add_extra (&f->b, PINHOLE_TRANSPORT_UDP, "127.0.0.1", 0);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  exchange_packets (f);
+  /* only b's address as its checks came from it: its own loopback candidate is refused too */
+  g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->a.agent), ==, 1);
+  /* checks are sent at once and retransmitted within 500 ms: none may arrive later */
+  iterate_until (f, never, 600);
+  g_assert_false (g_socket_condition_check (udp, G_IO_IN));
+  g_assert_false (g_socket_condition_check (tcp, G_IO_IN));
+}
+
+/* a peer's candidates beyond PINHOLE_CANDIDATES_MAX in one round are cut, over several
+ * messages too; private addresses are kept (IPv6 ones: taken, never sent to) */
+static void
+test_candidate_cap (Fixture       *f,
+                    gconstpointer  data)
+{
+  for (guint m = 0; m < 2; m++)
+    {
+      g_autoptr(GString) text = g_string_new ("{\"t\":\"candidates\",\"ufrag\":\"abcd\","
+                                              "\"pwd\":\"0123456789abcdef012345\","
+                                              "\"candidates\":[");
+      g_autoptr(JsonObject) message = NULL;
+      g_autoptr(GError) error = NULL;
+
+      for (guint i = 0; i < 20; i++)
+        g_string_append_printf (text, "%s{\"type\":\"host\",\"transport\":\"udp\","
+                                "\"address\":\"fd00::%u\",\"port\":9,\"priority\":1}",
+                                i == 0 ? "" : ",", m * 20 + i + 1);
+      g_string_append (text, "]}");
+      message = pinhole_stanza_parse_object (text->str, text->len, &error);
+      g_assert_no_error (error);
+      g_assert_true (pinhole_agent_handle_control (f->a.agent, message, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->a.agent), ==,
+                    PINHOLE_CANDIDATES_MAX);
 }
 
 /* the nomination never arrives: the controlling side builds its end, the controlled side
@@ -402,6 +554,9 @@ main (int   argc,
   ADD ("/agent/report", test_report);
   ADD ("/agent/unreachable", test_unreachable);
   ADD ("/agent/hostile-control", test_hostile_control);
+  ADD ("/agent/refused-candidates", test_refused_candidates);
+  ADD ("/agent/candidate-cap", test_candidate_cap);
+  g_test_add_func ("/agent/peer-address", test_peer_address);
   ADD ("/agent/lost-nomination", test_lost_nomination);
   ADD ("/agent/lost-nomination-udp", test_lost_nomination_udp);
 #undef ADD
