@@ -48,6 +48,55 @@ nesting_is_bounded (const char *text,
   return TRUE;
 }
 
+/* json-glib decodes "\u0000" into a NUL that ends the C string it hands out: "ab\u0000cd"
+ * would read as "ab", and no JsonNode keeps the length, so the text is searched before it
+ * is parsed. Returns: whether a string holds one; then @out_member names the member whose
+ * value (or name) it is in. The text is valid UTF-8 and its nesting bounded. */
+static gboolean
+find_nul_escape (const char *text,
+                 gsize       len,
+                 char      **out_member)
+{
+  gsize key_start = 0, key_len = 0;   /* the member name seen last */
+
+  for (gsize i = 0; i < len; i++)
+    {
+      gsize start, end;
+      gboolean nul = FALSE;
+
+      if (text[i] != '"')
+        continue;
+      start = ++i;
+      for (; i < len && text[i] != '"'; i++)
+        if (text[i] == '\\')
+          {
+            if (i + 5 < len && text[i + 1] == 'u' && memcmp (text + i + 2, "0000", 4) == 0)
+              nul = TRUE;
+            i++;
+          }
+      end = MIN (i, len);
+      for (i++; i < len && g_ascii_isspace (text[i]); i++)
+        ;
+      if (i < len && text[i] == ':')
+        {
+          if (nul)
+            {
+              *out_member = NULL;
+              return TRUE;
+            }
+          key_start = start;
+          key_len = MIN (end - start, 64);
+        }
+      else if (nul)
+        {
+          *out_member = key_len > 0 ? g_strndup (text + key_start, key_len) : NULL;
+          return TRUE;
+        }
+      i--;
+    }
+  return FALSE;
+}
+
 /* json-glib reads 1e400 as infinity and writes it back as "inf.0", which is not JSON: a stanza
  * the server forwards (a "signal" payload) must stay parseable for its recipient. The depth check
  * has bounded the recursion. */
@@ -87,7 +136,8 @@ numbers_are_finite (JsonNode *node)
 
 /**
  * pinhole_stanza_parse_object:
- * Parses a JSON object with the stanza rules (size, UTF-8, depth, finite numbers) but no
+ * Parses a JSON object with the stanza rules (size, UTF-8, depth, finite numbers, no NUL in a
+ * string: refused, not truncated) but no
  * required members: for control messages inside sessions.
  * Returns: (transfer full): the object, or %NULL with PINHOLE_ERROR_PROTOCOL
  *   (PINHOLE_ERROR_LIMIT when too large)
@@ -99,6 +149,7 @@ pinhole_stanza_parse_object (const char *text,
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *nul_member = NULL;
   JsonNode *root;
   JsonObject *object;
 
@@ -120,6 +171,17 @@ pinhole_stanza_parse_object (const char *text,
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
                    "stanza nests deeper than %d levels or is not strict JSON",
                    PINHOLE_STANZA_MAX_DEPTH);
+      return NULL;
+    }
+
+  if (find_nul_escape (text, len, &nul_member))
+    {
+      if (nul_member != NULL)
+        g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                     "\"%s\" holds a NUL character (\\u0000)", nul_member);
+      else
+        g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                             "a member name holds a NUL character (\\u0000)");
       return NULL;
     }
 

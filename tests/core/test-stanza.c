@@ -700,6 +700,42 @@ test_new_error (void)
   }
 }
 
+/* json-glib would cut "ab\u0000cd" to "ab": a string holding U+0000 refuses the stanza, with
+ * an error naming the member, and an escaped backslash before "u0000" is no NUL */
+static void
+test_parse_nul (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *member;   /* in the error; NULL: a member name */
+  } bad[] = {
+    { "{\"type\":\"login\",\"user\":\"alice\\u0000admin\"}", "user" },
+    { "{\"type\":\"login\",\"user\" : \"\\u0000\"}", "user" },
+    { "{\"type\":\"x\",\"list\":[\"a\",\"b\\u0000\"]}", "list" },
+    { "{\"type\":\"x\",\"us\\u0000er\":\"a\"}", NULL },
+    { "{\"type\":\"\\u0000login\"}", "type" },
+  };
+  const char *good = "{\"type\":\"x\",\"path\":\"a\\\\u0000b\"}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) stanza = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) e = NULL;
+      g_autoptr(JsonObject) o = pinhole_stanza_parse (bad[i].text, strlen (bad[i].text), &e);
+      g_autofree char *quoted = g_strdup_printf ("\"%s\"", bad[i].member);
+
+      g_test_message ("%s", bad[i].text);
+      g_assert_null (o);
+      g_assert_error (e, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (e->message, bad[i].member != NULL ? quoted : "member name"));
+    }
+  stanza = pinhole_stanza_parse (good, strlen (good), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pinhole_stanza_require_string (stanza, "path", 16, &error), ==, "a\\u0000b");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -712,6 +748,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stanza/parse/hidden-nesting", test_parse_hidden_nesting);
   g_test_add_func ("/stanza/parse/too-large", test_parse_too_large);
   g_test_add_func ("/stanza/parse/truncated", test_truncated);
+  g_test_add_func ("/stanza/parse/nul", test_parse_nul);
   g_test_add_func ("/stanza/to-string/round-trip", test_to_string_round_trip);
   g_test_add_func ("/stanza/field/require-string", test_require_string);
   g_test_add_func ("/stanza/field/require-int", test_require_int);
