@@ -5,6 +5,7 @@
 #include "pinhole-error.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 typedef struct
@@ -452,6 +453,36 @@ test_relay_only (Fixture      *f,
   }
 }
 
+/* the database and its -wal and -shm are 0600 whatever the umask, and an older 0644 one is
+ * brought to 0600 */
+static void
+assert_private_files (const char *path)
+{
+  const char *suffixes[] = { "", "-wal", "-shm" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+      GStatBuf st;
+
+      g_test_message ("%s", file);
+      g_assert_cmpint (g_stat (file, &st), ==, 0);
+      g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+    }
+}
+
+static void
+test_file_mode (Fixture      *f,
+                gconstpointer data)
+{
+  mode_t saved = umask (022);
+  g_autoptr(PinholeProfile) p = open_profile (f);
+  g_autofree char *path = g_build_filename (f->dir, "profile", "profile.db", NULL);
+
+  umask (saved);
+  assert_private_files (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -461,6 +492,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/profile/identity", test_identity);
   ADD ("/profile/open-fails", test_open_fails);
+  ADD ("/profile/file-mode", test_file_mode);
   ADD ("/profile/settings", test_settings);
   ADD ("/profile/keys/trust-on-first-use", test_key_trust);
   ADD ("/profile/keys/persist", test_key_trust_persists);

@@ -5,6 +5,7 @@
 #include "pinhole-error.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 typedef struct
@@ -501,6 +502,48 @@ test_open_fails (Fixture      *f,
   g_assert_nonnull (error);
 }
 
+/* the database and its -wal and -shm are 0600 whatever the umask, and an older 0644 one is
+ * brought to 0600 */
+static void
+assert_private_files (const char *path)
+{
+  const char *suffixes[] = { "", "-wal", "-shm" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+      GStatBuf st;
+
+      g_test_message ("%s", file);
+      g_assert_cmpint (g_stat (file, &st), ==, 0);
+      g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+    }
+}
+
+static void
+test_file_mode (Fixture      *f,
+                gconstpointer data)
+{
+  g_autofree char *old = g_build_filename (f->dir, "old.db", NULL);
+  g_autofree char *new = g_build_filename (f->dir, "new.db", NULL);
+  mode_t saved = umask (022);
+
+  assert_private_files (f->path);
+  {
+    g_autoptr(PinholeStore) store = open_store (new);
+
+    assert_private_files (new);
+  }
+  g_assert_true (g_file_set_contents (old, "", 0, NULL));
+  g_assert_cmpint (g_chmod (old, 0644), ==, 0);
+  {
+    g_autoptr(PinholeStore) store = open_store (old);
+
+    assert_private_files (old);
+  }
+  umask (saved);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -514,6 +557,7 @@ main (int argc, char **argv)
   ADD ("/server/store/offline", test_offline);
   ADD ("/server/store/reopen", test_reopen);
   ADD ("/server/store/open-fails", test_open_fails);
+  ADD ("/server/store/file-mode", test_file_mode);
 #undef ADD
   return g_test_run ();
 }
