@@ -89,14 +89,68 @@ login_cb (GObject      *source,
   g_main_loop_quit (cli->loop);
 }
 
-/* logs in with the profile's token, or PINHOLE_PASSWORD when there is none or it is refused */
+/* a profile bound to a wss:// server never goes to a ws:// one, not even to log in there: its
+ * password would cross the network in the clear to whoever answers */
+gboolean
+cli_check_downgrade (Cli        *cli,
+                     const char *server)
+{
+  g_autofree char *stored = pinhole_profile_dup_setting (cli->profile, "server");
+  g_autofree char *own = stored ? pinhole_client_complete_server_url (stored) : NULL;
+  g_autofree char *given = pinhole_client_complete_server_url (server);
+
+  if (own == NULL || given == NULL || !g_str_has_prefix (own, "wss://") ||
+      !g_str_has_prefix (given, "ws://"))
+    return TRUE;
+  cli->error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                            "this profile belongs to %s and never falls back to ws:// (%s); "
+                            "use --profile DIR for another profile", own, given);
+  return FALSE;
+}
+
+/* --server (or PINHOLE_SERVER) other than the profile's: refused before anything is sent, for
+ * the token and the password belong to the profile's server only */
+static gboolean
+check_server (Cli *cli)
+{
+  g_autofree char *stored = pinhole_profile_dup_setting (cli->profile, "server");
+  g_autofree char *own = NULL;
+  g_autofree char *given = NULL;
+
+  /* no server given, or no account yet (the client says "register first") */
+  if (cli->server == NULL || stored == NULL)
+    return TRUE;
+  given = pinhole_client_complete_server_url (cli->server);
+  if (given == NULL)
+    {
+      cli->error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                                "\"%s\" is not a ws:// or wss:// server address", cli->server);
+      return FALSE;
+    }
+  if (pinhole_client_is_profile_server (cli->client, cli->server))
+    return TRUE;
+  if (!cli_check_downgrade (cli, cli->server))
+    return FALSE;
+  own = pinhole_client_complete_server_url (stored);
+  cli->error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                            "this profile belongs to %s; to use it with %s, log in there: "
+                            "pinhole-cli --server %s login USER", own ? own : stored, given,
+                            given);
+  return FALSE;
+}
+
+/* logs in with the profile's token, or PINHOLE_PASSWORD when there is none or it is refused;
+ * only ever to the profile's own server */
 gboolean
 cli_login (Cli     *cli,
            gboolean announce)
 {
-  g_autofree char *token = pinhole_profile_dup_setting (cli->profile, "token");
+  g_autofree char *token = NULL;
   g_autofree char *password = NULL;
 
+  if (!check_server (cli))
+    return FALSE;
+  token = pinhole_profile_dup_setting (cli->profile, "token");
   if (token == NULL || g_getenv ("PINHOLE_PASSWORD") != NULL)
     {
       password = cli_get_password ("Password: ", &cli->error);

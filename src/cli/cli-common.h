@@ -16,7 +16,8 @@ G_BEGIN_DECLS
 typedef struct
 {
   /* global options */
-  char           *server;      /* --server, or NULL for the profile's */
+  char           *server;      /* --server, or NULL for the profile's; another is refused
+                                * but by login and register, which move the profile there */
   char           *profile_dir;
   gboolean        json;
   char           *ca_file;     /* --ca-file: trust these certificates for wss:// */
@@ -46,6 +47,8 @@ char    *cli_get_password     (const char   *prompt,
                                GError      **error);
 gboolean cli_login            (Cli          *cli,
                                gboolean      announce);
+gboolean cli_check_downgrade  (Cli          *cli,
+                               const char   *server);
 void     cli_run              (Cli          *cli);
 void     cli_quit             (Cli          *cli,
                                const GError *error);

@@ -77,6 +77,8 @@ cli_register (Cli   *cli,
                                 "this profile is registered as %s already", stored);
       return cli_fail (cli, cli->error);
     }
+  if (!cli_check_downgrade (cli, server))
+    return cli_fail (cli, cli->error);
   password = cli_get_password ("New password: ", &cli->error);
   if (password == NULL)
     return cli_fail (cli, cli->error);
@@ -95,6 +97,7 @@ cli_login_command (Cli   *cli,
   GOptionEntry entries[] = { { NULL } };
   g_autofree char *stored = NULL;
   g_autofree char *profile_server = pinhole_profile_dup_setting (cli->profile, "server");
+  g_autofree char *profile_token = pinhole_profile_dup_setting (cli->profile, "token");
   const char *server = cli->server ? cli->server
                                    : profile_server ? profile_server : CLI_DEFAULT_SERVER;
 
@@ -102,16 +105,19 @@ cli_login_command (Cli   *cli,
     return 2;
   if (argc != 2)
     return cli_usage ("login", "expected USER");
-  if (!check_unbound (cli, argv[1], &stored))
+  if (!check_unbound (cli, argv[1], &stored) || !cli_check_downgrade (cli, server))
     return cli_fail (cli, cli->error);
+  /* the user asked for this server: the profile moves there, with the token it issues */
   if (!pinhole_profile_set_setting (cli->profile, "user", argv[1], &cli->error) ||
       !pinhole_profile_set_setting (cli->profile, "server", server, &cli->error) ||
       !pinhole_profile_set_setting (cli->profile, "token", NULL, &cli->error))
     return cli_fail (cli, cli->error);
   if (!cli_login (cli, FALSE))
     {
-      /* leave the profile as it was: not bound to any account */
+      /* leave the profile as it was: its account, server and token, or none */
       pinhole_profile_set_setting (cli->profile, "user", stored, NULL);
+      pinhole_profile_set_setting (cli->profile, "server", profile_server, NULL);
+      pinhole_profile_set_setting (cli->profile, "token", profile_token, NULL);
       return cli_fail (cli, cli->error);
     }
   return report_bound (cli, "logged-in", "logged in as", argv[1], server);

@@ -556,7 +556,8 @@ login_result_cb (GObject      *source,
     {
       /* a stale token (e.g. a reset server) falls back to the password when we have one */
       if (d->tried_token && d->password != NULL &&
-          g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH))
+          g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH) &&
+          pinhole_client_is_profile_server (self, d->server_url))
         {
           send_login (g_steal_pointer (&task));
           return;
@@ -629,8 +630,10 @@ send_login (GTask *task)
   json_object_set_string_member (stanza, "device", self->device);
   pinhole_stanza_set_base64 (stanza, "device_key", key);
   json_object_set_boolean_member (stanza, "announce", d->announce);
+  /* the token goes only to the server that issued it */
   if (!d->registering && !d->tried_token &&
-      g_strcmp0 (stored_user, d->user) == 0)
+      g_strcmp0 (stored_user, d->user) == 0 &&
+      pinhole_client_is_profile_server (self, d->server_url))
     token = pinhole_profile_dup_setting (self->profile, "token");
   if (token != NULL)
     {
@@ -757,6 +760,74 @@ connect_and_login (PinholeClient       *self,
                                         cancellable, ws_connected_cb, g_steal_pointer (&task));
 }
 
+/* "scheme://host:port/path" of a ws:// or wss:// URL: the path completed as the connection
+ * completes it, the host in lower case, the port made explicit. Two URLs name the same server
+ * when these are equal; ws:// never equals wss://, even on the same host and port.
+ * Returns: (transfer full) (nullable): %NULL if @url is not a ws(s) URL */
+static char *
+server_url_normalize (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *host = NULL;
+  gboolean completed;
+  gboolean tls;
+  int port;
+
+  if (url == NULL)
+    return NULL;
+  uri = server_uri_parse (url, &completed);
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return NULL;
+  tls = g_strcmp0 (g_uri_get_scheme (uri), "wss") == 0;
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  port = g_uri_get_port (uri);
+  if (port == -1)
+    port = tls ? 443 : 80;
+  return g_strdup_printf ("%s://%s%s%s:%d%s", tls ? "wss" : "ws", strchr (host, ':') ? "[" : "",
+                          host, strchr (host, ':') ? "]" : "", port, g_uri_get_path (uri));
+}
+
+/**
+ * pinhole_client_complete_server_url:
+ * @url: a server address as the user gave it
+ * Returns: (transfer full) (nullable): @url with the path a connection adds ("ws://host" is
+ *   "ws://host/pinhole"), or %NULL if @url is not a ws:// or wss:// URL
+ */
+char *
+pinhole_client_complete_server_url (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  gboolean completed;
+
+  g_return_val_if_fail (url != NULL, NULL);
+  uri = server_uri_parse (url, &completed);
+  return uri != NULL ? g_uri_to_string (uri) : NULL;
+}
+
+/**
+ * pinhole_client_is_profile_server:
+ * @server_url: a server address
+ * Whether @server_url names the server the profile's account and login token belong to (the
+ * one of its last register or login): the same scheme, host, port and path. A token or a
+ * password goes to that server only.
+ * Returns: %FALSE when it names another server, or the profile has none yet
+ */
+gboolean
+pinhole_client_is_profile_server (PinholeClient *self,
+                                  const char    *server_url)
+{
+  g_autofree char *stored = NULL;
+  g_autofree char *own = NULL;
+  g_autofree char *given = NULL;
+
+  g_return_val_if_fail (PINHOLE_IS_CLIENT (self), FALSE);
+  stored = pinhole_profile_dup_setting (self->profile, "server");
+  own = server_url_normalize (stored);
+  given = server_url_normalize (server_url);
+  return own != NULL && given != NULL && strcmp (own, given) == 0;
+}
+
+
 /**
  * pinhole_client_register_async:
  * Connects to @server_url and creates the account @user with this profile's device; the
@@ -791,7 +862,9 @@ pinhole_client_register_finish (PinholeClient *self,
 
 /**
  * pinhole_client_login_async:
- * @server_url: (nullable): the server, or %NULL for the one the profile registered with
+ * @server_url: (nullable): the server, or %NULL for the one the profile registered with; any
+ *   other server is refused (%PINHOLE_ERROR_AUTH) before connecting: to move the profile, set
+ *   its "server" setting first (`pinhole-cli login`)
  * @password: (nullable): used when the profile has no valid token
  * @announce: whether contacts see this device online (a one-shot `send` does not announce)
  */
@@ -817,6 +890,19 @@ pinhole_client_login_async (PinholeClient       *self,
       login_data_free (d);
       g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND,
                                "this profile has no account yet: register first");
+      return;
+    }
+  /* neither the token nor the password goes to a server the profile does not belong to */
+  if (!pinhole_client_is_profile_server (self, d->server_url))
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+      g_autofree char *stored = pinhole_profile_dup_setting (self->profile, "server");
+
+      g_task_set_source_tag (task, pinhole_client_login_async);
+      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                               "this profile belongs to %s, not %s",
+                               stored ? stored : "no server yet", d->server_url);
+      login_data_free (d);
       return;
     }
   connect_and_login (self, d, cancellable, callback, user_data, pinhole_client_login_async);

@@ -42,6 +42,9 @@ void           pinhole_client_set_direct_paths (PinholeClient       *self,
 gboolean       pinhole_client_set_ca_file      (PinholeClient       *self,
                                                 const char          *path,
                                                 GError             **error);
+char          *pinhole_client_complete_server_url (const char       *url);
+gboolean       pinhole_client_is_profile_server (PinholeClient       *self,
+                                                 const char          *server_url);
 
 void           pinhole_client_register_async   (PinholeClient       *self,
                                                 const char          *server_url,

@@ -715,7 +715,8 @@ test_login_failures (Fixture      *f,
     g_autoptr(PhResult) r = NULL;
 
     g_assert_cmpuint (port, !=, 0);
-    r = cli (f, "alice", url, NULL, NULL, "contacts", NULL);
+    /* a fresh profile: alice's belongs to the running server and would refuse another one */
+    r = cli (f, "carol", url, "carols-password", NULL, "register", "carol", NULL);
     g_assert_cmpint (r->status, ==, 1);
     g_assert_nonnull (strstr (r->err, "cannot reach the server"));
   }
