@@ -97,40 +97,49 @@ find_nul_escape (const char *text,
   return FALSE;
 }
 
-/* json-glib reads 1e400 as infinity and writes it back as "inf.0", which is not JSON: a stanza
- * the server forwards (a "signal" payload) must stay parseable for its recipient. The depth check
- * has bounded the recursion. */
-static gboolean
-numbers_are_finite (JsonNode *node)
+/* What json-glib parsed but could not write back as JSON: a stanza the server forwards (a
+ * "signal" payload) must stay parseable for its recipient. json-glib reads 1e400 as infinity
+ * and writes it back as "inf.0"; it decodes a lone surrogate escape ("\udb66") into bytes that
+ * are not UTF-8, which no parser takes back. The depth check has bounded the recursion.
+ * Returns: NULL, or what is wrong */
+static const char *
+unsound_value (JsonNode *node)
 {
+  const char *problem = NULL;
+
   switch (json_node_get_node_type (node))
     {
     case JSON_NODE_OBJECT:
       {
         JsonObjectIter iter;
+        const char *name;
         JsonNode *member;
 
         json_object_iter_init (&iter, json_node_get_object (node));
-        while (json_object_iter_next (&iter, NULL, &member))
-          if (!numbers_are_finite (member))
-            return FALSE;
-        return TRUE;
+        while (problem == NULL && json_object_iter_next (&iter, &name, &member))
+          problem = g_utf8_validate (name, -1, NULL) ? unsound_value (member)
+                                                     : "a member name that is not UTF-8";
+        return problem;
       }
     case JSON_NODE_ARRAY:
       {
         JsonArray *array = json_node_get_array (node);
 
-        for (guint i = 0; i < json_array_get_length (array); i++)
-          if (!numbers_are_finite (json_array_get_element (array, i)))
-            return FALSE;
-        return TRUE;
+        for (guint i = 0; problem == NULL && i < json_array_get_length (array); i++)
+          problem = unsound_value (json_array_get_element (array, i));
+        return problem;
       }
     case JSON_NODE_VALUE:
-      return json_node_get_value_type (node) != G_TYPE_DOUBLE ||
-             isfinite (json_node_get_double (node));
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE &&
+          !isfinite (json_node_get_double (node)))
+        return "a number out of range";
+      if (json_node_get_value_type (node) == G_TYPE_STRING &&
+          !g_utf8_validate (json_node_get_string (node), -1, NULL))
+        return "a string that is not UTF-8 (a lone surrogate escape)";
+      return NULL;
     case JSON_NODE_NULL:
     default:
-      return TRUE;
+      return NULL;
     }
 }
 
@@ -150,6 +159,7 @@ pinhole_stanza_parse_object (const char *text,
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *nul_member = NULL;
+  const char *problem;
   JsonNode *root;
   JsonObject *object;
 
@@ -199,10 +209,10 @@ pinhole_stanza_parse_object (const char *text,
                            "stanza is not a JSON object");
       return NULL;
     }
-  if (!numbers_are_finite (root))
+  problem = unsound_value (root);
+  if (problem != NULL)
     {
-      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                           "stanza has a number out of range");
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "stanza has %s", problem);
       return NULL;
     }
   object = json_node_get_object (root);

@@ -71,6 +71,11 @@ test_parse_valid (void)
     g_autoptr(JsonObject) o = parse_ok ("{\"type\":\"presence\",\"id\":7}");
     g_assert_null (pinhole_stanza_get_id (o));
   }
+  {
+    /* a surrogate pair is one character, U+1F600 */
+    g_autoptr(JsonObject) o = parse_ok ("{\"type\":\"\\ud83d\\ude00\"}");
+    g_assert_cmpstr (pinhole_stanza_get_type (o), ==, "\xf0\x9f\x98\x80");
+  }
 }
 
 static void
@@ -109,6 +114,10 @@ test_parse_malformed (void)
     /* numbers that would serialise as "inf" */
     "{\"type\":\"a\",\"x\":1e400}",
     "{\"type\":\"a\",\"p\":{\"c\":[1,-1E+999]}}",
+    /* lone surrogate escapes, which json-glib decodes into bytes that are not UTF-8 */
+    "{\"type\":\"a\",\"x\":\"\\udb66\"}",
+    "{\"type\":\"a\",\"x\":\"ab\\ude00cd\"}",
+    "{\"type\":\"a\",\"p\":{\"\\ud800\":1}}",
   };
 
   /* empty also with a non-NULL pointer and zero length */
