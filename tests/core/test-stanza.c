@@ -114,10 +114,11 @@ test_parse_malformed (void)
     /* numbers that would serialise as "inf" */
     "{\"type\":\"a\",\"x\":1e400}",
     "{\"type\":\"a\",\"p\":{\"c\":[1,-1E+999]}}",
-    /* lone surrogate escapes, which json-glib decodes into bytes that are not UTF-8 */
-    "{\"type\":\"a\",\"x\":\"\\udb66\"}",
+    /* lone surrogate escapes followed by more text, which json-glib decodes into bytes that
+     * are not UTF-8 (at the end of a string it refuses them itself) */
+    "{\"type\":\"a\",\"x\":\"\\udb66x\"}",
     "{\"type\":\"a\",\"x\":\"ab\\ude00cd\"}",
-    "{\"type\":\"a\",\"p\":{\"\\ud800\":1}}",
+    "{\"type\":\"a\",\"p\":{\"\\ud800k\":1}}",
   };
 
   /* empty also with a non-NULL pointer and zero length */
