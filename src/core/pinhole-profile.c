@@ -8,6 +8,7 @@
 
 #include "pinhole-profile.h"
 #include "pinhole-error.h"
+#include "pinhole-private-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -205,41 +206,6 @@ load_identity (PinholeProfile *self,
   }
 }
 
-/* SQLite creates its file 0644 less the umask, readable by every user of the machine, and
- * gives the -wal and -shm files the mode of the database file: so the file is made 0600
- * before SQLite opens it, and an older one (with its -wal and -shm) brought to 0600. */
-static gboolean
-create_private_file (const char *path,
-                     GError    **error)
-{
-  const char *suffixes[] = { "-wal", "-shm" };
-  int fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  int saved;
-
-  if (fd < 0 || fchmod (fd, 0600) != 0)
-    {
-      saved = errno;
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  close (fd);
-  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
-    {
-      g_autofree char *other = g_strconcat (path, suffixes[i], NULL);
-
-      if (g_chmod (other, 0600) != 0 && errno != ENOENT)
-        {
-          saved = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot chmod %s: %s",
-                       other, g_strerror (saved));
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
 
 /**
  * pinhole_profile_open:
@@ -262,7 +228,7 @@ pinhole_profile_open (const char *dir,
     }
   self->dir = g_strdup (dir);
   self->path = g_strdup (path);
-  if (!create_private_file (path, error))
+  if (!pinhole_private_file_prepare (path, error))
     return NULL;
   if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
       SQLITE_OK)

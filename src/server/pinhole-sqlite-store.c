@@ -5,6 +5,7 @@
 
 #include "pinhole-sqlite-store.h"
 #include "pinhole-error.h"
+#include "pinhole-private-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -497,42 +498,6 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
  * @path: the database file, created with its folder when missing
  * Returns: (transfer full): the store
  */
-/* SQLite creates its file 0644 less the umask, readable by every user of the machine, and
- * gives the -wal and -shm files the mode of the database file: so the file is made 0600
- * before SQLite opens it, and an older one (with its -wal and -shm) brought to 0600. */
-static gboolean
-create_private_file (const char *path,
-                     GError    **error)
-{
-  const char *suffixes[] = { "-wal", "-shm" };
-  int fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  int saved;
-
-  if (fd < 0 || fchmod (fd, 0600) != 0)
-    {
-      saved = errno;
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  close (fd);
-  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
-    {
-      g_autofree char *other = g_strconcat (path, suffixes[i], NULL);
-
-      if (g_chmod (other, 0600) != 0 && errno != ENOENT)
-        {
-          saved = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot chmod %s: %s",
-                       other, g_strerror (saved));
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
 PinholeStore *
 pinhole_sqlite_store_open (const char *path,
                            GError    **error)
@@ -548,7 +513,7 @@ pinhole_sqlite_store_open (const char *path,
                    dir, g_strerror (saved));
       return NULL;
     }
-  if (!create_private_file (path, error))
+  if (!pinhole_private_file_prepare (path, error))
     return NULL;
   rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
   if (rc != SQLITE_OK)
