@@ -99,8 +99,8 @@ find_nul_escape (const char *text,
 
 /* What json-glib parsed but could not write back as JSON: a stanza the server forwards (a
  * "signal" payload) must stay parseable for its recipient. json-glib reads 1e400 as infinity
- * and writes it back as "inf.0"; it decodes a lone surrogate escape ("\udb66") into bytes that
- * are not UTF-8, which no parser takes back. The depth check has bounded the recursion.
+ * and writes it back as "inf.0", writes 1e40 as "1e+40.0", and decodes a lone surrogate escape
+ * ("\udb66") into bytes that are not UTF-8: no parser takes any of them back. The depth check has bounded the recursion.
  * Returns: NULL, or what is wrong */
 static const char *
 unsound_value (JsonNode *node)
@@ -130,9 +130,19 @@ unsound_value (JsonNode *node)
         return problem;
       }
     case JSON_NODE_VALUE:
-      if (json_node_get_value_type (node) == G_TYPE_DOUBLE &&
-          !isfinite (json_node_get_double (node)))
-        return "a number out of range";
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        {
+          g_autofree char *text = NULL;
+          g_autoptr(JsonNode) back = NULL;
+
+          if (!isfinite (json_node_get_double (node)))
+            return "a number out of range";
+          /* json-glib 1.6 writes 1e40 as "1e+40.0", which no parser reads back */
+          text = json_to_string (node, FALSE);
+          back = json_from_string (text, NULL);
+          if (back == NULL)
+            return "a number that cannot be written back as JSON";
+        }
       if (json_node_get_value_type (node) == G_TYPE_STRING &&
           !g_utf8_validate (json_node_get_string (node), -1, NULL))
         return "a string that is not UTF-8 (a lone surrogate escape)";

@@ -72,6 +72,11 @@ test_parse_valid (void)
     g_assert_null (pinhole_stanza_get_id (o));
   }
   {
+    /* a large number that json-glib writes back as plain digits stays */
+    g_autoptr(JsonObject) o = parse_ok ("{\"type\":\"a\",\"x\":1e16}");
+    g_assert_cmpfloat (json_object_get_double_member (o, "x"), ==, 1e16);
+  }
+  {
     /* a surrogate pair is one character, U+1F600 */
     g_autoptr(JsonObject) o = parse_ok ("{\"type\":\"\\ud83d\\ude00\"}");
     g_assert_cmpstr (pinhole_stanza_get_type (o), ==, "\xf0\x9f\x98\x80");
@@ -114,6 +119,9 @@ test_parse_malformed (void)
     /* numbers that would serialise as "inf" */
     "{\"type\":\"a\",\"x\":1e400}",
     "{\"type\":\"a\",\"p\":{\"c\":[1,-1E+999]}}",
+    /* numbers that json-glib would write back as "1e+40.0" */
+    "{\"type\":\"a\",\"rtt\":1e40}",
+    "{\"type\":\"a\",\"p\":[1.0e17]}",
     /* lone surrogate escapes followed by more text, which json-glib decodes into bytes that
      * are not UTF-8 (at the end of a string it refuses them itself) */
     "{\"type\":\"a\",\"x\":\"\\udb66x\"}",

@@ -194,5 +194,13 @@ for m in "${mutants[@]}"; do
   fi
 done
 
+# a NAT lab test that a mutant made abort could not take its lab down: its namespaces carry
+# its process id (natlab.c), so those of processes that are gone are removed here
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^natlab-[0-9]*-'); do
+  pid=${ns#natlab-}
+  pid=${pid%%-*}
+  [ -d "/proc/$pid" ] || ip netns del "$ns" 2>/dev/null
+done
+
 echo "# mutants: $killed killed, $((n - killed)) not killed, of $n (log: $log)"
 [ "$bad" -eq 0 ]
