@@ -234,18 +234,28 @@ take_token (PhPeer     *p,
   return p->token != NULL;
 }
 
+/* sends @verb ("register" or "login") on a new connection, announcing @p's device, with
+ * @member ("password" or "token") set to @secret; Returns: (transfer full): the answer */
+static JsonObject *
+log_in (PhPeer     *p,
+        const char *verb,
+        const char *member,
+        const char *secret)
+{
+  if (!ph_peer_connect (p))
+    return NULL;
+  return ph_peer_call (p, PH_RESULT, "\"type\":\"%s\",\"user\":\"%s\",\"device\":\"%s\","
+                       "\"device_key\":\"%s\",\"%s\":\"%s\"", verb, p->user, p->device,
+                       p->key64, member, secret);
+}
+
 /* a new account, with @p's device */
 gboolean
 ph_peer_register (PhPeer *p)
 {
   g_autofree char *password = ph_peer_dup_password (p);
-  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(JsonObject) reply = log_in (p, "register", "password", password);
 
-  if (!ph_peer_connect (p))
-    return FALSE;
-  reply = ph_peer_call (p, PH_RESULT, "\"type\":\"register\",\"user\":\"%s\",\"device\":\"%s\","
-                        "\"device_key\":\"%s\",\"password\":\"%s\"", p->user, p->device,
-                        p->key64, password);
   return take_token (p, reply);
 }
 
@@ -254,13 +264,8 @@ gboolean
 ph_peer_login_password (PhPeer *p)
 {
   g_autofree char *password = ph_peer_dup_password (p);
-  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(JsonObject) reply = log_in (p, "login", "password", password);
 
-  if (!ph_peer_connect (p))
-    return FALSE;
-  reply = ph_peer_call (p, PH_RESULT, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
-                        "\"device_key\":\"%s\",\"password\":\"%s\"", p->user, p->device,
-                        p->key64, password);
   return take_token (p, reply);
 }
 
@@ -268,13 +273,8 @@ ph_peer_login_password (PhPeer *p)
 gboolean
 ph_peer_login (PhPeer *p)
 {
-  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(JsonObject) reply = log_in (p, "login", "token", p->token);
 
-  if (!ph_peer_connect (p))
-    return FALSE;
-  reply = ph_peer_call (p, PH_RESULT, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
-                        "\"device_key\":\"%s\",\"token\":\"%s\"", p->user, p->device, p->key64,
-                        p->token);
   return reply != NULL;
 }
 
