@@ -110,8 +110,8 @@ cli_check_downgrade (Cli        *cli,
 
 /* --server (or PINHOLE_SERVER) other than the profile's: refused before anything is sent, for
  * the token and the password belong to the profile's server only */
-static gboolean
-check_server (Cli *cli)
+gboolean
+cli_check_server (Cli *cli)
 {
   g_autofree char *stored = pinhole_profile_dup_setting (cli->profile, "server");
   g_autofree char *own = NULL;
@@ -148,7 +148,7 @@ cli_login (Cli     *cli,
   g_autofree char *token = NULL;
   g_autofree char *password = NULL;
 
-  if (!check_server (cli))
+  if (!cli_check_server (cli))
     return FALSE;
   token = pinhole_profile_dup_setting (cli->profile, "token");
   if (token == NULL || g_getenv ("PINHOLE_PASSWORD") != NULL)

@@ -5,6 +5,7 @@
 
 #include "cli-escape.h"
 #include "pinhole-client.h"
+#include "pinhole-dbus-generated.h"
 #include "pinhole-profile-lock.h"
 
 #include <stdio.h>
@@ -27,6 +28,8 @@ typedef struct
   PinholeProfile *profile;
   PinholeClient  *client;
   PinholeProfileLock *instance_lock; /* held by listen until the client has shut down */
+  PinholeDBusInstance *remote; /* a one-shot command: the profile's running instance, which
+                                * it uses instead of logging in (cli-remote.c) */
   GMainLoop      *loop;
   GError         *error;       /* what ends the command with exit status 1 */
   int             status;
@@ -47,6 +50,7 @@ char    *cli_get_password     (const char   *prompt,
                                GError      **error);
 gboolean cli_login            (Cli          *cli,
                                gboolean      announce);
+gboolean cli_check_server     (Cli          *cli);
 gboolean cli_check_downgrade  (Cli          *cli,
                                const char   *server);
 void     cli_run              (Cli          *cli);
@@ -73,6 +77,52 @@ void     cli_event            (Cli          *cli,
                                JsonObject   *fields,
                                const char   *format,
                                ...) G_GNUC_PRINTF (4, 5);
+
+/* the profile's running instance (cli-remote.c): a one-shot command uses it when there is
+ * one, and logs in itself when there is none */
+typedef struct
+{
+  char     *user;
+  char     *relation;
+  char     *show;
+  guint     n_devices;
+  gboolean  key_changed;
+  char     *path;      /* nullable: no live session */
+  gdouble   rtt_ms;    /* -1 when unknown */
+} CliContactRow;
+
+void      cli_contact_row_free      (CliContactRow *row);
+gboolean  cli_connect               (Cli           *cli);
+gboolean  cli_find_instance         (Cli           *cli);
+void      cli_send_message_async    (Cli           *cli,
+                                     const char    *user,
+                                     const char    *text,
+                                     GAsyncReadyCallback callback,
+                                     gpointer       user_data);
+gboolean  cli_send_message_finish   (Cli           *cli,
+                                     GAsyncResult  *result,
+                                     guint         *out_live,
+                                     guint         *out_stored,
+                                     GError       **error);
+void      cli_contact_async         (Cli           *cli,
+                                     const char    *verb,
+                                     const char    *user,
+                                     GAsyncReadyCallback callback,
+                                     gpointer       user_data);
+char     *cli_contact_finish        (Cli           *cli,
+                                     GAsyncResult  *result,
+                                     GError       **error);
+gboolean  cli_remote_set_relay_only (Cli           *cli,
+                                     const char    *user,
+                                     gboolean       on);
+gboolean  cli_remote_trust          (Cli           *cli,
+                                     const char    *user,
+                                     gboolean      *out_trusted);
+GPtrArray *cli_remote_list_contacts (Cli           *cli);
+int       cli_remote_path           (Cli           *cli,
+                                     const char    *user,
+                                     gint           count,
+                                     gboolean       verbose);
 
 int cli_register (Cli *cli, int argc, char **argv);
 int cli_login_command (Cli *cli, int argc, char **argv);

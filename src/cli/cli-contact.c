@@ -17,7 +17,7 @@ contact_cb (GObject      *source,
   ContactRun *run = user_data;
   g_autoptr(GError) error = NULL;
 
-  run->relation = pinhole_client_contact_finish (PINHOLE_CLIENT (source), result, &error);
+  run->relation = cli_contact_finish (run->cli, result, &error);
   cli_quit (run->cli, error);
 }
 
@@ -39,9 +39,9 @@ contact_command (Cli        *cli,
   if (argc != 2)
     return cli_usage (command, "expected USER");
   user = argv[1];
-  if (!cli_login (cli, FALSE))
+  if (!cli_connect (cli))
     return cli_fail (cli, cli->error);
-  pinhole_client_contact_async (cli->client, verb, user, NULL, contact_cb, &run);
+  cli_contact_async (cli, verb, user, contact_cb, &run);
   cli_run (cli);
   relation = run.relation;
   if (cli->error != NULL)

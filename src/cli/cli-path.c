@@ -150,8 +150,10 @@ cli_path (Cli   *cli,
     return cli_usage ("path", "expected USER");
   run.user = argv[1];
   cli->direct_paths = TRUE;
-  if (!cli_login (cli, FALSE))
+  if (!cli_connect (cli))
     return cli_fail (cli, cli->error);
+  if (cli->remote != NULL)
+    return cli_remote_path (cli, run.user, run.count, run.verbose);
 
   pinhole_client_open_session_async (cli->client, run.user, NULL, session_cb, &run);
   sigint = g_unix_signal_add (SIGINT, stop_cb, &run);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #define IN_FLIGHT_MAX 64
+/* through a running instance, which serves other callers too (PINHOLE_INSTANCE_MAX_CALLS) */
+#define IN_FLIGHT_REMOTE_MAX 16
 
 typedef struct
 {
@@ -41,8 +43,7 @@ sent_cb (GObject      *source,
   guint live = 0, stored = 0;
 
   run->in_flight--;
-  if (!pinhole_client_send_message_finish (PINHOLE_CLIENT (source), result, &live, &stored,
-                                           &error))
+  if (!cli_send_message_finish (run->cli, result, &live, &stored, &error))
     {
       cli_quit (run->cli, error);
       return;
@@ -94,9 +95,9 @@ line_cb (GObject      *source,
   if (len > 0)
     {
       run->in_flight++;
-      pinhole_client_send_message_async (run->cli->client, run->user, line, NULL, sent_cb, run);
+      cli_send_message_async (run->cli, run->user, line, sent_cb, run);
     }
-  if (run->in_flight < IN_FLIGHT_MAX)
+  if (run->in_flight < (run->cli->remote != NULL ? IN_FLIGHT_REMOTE_MAX : IN_FLIGHT_MAX))
     read_next (run);
 }
 
@@ -122,7 +123,7 @@ cli_send (Cli   *cli,
   run.user = argv[1];
   /* a stream of lines may last: it looks for a direct path like listen; one message does not */
   cli->direct_paths = strcmp (argv[2], "-") == 0;
-  if (!cli_login (cli, FALSE))
+  if (!cli_connect (cli))
     return cli_fail (cli, cli->error);
 
   if (strcmp (argv[2], "-") == 0)
@@ -136,7 +137,7 @@ cli_send (Cli   *cli,
   else
     {
       run.in_flight = 1;
-      pinhole_client_send_message_async (cli->client, run.user, argv[2], NULL, sent_cb, &run);
+      cli_send_message_async (cli, run.user, argv[2], sent_cb, &run);
     }
   cli_run (cli);
   g_clear_object (&run.input);

@@ -20,7 +20,10 @@ cli_set (Cli   *cli,
       (strcmp (argv[3], "on") != 0 && strcmp (argv[3], "off") != 0))
     return cli_usage ("set", "expected USER relay-only on|off");
   on = strcmp (argv[3], "on") == 0;
-  if (!pinhole_client_set_relay_only (cli->client, argv[1], on, &cli->error))
+  /* a running instance applies it to its live sessions at once */
+  if (cli_find_instance (cli) ? !cli_remote_set_relay_only (cli, argv[1], on)
+                              : !pinhole_client_set_relay_only (cli->client, argv[1], on,
+                                                                &cli->error))
     return cli_fail (cli, cli->error);
   json_object_set_string_member (fields, "user", argv[1]);
   json_object_set_boolean_member (fields, "relay_only", on);

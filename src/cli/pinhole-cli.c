@@ -182,6 +182,8 @@ main (int   argc,
   }
 
 out:
+  /* a one-shot command's proxy of the running instance goes before the client */
+  g_clear_object (&cli.remote);
   if (cli.client != NULL)
     {
       /* a clean exit also removes the router's port mappings (bounded by the mapper) */

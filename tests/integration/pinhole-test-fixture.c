@@ -86,22 +86,51 @@ ph_fixture_cli_with (PhFixture          *f,
   return ph_cli_run_with (url, dir, password, options, NULL, args);
 }
 
+static PhResult *
+fixture_cli_valist (PhFixture          *f,
+                    const char         *profile,
+                    const PhCliOptions *options,
+                    va_list             ap)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  const char *arg;
+
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (gpointer) arg);
+  g_ptr_array_add (args, NULL);
+  return ph_fixture_cli_with (f, profile, NULL, NULL, options,
+                              (const char *const *) args->pdata);
+}
+
 /* runs `pinhole-cli --profile HOME/PROFILE --json ARGS… NULL` against the profile's server */
 PhResult *
 ph_fixture_cli (PhFixture  *f,
                 const char *profile,
                 ...)
 {
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  const char *arg;
+  PhResult *r;
   va_list ap;
 
   va_start (ap, profile);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (args, (gpointer) arg);
+  r = fixture_cli_valist (f, profile, NULL, ap);
   va_end (ap);
-  g_ptr_array_add (args, NULL);
-  return ph_fixture_cli_with (f, profile, NULL, NULL, NULL, (const char *const *) args->pdata);
+  return r;
+}
+
+/* ph_fixture_cli() with @options (more environment, or the plain-text output) */
+PhResult *
+ph_fixture_cli_options (PhFixture          *f,
+                        const char         *profile,
+                        const PhCliOptions *options,
+                        ...)
+{
+  PhResult *r;
+  va_list ap;
+
+  va_start (ap, options);
+  r = fixture_cli_valist (f, profile, options, ap);
+  va_end (ap);
+  return r;
 }
 
 /* `register` or `login` USER with the profile @profile; Returns: (transfer full) (nullable):
@@ -143,6 +172,21 @@ ph_fixture_login (PhFixture  *f,
   return bind_account (f, profile, "login", "logged-in", user);
 }
 
+/* asserts that the command @r succeeded and printed an @event whose @member is @value */
+void
+ph_assert_result_event (PhResult   *r,
+                        const char *event,
+                        const char *member,
+                        const char *value)
+{
+  JsonObject *o = ph_result_event (r, event);
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (o);
+  if (o != NULL)
+    g_assert_cmpstr (ph_event_string (o, member), ==, value);
+}
+
 static void
 contact_request (PhFixture  *f,
                  const char *user,
@@ -151,12 +195,8 @@ contact_request (PhFixture  *f,
                  const char *expected_relation)
 {
   g_autoptr(PhResult) r = ph_fixture_cli (f, user, verb, other, NULL);
-  JsonObject *event = ph_result_event (r, "contact");
 
-  g_assert_cmpint (r->status, ==, 0);
-  g_assert_nonnull (event);
-  if (event != NULL)
-    g_assert_cmpstr (ph_event_string (event, "relation"), ==, expected_relation);
+  ph_assert_result_event (r, "contact", "relation", expected_relation);
 }
 
 /* @a asks @b, who accepts */

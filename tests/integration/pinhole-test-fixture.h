@@ -32,6 +32,10 @@ char       *ph_password_of          (const char    *user);
 PhResult   *ph_fixture_cli          (PhFixture     *f,
                                      const char    *profile,
                                      ...) G_GNUC_NULL_TERMINATED;
+PhResult   *ph_fixture_cli_options  (PhFixture          *f,
+                                     const char         *profile,
+                                     const PhCliOptions *options,    /* nullable */
+                                     ...) G_GNUC_NULL_TERMINATED;
 PhResult   *ph_fixture_cli_with     (PhFixture          *f,
                                      const char         *profile,
                                      const char         *url,        /* nullable */
@@ -60,5 +64,9 @@ const char *ph_event_string         (JsonObject    *event,
                                      const char    *member);
 JsonObject *ph_result_event         (PhResult      *r,
                                      const char    *event);
+void        ph_assert_result_event  (PhResult      *r,
+                                     const char    *event,
+                                     const char    *member,
+                                     const char    *value);
 
 G_END_DECLS

@@ -151,7 +151,8 @@ wait_cb (GObject      *source,
 
 /**
  * ph_proc_spawn:
- * @env: (nullable): NAME=VALUE pairs added to the environment, which loses PINHOLE_*
+ * @env: (nullable): NAME=VALUE pairs added to the environment, which loses PINHOLE_* and
+ *   DBUS_SESSION_BUS_ADDRESS
  * Starts @argv with its standard output read line by line and its standard error collected.
  */
 PhProc *
@@ -171,6 +172,9 @@ ph_proc_spawn (const char *const *argv,
   g_subprocess_launcher_unsetenv (launcher, "PINHOLE_SERVER");
   g_subprocess_launcher_unsetenv (launcher, "PINHOLE_PROFILE");
   g_subprocess_launcher_unsetenv (launcher, "PINHOLE_CA_FILE");
+  /* a one-shot command would use a listen of its profile through the session bus: only a
+   * test's own bus (pinhole-test-bus.h), given in @env, may connect them */
+  g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
       g_autofree char *name = g_strndup (env[i], strcspn (env[i], "="));
