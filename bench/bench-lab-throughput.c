@@ -89,22 +89,31 @@ emit_error (const char *what,
 static char *
 current_kind (Child *c)
 {
-  g_autoptr(JsonObject) report = pinhole_client_dup_path_report (c->client, c->peer);
+  PinholeContact *contact = pinhole_client_lookup_contact (c->client, c->peer);
 
-  if (report == NULL)
-    return g_strdup ("none");
-  return g_strdup (json_object_get_string_member_with_default (report, "path", "none"));
+  return g_strdup (pinhole_path_kind_to_string (contact ? pinhole_contact_get_path_kind (contact)
+                                                        : PINHOLE_PATH_KIND_NONE));
 }
 
+/* the contact's path as the model has it */
 static void
 emit_path (Child      *c,
            const char *event)
 {
-  g_autoptr(JsonObject) report = pinhole_client_dup_path_report (c->client, c->peer);
+  g_autoptr(JsonObject) report = json_object_new ();
+  PinholeContact *contact = pinhole_client_lookup_contact (c->client, c->peer);
+  g_autofree char *kind = current_kind (c);
 
-  if (report == NULL)
-    report = json_object_new ();
   json_object_set_string_member (report, "event", event);
+  if (contact != NULL && pinhole_contact_get_path_kind (contact) != PINHOLE_PATH_KIND_NONE)
+    {
+      json_object_set_string_member (report, "path", kind);
+      json_object_set_string_member (report, "remote", pinhole_contact_get_remote (contact));
+      json_object_set_double_member (report, "rtt_ms", pinhole_contact_get_rtt_ms (contact));
+      if (pinhole_contact_get_relay_reason_text (contact) != NULL)
+        json_object_set_string_member (report, "reason",
+                                       pinhole_contact_get_relay_reason_text (contact));
+    }
   emit (report);
 }
 
@@ -246,17 +255,10 @@ session_cb (GObject      *source,
 static gboolean
 sees_online (Child *c)
 {
-  g_autoptr(GPtrArray) contacts = pinhole_client_list_contacts (c->client);
+  PinholeContact *contact = pinhole_client_lookup_contact (c->client, c->peer);
 
-  for (guint i = 0; i < contacts->len; i++)
-    {
-      PinholeContactInfo *info = g_ptr_array_index (contacts, i);
-
-      if (strcmp (info->user, c->peer) == 0 && strcmp (info->relation, "mutual") == 0 &&
-          strcmp (info->show, "online") == 0)
-        return TRUE;
-    }
-  return FALSE;
+  return contact != NULL && pinhole_contact_get_relation (contact) == PINHOLE_RELATION_MUTUAL &&
+         pinhole_contact_get_presence (contact) == PINHOLE_PRESENCE_ONLINE;
 }
 
 static gboolean

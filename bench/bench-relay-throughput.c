@@ -95,17 +95,10 @@ static gboolean
 sees_online (PinholeClient *client,
              const char    *user)
 {
-  g_autoptr(GPtrArray) contacts = pinhole_client_list_contacts (client);
+  PinholeContact *contact = pinhole_client_lookup_contact (client, user);
 
-  for (guint i = 0; i < contacts->len; i++)
-    {
-      PinholeContactInfo *info = g_ptr_array_index (contacts, i);
-
-      if (strcmp (info->user, user) == 0 && strcmp (info->relation, "mutual") == 0 &&
-          strcmp (info->show, "online") == 0)
-        return TRUE;
-    }
-  return FALSE;
+  return contact != NULL && pinhole_contact_get_relation (contact) == PINHOLE_RELATION_MUTUAL &&
+         pinhole_contact_get_presence (contact) == PINHOLE_PRESENCE_ONLINE;
 }
 
 static gboolean

@@ -2,28 +2,52 @@
  * cli-contacts.c: `pinhole-cli contacts`: the roster with presence, path and RTT; through the
  * profile's running instance when there is one, which knows its live sessions. */
 #include "cli-common.h"
+#include "pinhole-enum-strings.h"
 
-/* Returns: (transfer full) (element-type CliContactRow): the roster this command fetched */
+/* one line per contact: the same properties a running instance exports */
+static CliContactRow *
+row_of_contact (Cli            *cli,
+                PinholeContact *c)
+{
+  CliContactRow *row = g_new0 (CliContactRow, 1);
+  PinholePathKind kind = pinhole_contact_get_path_kind (c);
+
+  row->user = g_strdup (pinhole_contact_get_user (c));
+  row->relation = g_strdup (pinhole_enum_to_nick (PINHOLE_TYPE_RELATION,
+                                                  pinhole_contact_get_relation (c)));
+  row->show = g_strdup (pinhole_enum_to_nick (PINHOLE_TYPE_PRESENCE,
+                                              pinhole_contact_get_presence (c)));
+  row->n_devices = g_list_model_get_n_items (pinhole_contact_get_devices (c));
+  row->key_changed = pinhole_contact_get_key_state (c) == PINHOLE_KEY_STATE_CHANGED ||
+                     pinhole_profile_has_untrusted_key (cli->profile, row->user);
+  row->path = kind != PINHOLE_PATH_KIND_NONE ? g_strdup (pinhole_path_kind_to_string (kind))
+                                             : NULL;
+  row->rtt_ms = pinhole_contact_get_rtt_ms (c);
+  return row;
+}
+
+static void
+add_rows (Cli        *cli,
+          GPtrArray  *rows,
+          GListModel *contacts)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (contacts); i++)
+    {
+      g_autoptr(PinholeContact) c = g_list_model_get_item (contacts, i);
+
+      g_ptr_array_add (rows, row_of_contact (cli, c));
+    }
+}
+
+/* Returns: (transfer full) (element-type CliContactRow): the contacts, then the pending
+ * requests, of the roster this command fetched */
 static GPtrArray *
 list_own_contacts (Cli *cli)
 {
-  g_autoptr(GPtrArray) contacts = pinhole_client_list_contacts (cli->client);
   GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) cli_contact_row_free);
 
-  for (guint i = 0; i < contacts->len; i++)
-    {
-      PinholeContactInfo *c = g_ptr_array_index (contacts, i);
-      CliContactRow *row = g_new0 (CliContactRow, 1);
-
-      row->user = g_strdup (c->user);
-      row->relation = g_strdup (c->relation);
-      row->show = g_strdup (c->show);
-      row->n_devices = c->n_devices;
-      row->key_changed = c->key_changed;
-      row->path = g_strdup (c->path);
-      row->rtt_ms = c->rtt_ms;
-      g_ptr_array_add (rows, row);
-    }
+  add_rows (cli, rows, pinhole_client_get_contacts (cli->client));
+  add_rows (cli, rows, pinhole_client_get_pending_requests (cli->client));
   return rows;
 }
 

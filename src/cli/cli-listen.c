@@ -17,6 +17,7 @@ typedef struct
   guint    retry_s;
   guint    retry_source;
   gboolean stopping;
+  GHashTable *watched;  /* device lists and devices whose paths we print (owned refs) */
 } ListenRun;
 
 static void connect_now (ListenRun *run);
@@ -119,26 +120,92 @@ key_changed_cb (PinholeClient *client,
              "%s), then: pinhole-cli trust %s", user, user, user);
 }
 
+/* a device's path changed: the session came up, moved, or ended ("none") */
 static void
-path_cb (PinholeClient *client,
-         const char    *user,
-         const char    *device,
-         const char    *path,
-         gdouble        rtt_ms,
-         ListenRun     *run)
+device_path_cb (PinholeDevice *device,
+                GParamSpec    *pspec,
+                ListenRun     *run)
 {
   g_autoptr(JsonObject) fields = json_object_new ();
+  const char *user = pinhole_device_get_user (device);
+  const char *path = pinhole_path_kind_to_string (pinhole_device_get_path_kind (device));
+  gdouble rtt_ms = pinhole_device_get_rtt_ms (device);
 
   json_object_set_string_member (fields, "user", user);
   /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
   json_object_set_string_member (fields, "contact", user);
-  json_object_set_string_member (fields, "device", device);
+  json_object_set_string_member (fields, "device", pinhole_device_get_name (device));
   json_object_set_string_member (fields, "path", path);
   if (rtt_ms >= 0)
     json_object_set_double_member (fields, "rtt_ms", rtt_ms);
   else
     json_object_set_null_member (fields, "rtt_ms");
-  cli_event (run->cli, "path", fields, "path to %s (%s): %s", user, device, path);
+  cli_event (run->cli, "path", fields, "path to %s (%s): %s", user,
+             pinhole_device_get_name (device), path);
+}
+
+static void
+watch_devices (ListenRun  *run,
+               GListModel *devices,
+               guint       position,
+               guint       added)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(PinholeDevice) device = g_list_model_get_item (devices, i);
+
+      if (g_hash_table_contains (run->watched, device))
+        continue;
+      g_hash_table_add (run->watched, g_object_ref (device));
+      g_signal_connect (device, "notify::path-kind", G_CALLBACK (device_path_cb), run);
+    }
+}
+
+static void
+devices_changed_cb (GListModel *devices,
+                    guint       position,
+                    guint       removed,
+                    guint       added,
+                    ListenRun  *run)
+{
+  watch_devices (run, devices, position, added);
+}
+
+static void
+watch_contacts (ListenRun  *run,
+                GListModel *contacts,
+                guint       position,
+                guint       added)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(PinholeContact) contact = g_list_model_get_item (contacts, i);
+      GListModel *devices = pinhole_contact_get_devices (contact);
+
+      if (g_hash_table_contains (run->watched, devices))
+        continue;
+      g_hash_table_add (run->watched, g_object_ref (devices));
+      g_signal_connect (devices, "items-changed", G_CALLBACK (devices_changed_cb), run);
+      watch_devices (run, devices, 0, g_list_model_get_n_items (devices));
+    }
+}
+
+static void
+contacts_changed_cb (GListModel *contacts,
+                     guint       position,
+                     guint       removed,
+                     guint       added,
+                     ListenRun  *run)
+{
+  watch_contacts (run, contacts, position, added);
+}
+
+static void
+unwatch (gpointer object,
+         gpointer run)
+{
+  g_signal_handlers_disconnect_by_data (object, run);
+  g_object_unref (object);
 }
 
 static gboolean
@@ -232,7 +299,7 @@ cli_listen (Cli   *cli,
             int    argc,
             char **argv)
 {
-  ListenRun run = { cli, 0, 0, RECONNECT_MIN_S, 0, FALSE };
+  ListenRun run = { cli, 0, 0, RECONNECT_MIN_S, 0, FALSE, NULL };
   GOptionEntry entries[] = {
     { "messages", 'n', 0, G_OPTION_ARG_INT, &run.max_messages,
       "exit after N messages", "N" },
@@ -256,7 +323,10 @@ cli_listen (Cli   *cli,
   g_signal_connect (cli->client, "contact-changed", G_CALLBACK (contact_cb), &run);
   g_signal_connect (cli->client, "delivered", G_CALLBACK (delivered_cb), &run);
   g_signal_connect (cli->client, "key-changed", G_CALLBACK (key_changed_cb), &run);
-  g_signal_connect (cli->client, "path-changed", G_CALLBACK (path_cb), &run);
+  /* the model's contact list, every contact's devices, every device's path */
+  run.watched = g_hash_table_new (NULL, NULL);
+  g_signal_connect (pinhole_client_get_contacts (cli->client), "items-changed",
+                    G_CALLBACK (contacts_changed_cb), &run);
   g_signal_connect (cli->client, "disconnected", G_CALLBACK (disconnected_cb), &run);
 
   cli->direct_paths = TRUE;
@@ -282,6 +352,16 @@ cli_listen (Cli   *cli,
   g_source_remove (sigterm);
   g_clear_handle_id (&run.retry_source, g_source_remove);
   g_signal_handlers_disconnect_by_data (cli->client, &run);
+  g_signal_handlers_disconnect_by_data (pinhole_client_get_contacts (cli->client), &run);
+  {
+    g_autoptr(GHashTable) watched = g_steal_pointer (&run.watched);
+    GHashTableIter iter;
+    gpointer object;
+
+    g_hash_table_iter_init (&iter, watched);
+    while (g_hash_table_iter_next (&iter, &object, NULL))
+      unwatch (object, &run);
+  }
   if (cli->error != NULL)
     return cli_fail (cli, cli->error);
   return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-path.c: `pinhole-cli path USER [--count N] [--verbose]`: like `tailscale ping`, the path
  * the session with USER uses, its far end and the RTT of the latest probe: at once, then once
- * a second, so that the move from the relay to a direct path shows live. */
+ * a second, so that the move from the relay to a direct path shows live. It prints the
+ * device's properties; the device probes while the command watches. */
 #include "cli-common.h"
 #include "pinhole-error.h"
 
@@ -15,6 +16,7 @@ typedef struct
   Cli            *cli;
   const char     *user;
   PinholeSession *session;
+  PinholeDevice  *device;    /* the device of the session, probing while we watch */
   gboolean        verbose;
   gint            count;
   gint            printed;
@@ -22,29 +24,64 @@ typedef struct
   gulong          rtt_id;
 } PathRun;
 
+/* the report of one probe: the properties of the device the session with USER uses */
+static JsonObject *
+path_report (PathRun       *run,
+             PinholeDevice *device)
+{
+  JsonObject *o = json_object_new ();
+  PinholePathKind kind = pinhole_device_get_path_kind (device);
+  gdouble rtt = pinhole_device_get_rtt_ms (device);
+  const char *reason = pinhole_device_get_relay_reason_text (device);
+  g_autoptr(GPtrArray) checks = pinhole_device_dup_checks (device);
+  g_autofree char *mine = pinhole_client_dup_network_description (run->cli->client);
+  const PinholeNatInfo *theirs = pinhole_device_get_nat (device);
+
+  json_object_set_string_member (o, "user", run->user);
+  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
+  json_object_set_string_member (o, "contact", run->user);
+  json_object_set_string_member (o, "path", pinhole_path_kind_to_string (kind));
+  json_object_set_string_member (o, "remote", pinhole_device_get_remote (device));
+  if (rtt >= 0)
+    json_object_set_double_member (o, "rtt_ms", rtt);
+  else
+    json_object_set_null_member (o, "rtt_ms");
+  json_object_set_string_member (o, "peer", pinhole_device_get_id (device));
+  if (reason != NULL)
+    json_object_set_string_member (o, "reason", reason);
+  if (checks != NULL && (run->cli->json || run->verbose))
+    {
+      JsonArray *array = json_array_new ();
+
+      for (guint i = 0; i < checks->len; i++)
+        json_array_add_string_element (array, g_ptr_array_index (checks, i));
+      json_object_set_array_member (o, "candidates", array);
+    }
+  if (mine != NULL)
+    json_object_set_string_member (o, "this_network", mine);
+  if (theirs != NULL)
+    json_object_set_object_member (o, "their_network", pinhole_nat_info_to_json (theirs));
+  return o;
+}
+
 static void
 print_probe (PathRun *run)
 {
-  g_autoptr(JsonObject) report = pinhole_client_dup_path_report (run->cli->client, run->user);
-  const char *path, *remote, *reason;
+  g_autoptr(JsonObject) report = NULL;
+  const char *reason;
   gdouble rtt;
   g_autofree char *rtt_text = NULL;
 
-  if (report == NULL)
+  if (!pinhole_device_is_connected (run->device))
     return;
-  json_object_set_string_member (report, "user", run->user);
-  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
-  json_object_set_string_member (report, "contact", run->user);
-  path = json_object_get_string_member (report, "path");
-  remote = json_object_get_string_member (report, "remote");
+  report = path_report (run, run->device);
   reason = json_object_get_string_member_with_default (report, "reason", NULL);
-  rtt = json_object_get_null_member (report, "rtt_ms") ? -1
-        : json_object_get_double_member (report, "rtt_ms");
+  rtt = pinhole_device_get_rtt_ms (run->device);
   rtt_text = rtt >= 0 ? g_strdup_printf ("%.2f ms", rtt) : g_strdup ("no reply yet");
-  if (!run->cli->json && !run->verbose)
-    json_object_remove_member (report, "candidates");
-  cli_event (run->cli, "path", report, "%s via %s (%s) in %s%s%s", run->user, path, remote,
-             rtt_text, reason ? ": " : "", reason ? reason : "");
+  cli_event (run->cli, "path", report, "%s via %s (%s) in %s%s%s", run->user,
+             json_object_get_string_member (report, "path"),
+             json_object_get_string_member (report, "remote"), rtt_text, reason ? ": " : "",
+             reason ? reason : "");
   if (run->verbose && !run->cli->json && json_object_has_member (report, "candidates"))
     {
       JsonArray *tried = json_object_get_array_member (report, "candidates");
@@ -74,7 +111,6 @@ probe (PathRun *run)
       cli_quit (run->cli, NULL);
       return FALSE;
     }
-  pinhole_session_ping (run->session);
   return TRUE;
 }
 
@@ -95,10 +131,29 @@ first_rtt_cb (GObject    *object,
               GParamSpec *pspec,
               PathRun    *run)
 {
-  g_clear_signal_handler (&run->rtt_id, run->session);
+  g_clear_signal_handler (&run->rtt_id, run->device);
   g_clear_handle_id (&run->tick, g_source_remove);
   if (probe (run))
     run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
+}
+
+/* Returns: (transfer full) (nullable): the device of @user whose session is @session */
+static PinholeDevice *
+find_device (PinholeClient  *client,
+             const char     *user,
+             PinholeSession *session)
+{
+  PinholeContact *contact = pinhole_client_lookup_contact (client, user);
+  GListModel *devices = contact ? pinhole_contact_get_devices (contact) : NULL;
+
+  for (guint i = 0; devices != NULL && i < g_list_model_get_n_items (devices); i++)
+    {
+      g_autoptr(PinholeDevice) d = g_list_model_get_item (devices, i);
+
+      if (pinhole_device_get_session (d) == session)
+        return g_steal_pointer (&d);
+    }
+  return NULL;
 }
 
 static void
@@ -115,9 +170,18 @@ session_cb (GObject      *source,
       cli_quit (run->cli, error);
       return;
     }
-  run->rtt_id = g_signal_connect (run->session, "notify::rtt-ms", G_CALLBACK (first_rtt_cb),
+  run->device = find_device (run->cli->client, run->user, run->session);
+  if (run->device == NULL)
+    {
+      g_autoptr(GError) lost = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
+                                            "the session with %s ended", run->user);
+      cli_quit (run->cli, lost);
+      return;
+    }
+  run->rtt_id = g_signal_connect (run->device, "notify::rtt-ms", G_CALLBACK (first_rtt_cb),
                                   run);
-  pinhole_session_ping (run->session);
+  /* the device probes once a second while we watch */
+  pinhole_device_hold_probes (run->device);
   /* a probe that gets no answer still prints after a second */
   run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
 }
@@ -160,8 +224,12 @@ cli_path (Cli   *cli,
   cli_run (cli);
   g_source_remove (sigint);
   g_clear_handle_id (&run.tick, g_source_remove);
-  if (run.session != NULL)
-    g_clear_signal_handler (&run.rtt_id, run.session);
+  if (run.device != NULL)
+    {
+      g_clear_signal_handler (&run.rtt_id, run.device);
+      pinhole_device_release_probes (run.device);
+    }
+  g_clear_object (&run.device);
   g_clear_object (&run.session);
   if (cli->error != NULL)
     return cli_fail (cli, cli->error);

@@ -251,15 +251,24 @@ cli_contact_row_free (CliContactRow *row)
   g_free (row);
 }
 
+/* the order of a command's own list: the contacts by user, then the pending requests */
 static int
 compare_rows (gconstpointer a,
               gconstpointer b)
 {
-  return strcmp ((*(CliContactRow **) a)->user, (*(CliContactRow **) b)->user);
+  const CliContactRow *ra = *(CliContactRow **) a;
+  const CliContactRow *rb = *(CliContactRow **) b;
+  gboolean pending_a = g_strcmp0 (ra->relation, "incoming") == 0;
+  gboolean pending_b = g_strcmp0 (rb->relation, "incoming") == 0;
+
+  if (pending_a != pending_b)
+    return pending_a - pending_b;
+  return strcmp (ra->user, rb->user);
 }
 
 static CliContactRow *
-row_of_contact (PinholeDBusContact *contact)
+row_of_contact (Cli                *cli,
+                PinholeDBusContact *contact)
 {
   CliContactRow *row = g_new0 (CliContactRow, 1);
   const char *const *devices = pinhole_dbus_contact_get_devices (contact);
@@ -269,12 +278,13 @@ row_of_contact (PinholeDBusContact *contact)
   row->relation = pinhole_dbus_contact_dup_relation (contact);
   row->show = pinhole_dbus_contact_dup_presence (contact);
   row->n_devices = devices ? g_strv_length ((char **) devices) : 0;
-  row->key_changed = g_strcmp0 (pinhole_dbus_contact_get_key_state (contact), "changed") == 0;
-  row->path = path != NULL && *path != '\0' && strcmp (path, "none") != 0 ? g_strdup (path)
-                                                                          : NULL;
-  row->rtt_ms = row->path != NULL ? pinhole_dbus_contact_get_rtt_ms (contact) : -1;
   if (row->user == NULL)
     row->user = g_strdup ("");
+  row->key_changed = g_strcmp0 (pinhole_dbus_contact_get_key_state (contact), "changed") == 0 ||
+                     pinhole_profile_has_untrusted_key (cli->profile, row->user);
+  row->path = path != NULL && *path != '\0' && strcmp (path, "none") != 0 ? g_strdup (path)
+                                                                          : NULL;
+  row->rtt_ms = pinhole_dbus_contact_get_rtt_ms (contact);
   return row;
 }
 
@@ -297,7 +307,7 @@ cli_remote_dup_contacts (Cli     *cli,
 }
 
 /* Returns: (transfer full) (element-type CliContactRow) (nullable): the instance's contacts
- * and pending requests, sorted by user, or %NULL with cli->error set */
+ * and pending requests, in the order of list_own_contacts(), or %NULL with cli->error set */
 GPtrArray *
 cli_remote_list_contacts (Cli *cli)
 {
@@ -314,7 +324,7 @@ cli_remote_list_contacts (Cli *cli)
       PinholeDBusContact *contact = pinhole_dbus_object_peek_contact (l->data);
 
       if (contact != NULL)
-        g_ptr_array_add (rows, row_of_contact (contact));
+        g_ptr_array_add (rows, row_of_contact (cli, contact));
     }
   g_list_free_full (objects, g_object_unref);
   g_ptr_array_sort (rows, compare_rows);

@@ -1,117 +1,65 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-client-direct.c: the search for direct paths behind each session. The client
- * gathers its candidates once per log-in and network change; every session, once up over the
- * relay, gets an agent that trades candidates with the peer inside the session (control
- * channel, docs/protocol.md §8) and attaches the direct path it confirms. When that path dies
- * the session is already back on the relay; the search starts again with back-off, and at
- * once when the network changes. A contact marked relay-only never learns our addresses. */
+ * pinhole-client-direct.c: what every device's direct path search shares: the endpoint's
+ * sockets, the router's port mappings and the local candidates, gathered once per log-in and
+ * again when the network changes (each device's search is pinhole-device-direct.c); the
+ * relay-only switch; and leaving cleanly, with the router's mappings deleted. */
 #define G_LOG_DOMAIN "pinhole-direct"
 
 #include "pinhole-client-private.h"
+#include "pinhole-device-private.h"
 #include "pinhole-error.h"
-#include "pinhole-stanza.h"
 
 #include <string.h>
 
-#define RESTART_MIN_S 1
-#define RESTART_MAX_S 30
-#define MAX_CONTROL_BYTES 16384
-
-/* ---- local state ---- */
-
-static JsonObject *
-local_nat_info (PinholeClient *self)
+static void
+add_local (gpointer device,
+           gpointer candidate)
 {
-  JsonObject *o = json_object_new ();
-  PinholeGatherer *g = self->gatherer;
-
-  json_object_set_string_member (o, "mapping",
-                                 g ? pinhole_nat_mapping_to_string (
-                                   pinhole_gatherer_get_nat_mapping (g)) : "unknown NAT");
-  json_object_set_boolean_member (o, "udp", g && pinhole_gatherer_get_udp_works (g));
-  json_object_set_boolean_member (o, "tcp", g && pinhole_gatherer_get_tcp_works (g));
-  json_object_set_boolean_member (o, "port_mapping", g && pinhole_gatherer_has_mapping (g));
-  return o;
+  _pinhole_device_direct_add_local (device, candidate);
 }
 
 static void
-send_control (PinholeClientPeer *peer,
-              JsonObject        *message)
+local_done (gpointer device,
+            gpointer user_data)
 {
-  g_autofree char *text = NULL;
-  gsize len;
-  g_autoptr(GBytes) payload = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (peer->session == NULL)
-    return;
-  text = pinhole_stanza_to_string (message, &len);
-  payload = g_bytes_new_take (g_steal_pointer (&text), len);
-  if (!pinhole_session_send (peer->session, PINHOLE_SESSION_CHANNEL_CONTROL, payload, NULL,
-                             &error))
-    g_debug ("control message to %s not sent: %s", peer->id, error->message);
+  _pinhole_device_direct_local_done (device);
 }
 
 static void
-set_reason (PinholeClientPeer *peer,
-            const char        *reason)
+network_changed (gpointer device,
+                 gpointer user_data)
 {
-  g_free (peer->relay_reason);
-  peer->relay_reason = g_strdup (reason);
+  _pinhole_device_direct_network_changed (device);
 }
-
-/* ---- gathering ---- */
 
 static void
 candidate_added_cb (PinholeGatherer  *gatherer,
                     PinholeCandidate *candidate,
                     PinholeClient    *self)
 {
-  GHashTableIter iter;
-  PinholeClientPeer *peer;
-
-  g_hash_table_iter_init (&iter, self->peers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
-    if (peer->agent != NULL)
-      pinhole_agent_add_local_candidate (peer->agent, candidate);
+  _pinhole_client_foreach_device (self, add_local, candidate);
 }
 
 static void
 gathering_done_cb (PinholeGatherer *gatherer,
                    PinholeClient   *self)
 {
-  GHashTableIter iter;
-  PinholeClientPeer *peer;
   g_autofree char *nat = pinhole_gatherer_describe (gatherer);
 
   g_debug ("this device: %s", nat);
-  g_hash_table_iter_init (&iter, self->peers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
-    if (peer->agent != NULL)
-      pinhole_agent_local_done (peer->agent);
+  _pinhole_client_foreach_device (self, local_done, NULL);
 }
-
-static void restart_agent (PinholeClientPeer *peer);
 
 static void
 network_changed_cb (GNetworkMonitor *monitor,
                     gboolean         available,
                     PinholeClient   *self)
 {
-  GHashTableIter iter;
-  PinholeClientPeer *peer;
-
   if (self->gatherer == NULL)
     return;
   g_debug ("network changed: gathering again");
   pinhole_gatherer_gather (self->gatherer);
-  g_hash_table_iter_init (&iter, self->peers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
-    if (peer->agent != NULL)
-      {
-        peer->restart_backoff_s = 0;
-        restart_agent (peer);
-      }
+  _pinhole_client_foreach_device (self, network_changed, NULL);
 }
 
 static gboolean
@@ -174,298 +122,12 @@ _pinhole_client_direct_stop (PinholeClient *self)
   g_clear_pointer (&self->direct_error, g_free);
 }
 
-/* ---- agents ---- */
-
-static void
-agent_send_control_cb (PinholeAgent      *agent,
-                       JsonObject        *message,
-                       PinholeClientPeer *peer)
+/* Returns: (transfer full) (nullable): what this device found of its network ("endpoint-
+ * independent NAT, router port mapping"), %NULL without direct paths */
+char *
+pinhole_client_dup_network_description (PinholeClient *self)
 {
-  if (g_strcmp0 (json_object_get_string_member_with_default (message, "t", ""),
-                 "candidates") == 0)
-    json_object_set_object_member (message, "nat", local_nat_info (peer->client));
-  send_control (peer, message);
-}
-
-static void
-agent_path_ready_cb (PinholeAgent      *agent,
-                     PinholePath       *path,
-                     PinholeClientPeer *peer)
-{
-  if (peer->session == NULL)
-    return;
-  g_debug ("session with %s moves onto %s (%s)", peer->id,
-           pinhole_path_kind_to_string (pinhole_path_get_kind (path)),
-           pinhole_path_get_remote (path));
-  peer->restart_backoff_s = 0;
-  g_clear_pointer (&peer->relay_reason, g_free);
-  pinhole_session_attach_path (peer->session, path);
-  /* a path relabelled in place is announced here: the session saw no change */
-  _pinhole_client_emit_path (peer);
-}
-
-/* "why relayed", from what each side learnt of its own network */
-static char *
-failure_reason (PinholeClientPeer *peer,
-                const char        *agent_reason)
-{
-  PinholeGatherer *g = peer->client->gatherer;
-  gboolean my_symmetric = g && pinhole_gatherer_get_nat_mapping (g) ==
-                          PINHOLE_NAT_MAPPING_DEPENDENT;
-  gboolean my_mapping = g && pinhole_gatherer_has_mapping (g);
-  gboolean my_udp = g && pinhole_gatherer_get_udp_works (g);
-  gboolean their_symmetric = FALSE, their_mapping = FALSE, their_udp = TRUE;
-
-  if (peer->peer_nat != NULL)
-    {
-      their_symmetric = strstr (json_object_get_string_member_with_default (
-                                  peer->peer_nat, "mapping", ""), "dependent") != NULL &&
-                        strstr (json_object_get_string_member_with_default (
-                                  peer->peer_nat, "mapping", ""), "independent") == NULL;
-      their_mapping = json_object_get_boolean_member_with_default (peer->peer_nat,
-                                                                  "port_mapping", FALSE);
-      their_udp = json_object_get_boolean_member_with_default (peer->peer_nat, "udp", TRUE);
-    }
-  if (my_symmetric && their_symmetric && !my_mapping && !their_mapping)
-    return g_strdup ("both sides endpoint-dependent NAT, no port mapping");
-  if (my_symmetric && !my_mapping)
-    return g_strdup ("this side's endpoint-dependent NAT has no port mapping, and the "
-                     "contact could not be reached");
-  if (their_symmetric && !their_mapping)
-    return g_strdup ("the contact's endpoint-dependent NAT has no port mapping, and this side "
-                     "could not be reached");
-  if (!my_udp || !their_udp)
-    return g_strdup_printf ("UDP is blocked on %s and TCP punching failed",
-                            !my_udp && !their_udp ? "both networks"
-                            : !my_udp ? "this network" : "the contact's network");
-  return g_strdup (agent_reason);
-}
-
-static void
-agent_failed_cb (PinholeAgent      *agent,
-                 const char        *reason,
-                 PinholeClientPeer *peer)
-{
-  g_autofree char *why = failure_reason (peer, reason);
-
-  g_debug ("no direct path to %s: %s", peer->id, why);
-  set_reason (peer, why);
-  /* try again later: NAT mappings and routers change */
-  _pinhole_client_direct_path_lost (peer, NULL);
-}
-
-static void
-create_agent (PinholeClientPeer *peer)
-{
-  PinholeClient *self = peer->client;
-  GPtrArray *candidates;
-
-  if (peer->agent != NULL || self->gatherer == NULL)
-    return;
-  /* one side nominates: the smaller "user/device" id, a rule both sides know */
-  peer->agent = pinhole_agent_new (self->endpoint, strcmp (self->local_id, peer->id) < 0);
-  g_signal_connect (peer->agent, "send-control", G_CALLBACK (agent_send_control_cb), peer);
-  g_signal_connect (peer->agent, "path-ready", G_CALLBACK (agent_path_ready_cb), peer);
-  g_signal_connect (peer->agent, "failed", G_CALLBACK (agent_failed_cb), peer);
-  candidates = pinhole_gatherer_get_candidates (self->gatherer);
-  for (guint i = 0; i < candidates->len; i++)
-    pinhole_agent_add_local_candidate (peer->agent, g_ptr_array_index (candidates, i));
-  if (pinhole_gatherer_is_done (self->gatherer))
-    pinhole_agent_local_done (peer->agent);
-  set_reason (peer, "looking for a direct path");
-}
-
-/* the session is up over the relay: start looking, unless the contact is relay-only */
-void
-_pinhole_client_direct_session_up (PinholeClientPeer *peer)
-{
-  PinholeClient *self = peer->client;
-
-  if (pinhole_profile_get_relay_only (self->profile, peer->user))
-    {
-      g_autoptr(JsonObject) message = json_object_new ();
-
-      set_reason (peer, "relay-only by choice");
-      json_object_set_string_member (message, "t", "relay-only");
-      send_control (peer, message);
-      return;
-    }
-  if (self->gatherer == NULL)
-    {
-      set_reason (peer, self->direct_error ? self->direct_error : "direct paths are off");
-      return;
-    }
-  create_agent (peer);
-}
-
-/* a control message from the peer's side of the session */
-void
-_pinhole_client_direct_control (PinholeClientPeer *peer,
-                                GBytes            *payload)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) message = NULL;
-  gsize len;
-  const char *data = g_bytes_get_data (payload, &len);
-  const char *t;
-
-  if (len > MAX_CONTROL_BYTES)
-    return;
-  message = pinhole_stanza_parse_object (data, len, &error);
-  if (message == NULL || (t = pinhole_stanza_require_string (message, "t", 16, &error)) == NULL)
-    {
-      g_debug ("bad control message from %s: %s", peer->id, error->message);
-      return;
-    }
-  /* what the peer sent, whether we use it or not: the relay-only tests watch for candidates */
-  g_debug ("control message \"%s\" from %s", t, peer->id);
-  if (strcmp (t, "relay-only") == 0)
-    {
-      peer->peer_relay_only = TRUE;
-      set_reason (peer, "relay-only by the contact's choice");
-      if (peer->agent != NULL)
-        pinhole_agent_close (peer->agent);
-      g_clear_object (&peer->agent);
-      return;
-    }
-  /* our own relay-only choice: the peer's candidates are not answered, so neither side
-   * learns the other's address */
-  if (pinhole_profile_get_relay_only (peer->client->profile, peer->user) ||
-      peer->peer_relay_only)
-    return;
-  if (strcmp (t, "candidates") == 0)
-    {
-      JsonNode *nat = json_object_get_member (message, "nat");
-
-      /* the peer is searching now: a restart of ours would only cut its round short */
-      g_clear_handle_id (&peer->restart_source, g_source_remove);
-
-      if (nat != NULL && JSON_NODE_HOLDS_OBJECT (nat))
-        {
-          g_clear_pointer (&peer->peer_nat, json_object_unref);
-          peer->peer_nat = json_object_ref (json_node_get_object (nat));
-        }
-      create_agent (peer);
-    }
-  if (peer->agent == NULL)
-    return;
-  if (!pinhole_agent_handle_control (peer->agent, message, &error))
-    g_debug ("control message from %s refused: %s", peer->id, error->message);
-}
-
-static gboolean
-restart_cb (gpointer user_data)
-{
-  PinholeClientPeer *peer = user_data;
-
-  peer->restart_source = 0;
-  /* the reason stays what the last round found until a round finds better */
-  if (peer->agent != NULL && peer->session != NULL)
-    pinhole_agent_restart (peer->agent);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-restart_agent (PinholeClientPeer *peer)
-{
-  g_clear_handle_id (&peer->restart_source, g_source_remove);
-  if (peer->restart_backoff_s == 0)
-    {
-      restart_cb (peer);
-      peer->restart_backoff_s = RESTART_MIN_S;
-      return;
-    }
-  peer->restart_source = g_timeout_add_seconds (peer->restart_backoff_s, restart_cb, peer);
-  peer->restart_backoff_s = MIN (peer->restart_backoff_s * 2, RESTART_MAX_S);
-}
-
-/* the direct path died (or none was found, @path %NULL): look again, with back-off */
-void
-_pinhole_client_direct_path_lost (PinholeClientPeer *peer,
-                                  PinholePath       *path)
-{
-  if (path != NULL)
-    {
-      g_debug ("direct path to %s lost", peer->id);
-      set_reason (peer, "the direct path stopped answering; looking again");
-    }
-  if (peer->agent == NULL)
-    return;
-  if (peer->restart_backoff_s == 0)
-    peer->restart_backoff_s = RESTART_MIN_S;
-  restart_agent (peer);
-}
-
-void
-_pinhole_client_direct_peer_clear (PinholeClientPeer *peer)
-{
-  g_clear_handle_id (&peer->restart_source, g_source_remove);
-  if (peer->agent != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (peer->agent, peer);
-      pinhole_agent_close (peer->agent);
-    }
-  g_clear_object (&peer->agent);
-  peer->peer_relay_only = FALSE;
-  peer->restart_backoff_s = 0;
-}
-
-/* Returns: (nullable): why the session with @peer is on the relay */
-const char *
-_pinhole_client_direct_reason (PinholeClientPeer *peer)
-{
-  return peer->relay_reason;
-}
-
-/**
- * pinhole_client_dup_path_report:
- * What `pinhole-cli path` shows: {"path", "remote", "rtt_ms", "peer", "reason" (when
- * relayed), "candidates" (the checks tried and their results), "this_network",
- * "their_network"}.
- * Returns: (transfer full) (nullable): the report, or %NULL without a live session to @user
- */
-JsonObject *
-pinhole_client_dup_path_report (PinholeClient *self,
-                                const char    *user)
-{
-  PinholeClientPeer *peer = _pinhole_client_find_peer_of (self, user);
-  PinholePath *path;
-  JsonObject *o;
-  gdouble rtt;
-
-  if (peer == NULL)
-    return NULL;
-  path = pinhole_session_get_path (peer->session);
-  rtt = pinhole_session_get_rtt_ms (peer->session);
-  o = json_object_new ();
-  json_object_set_string_member (o, "path",
-                                 pinhole_path_kind_to_string (pinhole_path_get_kind (path)));
-  json_object_set_string_member (o, "remote", pinhole_path_get_remote (path));
-  if (rtt >= 0)
-    json_object_set_double_member (o, "rtt_ms", rtt);
-  else
-    json_object_set_null_member (o, "rtt_ms");
-  json_object_set_string_member (o, "peer", peer->id);
-  if (pinhole_path_get_kind (path) == PINHOLE_PATH_KIND_RELAY)
-    json_object_set_string_member (o, "reason", peer->relay_reason ? peer->relay_reason
-                                                                   : "no direct path yet");
-  if (peer->agent != NULL)
-    {
-      g_autoptr(GPtrArray) lines = pinhole_agent_dup_report (peer->agent);
-      JsonArray *array = json_array_new ();
-
-      for (guint i = 0; i < lines->len; i++)
-        json_array_add_string_element (array, g_ptr_array_index (lines, i));
-      json_object_set_array_member (o, "candidates", array);
-    }
-  if (self->gatherer != NULL)
-    {
-      g_autofree char *mine = pinhole_gatherer_describe (self->gatherer);
-      json_object_set_string_member (o, "this_network", mine);
-    }
-  if (peer->peer_nat != NULL)
-    json_object_set_object_member (o, "their_network", json_object_ref (peer->peer_nat));
-  return o;
+  return self->gatherer != NULL ? pinhole_gatherer_describe (self->gatherer) : NULL;
 }
 
 /**
@@ -479,18 +141,23 @@ pinhole_client_set_relay_only (PinholeClient *self,
                                gboolean       relay_only,
                                GError       **error)
 {
-  GHashTableIter iter;
-  PinholeClientPeer *peer;
+  PinholeContact *contact = pinhole_client_lookup_contact (self, user);
+  GListModel *devices;
 
   if (!pinhole_profile_set_relay_only (self->profile, user, relay_only, error))
     return FALSE;
-  g_hash_table_iter_init (&iter, self->peers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
-    if (strcmp (peer->user, user) == 0 && peer->session != NULL)
-      {
-        _pinhole_client_direct_peer_clear (peer);
-        _pinhole_client_direct_session_up (peer);
-      }
+  if (contact == NULL)
+    return TRUE;
+  devices = pinhole_contact_get_devices (contact);
+  for (guint i = 0; i < g_list_model_get_n_items (devices); i++)
+    {
+      g_autoptr(PinholeDevice) device = g_list_model_get_item (devices, i);
+
+      if (pinhole_device_get_session (device) == NULL)
+        continue;
+      _pinhole_device_direct_clear (device);
+      _pinhole_device_direct_session_up (device);
+    }
   return TRUE;
 }
 

@@ -1,58 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-client-private.h: state shared by pinhole-client.c (connection, requests, roster)
- * and pinhole-client-chat.c (sessions and messages). */
+ * pinhole-client-private.h: state shared by the client's files: pinhole-client.c (the
+ * connection, requests, pushes), -login.c (connect, register, log in), -roster.c (contacts
+ * and devices as the model), -chat.c (messages), -direct.c (local candidates for the
+ * devices' direct path searches). */
 #pragma once
 
 #include <libsoup/soup.h>
 
 #include "pinhole-client.h"
-#include "pinhole-agent.h"
 #include "pinhole-gatherer.h"
-#include "pinhole-relay-path.h"
+#include "pinhole-relay-channels.h"
 
 G_BEGIN_DECLS
-
-typedef struct
-{
-  char   *device;
-  GBytes *key;        /* as the server publishes it */
-  char   *show;       /* "online", "away", "offline" */
-} PinholeClientDevice;
-
-typedef struct
-{
-  char       *user;
-  char       *relation;
-  GHashTable *devices;   /* device → PinholeClientDevice (owned) */
-} PinholeClientContact;
-
-typedef struct _PinholeClientPeer PinholeClientPeer;
-
-/* one contact's device: its session, and the search for a direct path to it */
-struct _PinholeClientPeer
-{
-  PinholeClient    *client;   /* borrowed: the client owns its peers */
-  char             *user;
-  char             *device;
-  char             *id;       /* "user/device" */
-  GBytes           *key;
-
-  /* owned */
-  PinholeSession   *session;
-  PinholeRelayPath *relay;
-  GQueue            outbox;   /* OutMessage* */
-  GPtrArray        *waiters;  /* GTask* waiting for the session to be established */
-  const char       *last_path; /* static: the path name last announced */
-  guint             establish_timeout;
-
-  /* direct paths (pinhole-client-direct.c) */
-  PinholeAgent     *agent;            /* owned, nullable */
-  char             *relay_reason;     /* why the session is on the relay, when it is */
-  JsonObject       *peer_nat;         /* owned, nullable: what the peer says of its NAT */
-  guint             restart_source;
-  guint             restart_backoff_s;
-  gboolean          peer_relay_only;
-};
 
 struct _PinholeClient
 {
@@ -66,9 +25,11 @@ struct _PinholeClient
   char                    *device;
   char                    *local_id;   /* "user/device" */
   GHashTable              *pending;    /* request id → GTask */
-  GHashTable              *contacts;   /* user → PinholeClientContact */
-  GHashTable              *peers;      /* "user/device" → PinholeClientPeer */
-  GHashTable              *relays;     /* channel → PinholeRelayPath (owned) */
+  GListStore              *contacts;   /* PinholeContact by user: all but incoming */
+  GListStore              *requests;   /* PinholeContact: incoming */
+  GHashTable              *by_user;    /* user → PinholeContact, in one of the two stores */
+  GHashTable              *conversations; /* user → PinholeConversation */
+  PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster */
   char                    *stun_host;
 
@@ -87,15 +48,41 @@ struct _PinholeClient
   gboolean                 roster_loaded;
 };
 
-/* requests */
+/* pinhole-client.c */
 void        _pinhole_client_send_stanza (PinholeClient *self,
                                          JsonObject    *stanza);
-void        _pinhole_client_refresh_roster (PinholeClient *self);
-PinholeClientContact *_pinhole_client_find_contact (PinholeClient *self,
-                                                    const char    *user);
+void        _pinhole_client_connected   (PinholeClient           *self,
+                                         SoupWebsocketConnection *ws);
 
-/* chat (pinhole-client-chat.c) */
-void        _pinhole_client_peer_free        (PinholeClientPeer *peer);
+/* pinhole-client-roster.c */
+void        _pinhole_client_refresh_roster_async (PinholeClient       *self,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+gboolean    _pinhole_client_refresh_roster_finish (PinholeClient *self,
+                                                   GAsyncResult  *result,
+                                                   GError       **error);
+void        _pinhole_client_refresh_roster      (PinholeClient *self);
+void        _pinhole_client_handle_presence     (PinholeClient *self,
+                                                 JsonObject    *stanza);
+void        _pinhole_client_handle_contact      (PinholeClient *self,
+                                                 JsonObject    *stanza);
+void        _pinhole_client_handle_contact_request (PinholeClient *self,
+                                                    JsonObject    *stanza);
+PinholeDevice *_pinhole_client_find_device      (PinholeClient *self,
+                                                 const char    *user,
+                                                 const char    *device);
+void        _pinhole_client_foreach_device      (PinholeClient *self,
+                                                 GFunc          func,
+                                                 gpointer       user_data);
+void        _pinhole_client_forget_roster       (PinholeClient *self);
+void        _pinhole_client_end_sessions        (PinholeClient *self,
+                                                 const GError  *error);
+
+/* pinhole-client-chat.c */
+void        _pinhole_client_chat_frame          (PinholeDevice *device,
+                                                 guint          channel,
+                                                 GBytes        *payload,
+                                                 PinholeClient *self);
 void        _pinhole_client_handle_relay_open   (PinholeClient *self,
                                                  JsonObject    *stanza);
 void        _pinhole_client_handle_relay_closed (PinholeClient *self,
@@ -105,28 +92,39 @@ void        _pinhole_client_handle_offline      (PinholeClient *self,
                                                  gboolean       roster_fresh);
 void        _pinhole_client_handle_delivered    (PinholeClient *self,
                                                  JsonObject    *stanza);
-void        _pinhole_client_emit_path           (PinholeClientPeer *peer);
-void        _pinhole_client_drop_all_peers      (PinholeClient *self,
-                                                 const GError  *error);
-void        _pinhole_client_peer_info           (PinholeClient *self,
-                                                 const char    *user,
-                                                 char         **out_path,
-                                                 gdouble       *out_rtt);
+void        _pinhole_client_release_held        (PinholeClient *self);
+void        _pinhole_client_send_text_async     (PinholeClient       *self,
+                                                 const char          *user,
+                                                 const char          *text,
+                                                 char               **out_id,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
 
-/* direct paths (pinhole-client-direct.c) */
-void        _pinhole_client_direct_start        (PinholeClient     *self);
-void        _pinhole_client_direct_stop         (PinholeClient     *self);
-void        _pinhole_client_direct_session_up   (PinholeClientPeer *peer);
-void        _pinhole_client_direct_control      (PinholeClientPeer *peer,
-                                                 GBytes            *payload);
-void        _pinhole_client_direct_path_lost    (PinholeClientPeer *peer,
-                                                 PinholePath       *path);
-void        _pinhole_client_direct_peer_clear   (PinholeClientPeer *peer);
-const char *_pinhole_client_direct_reason       (PinholeClientPeer *peer);
-PinholeClientPeer *_pinhole_client_find_peer_of (PinholeClient *self,
-                                                 const char    *user);
+/* pinhole-client-direct.c */
+void        _pinhole_client_direct_start        (PinholeClient *self);
+void        _pinhole_client_direct_stop         (PinholeClient *self);
 
-/* signals, emitted by both files */
+/* pinhole-conversation.c */
+PinholeConversation *_pinhole_conversation_new  (PinholeClient           *client,
+                                                 const char              *user);
+void        _pinhole_conversation_append        (PinholeConversation     *self,
+                                                 PinholeMessage          *message);
+void        _pinhole_conversation_forget_client (PinholeConversation     *self);
+void        _pinhole_client_message_recorded    (PinholeClient           *self,
+                                                 const char              *user,
+                                                 const char              *id,
+                                                 PinholeMessageDirection  direction,
+                                                 const char              *text,
+                                                 gint64                   timestamp,
+                                                 PinholeMessageState      state);
+void        _pinhole_client_message_state       (PinholeClient           *self,
+                                                 const char              *user,
+                                                 const char              *id,
+                                                 PinholeMessageState      state,
+                                                 const char              *failure);
+
+/* signals, emitted by all the client's files */
 enum
 {
   PINHOLE_CLIENT_SIGNAL_MESSAGE_RECEIVED,
@@ -135,7 +133,6 @@ enum
   PINHOLE_CLIENT_SIGNAL_CONTACT_CHANGED,
   PINHOLE_CLIENT_SIGNAL_DELIVERED,
   PINHOLE_CLIENT_SIGNAL_KEY_CHANGED,
-  PINHOLE_CLIENT_SIGNAL_PATH_CHANGED,
   PINHOLE_CLIENT_SIGNAL_DISCONNECTED,
   PINHOLE_CLIENT_N_SIGNALS
 };

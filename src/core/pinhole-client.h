@@ -7,6 +7,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "pinhole-contact.h"
+#include "pinhole-conversation.h"
 #include "pinhole-profile.h"
 #include "pinhole-session.h"
 
@@ -15,22 +17,10 @@ G_BEGIN_DECLS
 /* the longest chat message, in bytes of UTF-8 */
 #define PINHOLE_CHAT_MAX_TEXT 8192
 
-typedef struct
-{
-  char     *user;
-  char     *relation;     /* "mutual", "requested", "incoming" */
-  char     *show;         /* best of the devices: "online", "away", "offline" */
-  guint     n_devices;
-  gboolean  key_changed;  /* a device key changed and is not trusted yet */
-  char     *path;         /* path of the live session, or NULL */
-  gdouble   rtt_ms;       /* -1 when unknown */
-} PinholeContactInfo;
-
-void pinhole_contact_info_free (PinholeContactInfo *info);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeContactInfo, pinhole_contact_info_free)
 
 #define PINHOLE_TYPE_CLIENT (pinhole_client_get_type ())
 G_DECLARE_FINAL_TYPE (PinholeClient, pinhole_client, PINHOLE, CLIENT, GObject)
+
 
 PinholeClient *pinhole_client_new              (PinholeProfile      *profile);
 PinholeProfile *pinhole_client_get_profile     (PinholeClient       *self);
@@ -86,9 +76,17 @@ void           pinhole_client_contact_async    (PinholeClient       *self,
 char          *pinhole_client_contact_finish   (PinholeClient       *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
-GPtrArray     *pinhole_client_list_contacts    (PinholeClient       *self);
+GListModel    *pinhole_client_get_contacts     (PinholeClient       *self);
+GListModel    *pinhole_client_get_pending_requests (PinholeClient   *self);
+PinholeContact *pinhole_client_lookup_contact  (PinholeClient       *self,
+                                                const char          *user);
+PinholeConversation *pinhole_client_get_conversation (PinholeClient *self,
+                                                      const char    *user);
 void           pinhole_client_set_presence     (PinholeClient       *self,
                                                 const char          *show);
+gboolean       pinhole_client_trust            (PinholeClient       *self,
+                                                const char          *user,
+                                                GError             **error);
 
 void           pinhole_client_send_message_async  (PinholeClient       *self,
                                                    const char          *user,
@@ -118,8 +116,7 @@ void           pinhole_client_shutdown_async   (PinholeClient       *self,
 gboolean       pinhole_client_shutdown_finish  (PinholeClient       *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
-JsonObject    *pinhole_client_dup_path_report  (PinholeClient       *self,
-                                                const char          *user);
+char          *pinhole_client_dup_network_description (PinholeClient *self);
 gboolean       pinhole_client_set_relay_only   (PinholeClient       *self,
                                                 const char          *user,
                                                 gboolean             relay_only,

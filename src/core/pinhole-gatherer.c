@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "pinhole-gatherer"
 
 #include "pinhole-gatherer.h"
+#include "pinhole-enum-strings.h"
 #include "pinhole-error.h"
 #include "pinhole-stun-client.h"
 
@@ -52,14 +53,7 @@ static guint signals[N_SIGNALS];
 const char *
 pinhole_nat_mapping_to_string (PinholeNatMapping mapping)
 {
-  switch (mapping)
-    {
-    case PINHOLE_NAT_MAPPING_NONE: return "no NAT";
-    case PINHOLE_NAT_MAPPING_INDEPENDENT: return "endpoint-independent NAT";
-    case PINHOLE_NAT_MAPPING_DEPENDENT: return "endpoint-dependent (symmetric) NAT";
-    case PINHOLE_NAT_MAPPING_UNKNOWN:
-    default: return "unknown NAT";
-    }
+  return pinhole_enum_to_sentence (PINHOLE_TYPE_NAT_MAPPING, mapping);
 }
 
 /* ---- bookkeeping ---- */

@@ -3,20 +3,12 @@
 #define G_LOG_DOMAIN "pinhole-path"
 
 #include "pinhole-path.h"
+#include "pinhole-enum-strings.h"
 
 G_DEFINE_INTERFACE (PinholePath, pinhole_path, G_TYPE_OBJECT)
 
 enum { SIGNAL_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-static const char *const kind_names[] = {
-  [PINHOLE_PATH_KIND_LAN] = "lan",
-  [PINHOLE_PATH_KIND_UPNP] = "upnp",
-  [PINHOLE_PATH_KIND_NAT_PMP] = "nat-pmp",
-  [PINHOLE_PATH_KIND_UDP_PUNCH] = "udp-punch",
-  [PINHOLE_PATH_KIND_TCP_PUNCH] = "tcp-punch",
-  [PINHOLE_PATH_KIND_RELAY] = "relay",
-};
 
 static void
 pinhole_path_default_init (PinholePathInterface *iface)
@@ -95,19 +87,20 @@ pinhole_path_emit_closed (PinholePath  *self,
 const char *
 pinhole_path_kind_to_string (PinholePathKind kind)
 {
-  g_return_val_if_fail (kind <= PINHOLE_PATH_KIND_RELAY, NULL);
-  return kind_names[kind];
+  g_return_val_if_fail (kind <= PINHOLE_PATH_KIND_NONE, NULL);
+  return pinhole_enum_to_nick (PINHOLE_TYPE_PATH_KIND, kind);
 }
 
 gboolean
 pinhole_path_kind_from_string (const char      *name,
                                PinholePathKind *out_kind)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (kind_names); i++)
-    if (g_strcmp0 (name, kind_names[i]) == 0)
-      {
-        *out_kind = (PinholePathKind) i;
-        return TRUE;
-      }
-  return FALSE;
+  int value;
+
+  /* "none" names no path: a peer cannot offer it */
+  if (!pinhole_enum_from_nick (PINHOLE_TYPE_PATH_KIND, name, &value) ||
+      value == PINHOLE_PATH_KIND_NONE)
+    return FALSE;
+  *out_kind = (PinholePathKind) value;
+  return TRUE;
 }

@@ -34,8 +34,8 @@ pinhole_path_frame_header_get (const guint8 *in)
 /**
  * PinholePathKind:
  * The kinds of path, in the order of preference used when several are confirmed
- * (lower is better). Their names on the wire, in the CLI and in the UI come from
- * pinhole_path_kind_to_string().
+ * (lower is better). Their names on the wire, in the CLI and on D-Bus are the enum nicks
+ * (pinhole_path_kind_to_string()); pinhole-enum-strings.c has the sentences.
  */
 typedef enum
 {
@@ -45,6 +45,7 @@ typedef enum
   PINHOLE_PATH_KIND_UDP_PUNCH,
   PINHOLE_PATH_KIND_TCP_PUNCH,
   PINHOLE_PATH_KIND_RELAY,
+  PINHOLE_PATH_KIND_NONE,        /* no session: not a path, the model's "not connected" */
 } PinholePathKind;
 
 #define PINHOLE_TYPE_PATH (pinhole_path_get_type ())

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "pinhole-profile"
 
 #include "pinhole-profile.h"
+#include "pinhole-enum-strings.h"
 #include "pinhole-error.h"
 #include "pinhole-private-file.h"
 
@@ -57,7 +58,6 @@ pinhole_history_entry_free (PinholeHistoryEntry *entry)
   g_free (entry->peer);
   g_free (entry->id);
   g_free (entry->text);
-  g_free (entry->state);
   g_free (entry);
 }
 
@@ -310,6 +310,39 @@ count_keys (PinholeProfile *self,
 }
 
 /**
+ * pinhole_profile_peek_key:
+ * What pinhole_profile_check_key() would say of @key, without recording anything: for the
+ * model's key-state, which must not trust a key just because a view looked at it.
+ */
+PinholeKeyState
+pinhole_profile_peek_key (PinholeProfile *self,
+                          const char     *user,
+                          const char     *device,
+                          GBytes         *key)
+{
+  g_autoptr(sqlite3_stmt) select =
+    prepare (self, "SELECT key FROM keys WHERE user = ? AND device = ?", NULL);
+  int rc;
+
+  if (select == NULL)
+    return PINHOLE_KEY_STATE_CHANGED;
+  sqlite3_bind_text (select, 1, user, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (select, 2, device, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (select);
+  if (rc == SQLITE_ROW && sqlite3_column_type (select, 0) == SQLITE_BLOB)
+    {
+      gsize len = (gsize) sqlite3_column_bytes (select, 0);
+      const void *data = sqlite3_column_blob (select, 0);
+
+      return len == g_bytes_get_size (key) && memcmp (data, g_bytes_get_data (key, NULL), len) == 0
+             ? PINHOLE_KEY_STATE_TRUSTED : PINHOLE_KEY_STATE_CHANGED;
+    }
+  if (rc == SQLITE_DONE && count_keys (self, user) == 0)
+    return PINHOLE_KEY_STATE_UNVERIFIED;
+  return PINHOLE_KEY_STATE_CHANGED;
+}
+
+/**
  * pinhole_profile_check_key:
  * Compares a device key the server published with the record, recording it when it is the
  * contact's first. Returns: the verdict; on a database error PINHOLE_KEY_CHANGED and @error.
@@ -462,7 +495,7 @@ pinhole_profile_add_message (PinholeProfile          *self,
                              PinholeMessageDirection  direction,
                              const char              *text,
                              gint64                   timestamp,
-                             const char              *state,
+                             PinholeMessageState      state,
                              gboolean                *out_added,
                              GError                 **error)
 {
@@ -477,7 +510,8 @@ pinhole_profile_add_message (PinholeProfile          *self,
   sqlite3_bind_int (stmt, 3, direction);
   sqlite3_bind_text (stmt, 4, text, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 5, timestamp);
-  sqlite3_bind_text (stmt, 6, state, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 6, pinhole_enum_to_nick (PINHOLE_TYPE_MESSAGE_STATE, state), -1,
+                     SQLITE_STATIC);
   if (!step_done (self, stmt, error))
     return FALSE;
   if (out_added != NULL)
@@ -490,7 +524,7 @@ pinhole_profile_set_message_state (PinholeProfile          *self,
                                    const char              *peer,
                                    const char              *id,
                                    PinholeMessageDirection  direction,
-                                   const char              *state,
+                                   PinholeMessageState      state,
                                    GError                 **error)
 {
   g_autoptr(sqlite3_stmt) stmt =
@@ -499,28 +533,46 @@ pinhole_profile_set_message_state (PinholeProfile          *self,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_text (stmt, 1, state, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 1, pinhole_enum_to_nick (PINHOLE_TYPE_MESSAGE_STATE, state), -1,
+                     SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, peer, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int (stmt, 4, direction);
   return step_done (self, stmt, error);
 }
 
+/* a state as recorded; profiles of 0.1.0 wrote "sending" and "stored" */
+static PinholeMessageState
+state_from_record (const char *name)
+{
+  int value;
+
+  if (pinhole_enum_from_nick (PINHOLE_TYPE_MESSAGE_STATE, name, &value))
+    return value;
+  if (g_strcmp0 (name, "stored") == 0)
+    return PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE;
+  if (g_strcmp0 (name, "sending") == 0)
+    return PINHOLE_MESSAGE_STATE_QUEUED;
+  return PINHOLE_MESSAGE_STATE_FAILED;
+}
+
 /**
  * pinhole_profile_list_messages:
+ * @before: only messages recorded before the one whose seq this is; 0 for the newest
  * Returns: (transfer full) (element-type PinholeHistoryEntry): the newest @limit messages
- *   with @peer, oldest first
+ *   with @peer (before @before), oldest first
  */
 GPtrArray *
 pinhole_profile_list_messages (PinholeProfile *self,
                                const char     *peer,
+                               gint64          before,
                                guint           limit,
                                GError        **error)
 {
   g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "SELECT peer, id, direction, text, timestamp, state FROM ("
-                   " SELECT * FROM history WHERE peer = ? ORDER BY seq DESC LIMIT ?"
-                   ") ORDER BY seq", error);
+    prepare (self, "SELECT peer, id, direction, text, timestamp, state, seq FROM ("
+                   " SELECT * FROM history WHERE peer = ?1 AND (?2 = 0 OR seq < ?2)"
+                   " ORDER BY seq DESC LIMIT ?3) ORDER BY seq", error);
   g_autoptr(GPtrArray) out = NULL;
   int rc;
 
@@ -528,17 +580,20 @@ pinhole_profile_list_messages (PinholeProfile *self,
     return NULL;
   out = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_history_entry_free);
   sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int (stmt, 2, (int) MIN (limit, G_MAXINT));
+  sqlite3_bind_int64 (stmt, 2, before);
+  sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       PinholeHistoryEntry *e = g_new0 (PinholeHistoryEntry, 1);
 
       e->peer = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
       e->id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-      e->direction = sqlite3_column_int (stmt, 2) ? PINHOLE_MESSAGE_IN : PINHOLE_MESSAGE_OUT;
+      e->direction = sqlite3_column_int (stmt, 2) ? PINHOLE_MESSAGE_DIRECTION_IN
+                                                  : PINHOLE_MESSAGE_DIRECTION_OUT;
       e->text = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
       e->timestamp = sqlite3_column_int64 (stmt, 4);
-      e->state = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+      e->state = state_from_record ((const char *) sqlite3_column_text (stmt, 5));
+      e->seq = sqlite3_column_int64 (stmt, 6);
       g_ptr_array_add (out, e);
     }
   if (rc != SQLITE_DONE)

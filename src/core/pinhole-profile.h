@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "pinhole-enum-types.h"
 #include "pinhole-identity.h"
 
 G_BEGIN_DECLS
@@ -16,12 +17,6 @@ typedef enum
   PINHOLE_KEY_CHANGED,    /* differs from the record, or a further device: not trusted */
 } PinholeKeyCheck;
 
-typedef enum
-{
-  PINHOLE_MESSAGE_OUT,
-  PINHOLE_MESSAGE_IN,
-} PinholeMessageDirection;
-
 typedef struct
 {
   char                    *peer;
@@ -29,7 +24,8 @@ typedef struct
   PinholeMessageDirection  direction;
   char                    *text;
   gint64                   timestamp;  /* seconds since the epoch, the sender's clock */
-  char                    *state;      /* out: "sending", "stored", "delivered"; in: "received" */
+  PinholeMessageState      state;
+  gint64                   seq;        /* the order of recording: a cursor for older pages */
 } PinholeHistoryEntry;
 
 void pinhole_history_entry_free (PinholeHistoryEntry *entry);
@@ -54,6 +50,10 @@ PinholeKeyCheck  pinhole_profile_check_key        (PinholeProfile *self,
                                                    const char     *device,
                                                    GBytes         *key,
                                                    GError        **error);
+PinholeKeyState  pinhole_profile_peek_key         (PinholeProfile *self,
+                                                   const char     *user,
+                                                   const char     *device,
+                                                   GBytes         *key);
 gboolean         pinhole_profile_has_untrusted_key (PinholeProfile *self,
                                                     const char     *user);
 gboolean         pinhole_profile_trust_keys       (PinholeProfile *self,
@@ -75,17 +75,18 @@ gboolean         pinhole_profile_add_message      (PinholeProfile          *self
                                                    PinholeMessageDirection  direction,
                                                    const char              *text,
                                                    gint64                   timestamp,
-                                                   const char              *state,
+                                                   PinholeMessageState      state,
                                                    gboolean                *out_added,
                                                    GError                 **error);
 gboolean         pinhole_profile_set_message_state (PinholeProfile          *self,
                                                     const char              *peer,
                                                     const char              *id,
                                                     PinholeMessageDirection  direction,
-                                                    const char              *state,
+                                                    PinholeMessageState      state,
                                                     GError                 **error);
 GPtrArray       *pinhole_profile_list_messages    (PinholeProfile *self,
                                                    const char     *peer,
+                                                   gint64          before,
                                                    guint           limit,
                                                    GError        **error);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-store.c: the PinholeStore interface: dispatch and the records it returns. */
 #include "pinhole-store.h"
+#include "pinhole-enum-strings.h"
 
 G_DEFINE_INTERFACE (PinholeStore, pinhole_store, G_TYPE_OBJECT)
 
@@ -12,14 +13,7 @@ pinhole_store_default_init (PinholeStoreInterface *iface)
 const char *
 pinhole_relation_to_string (PinholeRelation relation)
 {
-  switch (relation)
-    {
-    case PINHOLE_RELATION_REQUESTED: return "requested";
-    case PINHOLE_RELATION_INCOMING: return "incoming";
-    case PINHOLE_RELATION_MUTUAL: return "mutual";
-    case PINHOLE_RELATION_NONE:
-    default: return "none";
-    }
+  return pinhole_enum_to_nick (PINHOLE_TYPE_RELATION, relation);
 }
 
 void

@@ -7,16 +7,12 @@
 
 #include <gio/gio.h>
 
+#include "pinhole-enum-types.h"
+
 G_BEGIN_DECLS
 
-typedef enum
-{
-  PINHOLE_RELATION_NONE,
-  PINHOLE_RELATION_REQUESTED,   /* owner asked contact, no answer yet */
-  PINHOLE_RELATION_INCOMING,    /* contact asked owner, no answer yet */
-  PINHOLE_RELATION_MUTUAL,
-} PinholeRelation;
-
+/* PinholeRelation (pinhole-enums.h) is the owner's relation to a contact: the server and the
+ * client's model share it, and its nick is its name in roster stanzas */
 const char *pinhole_relation_to_string (PinholeRelation relation);
 
 typedef struct

@@ -318,34 +318,34 @@ test_history (Fixture      *f,
   g_autoptr(GPtrArray) list = NULL;
   gboolean added = FALSE;
 
-  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_OUT, "hello",
-                                              1000, "sending", &added, &error));
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_OUT, "hello",
+                                              1000, PINHOLE_MESSAGE_STATE_QUEUED, &added, &error));
   g_assert_no_error (error);
   g_assert_true (added);
 
   /* the same peer, id and direction is a duplicate; the record stays as it was */
-  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_OUT, "other",
-                                              2000, "stored", &added, &error));
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_OUT, "other",
+                                              2000, PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE, &added, &error));
   g_assert_no_error (error);
   g_assert_false (added);
 
   /* the same id the other way, or with another peer, is another message */
-  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_IN, "hi back",
-                                              1001, "received", &added, &error));
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_IN, "hi back",
+                                              1001, PINHOLE_MESSAGE_STATE_RECEIVED, &added, &error));
   g_assert_true (added);
-  g_assert_true (pinhole_profile_add_message (p, "carol", "m1", PINHOLE_MESSAGE_OUT, "hey",
-                                              1002, "sending", &added, &error));
+  g_assert_true (pinhole_profile_add_message (p, "carol", "m1", PINHOLE_MESSAGE_DIRECTION_OUT, "hey",
+                                              1002, PINHOLE_MESSAGE_STATE_QUEUED, &added, &error));
   g_assert_true (added);
   /* out_added may be NULL */
-  g_assert_true (pinhole_profile_add_message (p, "bob", "m2", PINHOLE_MESSAGE_OUT, "second",
-                                              1003, "sending", NULL, &error));
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m2", PINHOLE_MESSAGE_DIRECTION_OUT, "second",
+                                              1003, PINHOLE_MESSAGE_STATE_QUEUED, NULL, &error));
   g_assert_no_error (error);
 
-  g_assert_true (pinhole_profile_set_message_state (p, "bob", "m1", PINHOLE_MESSAGE_OUT,
-                                                    "delivered", &error));
+  g_assert_true (pinhole_profile_set_message_state (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_OUT,
+                                                    PINHOLE_MESSAGE_STATE_DELIVERED, &error));
   g_assert_no_error (error);
 
-  list = pinhole_profile_list_messages (p, "bob", 10, &error);
+  list = pinhole_profile_list_messages (p, "bob", 0, 10, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 3);
   {
@@ -355,28 +355,28 @@ test_history (Fixture      *f,
 
     g_assert_cmpstr (e0->peer, ==, "bob");
     g_assert_cmpstr (e0->id, ==, "m1");
-    g_assert_cmpint (e0->direction, ==, PINHOLE_MESSAGE_OUT);
+    g_assert_cmpint (e0->direction, ==, PINHOLE_MESSAGE_DIRECTION_OUT);
     g_assert_cmpstr (e0->text, ==, "hello");
     g_assert_cmpint (e0->timestamp, ==, 1000);
-    g_assert_cmpstr (e0->state, ==, "delivered");
+    g_assert_cmpint (e0->state, ==, PINHOLE_MESSAGE_STATE_DELIVERED);
 
     g_assert_cmpstr (e1->id, ==, "m1");
-    g_assert_cmpint (e1->direction, ==, PINHOLE_MESSAGE_IN);
+    g_assert_cmpint (e1->direction, ==, PINHOLE_MESSAGE_DIRECTION_IN);
     g_assert_cmpstr (e1->text, ==, "hi back");
-    g_assert_cmpstr (e1->state, ==, "received");
+    g_assert_cmpint (e1->state, ==, PINHOLE_MESSAGE_STATE_RECEIVED);
 
     g_assert_cmpstr (e2->id, ==, "m2");
-    g_assert_cmpstr (e2->state, ==, "sending");
+    g_assert_cmpint (e2->state, ==, PINHOLE_MESSAGE_STATE_QUEUED);
   }
   g_clear_pointer (&list, g_ptr_array_unref);
 
-  list = pinhole_profile_list_messages (p, "carol", 10, &error);
+  list = pinhole_profile_list_messages (p, "carol", 0, 10, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 1);
   g_assert_cmpstr (((PinholeHistoryEntry *) g_ptr_array_index (list, 0))->text, ==, "hey");
   g_clear_pointer (&list, g_ptr_array_unref);
 
-  list = pinhole_profile_list_messages (p, "nobody", 10, &error);
+  list = pinhole_profile_list_messages (p, "nobody", 0, 10, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 0);
 }
@@ -397,13 +397,13 @@ test_history_newest (Fixture      *f,
 
       /* timestamps out of order: the list follows arrival, not the sender's clock */
       g_assert_true (pinhole_profile_add_message (p, "bob", id, i % 2, text, 5000 - i,
-                                                  i % 2 ? "received" : "sending", &added,
+                                                  i % 2 ? PINHOLE_MESSAGE_STATE_RECEIVED : PINHOLE_MESSAGE_STATE_QUEUED, &added,
                                                   &error));
       g_assert_no_error (error);
       g_assert_true (added);
     }
 
-  list = pinhole_profile_list_messages (p, "bob", 5, &error);
+  list = pinhole_profile_list_messages (p, "bob", 0, 5, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 5);
   for (guint i = 0; i < 5; i++)
@@ -412,17 +412,17 @@ test_history_newest (Fixture      *f,
       g_autofree char *id = g_strdup_printf ("m%02u", 15 + i);
 
       g_assert_cmpstr (e->id, ==, id);
-      g_assert_cmpint (e->direction, ==, (15 + i) % 2 ? PINHOLE_MESSAGE_IN : PINHOLE_MESSAGE_OUT);
+      g_assert_cmpint (e->direction, ==, (15 + i) % 2 ? PINHOLE_MESSAGE_DIRECTION_IN : PINHOLE_MESSAGE_DIRECTION_OUT);
       g_assert_cmpint (e->timestamp, ==, 5000 - (15 + i));
     }
   g_clear_pointer (&list, g_ptr_array_unref);
 
-  list = pinhole_profile_list_messages (p, "bob", 0, &error);
+  list = pinhole_profile_list_messages (p, "bob", 0, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 0);
   g_clear_pointer (&list, g_ptr_array_unref);
 
-  list = pinhole_profile_list_messages (p, "bob", G_MAXUINT, &error);
+  list = pinhole_profile_list_messages (p, "bob", 0, G_MAXUINT, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 20);
   g_assert_cmpstr (((PinholeHistoryEntry *) g_ptr_array_index (list, 0))->id, ==, "m00");

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-client-roster.c: the roster as the model: one PinholeContact per contact user, in
+ * `contacts` (sorted by user) or, while they wait for an answer, `pending-requests`; one
+ * PinholeDevice per device the server lists, kept (with its session) across roster refreshes.
+ * Presence pushes update the devices; contact requests and answers refresh the roster. */
+#define G_LOG_DOMAIN "pinhole-client"
+
+#include "pinhole-client-private.h"
+#include "pinhole-contact-private.h"
+#include "pinhole-device-private.h"
+#include "pinhole-enum-strings.h"
+#include "pinhole-error.h"
+#include "pinhole-stanza.h"
+
+#include <string.h>
+
+static int
+compare_contacts (gconstpointer a,
+                  gconstpointer b,
+                  gpointer      user_data)
+{
+  return strcmp (pinhole_contact_get_user ((PinholeContact *) a),
+                 pinhole_contact_get_user ((PinholeContact *) b));
+}
+
+static GListStore *
+store_for (PinholeClient   *self,
+           PinholeRelation  relation)
+{
+  return relation == PINHOLE_RELATION_INCOMING ? self->requests : self->contacts;
+}
+
+static void
+store_remove (GListStore     *store,
+              PinholeContact *contact)
+{
+  guint position;
+
+  if (g_list_store_find (store, contact, &position))
+    g_list_store_remove (store, position);
+}
+
+static void
+forget_contact (PinholeClient  *self,
+                PinholeContact *contact)
+{
+  g_autoptr(PinholeContact) hold = g_object_ref (contact);
+  g_autoptr(GPtrArray) none = g_ptr_array_new ();
+
+  _pinhole_contact_set_devices (contact, none);
+  g_hash_table_remove (self->by_user, pinhole_contact_get_user (contact));
+  store_remove (self->contacts, contact);
+  store_remove (self->requests, contact);
+}
+
+static PinholePresence
+presence_from_show (const char *show)
+{
+  int value = PINHOLE_PRESENCE_OFFLINE;
+
+  if (show != NULL && pinhole_enum_from_nick (PINHOLE_TYPE_PRESENCE, show, &value))
+    return value;
+  return PINHOLE_PRESENCE_OFFLINE;
+}
+
+/* the devices of one roster item, the ones already known kept as they are */
+static GPtrArray *
+devices_from_item (PinholeClient  *self,
+                   PinholeContact *contact,
+                   JsonObject     *item)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
+  JsonNode *devices = json_object_get_member (item, "devices");
+  JsonArray *array;
+
+  if (devices == NULL || !JSON_NODE_HOLDS_ARRAY (devices))
+    return out;
+  array = json_node_get_array (devices);
+  for (guint j = 0; j < json_array_get_length (array); j++)
+    {
+      JsonNode *dn = json_array_get_element (array, j);
+      JsonObject *d;
+      const char *name, *show;
+      g_autoptr(GBytes) key = NULL;
+      PinholeDevice *device;
+
+      if (!JSON_NODE_HOLDS_OBJECT (dn))
+        continue;
+      d = json_node_get_object (dn);
+      name = pinhole_stanza_require_string (d, "device", 64, NULL);
+      show = pinhole_stanza_optional_string (d, "show", 16, NULL);
+      key = pinhole_stanza_require_base64 (d, "key", 32, 32, NULL);
+      if (name == NULL || key == NULL || !pinhole_device_name_is_valid (name))
+        continue;
+      device = pinhole_contact_lookup_device (contact, name);
+      if (device != NULL)
+        {
+          g_object_ref (device);
+          _pinhole_device_set_key (device, key);
+        }
+      else
+        {
+          device = _pinhole_device_new (self, pinhole_contact_get_user (contact), name, key);
+          g_signal_connect (device, "frame-received", G_CALLBACK (_pinhole_client_chat_frame),
+                            self);
+        }
+      _pinhole_device_set_presence (device, presence_from_show (show));
+      g_ptr_array_add (out, device);
+    }
+  return out;
+}
+
+static void
+roster_from_result (PinholeClient *self,
+                    JsonObject    *result)
+{
+  JsonNode *node = json_object_get_member (result, "contacts");
+  JsonArray *items;
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  PinholeContact *contact;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return;
+  items = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      JsonNode *item_node = json_array_get_element (items, i);
+      JsonObject *item;
+      const char *user, *relation_name;
+      int relation;
+      g_autoptr(GPtrArray) devices = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (item_node))
+        continue;
+      item = json_node_get_object (item_node);
+      user = pinhole_stanza_require_string (item, "user", 32, NULL);
+      relation_name = pinhole_stanza_require_string (item, "relation", 16, NULL);
+      if (user == NULL || !pinhole_user_name_is_valid (user) ||
+          !pinhole_enum_from_nick (PINHOLE_TYPE_RELATION, relation_name, &relation) ||
+          relation == PINHOLE_RELATION_NONE)
+        continue;
+      contact = g_hash_table_lookup (self->by_user, user);
+      if (contact == NULL)
+        {
+          contact = _pinhole_contact_new (user, relation);
+          g_hash_table_insert (self->by_user, g_strdup (user), contact);
+          g_list_store_insert_sorted (store_for (self, relation), contact, compare_contacts,
+                                      NULL);
+          g_object_unref (contact);   /* the store holds it */
+        }
+      else if (pinhole_contact_get_relation (contact) != (PinholeRelation) relation)
+        {
+          g_autoptr(PinholeContact) hold = g_object_ref (contact);
+
+          store_remove (store_for (self, pinhole_contact_get_relation (contact)), contact);
+          _pinhole_contact_set_relation (contact, relation);
+          g_list_store_insert_sorted (store_for (self, relation), contact, compare_contacts,
+                                      NULL);
+        }
+      g_hash_table_add (seen, contact);
+      devices = devices_from_item (self, contact, item);
+      _pinhole_contact_set_devices (contact, devices);
+    }
+  g_hash_table_iter_init (&iter, self->by_user);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &contact))
+    if (!g_hash_table_contains (seen, contact))
+      g_ptr_array_add (gone, contact);
+  for (guint i = 0; i < gone->len; i++)
+    forget_contact (self, g_ptr_array_index (gone, i));
+}
+
+static void
+refresh_roster_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  PinholeClient *self = PINHOLE_CLIENT (source);
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) roster = pinhole_client_request_finish (self, result, &error);
+
+  if (roster == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  roster_from_result (self, roster);
+  self->roster_loaded = TRUE;
+  _pinhole_client_release_held (self);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+_pinhole_client_refresh_roster_async (PinholeClient       *self,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(JsonObject) stanza = pinhole_stanza_new ("roster", NULL);
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  pinhole_client_request_async (self, stanza, NULL, refresh_roster_cb, task);
+}
+
+gboolean
+_pinhole_client_refresh_roster_finish (PinholeClient *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+refresh_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_debug ("roster refresh failed: %s", error->message);
+}
+
+/* fetches the roster again in the background (after a contact change) */
+void
+_pinhole_client_refresh_roster (PinholeClient *self)
+{
+  _pinhole_client_refresh_roster_async (self, refresh_done_cb, NULL);
+}
+
+/* ---- pushes ---- */
+
+void
+_pinhole_client_handle_presence (PinholeClient *self,
+                                 JsonObject    *stanza)
+{
+  const char *user = pinhole_stanza_require_string (stanza, "user", 32, NULL);
+  const char *device = pinhole_stanza_require_string (stanza, "device", 64, NULL);
+  const char *show = pinhole_stanza_require_string (stanza, "show", 16, NULL);
+  PinholeDevice *d;
+
+  if (user == NULL || device == NULL || show == NULL)
+    return;
+  /* the server sends presence of mutual contacts only; right after log-in it comes before
+   * the roster, which then carries the same state */
+  d = _pinhole_client_find_device (self, user, device);
+  if (d != NULL)
+    _pinhole_device_set_presence (d, presence_from_show (show));
+  else if (self->roster_loaded)
+    _pinhole_client_refresh_roster (self);   /* a device we have no key for yet */
+  g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_PRESENCE_CHANGED], 0,
+                 user, device, show);
+}
+
+void
+_pinhole_client_handle_contact (PinholeClient *self,
+                                JsonObject    *stanza)
+{
+  const char *user = pinhole_stanza_require_string (stanza, "user", 32, NULL);
+  const char *relation = pinhole_stanza_require_string (stanza, "relation", 16, NULL);
+
+  if (user == NULL || relation == NULL)
+    return;
+  _pinhole_client_refresh_roster (self);
+  g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_CONTACT_CHANGED], 0, user,
+                 relation);
+}
+
+void
+_pinhole_client_handle_contact_request (PinholeClient *self,
+                                        JsonObject    *stanza)
+{
+  const char *from = pinhole_stanza_require_string (stanza, "from", 32, NULL);
+
+  if (from == NULL)
+    return;
+  /* the request shows in pending-requests with the roster */
+  _pinhole_client_refresh_roster (self);
+  g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_CONTACT_REQUEST], 0, from);
+}
+
+/* ---- lookups ---- */
+
+/* Returns: (transfer none) (nullable) */
+PinholeDevice *
+_pinhole_client_find_device (PinholeClient *self,
+                             const char    *user,
+                             const char    *device)
+{
+  PinholeContact *contact = g_hash_table_lookup (self->by_user, user);
+
+  return contact != NULL ? pinhole_contact_lookup_device (contact, device) : NULL;
+}
+
+/* calls @func (device, @user_data) for every device of every contact */
+void
+_pinhole_client_foreach_device (PinholeClient *self,
+                                GFunc          func,
+                                gpointer       user_data)
+{
+  g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  PinholeContact *contact;
+
+  /* collected first: @func may end a session, which may change the roster */
+  g_hash_table_iter_init (&iter, self->by_user);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &contact))
+    {
+      GListModel *model = pinhole_contact_get_devices (contact);
+
+      for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+        g_ptr_array_add (devices, g_list_model_get_item (model, i));
+    }
+  g_ptr_array_foreach (devices, func, user_data);
+}
+
+static void
+end_session (gpointer device,
+             gpointer error)
+{
+  _pinhole_device_end_session (device, error);
+}
+
+/* the server connection is gone: every session ends (their relay paths are gone) */
+void
+_pinhole_client_end_sessions (PinholeClient *self,
+                              const GError  *error)
+{
+  pinhole_relay_channels_lose_all (self->relays, error);
+  _pinhole_client_foreach_device (self, end_session, (gpointer) error);
+}
+
+/* the client closes: contacts and devices let go of it */
+void
+_pinhole_client_forget_roster (PinholeClient *self)
+{
+  g_autoptr(GPtrArray) all = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer contact;
+
+  g_hash_table_iter_init (&iter, self->by_user);
+  while (g_hash_table_iter_next (&iter, NULL, &contact))
+    g_ptr_array_add (all, contact);
+  for (guint i = 0; i < all->len; i++)
+    forget_contact (self, g_ptr_array_index (all, i));
+}
+
+/**
+ * pinhole_client_get_contacts:
+ * Returns: (transfer none): a GListModel of PinholeContact, sorted by user: every contact but
+ *   the ones who asked and wait for an answer (pinhole_client_get_pending_requests())
+ */
+GListModel *
+pinhole_client_get_contacts (PinholeClient *self)
+{
+  return G_LIST_MODEL (self->contacts);
+}
+
+/* Returns: (transfer none): a GListModel of PinholeContact whose relation is incoming */
+GListModel *
+pinhole_client_get_pending_requests (PinholeClient *self)
+{
+  return G_LIST_MODEL (self->requests);
+}
+
+/* Returns: (transfer none) (nullable): the contact @user, in either list */
+PinholeContact *
+pinhole_client_lookup_contact (PinholeClient *self,
+                               const char    *user)
+{
+  return g_hash_table_lookup (self->by_user, user);
+}
+
+/* ---- requests ---- */
+
+static void
+contact_request_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  PinholeClient *self = PINHOLE_CLIENT (source);
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) reply = pinhole_client_request_finish (self, result, &error);
+  const char *relation;
+
+  if (reply == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  relation = pinhole_stanza_optional_string (reply, "relation", 16, NULL);
+  _pinhole_client_refresh_roster (self);
+  g_task_return_pointer (task, g_strdup (relation ? relation : "none"), g_free);
+}
+
+/**
+ * pinhole_client_contact_async:
+ * @verb: "subscribe" (add), "accept", "decline" or "remove"
+ */
+void
+pinhole_client_contact_async (PinholeClient       *self,
+                              const char          *verb,
+                              const char          *user,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(JsonObject) stanza = pinhole_stanza_new (verb, NULL);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, pinhole_client_contact_async);
+  json_object_set_string_member (stanza, "user", user);
+  pinhole_client_request_async (self, stanza, cancellable, contact_request_cb, task);
+}
+
+/* Returns: (transfer full): the relation now: "mutual", "requested" or "none" */
+char *
+pinhole_client_contact_finish (PinholeClient *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+presence_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) reply = pinhole_client_request_finish (PINHOLE_CLIENT (source), result,
+                                                               &error);
+
+  if (reply == NULL)
+    g_debug ("presence not set: %s", error->message);
+}
+
+/* @show: "online" or "away" */
+void
+pinhole_client_set_presence (PinholeClient *self,
+                             const char    *show)
+{
+  g_autoptr(JsonObject) stanza = pinhole_stanza_new ("presence", NULL);
+
+  json_object_set_string_member (stanza, "show", show);
+  pinhole_client_request_async (self, stanza, NULL, presence_done_cb, NULL);
+}
+
+static void
+refresh_key_state (gpointer device,
+                   gpointer user_data)
+{
+  _pinhole_device_refresh_key_state (device);
+}
+
+/**
+ * pinhole_client_trust:
+ * Trusts the device keys of @user that are held back (after comparing fingerprints); the
+ * devices' key-state follows.
+ */
+gboolean
+pinhole_client_trust (PinholeClient *self,
+                      const char    *user,
+                      GError       **error)
+{
+  if (!pinhole_profile_trust_keys (self->profile, user, error))
+    return FALSE;
+  _pinhole_client_foreach_device (self, refresh_key_state, NULL);
+  return TRUE;
+}
