@@ -119,6 +119,10 @@ gboolean  cli_remote_trust          (Cli           *cli,
                                      const char    *user,
                                      gboolean      *out_trusted);
 GPtrArray *cli_remote_list_contacts (Cli           *cli);
+void      cli_path_print            (Cli           *cli,
+                                     const char    *user,
+                                     JsonObject    *report,
+                                     gboolean       verbose);
 int       cli_remote_path           (Cli           *cli,
                                      const char    *user,
                                      gint           count,

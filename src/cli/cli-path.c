@@ -37,9 +37,6 @@ path_report (PathRun       *run,
   g_autofree char *mine = pinhole_client_dup_network_description (run->cli->client);
   const PinholeNatInfo *theirs = pinhole_device_get_nat (device);
 
-  json_object_set_string_member (o, "user", run->user);
-  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
-  json_object_set_string_member (o, "contact", run->user);
   json_object_set_string_member (o, "path", pinhole_path_kind_to_string (kind));
   json_object_set_string_member (o, "remote", pinhole_device_get_remote (device));
   if (rtt >= 0)
@@ -64,25 +61,33 @@ path_report (PathRun       *run,
   return o;
 }
 
-static void
-print_probe (PathRun *run)
+/**
+ * cli_path_print:
+ * @report: {"path", "remote", "rtt_ms" (or null), "peer", and where known "reason",
+ *   "candidates", "this_network", "their_network"}, of a session of this command's own or
+ *   of the running instance's (cli-remote-path.c)
+ * Prints one `path` event: the line, and with @verbose the candidates tried and this network.
+ */
+void
+cli_path_print (Cli        *cli,
+                const char *user,
+                JsonObject *report,
+                gboolean    verbose)
 {
-  g_autoptr(JsonObject) report = NULL;
-  const char *reason;
-  gdouble rtt;
-  g_autofree char *rtt_text = NULL;
+  const char *reason = json_object_get_string_member_with_default (report, "reason", NULL);
+  gdouble rtt = json_object_get_null_member (report, "rtt_ms")
+                ? -1 : json_object_get_double_member (report, "rtt_ms");
+  g_autofree char *rtt_text = rtt >= 0 ? g_strdup_printf ("%.2f ms", rtt)
+                                       : g_strdup ("no reply yet");
 
-  if (!pinhole_device_is_connected (run->device))
-    return;
-  report = path_report (run, run->device);
-  reason = json_object_get_string_member_with_default (report, "reason", NULL);
-  rtt = pinhole_device_get_rtt_ms (run->device);
-  rtt_text = rtt >= 0 ? g_strdup_printf ("%.2f ms", rtt) : g_strdup ("no reply yet");
-  cli_event (run->cli, "path", report, "%s via %s (%s) in %s%s%s", run->user,
+  json_object_set_string_member (report, "user", user);
+  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
+  json_object_set_string_member (report, "contact", user);
+  cli_event (cli, "path", report, "%s via %s (%s) in %s%s%s", user,
              json_object_get_string_member (report, "path"),
              json_object_get_string_member (report, "remote"), rtt_text, reason ? ": " : "",
              reason ? reason : "");
-  if (run->verbose && !run->cli->json && json_object_has_member (report, "candidates"))
+  if (verbose && !cli->json && json_object_has_member (report, "candidates"))
     {
       JsonArray *tried = json_object_get_array_member (report, "candidates");
 
@@ -93,6 +98,17 @@ print_probe (PathRun *run)
                   json_object_get_string_member (report, "this_network"));
       fflush (stdout);
     }
+}
+
+static void
+print_probe (PathRun *run)
+{
+  g_autoptr(JsonObject) report = NULL;
+
+  if (!pinhole_device_is_connected (run->device))
+    return;
+  report = path_report (run, run->device);
+  cli_path_print (run->cli, run->user, report, run->verbose);
 }
 
 static gboolean

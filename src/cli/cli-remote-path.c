@@ -27,38 +27,30 @@ typedef struct
 
 static gboolean probe (RemotePath *run);
 
+/* @described: (nullable): DescribePath's answer, for --json and -v */
 static void
-print_report (RemotePath         *run,
-              const char *const  *candidates,
-              const char         *this_network,
-              const char         *their_network)
+print_report (RemotePath *run,
+              GVariant   *described)
 {
   PinholeDBusContact *c = run->contact;
   g_autoptr(JsonObject) report = json_object_new ();
-  const char *path = pinhole_dbus_contact_get_path_kind (c);
-  const char *remote = pinhole_dbus_contact_get_remote (c);
   const char *reason = pinhole_dbus_contact_get_relay_reason_text (c);
   gdouble rtt = pinhole_dbus_contact_get_rtt_ms (c);
-  g_autofree char *rtt_text = rtt >= 0 ? g_strdup_printf ("%.2f ms", rtt)
-                                       : g_strdup ("no reply yet");
-  g_autoptr(JsonNode) theirs = NULL;
+  g_autofree const char **candidates = NULL;
+  const char *mine = NULL;
+  const char *theirs = NULL;
 
-  if (reason != NULL && *reason == '\0')
-    reason = NULL;
-  /* the members, in their order, of the report cli-path.c prints */
-  json_object_set_string_member (report, "user", run->user);
-  /* "contact" is the old name of "user": an alias until 0.2 (README.md) */
-  json_object_set_string_member (report, "contact", run->user);
-  json_object_set_string_member (report, "path", path);
-  json_object_set_string_member (report, "remote", remote);
+  /* the report cli-path.c makes of a device, made of the contact's object */
+  json_object_set_string_member (report, "path", pinhole_dbus_contact_get_path_kind (c));
+  json_object_set_string_member (report, "remote", pinhole_dbus_contact_get_remote (c));
   if (rtt >= 0)
     json_object_set_double_member (report, "rtt_ms", rtt);
   else
     json_object_set_null_member (report, "rtt_ms");
   json_object_set_string_member (report, "peer", pinhole_dbus_contact_get_current_device (c));
-  if (reason != NULL)
+  if (reason != NULL && *reason != '\0')
     json_object_set_string_member (report, "reason", reason);
-  if (candidates != NULL)
+  if (described != NULL && g_variant_lookup (described, "candidates", "^a&s", &candidates))
     {
       JsonArray *array = json_array_new ();
 
@@ -66,34 +58,26 @@ print_report (RemotePath         *run,
         json_array_add_string_element (array, candidates[i]);
       json_object_set_array_member (report, "candidates", array);
     }
-  if (this_network != NULL && *this_network != '\0')
-    json_object_set_string_member (report, "this_network", this_network);
-  /* the instance's own JSON of what the contact's device said: an object or nothing */
-  if (their_network != NULL && *their_network != '\0')
-    theirs = json_from_string (their_network, NULL);
-  if (theirs != NULL && JSON_NODE_HOLDS_OBJECT (theirs))
-    json_object_set_object_member (report, "their_network",
-                                   json_object_ref (json_node_get_object (theirs)));
-  cli_event (run->cli, "path", report, "%s via %s (%s) in %s%s%s", run->user, path, remote,
-             rtt_text, reason ? ": " : "", reason ? reason : "");
-  if (run->verbose && !run->cli->json && candidates != NULL)
+  if (described != NULL && g_variant_lookup (described, "this_network", "&s", &mine))
+    json_object_set_string_member (report, "this_network", mine);
+  if (described != NULL && g_variant_lookup (described, "their_network", "&s", &theirs))
     {
-      for (guint i = 0; candidates[i] != NULL; i++)
-        cli_line (stdout, "    %s", candidates[i]);
-      if (this_network != NULL && *this_network != '\0')
-        cli_line (stdout, "    this network: %s", this_network);
-      fflush (stdout);
+      g_autoptr(JsonNode) node = json_from_string (theirs, NULL);
+
+      /* the instance's own JSON: an object, or it is left out */
+      if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+        json_object_set_object_member (report, "their_network",
+                                       json_object_ref (json_node_get_object (node)));
     }
+  cli_path_print (run->cli, run->user, report, run->verbose);
 }
 
 /* prints one line; Returns: whether to go on */
 static gboolean
-finish_probe (RemotePath         *run,
-              const char *const  *candidates,
-              const char         *this_network,
-              const char         *their_network)
+finish_probe (RemotePath *run,
+              GVariant   *described)
 {
-  print_report (run, candidates, this_network, their_network);
+  print_report (run, described);
   if (run->count > 0 && ++run->printed >= run->count)
     {
       cli_quit (run->cli, NULL);
@@ -120,19 +104,16 @@ described_cb (GObject      *source,
 {
   RemotePath *run = user_data;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) candidates = NULL;
-  g_autofree char *this_network = NULL;
-  g_autofree char *their_network = NULL;
+  g_autoptr(GVariant) described = NULL;
 
   if (!pinhole_dbus_instance_call_describe_path_finish (PINHOLE_DBUS_INSTANCE (source),
-                                                        &candidates, &this_network,
-                                                        &their_network, result, &error))
+                                                        &described, result, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_debug ("describe: %s", error->message);
     }
-  if (!finish_probe (run, (const char *const *) candidates, this_network, their_network))
+  if (!finish_probe (run, described))
     g_clear_handle_id (&run->tick, g_source_remove);
 }
 
@@ -154,7 +135,7 @@ probe (RemotePath *run)
                                                 described_cb, run);
       return TRUE;
     }
-  return finish_probe (run, NULL, NULL, NULL);
+  return finish_probe (run, NULL);
 }
 
 /* the first line as soon as the first probe comes back, then one a second */
