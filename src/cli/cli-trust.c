@@ -56,6 +56,7 @@ cli_trust (Cli   *cli,
 {
   GOptionEntry entries[] = { { NULL } };
   g_autoptr(JsonObject) fields = json_object_new ();
+  gboolean trusted = FALSE;
 
   if (!cli_parse_options ("trust", "USER", entries, &argc, &argv))
     return 2;
@@ -64,26 +65,19 @@ cli_trust (Cli   *cli,
   /* a running instance holds the contact's key state: it trusts, and its model follows */
   if (cli_find_instance (cli))
     {
-      gboolean trusted = FALSE;
-
       if (!cli_remote_trust (cli, argv[1], &trusted))
         return cli_fail (cli, cli->error);
-      json_object_set_string_member (fields, "user", argv[1]);
-      if (trusted)
-        cli_event (cli, "trust", fields, "%s's current device keys are trusted now", argv[1]);
-      else
-        cli_event (cli, "trust", fields, "no changed key of %s waits for trust", argv[1]);
-      return 0;
     }
-  if (!pinhole_profile_has_untrusted_key (cli->profile, argv[1]))
+  else if (pinhole_profile_has_untrusted_key (cli->profile, argv[1]))
     {
-      json_object_set_string_member (fields, "user", argv[1]);
-      cli_event (cli, "trust", fields, "no changed key of %s waits for trust", argv[1]);
-      return 0;
+      if (!pinhole_profile_trust_keys (cli->profile, argv[1], &cli->error))
+        return cli_fail (cli, cli->error);
+      trusted = TRUE;
     }
-  if (!pinhole_profile_trust_keys (cli->profile, argv[1], &cli->error))
-    return cli_fail (cli, cli->error);
   json_object_set_string_member (fields, "user", argv[1]);
-  cli_event (cli, "trust", fields, "%s's current device keys are trusted now", argv[1]);
+  if (trusted)
+    cli_event (cli, "trust", fields, "%s's current device keys are trusted now", argv[1]);
+  else
+    cli_event (cli, "trust", fields, "no changed key of %s waits for trust", argv[1]);
   return 0;
 }
