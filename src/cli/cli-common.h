@@ -6,6 +6,7 @@
 #include "cli-escape.h"
 #include "pinhole-client.h"
 #include "pinhole-dbus-generated.h"
+#include "pinhole-instance.h"
 #include "pinhole-profile-lock.h"
 
 #include <stdio.h>
@@ -28,6 +29,7 @@ typedef struct
   PinholeProfile *profile;
   PinholeClient  *client;
   PinholeProfileLock *instance_lock; /* held by listen until the client has shut down */
+  PinholeInstance *instance;   /* listen: the client's model on the session bus */
   PinholeDBusInstance *remote; /* a one-shot command: the profile's running instance, which
                                 * it uses instead of logging in (cli-remote.c) */
   GMainLoop      *loop;

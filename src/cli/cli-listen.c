@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-listen.c: `pinhole-cli listen`: stays online, prints every event, and reconnects with
- * back-off when the server goes away, until SIGINT/SIGTERM (or --messages N). */
+ * back-off when the server goes away, until SIGINT/SIGTERM (or --messages N). With a session
+ * bus it is the profile's running instance (pinhole-instance.h) for one-shot commands. */
 #include "cli-common.h"
 #include "pinhole-error.h"
+#include "pinhole-instance-bus.h"
 
 #include <glib-unix.h>
 
@@ -284,6 +286,55 @@ connect_now (ListenRun *run)
                               login_cb, run);
 }
 
+static void
+instance_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* waits, iterating the main context, for the call that answers to instance_done_cb */
+static GAsyncResult *
+instance_wait (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *result;
+}
+
+/* with a session bus, the client's model goes on it under the profile's name, so that
+ * one-shot commands on this profile use this connection; listen works without one */
+static void
+instance_start (Cli *cli)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (pinhole_instance_get_bus_address () == NULL)
+    return;
+  cli->instance = pinhole_instance_new (cli->client);
+  pinhole_instance_start_async (cli->instance, NULL, NULL, instance_done_cb, &result);
+  if (!pinhole_instance_start_finish (cli->instance, instance_wait (&result), &error))
+    {
+      g_debug ("not on the session bus: %s", error->message);
+      g_clear_object (&cli->instance);
+    }
+}
+
+/* the name goes with the bus connection: gone before the profile lock, for the next one */
+static void
+instance_stop (Cli *cli)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  if (cli->instance == NULL)
+    return;
+  pinhole_instance_stop_async (cli->instance, NULL, instance_done_cb, &result);
+  pinhole_instance_stop_finish (cli->instance, instance_wait (&result), NULL);
+  g_clear_object (&cli->instance);
+}
+
 static gboolean
 stop_cb (gpointer user_data)
 {
@@ -333,6 +384,8 @@ cli_listen (Cli   *cli,
   /* the first log-in must work; later ones are retried */
   if (!cli_login (cli, TRUE))
     return cli_fail (cli, cli->error);
+  /* on the bus before "online", so that whoever waits for that line finds the instance */
+  instance_start (cli);
   /* before "online": whoever waits for that line may stop us right after it */
   sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
   sigterm = g_unix_signal_add (SIGTERM, stop_cb, &run);
@@ -351,6 +404,7 @@ cli_listen (Cli   *cli,
   g_source_remove (sigint);
   g_source_remove (sigterm);
   g_clear_handle_id (&run.retry_source, g_source_remove);
+  instance_stop (cli);
   g_signal_handlers_disconnect_by_data (cli->client, &run);
   g_signal_handlers_disconnect_by_data (pinhole_client_get_contacts (cli->client), &run);
   {

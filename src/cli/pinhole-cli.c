@@ -182,7 +182,8 @@ main (int   argc,
   }
 
 out:
-  /* a one-shot command's proxy of the running instance goes before the client */
+  /* listen stopped its instance already; a one-shot command's proxy goes before the client */
+  g_clear_object (&cli.instance);
   g_clear_object (&cli.remote);
   if (cli.client != NULL)
     {
