@@ -12,6 +12,7 @@ PACKAGES="
   clang libclang-rt-14-dev
   coturn
   valgrind
+  dbus-daemon
   libminiupnpc-dev libnatpmp-dev
   iproute2 procps
   nftables iptables miniupnpd-nftables miniupnpc natpmpc libnetfilter-queue-dev libmnl-dev
