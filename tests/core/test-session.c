@@ -7,7 +7,7 @@
 #include "pinhole-error.h"
 #include "pinhole-session.h"
 #include "pinhole-session-private.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 #include "pinhole-test-path.h"
 #include "pinhole-test-session.h"
 
@@ -114,8 +114,8 @@ test_handshake_and_chat (Fixture       *f,
   g_assert_cmpuint (seq_alice, ==, 1);
 
   check.count = 1;
-  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 5000));
-  g_assert_true (pinhole_test_iterate_until (bob_has_two_acked, f, 5000));
+  g_assert_true (ph_iterate_until (all_delivered_and_acked, &check, 5000));
+  g_assert_true (ph_iterate_until (bob_has_two_acked, f, 5000));
 
   g_assert_cmpuint (f->bob.received->len, ==, 2);
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], early));
@@ -141,7 +141,7 @@ test_wrong_key_initiator (void)
   pinhole_session_set_timeout (f->bob.session, 500);
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (both_ended, f, 10000));
+  g_assert_true (ph_iterate_until (both_ended, f, 10000));
 
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_FAILED);
@@ -168,7 +168,7 @@ test_wrong_key_responder (void)
   g_assert_true (pinhole_session_send (f->alice.session, 1, secret, NULL, &error));
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (both_ended, f, 10000));
+  g_assert_true (ph_iterate_until (both_ended, f, 10000));
 
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_FAILED);
@@ -198,9 +198,9 @@ test_lossy_bulk (Fixture       *f,
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), >, 0);
   pinhole_test_sessions_establish (f);
 
-  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 60000));
+  g_assert_true (ph_iterate_until (all_delivered_and_acked, &check, 60000));
   /* let any late duplicates and retransmissions arrive */
-  pinhole_test_iterate_for (100);
+  ph_iterate_for (100);
 
   pinhole_test_peer_assert_numbered (&f->alice, 2000);
   pinhole_test_peer_assert_numbered (&f->bob, 2000);
@@ -243,7 +243,7 @@ test_path_switch (Fixture       *f,
   pinhole_test_path_set_delay (f->path_b, 2);
   pinhole_test_peer_send_numbered (&f->alice, 0, 600);
   pinhole_test_peer_send_numbered (&f->bob, 0, 600);
-  g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
+  g_assert_true (ph_iterate_until (some_delivered, f, 10000));
   g_assert_cmpuint (f->alice.received->len, <, 600);
 
   /* the relay goes dark with frames in flight; a direct path appears */
@@ -253,12 +253,12 @@ test_path_switch (Fixture       *f,
   pinhole_test_path_new_pair (PINHOLE_PATH_KIND_LAN, 2, &lan_a, &lan_b);
   pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
   g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
-  pinhole_test_iterate_for (20);
+  ph_iterate_for (20);
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
   pinhole_path_close (PINHOLE_PATH (f->path_a));
 
-  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
-  pinhole_test_iterate_for (50);
+  g_assert_true (ph_iterate_until (all_delivered_and_acked, &check, 30000));
+  ph_iterate_for (50);
   pinhole_test_peer_assert_numbered (&f->alice, 600);
   pinhole_test_peer_assert_numbered (&f->bob, 600);
   g_assert_true (pinhole_session_get_path (f->alice.session) == PINHOLE_PATH (lan_a));
@@ -272,7 +272,7 @@ test_path_switch (Fixture       *f,
 
   /* the direct path dies: back to nothing, then to a new relay */
   pinhole_path_close (PINHOLE_PATH (lan_a));
-  pinhole_test_iterate_for (20);
+  ph_iterate_for (20);
   g_assert_null (pinhole_session_get_path (f->alice.session));
   g_assert_cmpuint (f->alice.n_path_changed, ==, 3);
 }
@@ -293,14 +293,14 @@ test_path_fallback (Fixture       *f,
   pinhole_test_path_set_delay (lan_b, 2);
   pinhole_test_peer_send_numbered (&f->alice, 0, 300);
   pinhole_test_peer_send_numbered (&f->bob, 0, 300);
-  g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
+  g_assert_true (ph_iterate_until (some_delivered, f, 10000));
 
   /* the direct path dies mid-stream: both sides fall back to the relay, still attached */
   pinhole_test_path_set_silent (lan_a, TRUE);
   pinhole_test_path_set_silent (lan_b, TRUE);
   pinhole_path_close (PINHOLE_PATH (lan_a));
-  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
-  pinhole_test_iterate_for (50);
+  g_assert_true (ph_iterate_until (all_delivered_and_acked, &check, 30000));
+  ph_iterate_for (50);
 
   pinhole_test_peer_assert_numbered (&f->alice, 300);
   pinhole_test_peer_assert_numbered (&f->bob, 300);
@@ -349,7 +349,7 @@ test_path_silent (Fixture       *f,
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
   pinhole_test_peer_send_numbered (&f->alice, 0, 100);
   pinhole_test_peer_send_numbered (&f->bob, 0, 100);
-  g_assert_true (pinhole_test_iterate_until (some_delivered, f, 10000));
+  g_assert_true (ph_iterate_until (some_delivered, f, 10000));
 
   /* the NAT mapping vanishes: nothing gets through any more, and nobody says so */
   pinhole_test_path_set_silent (lan_a, TRUE);
@@ -357,7 +357,7 @@ test_path_silent (Fixture       *f,
   silent_since = g_get_monotonic_time ();
   pinhole_test_peer_send_numbered (&f->alice, 100, 100);
   pinhole_test_peer_send_numbered (&f->bob, 100, 100);
-  g_assert_true (pinhole_test_iterate_until (both_back_on_relay, f, 12000));
+  g_assert_true (ph_iterate_until (both_back_on_relay, f, 12000));
   elapsed_ms = (g_get_monotonic_time () - silent_since) / 1000.0;
   g_test_message ("back on the relay %.0f ms after the path went silent", elapsed_ms);
   /* heartbeat every 2 s while active, dead 4 s after an unanswered probe: at most 8 s */
@@ -365,8 +365,8 @@ test_path_silent (Fixture       *f,
   g_assert_true (lost_a == PINHOLE_PATH (lan_a));
   g_assert_true (lost_b == PINHOLE_PATH (lan_b));
 
-  g_assert_true (pinhole_test_iterate_until (all_delivered_and_acked, &check, 30000));
-  pinhole_test_iterate_for (50);
+  g_assert_true (ph_iterate_until (all_delivered_and_acked, &check, 30000));
+  ph_iterate_for (50);
   pinhole_test_peer_assert_numbered (&f->alice, 200);
   pinhole_test_peer_assert_numbered (&f->bob, 200);
 }
@@ -401,7 +401,7 @@ test_rtt (Fixture       *f,
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->alice.session), ==, -1);
 
   pinhole_session_ping (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (rtt_measured, f, 5000));
+  g_assert_true (ph_iterate_until (rtt_measured, f, 5000));
   g_object_get (f->alice.session, "rtt-ms", &rtt, NULL);
   g_test_message ("measured rtt %.2f ms over a 2 x 15 ms path", rtt);
   g_assert_cmpfloat (rtt, >=, 29.0);
@@ -416,7 +416,7 @@ test_auto_ping (Fixture       *f,
   pinhole_session_set_ping_interval (f->bob.session, 30);
   pinhole_test_sessions_establish (f);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), ==, -1);
-  pinhole_test_iterate_for (200);
+  ph_iterate_for (200);
   g_assert_cmpfloat (pinhole_session_get_rtt_ms (f->bob.session), >=, 0);
 }
 
@@ -441,7 +441,7 @@ test_garbage (Fixture       *f,
   pinhole_test_path_set_capture (f->path_a, TRUE);
   pinhole_test_sessions_establish (f);
   g_assert_true (pinhole_session_send (f->alice.session, 1, one, NULL, NULL));
-  g_assert_true (pinhole_test_iterate_until (bob_has_one, f, 5000));
+  g_assert_true (ph_iterate_until (bob_has_one, f, 5000));
 
   /* everything alice sent so far, handshake included, replayed */
   captured = pinhole_test_path_get_captured (f->path_a);
@@ -484,8 +484,8 @@ test_garbage (Fixture       *f,
     }
 
   g_assert_true (pinhole_session_send (f->alice.session, 1, two, NULL, NULL));
-  g_assert_true (pinhole_test_iterate_until (chat_delivered, f, 5000));
-  pinhole_test_iterate_for (50);
+  g_assert_true (ph_iterate_until (chat_delivered, f, 5000));
+  ph_iterate_for (50);
   g_assert_cmpuint (f->bob.received->len, ==, 2);
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], one));
   g_assert_true (g_bytes_equal (f->bob.received->pdata[1], two));
@@ -517,8 +517,8 @@ test_replay (Fixture       *f,
   pinhole_test_sessions_establish (f);
   for (guint i = 0; i < 3; i++)
     g_assert_true (pinhole_session_send (f->alice.session, 1, msg, NULL, NULL));
-  g_assert_true (pinhole_test_iterate_until (three_acked, f, 5000));
-  pinhole_test_iterate_for (50);
+  g_assert_true (ph_iterate_until (three_acked, f, 5000));
+  ph_iterate_for (50);
 
   /* replayed packets are refused before decryption: no redelivery, and not even an ack */
   captured = pinhole_test_path_get_captured (f->path_a);
@@ -528,7 +528,7 @@ test_replay (Fixture       *f,
   for (guint round = 0; round < 3; round++)
     for (guint i = 0; i < replay->len; i++)
       pinhole_test_path_inject (f->path_b, replay->pdata[i]);
-  pinhole_test_iterate_for (50);
+  ph_iterate_for (50);
 
   g_assert_cmpuint (f->bob.received->len, ==, 3);
   g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_b), ==, bob_sent);
@@ -550,7 +550,7 @@ test_peer_close (Fixture       *f,
   g_assert_cmpuint (f->alice.n_closed, ==, 1);
   g_assert_null (f->alice.closed_error);
 
-  g_assert_true (pinhole_test_iterate_until (both_ended, f, 5000));
+  g_assert_true (ph_iterate_until (both_ended, f, 5000));
   g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==, PINHOLE_SESSION_STATE_CLOSED);
   g_assert_null (f->bob.closed_error);
   g_assert_cmpuint (f->bob.n_closed, ==, 1);
@@ -576,7 +576,7 @@ test_retransmit_timeout (Fixture       *f,
 
   start = g_get_monotonic_time ();
   g_assert_true (pinhole_session_send (f->alice.session, 1, lost, NULL, NULL));
-  g_assert_true (pinhole_test_iterate_until (alice_ended, f, 5000));
+  g_assert_true (ph_iterate_until (alice_ended, f, 5000));
   g_assert_cmpint (pinhole_session_get_state (f->alice.session), ==,
                    PINHOLE_SESSION_STATE_FAILED);
   g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
@@ -592,7 +592,7 @@ test_handshake_timeout (Fixture       *f,
   pinhole_test_path_set_silent (f->path_a, TRUE);
   pinhole_session_set_timeout (f->alice.session, 300);
   pinhole_session_start (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (alice_ended, f, 5000));
+  g_assert_true (ph_iterate_until (alice_ended, f, 5000));
   g_assert_error (f->alice.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   /* HELLO was sent and retransmitted */
   g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), >=, 2);
@@ -618,7 +618,7 @@ test_limits (Fixture       *f,
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==,
                     (guint64) (PINHOLE_SESSION_WINDOW + 10) * PINHOLE_SESSION_MAX_PAYLOAD);
   pinhole_test_sessions_establish (f);
-  g_assert_true (pinhole_test_iterate_until (window_plus_ten_acked, f, 10000));
+  g_assert_true (ph_iterate_until (window_plus_ten_acked, f, 10000));
   g_assert_true (g_bytes_equal (f->bob.received->pdata[0], max));
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
 }
@@ -697,7 +697,7 @@ run_independent_initiator (gboolean good_signature)
     g_autoptr(GBytes) hello = g_bytes_new (packet, 34);
     g_assert_true (pinhole_path_send (PINHOLE_PATH (end_a), hello, NULL));
   }
-  g_assert_true (pinhole_test_iterate_until (has_packets, &capture, 5000));
+  g_assert_true (ph_iterate_until (has_packets, &capture, 5000));
 
   /* RESPONSE: 01 02 eph_r AEAD(k_hs_r2i, nonce 0, ad = first 34 bytes, sig_r) */
   resp = g_bytes_get_data (capture.packets->pdata[0], &resp_len);
@@ -768,7 +768,7 @@ run_independent_initiator (gboolean good_signature)
 
   if (!good_signature)
     {
-      g_assert_true (pinhole_test_iterate_until (peer_ended, &responder, 5000));
+      g_assert_true (ph_iterate_until (peer_ended, &responder, 5000));
       g_assert_error (responder.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH);
       g_assert_cmpint (pinhole_session_get_state (responder.session), ==,
                        PINHOLE_SESSION_STATE_FAILED);
@@ -790,8 +790,8 @@ run_independent_initiator (gboolean good_signature)
       data = g_bytes_new (packet, 10 + out_len);
       g_ptr_array_set_size (capture.packets, 0);
       g_assert_true (pinhole_path_send (PINHOLE_PATH (end_a), data, NULL));
-      g_assert_true (pinhole_test_iterate_until (has_packets, &capture, 5000));
-      pinhole_test_iterate_for (20);
+      g_assert_true (ph_iterate_until (has_packets, &capture, 5000));
+      ph_iterate_for (20);
 
       g_assert_cmpint (pinhole_session_get_state (responder.session), ==,
                        PINHOLE_SESSION_STATE_ESTABLISHED);

@@ -5,35 +5,12 @@
 #include "pinhole-stun-client.h"
 #include "pinhole-stun-message.h"
 #include "pinhole-stun-responder.h"
+#include "pinhole-test-util.h"
 
 #include <string.h>
 #include <sys/socket.h>
 
 #define WAIT_MS 10000
-
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* iterates the default main context until *flag is set or timeout_ms passes */
-static gboolean
-wait_for (const gboolean *flag,
-          guint           timeout_ms)
-{
-  gboolean expired = FALSE;
-  GSource *deadline = g_timeout_source_new (timeout_ms);
-
-  g_source_set_callback (deadline, deadline_cb, &expired, NULL);
-  g_source_attach (deadline, NULL);
-  while (!*flag && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  return *flag;
-}
 
 static GInetAddress *
 loopback (void)
@@ -162,7 +139,7 @@ test_udp_own_socket (void)
   Outcome o = { 0 };
 
   pinhole_stun_client_binding_udp_async (socket, server, NULL, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   assert_loopback (o.result->mapped_address, local_port (socket));
   assert_loopback (o.result->local_address, local_port (socket));
@@ -173,7 +150,7 @@ test_udp_own_socket (void)
 
   /* the same socket again: the port the next user (hole punching) inherits is the same */
   pinhole_stun_client_binding_udp_async (socket, server, NULL, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   assert_loopback (o.result->mapped_address, local_port (socket));
   outcome_clear (&o);
@@ -188,7 +165,7 @@ test_udp_new_socket (void)
   Outcome o = { 0 };
 
   pinhole_stun_client_binding_udp_async (NULL, server, NULL, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   g_assert_nonnull (o.result->local_address);
   assert_loopback (o.result->mapped_address,
@@ -210,7 +187,7 @@ test_tcp (void)
   guint16 port;
 
   pinhole_stun_client_binding_tcp_async (server, NULL, NULL, tcp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   g_assert_nonnull (o.result->local_address);
   port = g_inet_socket_address_get_port (o.result->local_address);
@@ -241,7 +218,7 @@ test_tcp (void)
 
       pinhole_stun_client_binding_tcp_async (i == 0 ? server : other_server, options, NULL,
                                              tcp_done_cb, &o);
-      g_assert_true (wait_for (&o.done, WAIT_MS));
+      g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
       g_assert_no_error (o.error);
       assert_loopback (o.result->mapped_address, port);
       assert_loopback (o.result->local_address, port);
@@ -366,7 +343,7 @@ test_retransmit (void)
   fake_start (&fake);
   server = loopback_address (local_port (fake.socket));
   pinhole_stun_client_binding_udp_async (socket, server, options, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   g_assert_cmpuint (fake.received, ==, 3);
   g_assert_cmpuint (o.result->requests_sent, ==, 3);
@@ -392,7 +369,7 @@ test_timeout (void)
   server = loopback_address (local_port (fake.socket));
   start = g_get_monotonic_time ();
   pinhole_stun_client_binding_udp_async (NULL, server, options, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   g_assert_null (o.result);
   elapsed_ms = (o.finished_us - start) / 1000;
@@ -423,14 +400,14 @@ test_cancel_udp (void)
   server = loopback_address (local_port (fake.socket));
   pinhole_stun_client_binding_udp_async (NULL, server, options, cancellable, udp_done_cb, &o);
   g_timeout_add_once (50, cancel_cb, cancellable);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (fake.received, >=, 1);
   outcome_clear (&o);
 
   /* already cancelled */
   pinhole_stun_client_binding_udp_async (NULL, server, options, cancellable, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   outcome_clear (&o);
   fake_stop (&fake);
@@ -463,7 +440,7 @@ test_cancel_tcp (void)
 
   pinhole_stun_client_binding_tcp_async (server, NULL, cancellable, tcp_done_cb, &o);
   g_timeout_add_once (50, cancel_cb, cancellable);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   outcome_clear (&o);
 }
@@ -479,7 +456,7 @@ test_tcp_timeout (void)
 
   options->tcp_timeout_ms = 200;
   pinhole_stun_client_binding_tcp_async (server, options, NULL, tcp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   g_assert_cmpint ((o.finished_us - start) / 1000, >=, 200);
   outcome_clear (&o);
@@ -499,7 +476,7 @@ test_credentials (void)
   fake_start (&fake);
   server = loopback_address (local_port (fake.socket));
   pinhole_stun_client_binding_udp_async (NULL, server, options, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   g_assert_cmpuint (fake.verified, ==, 1);
   g_assert_cmpstr (fake.username, ==, "bob:alice");
@@ -510,14 +487,14 @@ test_credentials (void)
   options->rto_ms = 5;
   options->rc = 3;
   pinhole_stun_client_binding_udp_async (NULL, server, options, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   outcome_clear (&o);
 
   /* and so are responses without MESSAGE-INTEGRITY */
   fake.password = NULL;
   pinhole_stun_client_binding_udp_async (NULL, server, options, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_error (o.error, PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT);
   outcome_clear (&o);
   fake_stop (&fake);
@@ -547,7 +524,7 @@ wait_readable (GSocket *socket)
 
   g_source_set_callback (source, G_SOURCE_FUNC (readable_cb), &r, NULL);
   g_source_attach (source, NULL);
-  wait_for (&r.ready, WAIT_MS);
+  ph_wait_flag (&r.ready, WAIT_MS);
   g_source_destroy (source);
   g_source_unref (source);
   g_assert_true (r.ready);
@@ -657,7 +634,7 @@ test_responder_garbage_udp (void)
       g_socket_send_to (socket, server, (const char *) buffer, len, NULL, NULL);
     }
   pinhole_stun_client_binding_udp_async (socket, server, NULL, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   assert_loopback (o.result->mapped_address, local_port (socket));
   outcome_clear (&o);
@@ -731,7 +708,7 @@ test_responder_garbage_tcp (void)
     }
 
   pinhole_stun_client_binding_tcp_async (server, NULL, NULL, tcp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   g_assert_nonnull (o.result->mapped_address);
   outcome_clear (&o);
@@ -820,7 +797,7 @@ test_responder_limits (void)
   second = tcp_connect (port);
   /* let the responder accept both */
   for (guint i = 0; i < 100 && pinhole_stun_responder_get_n_connections (responder) < 2; i++)
-    wait_for (&never, 10);
+    ph_wait_flag (&never, 10);
   g_assert_cmpuint (pinhole_stun_responder_get_n_connections (responder), ==, 2);
 
   /* over the limit: closed at once */

@@ -2,13 +2,10 @@
  * pinhole-test-harness.c: real pinhole-server and pinhole-cli processes for loopback
  * integration tests. Children are started with GSubprocess, stopped by their own PID, and
  * die with the test (PR_SET_PDEATHSIG) even when it is killed by a timeout. */
-/* nftw() */
-#define _GNU_SOURCE
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-harness.h"
 
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,35 +14,6 @@
 /* running the programs under a tool: the last section */
 static const char **wrapper_argv (void);
 static guint        scaled       (guint ms);
-
-/* ---- main context ---- */
-
-static gboolean
-set_flag_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* iterates the default main context until @done returns TRUE or @timeout_ms pass;
- * Returns: what @done returns at the end */
-gboolean
-ph_iterate_until (gboolean (*done) (gpointer data),
-                  gpointer   data,
-                  guint      timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  guint source;
-
-  if (done (data))
-    return TRUE;
-  source = g_timeout_add (timeout_ms, set_flag_cb, &timed_out);
-  while (!done (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (source);
-  return done (data);
-}
 
 /* ---- processes ---- */
 
@@ -910,39 +878,6 @@ ph_ws_free (PhWs *ws)
   g_clear_object (&ws->session);
   g_ptr_array_unref (ws->texts);
   g_free (ws);
-}
-
-/* ---- temporary folders ---- */
-
-/* Returns: (transfer full): a new folder under the temporary folder; the test fails without */
-char *
-ph_make_tmp_dir (const char *tmpl)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp (tmpl, &error);
-
-  if (dir == NULL)
-    g_test_fail_printf ("cannot make a temporary folder: %s", error->message);
-  return dir;
-}
-
-static int
-remove_cb (const char        *path,
-           const struct stat *st,
-           int                flag,
-           struct FTW        *ftw)
-{
-  if (remove (path) != 0)
-    g_test_message ("cannot remove %s: %s", path, g_strerror (errno));
-  return 0;
-}
-
-/* removes @path and everything under it, without following symbolic links */
-void
-ph_remove_tree (const char *path)
-{
-  if (path != NULL)
-    nftw (path, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- CLI runs with environment or plain text (test-keys, test-tls, test-contacts,

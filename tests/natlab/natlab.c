@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "natlab"
 
 #include "natlab.h"
+#include "pinhole-test-util.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -95,41 +96,13 @@ host_free (gpointer data)
 
 /* ---- waiting with a deadline, on a private main context ---- */
 
-static gboolean
-timeout_cb (gpointer data)
-{
-  gboolean *expired = data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* iterates ctx until *done or timeout_ms; TRUE when done */
-static gboolean
-iterate_until (GMainContext   *ctx,
-               const gboolean *done,
-               guint           timeout_ms)
-{
-  GSource *timeout;
-  gboolean expired = FALSE;
-
-  timeout = g_timeout_source_new (timeout_ms);
-  g_source_set_callback (timeout, timeout_cb, &expired, NULL);
-  g_source_attach (timeout, ctx);
-  while (!*done && !expired)
-    g_main_context_iteration (ctx, TRUE);
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-  return *done;
-}
-
 static void
 pause_ms (guint ms)
 {
   g_autoptr(GMainContext) ctx = g_main_context_new ();
   gboolean never = FALSE;
 
-  iterate_until (ctx, &never, ms);
+  ph_wait_flag_in (ctx, &never, ms);
 }
 
 /* ---- processes ---- */
@@ -190,11 +163,11 @@ proc_wait (GSubprocess *proc,
     return TRUE;
   g_main_context_push_thread_default (ctx);
   g_subprocess_wait_async (proc, cancellable, wait_done_cb, &done);
-  iterate_until (ctx, &done, timeout_ms);
+  ph_wait_flag_in (ctx, &done, timeout_ms);
   if (!done)
     {
       g_cancellable_cancel (cancellable);
-      iterate_until (ctx, &done, 1000);
+      ph_wait_flag_in (ctx, &done, 1000);
     }
   g_main_context_pop_thread_default (ctx);
   return !proc_running (proc);
@@ -261,11 +234,11 @@ run_argv (const char * const *argv,
 
   g_main_context_push_thread_default (ctx);
   g_subprocess_communicate_utf8_async (proc, stdin_text, cancellable, communicate_cb, &st);
-  if (!iterate_until (ctx, &st.done, timeout_ms))
+  if (!ph_wait_flag_in (ctx, &st.done, timeout_ms))
     {
       g_subprocess_force_exit (proc);
       g_cancellable_cancel (cancellable);
-      iterate_until (ctx, &st.done, 2000);
+      ph_wait_flag_in (ctx, &st.done, 2000);
       g_main_context_pop_thread_default (ctx);
       proc_wait (proc, 2000);
       g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_TIMEOUT, "%s: still running after %u ms",
@@ -1230,10 +1203,10 @@ wait_ready_line (GSubprocess *proc,
   g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (in), FALSE);
   g_main_context_push_thread_default (ctx);
   g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, cancellable, read_line_cb, &st);
-  if (!iterate_until (ctx, &st.done, timeout_ms))
+  if (!ph_wait_flag_in (ctx, &st.done, timeout_ms))
     {
       g_cancellable_cancel (cancellable);
-      iterate_until (ctx, &st.done, 1000);
+      ph_wait_flag_in (ctx, &st.done, 1000);
     }
   g_main_context_pop_thread_default (ctx);
 
@@ -1322,25 +1295,6 @@ natlab_run (Natlab     *lab,
 
 /* ---- teardown ---- */
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
-}
-
 void
 natlab_free (Natlab *lab)
 {
@@ -1382,7 +1336,7 @@ natlab_free (Natlab *lab)
     }
 
   if (lab->tmpdir != NULL)
-    remove_tree (lab->tmpdir);
+    ph_remove_tree (lab->tmpdir);
 
   g_clear_object (&lab->stun);
   g_ptr_array_unref (lab->procs);
