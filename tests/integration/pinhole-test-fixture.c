@@ -216,19 +216,6 @@ ph_listen_device (PhProc *listen)
   return online ? ph_event_string (online, "device") : NULL;
 }
 
-/* Returns: (nullable): the string member @member of @event */
-const char *
-ph_event_string (JsonObject *event,
-                 const char *member)
-{
-  JsonNode *node = json_object_get_member (event, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* Returns: (transfer none) (nullable): the first event named @event of a finished command */
 JsonObject *
 ph_result_event (PhResult   *r,

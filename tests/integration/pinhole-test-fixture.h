@@ -56,8 +56,6 @@ PhProc     *ph_fixture_spawn        (PhFixture          *f,
                                      const PhCliOptions *options,    /* nullable */
                                      const char *const  *args);
 
-const char *ph_event_string         (JsonObject    *event,
-                                     const char    *member);
 JsonObject *ph_result_event         (PhResult      *r,
                                      const char    *event);
 

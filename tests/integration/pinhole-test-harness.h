@@ -72,6 +72,8 @@ JsonObject *ph_proc_wait_named (PhProc     *p,
                                 const char *member,     /* nullable */
                                 const char *value,
                                 guint       timeout_ms);
+const char *ph_event_string    (JsonObject *event,
+                                const char *member);
 guint       ph_proc_count      (PhProc     *p,
                                 const char *event);
 gboolean    ph_proc_wait_count (PhProc     *p,
