@@ -104,6 +104,35 @@ ph_fixture_cli (PhFixture  *f,
   return ph_fixture_cli_with (f, profile, NULL, NULL, NULL, (const char *const *) args->pdata);
 }
 
+/**
+ * ph_fixture_cli_full:
+ * @url: (nullable): --server, or %NULL for the profile's
+ * @password: (nullable): given on standard input, or %NULL for none
+ * @stdin_text: (nullable): standard input after the password
+ * Runs `pinhole-cli --profile HOME/PROFILE --json ARGS… NULL` to its end.
+ * Returns: (transfer full)
+ */
+PhResult *
+ph_fixture_cli_full (PhFixture  *f,
+                     const char *profile,
+                     const char *url,
+                     const char *password,
+                     const char *stdin_text,
+                     ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *dir = ph_fixture_profile (f, profile);
+  const char *arg;
+  va_list ap;
+
+  va_start (ap, stdin_text);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return ph_cli_run (url, dir, password, stdin_text, (const char *const *) args->pdata);
+}
+
 /* `register` or `login` USER with the profile @profile; Returns: (transfer full) (nullable):
  * the device the profile is */
 static char *
@@ -143,12 +172,13 @@ ph_fixture_login (PhFixture  *f,
   return bind_account (f, profile, "login", "logged-in", user);
 }
 
-static void
-contact_request (PhFixture  *f,
-                 const char *user,
-                 const char *verb,
-                 const char *other,
-                 const char *expected_relation)
+/* `VERB OTHER` (add, accept…) from @user, answered with the relation @expected_relation */
+void
+ph_fixture_contact_request (PhFixture  *f,
+                            const char *user,
+                            const char *verb,
+                            const char *other,
+                            const char *expected_relation)
 {
   g_autoptr(PhResult) r = ph_fixture_cli (f, user, verb, other, NULL);
   JsonObject *event = ph_result_event (r, "contact");
@@ -165,8 +195,8 @@ ph_fixture_contacts (PhFixture  *f,
                      const char *a,
                      const char *b)
 {
-  contact_request (f, a, "add", b, "requested");
-  contact_request (f, b, "accept", a, "mutual");
+  ph_fixture_contact_request (f, a, "add", b, "requested");
+  ph_fixture_contact_request (f, b, "accept", a, "mutual");
 }
 
 /* starts `pinhole-cli --json ARGS…` for @profile, stopped in teardown; Returns:

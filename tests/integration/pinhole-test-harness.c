@@ -320,12 +320,12 @@ typedef struct
   const char *value;
 } NamedMatch;
 
-/* Returns: (nullable): the string member @member of @event */
+/* Returns: (nullable): the string member @member of @event, which may be %NULL */
 const char *
 ph_event_string (JsonObject *event,
                  const char *member)
 {
-  JsonNode *node = json_object_get_member (event, member);
+  JsonNode *node = event ? json_object_get_member (event, member) : NULL;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
       json_node_get_value_type (node) != G_TYPE_STRING)
