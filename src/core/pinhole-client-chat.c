@@ -288,7 +288,14 @@ _pinhole_client_handle_relay_open (PinholeClient *self,
     return;
   key = trusted_device_key (self, user, name, &error);
   device = key != NULL ? _pinhole_client_find_device (self, user, name) : NULL;
-  if (device == NULL || _pinhole_device_prefers_own_session (device))
+  relay = pinhole_relay_path_new (self->ws, (guint32) channel);
+  /* the device carries on the session we share (after a lost server connection), or has
+   * lost it and starts anew */
+  if (device != NULL && pinhole_stanza_get_flag (stanza, "resume") &&
+      _pinhole_device_resume_on (device, relay))
+    return;
+  if (device == NULL || pinhole_stanza_get_flag (stanza, "resume") ||
+      _pinhole_device_prefers_own_session (device))
     {
       g_autoptr(JsonObject) close = pinhole_stanza_new ("relay-close", "close");
 
@@ -300,7 +307,6 @@ _pinhole_client_handle_relay_open (PinholeClient *self,
         _pinhole_client_refresh_roster (self);
       return;
     }
-  relay = pinhole_relay_path_new (self->ws, (guint32) channel);
   _pinhole_device_accept_relay (device, relay);
 }
 
@@ -358,12 +364,6 @@ _pinhole_client_send_text_async (PinholeClient       *self,
   SendOp *op;
 
   g_task_set_source_tag (task, pinhole_client_send_message_async);
-  if (!pinhole_client_is_connected (self))
-    {
-      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                               "not connected to the server");
-      return;
-    }
   if (text == NULL || *text == '\0' || strlen (text) > PINHOLE_CHAT_MAX_TEXT ||
       !g_utf8_validate (text, -1, NULL))
     {
@@ -390,7 +390,8 @@ _pinhole_client_send_text_async (PinholeClient       *self,
       return;
     }
 
-  /* every device must be trusted before anything leaves */
+  /* every device must be trusted before anything leaves; without the server, only the ones
+   * with a session (on a direct path) can be reached */
   for (guint i = 0; i < g_list_model_get_n_items (devices); i++)
     {
       g_autoptr(PinholeDevice) d = g_list_model_get_item (devices, i);
@@ -402,7 +403,14 @@ _pinhole_client_send_text_async (PinholeClient       *self,
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
-      g_ptr_array_add (targets, g_steal_pointer (&d));
+      if (pinhole_client_is_connected (self) || pinhole_device_is_connected (d))
+        g_ptr_array_add (targets, g_steal_pointer (&d));
+    }
+  if (targets->len == 0)
+    {
+      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
+                               "not connected to the server");
+      return;
     }
 
   op = g_rc_box_new0 (SendOp);
@@ -428,7 +436,9 @@ _pinhole_client_send_text_async (PinholeClient       *self,
     {
       PinholeDevice *d = g_ptr_array_index (targets, i);
 
-      if (pinhole_device_get_presence (d) == PINHOLE_PRESENCE_OFFLINE)
+      /* a session on a direct path outlives the device's presence on the server */
+      if (pinhole_device_get_presence (d) == PINHOLE_PRESENCE_OFFLINE &&
+          !pinhole_device_is_connected (d))
         store_sealed (self, op, d);
       else
         {

@@ -172,6 +172,13 @@ roster_from_result (PinholeClient *self,
 }
 
 static void
+resume_relay (gpointer device,
+              gpointer user_data)
+{
+  _pinhole_device_resume_relay (device);
+}
+
+static void
 refresh_roster_cb (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
@@ -189,6 +196,8 @@ refresh_roster_cb (GObject      *source,
   roster_from_result (self, roster);
   self->roster_loaded = TRUE;
   _pinhole_client_release_held (self);
+  /* sessions that outlived a lost server connection get their relay back */
+  _pinhole_client_foreach_device (self, resume_relay, NULL);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -316,20 +325,22 @@ _pinhole_client_foreach_device (PinholeClient *self,
 }
 
 static void
-end_session (gpointer device,
-             gpointer error)
+relay_gone (gpointer device,
+            gpointer error)
 {
-  _pinhole_device_end_session (device, error);
+  _pinhole_device_server_lost (device, error);
 }
 
-/* the server connection is gone: every session ends (their relay paths are gone) */
+/* the server connection is gone, and every relay path with it: established sessions carry on
+ * (on their direct paths), the others end */
 void
 _pinhole_client_end_sessions (PinholeClient *self,
                               const GError  *error)
 {
   pinhole_relay_channels_lose_all (self->relays, error);
-  _pinhole_client_foreach_device (self, end_session, (gpointer) error);
+  _pinhole_client_foreach_device (self, relay_gone, (gpointer) error);
 }
+
 
 /* the client closes: contacts and devices let go of it */
 void

@@ -43,6 +43,7 @@ struct _PinholeDevice
   guint               establish_timeout;
   guint               probe_source;
   guint               probe_holds;
+  gboolean            resuming;   /* a relay-open to carry on the session is in flight */
   PinholePathKind     path_kind;
   gdouble             rtt_ms;
   char               *remote;
@@ -114,8 +115,13 @@ gboolean       _pinhole_device_prefers_own_session (PinholeDevice *self);
 void           _pinhole_device_relay_lost   (PinholeDevice    *self,
                                              PinholeRelayPath *relay,
                                              const GError     *error);
+void           _pinhole_device_server_lost  (PinholeDevice   *self,
+                                             const GError    *error);
 void           _pinhole_device_end_session  (PinholeDevice   *self,
                                              const GError    *error);
+void           _pinhole_device_resume_relay (PinholeDevice    *self);
+gboolean       _pinhole_device_resume_on    (PinholeDevice    *self,
+                                             PinholeRelayPath *relay);
 
 /* pinhole-device-direct.c */
 void           _pinhole_device_direct_session_up (PinholeDevice *self);

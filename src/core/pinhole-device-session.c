@@ -68,6 +68,7 @@ close_relay (PinholeDevice *self)
 static void
 clear_session (PinholeDevice *self)
 {
+  self->resuming = FALSE;
   _pinhole_device_direct_clear (self);
   g_clear_handle_id (&self->probe_source, g_source_remove);
   if (self->session != NULL)
@@ -404,7 +405,13 @@ _pinhole_device_accept_relay (PinholeDevice    *self,
   attach_session (self, relay, FALSE);
 }
 
-/* the server closed @relay: a session that had only this path is over */
+/**
+ * _pinhole_device_relay_lost:
+ * The server closed @relay (the device left it, or the contacts are no longer mutual): a
+ * session that still has a direct path carries on there (the relay channel is opened again
+ * later, _pinhole_device_resume_relay()); one that had only the relay is over, so that what
+ * waits for the device goes sealed to the server at once.
+ */
 void
 _pinhole_device_relay_lost (PinholeDevice    *self,
                             PinholeRelayPath *relay,
@@ -412,7 +419,123 @@ _pinhole_device_relay_lost (PinholeDevice    *self,
 {
   if (self->relay != relay)
     return;
+  pinhole_relay_channels_remove (self->client->relays, self->relay);
+  g_clear_object (&self->relay);
+  if (self->session != NULL &&
+      pinhole_session_get_state (self->session) == PINHOLE_SESSION_STATE_ESTABLISHED &&
+      pinhole_session_get_path (self->session) != NULL)
+    {
+      g_debug ("session with %s stays on its direct path without the relay", self->id);
+      _pinhole_device_update_path (self);
+      return;
+    }
   _pinhole_device_end_session (self, error);
+}
+
+/**
+ * _pinhole_device_server_lost:
+ * Our server connection is gone, and the relay with it. An established session carries on:
+ * on its direct path, or, while the agent is still moving it onto one, without a path until
+ * the session's own timeout; nothing could be stored for the device meanwhile anyway. A
+ * session still on its way is over.
+ */
+void
+_pinhole_device_server_lost (PinholeDevice *self,
+                             const GError  *error)
+{
+  if (self->relay != NULL)
+    pinhole_relay_channels_remove (self->client->relays, self->relay);
+  g_clear_object (&self->relay);
+  self->resuming = FALSE;
+  if (self->session != NULL &&
+      pinhole_session_get_state (self->session) == PINHOLE_SESSION_STATE_ESTABLISHED)
+    {
+      g_debug ("session with %s carries on without the server", self->id);
+      _pinhole_device_update_path (self);
+      return;
+    }
+  if (self->session != NULL || self->establish_timeout != 0)
+    _pinhole_device_end_session (self, error);
+}
+
+static void
+resume_open_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  PinholeClient *client = PINHOLE_CLIENT (source);
+  g_autoptr(PinholeDevice) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) reply = pinhole_client_request_finish (client, result, &error);
+  g_autoptr(PinholeRelayPath) relay = NULL;
+  gint64 channel;
+
+  self->resuming = FALSE;
+  if (self->client == NULL)
+    return;
+  if (reply == NULL ||
+      !pinhole_stanza_require_int (reply, "channel", 1, G_MAXUINT32, &channel, &error))
+    {
+      g_debug ("no relay behind the session with %s: %s", self->id, error->message);
+      return;
+    }
+  relay = pinhole_relay_path_new (client->ws, (guint32) channel);
+  if (!_pinhole_device_resume_on (self, relay))
+    {
+      g_autoptr(JsonObject) stanza = pinhole_stanza_new ("relay-close", "close");
+
+      json_object_set_int_member (stanza, "channel", channel);
+      _pinhole_client_send_stanza (client, stanza);
+    }
+}
+
+/**
+ * _pinhole_device_resume_relay:
+ * The server connection is back (or the device came online again) while the session lives on
+ * a direct path: the side with the smaller id opens a relay channel for the same session, so
+ * that it has the relay to fall back on again. Nothing is re-sent and no handshake is made.
+ */
+void
+_pinhole_device_resume_relay (PinholeDevice *self)
+{
+  g_autoptr(JsonObject) stanza = NULL;
+
+  if (self->client == NULL || !pinhole_client_is_connected (self->client) ||
+      self->relay != NULL || self->session == NULL || self->resuming ||
+      pinhole_session_get_state (self->session) != PINHOLE_SESSION_STATE_ESTABLISHED ||
+      self->presence == PINHOLE_PRESENCE_OFFLINE ||
+      strcmp (self->client->local_id, self->id) > 0)
+    return;
+  self->resuming = TRUE;
+  stanza = pinhole_stanza_new ("relay-open", NULL);
+  json_object_set_string_member (stanza, "user", self->user);
+  json_object_set_string_member (stanza, "device", self->name);
+  json_object_set_boolean_member (stanza, "resume", TRUE);
+  pinhole_client_request_async (self->client, stanza, NULL, resume_open_cb, g_object_ref (self));
+}
+
+/**
+ * _pinhole_device_resume_on:
+ * @relay: a relay channel opened (by either side) to carry on the current session
+ * Returns: %FALSE when there is no established session to carry on: the channel is refused
+ */
+gboolean
+_pinhole_device_resume_on (PinholeDevice    *self,
+                           PinholeRelayPath *relay)
+{
+  self->resuming = FALSE;
+  if (self->session == NULL ||
+      pinhole_session_get_state (self->session) != PINHOLE_SESSION_STATE_ESTABLISHED)
+    return FALSE;
+  if (self->relay != NULL)
+    close_relay (self);
+  self->relay = g_object_ref (relay);
+  pinhole_relay_channels_add (self->client->relays, relay);
+  g_debug ("session with %s has the relay again", self->id);
+  pinhole_session_add_backup_path (self->session, PINHOLE_PATH (relay));
+  _pinhole_relay_path_release (relay);
+  _pinhole_device_update_path (self);
+  return TRUE;
 }
 
 /**

@@ -188,6 +188,9 @@ _pinhole_device_set_presence (PinholeDevice   *self,
     return;
   self->presence = presence;
   notify (self, PINHOLE_DEVICE_PROP_PRESENCE);
+  /* back on the server while our session with it lives on a direct path */
+  if (presence != PINHOLE_PRESENCE_OFFLINE)
+    _pinhole_device_resume_relay (self);
 }
 
 /* the session's path, RTT and far end, as properties that notify when they change */

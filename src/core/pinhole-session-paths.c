@@ -180,6 +180,38 @@ pinhole_session_attach_path (PinholeSession *self,
 }
 
 /**
+ * pinhole_session_add_backup_path:
+ * @path: a path to the peer device
+ *
+ * Listens to @path like an attached path but leaves the current one alone: @path becomes
+ * current when the others are detached (a relay channel opened again behind a working direct
+ * path). With no current path it is attached as by pinhole_session_attach_path().
+ */
+void
+pinhole_session_add_backup_path (PinholeSession *self,
+                                 PinholePath    *path)
+{
+  PathEntry *entry;
+
+  g_return_if_fail (PINHOLE_IS_SESSION (self));
+  g_return_if_fail (PINHOLE_IS_PATH (path));
+
+  if (current_path (self) == NULL)
+    {
+      pinhole_session_attach_path (self, path);
+      return;
+    }
+  if (find_path (self, path) >= 0)
+    return;
+  entry = g_new0 (PathEntry, 1);
+  entry->path = g_object_ref (path);
+  entry->received_id = g_signal_connect (path, "received", G_CALLBACK (path_received_cb), self);
+  entry->closed_id = g_signal_connect (path, "closed", G_CALLBACK (path_closed_cb), self);
+  /* the least recently attached: the last to become current */
+  g_ptr_array_insert (self->paths, 0, entry);
+}
+
+/**
  * pinhole_session_detach_path:
  * @path: an attached path
  *

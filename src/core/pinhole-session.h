@@ -45,6 +45,8 @@ PinholeSession      *pinhole_session_new                (PinholeIdentity *identi
                                                          gboolean         initiator);
 void                 pinhole_session_attach_path        (PinholeSession  *self,
                                                          PinholePath     *path);
+void                 pinhole_session_add_backup_path    (PinholeSession  *self,
+                                                         PinholePath     *path);
 void                 pinhole_session_detach_path        (PinholeSession  *self,
                                                          PinholePath     *path);
 PinholePath         *pinhole_session_get_path           (PinholeSession  *self);

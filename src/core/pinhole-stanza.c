@@ -345,6 +345,17 @@ pinhole_stanza_optional_string (JsonObject *stanza,
   return get_string (stanza, member, max_len, FALSE, error);
 }
 
+/* Returns: whether @member is the boolean true; missing, false or of another type is %FALSE */
+gboolean
+pinhole_stanza_get_flag (JsonObject *stanza,
+                         const char *member)
+{
+  JsonNode *node = json_object_get_member (stanza, member);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_BOOLEAN && json_node_get_boolean (node);
+}
+
 gboolean
 pinhole_stanza_require_int (JsonObject *stanza,
                             const char *member,

@@ -51,6 +51,8 @@ const char *pinhole_stanza_optional_string (JsonObject *stanza,
                                             const char *member,
                                             gsize       max_len,
                                             GError    **error);
+gboolean    pinhole_stanza_get_flag       (JsonObject  *stanza,
+                                           const char  *member);
 gboolean    pinhole_stanza_require_int    (JsonObject  *stanza,
                                            const char  *member,
                                            gint64       min,

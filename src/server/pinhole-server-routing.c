@@ -206,6 +206,9 @@ _pinhole_server_handle_relay_open (PinholeServerConnection *c,
   json_object_set_int_member (push, "channel", ch->id);
   json_object_set_string_member (push, "user", c->user);
   json_object_set_string_member (push, "device", c->device);
+  /* the opener holds a session with that device and wants it carried on (protocol.md §7) */
+  if (pinhole_stanza_get_flag (stanza, "resume"))
+    json_object_set_boolean_member (push, "resume", TRUE);
   _pinhole_server_send (peer, push);
 
   json_object_set_int_member (result, "channel", ch->id);

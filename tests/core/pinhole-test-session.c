@@ -3,7 +3,7 @@
 #include "pinhole-test-session.h"
 
 #include "pinhole-session-private.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 
 static void
 frame_received_cb (PinholeSession  *session,
@@ -174,7 +174,7 @@ pinhole_test_sessions_teardown (PinholeTestSessions *f,
     ;
 }
 
-/* a PinholeTestCondition on a PinholeTestSessions */
+/* a PhTestCondition on a PinholeTestSessions */
 gboolean
 pinhole_test_sessions_both_established (gpointer data)
 {
@@ -189,5 +189,5 @@ pinhole_test_sessions_establish (PinholeTestSessions *f)
 {
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (pinhole_test_sessions_both_established, f, 10000));
+  g_assert_true (ph_iterate_until (pinhole_test_sessions_both_established, f, 10000));
 }

@@ -7,7 +7,7 @@
 #include "pinhole-agent.h"
 #include "pinhole-candidate.h"
 #include "pinhole-endpoint.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 
 #include <string.h>
 
@@ -60,7 +60,7 @@ typedef struct
 } Fixture;
 
 #define iterate_until(f, condition, timeout_ms) \
-  pinhole_test_iterate_until ((PinholeTestCondition) (condition), (f), (timeout_ms))
+  ph_iterate_until ((PhTestCondition) (condition), (f), (timeout_ms))
 
 /* ---- addresses and messages ---- */
 

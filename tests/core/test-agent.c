@@ -8,7 +8,7 @@
 #include "pinhole-endpoint.h"
 #include "pinhole-error.h"
 #include "pinhole-stanza.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 
 #include <string.h>
 
@@ -184,9 +184,9 @@ add_loopback (Side            *side,
   pinhole_agent_add_local_candidate (side->agent, c);
 }
 
-/* conditions on the fixture, for pinhole_test_iterate_until() */
+/* conditions on the fixture, for ph_iterate_until() */
 #define iterate_until(f, condition, timeout_ms) \
-  pinhole_test_iterate_until ((PinholeTestCondition) (condition), (f), (timeout_ms))
+  ph_iterate_until ((PhTestCondition) (condition), (f), (timeout_ms))
 
 static gboolean
 both_have_paths (Fixture *f)
@@ -510,7 +510,7 @@ test_lost_nomination (Fixture       *f,
   pinhole_agent_local_done (f->b.agent);
   g_assert_true (iterate_until (f, a_has_path, 5000));
   /* a nomination delivered in this time would have been acted on many times over */
-  pinhole_test_iterate_for (500);
+  ph_iterate_for (500);
   g_assert_cmpuint (f->a.n_dropped, ==, 1);
   g_assert_null (f->b.path);
   g_assert_true (pinhole_agent_is_searching (f->b.agent));

@@ -6,6 +6,7 @@
 #include "pinhole-error.h"
 #include "pinhole-port-mapper.h"
 #include "../pinhole-test-missing.h"
+#include "pinhole-test-util.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -17,30 +18,6 @@
 #define CANCEL_BOUND_MS 500
 
 static char *netns_unavailable;   /* why the namespace could not be made, or NULL */
-
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* iterates the default main context until *result is set or timeout_ms passes */
-static gboolean
-wait_for_result (GAsyncResult **result,
-                 guint          timeout_ms)
-{
-  gboolean expired = FALSE;
-  GSource *deadline = g_timeout_source_new (timeout_ms);
-
-  g_source_set_callback (deadline, deadline_cb, &expired, NULL);
-  g_source_attach (deadline, NULL);
-  while (*result == NULL && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  return *result != NULL;
-}
 
 static void
 store_result_cb (GObject      *source,
@@ -129,7 +106,7 @@ map_expect_no_path (const char *reason_upnp,
 
   pinhole_port_mapper_map_async (mapper, PINHOLE_PORT_MAP_PROTOCOL_UDP, 40000, NULL, 60, NULL,
                                  store_result_cb, &result);
-  g_assert_true (wait_for_result (&result, NO_PATH_BOUND_MS + 5000));
+  g_assert_true (ph_wait_pointer ((gpointer *) &result, NO_PATH_BOUND_MS + 5000));
   took_ms = (g_get_monotonic_time () - start) / 1000;
   mapping = pinhole_port_mapper_map_finish (mapper, result, &error);
   g_assert_null (mapping);
@@ -187,7 +164,7 @@ cancel_after (guint                 delay_ms,
   g_timeout_add (delay_ms, cancel_cb, cancellable);
   pinhole_port_mapper_map_async (mapper, PINHOLE_PORT_MAP_PROTOCOL_TCP, 40001, NULL, 60,
                                  cancellable, store_result_cb, &result);
-  g_assert_true (wait_for_result (&result, NO_PATH_BOUND_MS + 5000));
+  g_assert_true (ph_wait_pointer ((gpointer *) &result, NO_PATH_BOUND_MS + 5000));
   took_ms = (g_get_monotonic_time () - start) / 1000;
   mapping = pinhole_port_mapper_map_finish (mapper, result, &error);
   g_assert_null (mapping);
@@ -230,7 +207,7 @@ test_cancel_before (void)
   g_cancellable_cancel (cancellable);
   pinhole_port_mapper_map_async (mapper, PINHOLE_PORT_MAP_PROTOCOL_UDP, 40002, NULL, 60,
                                  cancellable, store_result_cb, &result);
-  g_assert_true (wait_for_result (&result, CANCEL_BOUND_MS));
+  g_assert_true (ph_wait_pointer ((gpointer *) &result, CANCEL_BOUND_MS));
   mapping = pinhole_port_mapper_map_finish (mapper, result, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (mapping);
@@ -250,13 +227,13 @@ test_shutdown_empty (void)
   if (!require_netns ())
     return;
   pinhole_port_mapper_shutdown_async (mapper, NULL, store_result_cb, &result);
-  g_assert_true (wait_for_result (&result, 1000));
+  g_assert_true (ph_wait_pointer ((gpointer *) &result, 1000));
   g_assert_true (pinhole_port_mapper_shutdown_finish (mapper, result, &error));
   g_assert_no_error (error);
 
   pinhole_port_mapper_map_async (mapper, PINHOLE_PORT_MAP_PROTOCOL_UDP, 40003, NULL, 60, NULL,
                                  store_result_cb, &result2);
-  g_assert_true (wait_for_result (&result2, 1000));
+  g_assert_true (ph_wait_pointer ((gpointer *) &result2, 1000));
   mapping = pinhole_port_mapper_map_finish (mapper, result2, &error);
   g_assert_null (mapping);
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);

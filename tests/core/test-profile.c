@@ -3,6 +3,7 @@
  * use with held-back changes, chat history and per-contact settings, each in a fresh folder. */
 #include "pinhole-profile.h"
 #include "pinhole-error.h"
+#include "pinhole-test-util.h"
 
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -12,25 +13,6 @@ typedef struct
 {
   char *dir;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_assert_cmpint (g_unlink (child), ==, 0);
-      }
-  g_assert_cmpint (g_rmdir (path), ==, 0);
-}
 
 static void
 fixture_set_up (Fixture      *f,
@@ -46,7 +28,7 @@ static void
 fixture_tear_down (Fixture      *f,
                    gconstpointer data)
 {
-  remove_tree (f->dir);
+  g_assert_true (ph_remove_tree (f->dir));
   g_free (f->dir);
 }
 

@@ -9,7 +9,7 @@
 #include "pinhole-session.h"
 #include "pinhole-session-frame.h"
 #include "pinhole-session-private.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 #include "pinhole-test-path.h"
 #include "pinhole-test-session.h"
 
@@ -52,7 +52,7 @@ test_path_switch_resend (PinholeTestSessions *f,
   pinhole_test_path_set_silent (f->path_a, TRUE);
   pinhole_test_peer_send_numbered (&f->alice, 0, 20);
   g_assert_cmpuint (pinhole_test_path_get_n_dropped (f->path_a), >=, 20);
-  pinhole_test_iterate_for (50);
+  ph_iterate_for (50);
   g_assert_cmpuint (f->bob.received->len, ==, 0);
 
   pinhole_test_path_new_pair (PINHOLE_PATH_KIND_LAN, 4, &lan_a, &lan_b);
@@ -61,7 +61,7 @@ test_path_switch_resend (PinholeTestSessions *f,
   pinhole_session_attach_path (f->bob.session, PINHOLE_PATH (lan_b));
   switched = g_get_monotonic_time ();
   pinhole_session_attach_path (f->alice.session, PINHOLE_PATH (lan_a));
-  g_assert_true (pinhole_test_iterate_until (has_received, &bob_all, 5000));
+  g_assert_true (ph_iterate_until (has_received, &bob_all, 5000));
   elapsed_ms = (g_get_monotonic_time () - switched) / 1000.0;
   g_test_message ("frames in flight arrived %.1f ms after the switch", elapsed_ms);
   g_assert_cmpfloat (elapsed_ms, <, 300);
@@ -186,11 +186,11 @@ test_finish_lost (PinholeTestSessions *f,
 
   pinhole_session_start (f->bob.session);
   pinhole_session_start (f->alice.session);
-  g_assert_true (pinhole_test_iterate_until (bob_answered, f, 5000));
+  g_assert_true (ph_iterate_until (bob_answered, f, 5000));
   /* RESPONSE is on its way to alice; what alice and bob send next is lost */
   pinhole_test_path_set_silent (f->path_a, TRUE);
   pinhole_test_path_set_silent (f->path_b, TRUE);
-  g_assert_true (pinhole_test_iterate_until (alice_established, f, 5000));
+  g_assert_true (ph_iterate_until (alice_established, f, 5000));
   g_assert_cmpint (pinhole_session_get_state (f->bob.session), ==,
                    PINHOLE_SESSION_STATE_HANDSHAKING);
 
@@ -199,13 +199,13 @@ test_finish_lost (PinholeTestSessions *f,
   _pinhole_session_receive_packet (f->alice.session, forged);
 
   pinhole_test_path_set_silent (f->path_a, FALSE);
-  g_assert_true (pinhole_test_iterate_until (bob_established, f, 2000));
+  g_assert_true (ph_iterate_until (bob_established, f, 2000));
 
   /* bob's first packets are lost too; its DATA confirms alice's keys, and gets through */
   pinhole_test_path_set_silent (f->path_b, FALSE);
   g_assert_true (pinhole_session_send (f->bob.session, PINHOLE_SESSION_CHANNEL_CHAT, hello, NULL,
                                        NULL));
-  g_assert_true (pinhole_test_iterate_until (has_received, &alice_one, 5000));
+  g_assert_true (ph_iterate_until (has_received, &alice_one, 5000));
   g_assert_true (g_bytes_equal (f->alice.received->pdata[0], hello));
 }
 
@@ -236,12 +236,12 @@ test_forward_secrecy (PinholeTestSessions *f,
   pinhole_session_start (alice);
   /* the accessors see the live secrets: x drawn with HELLO, bob's FINISH key with RESPONSE */
   g_assert_false (is_zero (_pinhole_session_get_ephemeral_secret (alice)));
-  g_assert_true (pinhole_test_iterate_until (bob_has_finish_key, f, 5000));
+  g_assert_true (ph_iterate_until (bob_has_finish_key, f, 5000));
   /* bob erases y as soon as RESPONSE is sealed, before FINISH */
   g_assert_cmpint (pinhole_session_get_state (bob), ==, PINHOLE_SESSION_STATE_HANDSHAKING);
   g_assert_true (is_zero (_pinhole_session_get_ephemeral_secret (bob)));
 
-  g_assert_true (pinhole_test_iterate_until (pinhole_test_sessions_both_established, f, 5000));
+  g_assert_true (ph_iterate_until (pinhole_test_sessions_both_established, f, 5000));
   g_assert_true (is_zero (_pinhole_session_get_ephemeral_secret (alice)));
   g_assert_true (is_zero (_pinhole_session_get_finish_key (alice)));
   g_assert_true (is_zero (_pinhole_session_get_ephemeral_secret (bob)));

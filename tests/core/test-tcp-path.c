@@ -5,7 +5,7 @@
 
 #include "pinhole-error.h"
 #include "pinhole-tcp-path.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 
 #define MAX_ITERATIONS 10000000
 
@@ -82,8 +82,8 @@ connect_pair (GSocketConnection **out_client,
   g_socket_listener_accept_async (listener, NULL, accept_cb, out_server);
   g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (bound), NULL, connect_cb,
                                  out_client);
-  g_assert_true (pinhole_test_iterate_until (pointer_set, out_client, 5000));
-  g_assert_true (pinhole_test_iterate_until (pointer_set, out_server, 5000));
+  g_assert_true (ph_iterate_until (pointer_set, out_client, 5000));
+  g_assert_true (ph_iterate_until (pointer_set, out_server, 5000));
   g_socket_listener_close (listener);
 }
 
@@ -218,13 +218,13 @@ test_round_trip (void)
   g_assert_no_error (error);
   g_assert_true (pinhole_path_send (a.path, empty, &error));
   g_assert_true (pinhole_path_send (a.path, big, &error));
-  g_assert_true (pinhole_test_iterate_until (received_at_least, &to_b, 5000));
+  g_assert_true (ph_iterate_until (received_at_least, &to_b, 5000));
   g_assert_true (g_bytes_equal (b.received->pdata[0], hello));
   g_assert_true (g_bytes_equal (b.received->pdata[1], empty));
   g_assert_true (g_bytes_equal (b.received->pdata[2], big));
 
   g_assert_true (pinhole_path_send (b.path, world, &error));
-  g_assert_true (pinhole_test_iterate_until (received_at_least, &to_a, 5000));
+  g_assert_true (ph_iterate_until (received_at_least, &to_a, 5000));
   g_assert_true (g_bytes_equal (a.received->pdata[0], world));
   g_assert_cmpuint (a.n_closed + b.n_closed, ==, 0);
 
@@ -309,7 +309,7 @@ test_many (void)
       g_main_context_iteration (NULL, TRUE);
     }
   /* nothing more may arrive: each packet exactly once */
-  pinhole_test_iterate_for (100);
+  ph_iterate_for (100);
 
   g_assert_cmpuint (a.n_bad, ==, 0);
   g_assert_cmpuint (b.n_bad, ==, 0);
@@ -337,7 +337,7 @@ test_oversized_frame (void)
   g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (raw)),
                                             header, sizeof header, &written, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (pinhole_test_iterate_until (end_closed, &b, 5000));
+  g_assert_true (ph_iterate_until (end_closed, &b, 5000));
   g_assert_cmpuint (b.n_closed, ==, 1);
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
   g_assert_cmpuint (b.received->len, ==, 0);
@@ -368,12 +368,12 @@ test_limit_frame_accepted (void)
   make_paths (&a, &b, &raw, NULL);
   g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (raw)),
                                             frame, 3, NULL, NULL, &error));
-  pinhole_test_iterate_for (20);
+  ph_iterate_for (20);
   g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (raw)),
                                             frame + 3, 1 + PINHOLE_PATH_MAX_PACKET, NULL, NULL,
                                             &error));
   g_assert_no_error (error);
-  g_assert_true (pinhole_test_iterate_until (received_at_least, &one, 5000));
+  g_assert_true (ph_iterate_until (received_at_least, &one, 5000));
   g_assert_cmpuint (g_bytes_get_size (b.received->pdata[0]), ==, PINHOLE_PATH_MAX_PACKET);
   g_assert_cmpuint (b.n_closed, ==, 0);
   end_clear (&b);
@@ -391,10 +391,10 @@ test_close (void)
   pinhole_path_close (a.path);
   g_assert_cmpuint (a.n_closed, ==, 1);
 
-  g_assert_true (pinhole_test_iterate_until (end_closed, &b, 5000));
+  g_assert_true (ph_iterate_until (end_closed, &b, 5000));
   g_assert_cmpuint (b.n_closed, ==, 1);
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
-  pinhole_test_iterate_for (20);
+  ph_iterate_for (20);
   g_assert_cmpuint (a.n_closed, ==, 1);
   g_assert_cmpuint (b.n_closed, ==, 1);
 
@@ -416,7 +416,7 @@ test_peer_eof (void)
                                             partial, sizeof partial, NULL, NULL, &error));
   g_assert_true (g_io_stream_close (G_IO_STREAM (raw), NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (pinhole_test_iterate_until (end_closed, &a, 5000));
+  g_assert_true (ph_iterate_until (end_closed, &a, 5000));
   g_assert_cmpuint (a.n_closed, ==, 1);
   g_assert_error (a.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
   g_assert_cmpuint (a.received->len, ==, 0);
@@ -434,10 +434,10 @@ test_unref_while_busy (void)
   for (guint i = 0; i < 64; i++)
     g_assert_true (pinhole_path_send (a.path, packet, NULL));
   end_clear (&a);
-  g_assert_true (pinhole_test_iterate_until (end_closed, &b, 5000));
+  g_assert_true (ph_iterate_until (end_closed, &b, 5000));
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
   end_clear (&b);
-  pinhole_test_iterate_for (20);
+  ph_iterate_for (20);
 }
 
 static void
@@ -466,7 +466,7 @@ test_queue_limit (void)
                     PINHOLE_TCP_PATH_MAX_QUEUED);
   g_assert_cmpuint (a.n_closed, ==, 0);
   end_clear (&a);
-  pinhole_test_iterate_for (20);
+  ph_iterate_for (20);
 }
 
 int

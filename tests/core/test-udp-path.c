@@ -8,7 +8,7 @@
 #include "pinhole-error.h"
 #include "pinhole-stun-message.h"
 #include "pinhole-udp-path.h"
-#include "pinhole-test-loop.h"
+#include "pinhole-test-util.h"
 
 #define MAX_ITERATIONS 20000000
 
@@ -271,7 +271,7 @@ make_pair (Side *a,
   side_make_path (a, b, TRUE);
   side_make_path (b, a, FALSE);
   g_assert_false (pinhole_udp_path_is_connected (a->path));
-  g_assert_true (pinhole_test_iterate_until (both_connected, &p, 10000));
+  g_assert_true (ph_iterate_until (both_connected, &p, 10000));
 }
 
 typedef struct
@@ -348,13 +348,13 @@ test_round_trip (void)
   g_assert_no_error (error);
   g_assert_true (pinhole_path_send (PINHOLE_PATH (a.path), empty, &error));
   g_assert_true (pinhole_path_send (PINHOLE_PATH (a.path), big, &error));
-  g_assert_true (pinhole_test_iterate_until (received_at_least, &to_b, 10000));
+  g_assert_true (ph_iterate_until (received_at_least, &to_b, 10000));
   g_assert_true (g_bytes_equal (b.received->pdata[0], hello));
   g_assert_true (g_bytes_equal (b.received->pdata[1], empty));
   g_assert_true (g_bytes_equal (b.received->pdata[2], big));
 
   g_assert_true (pinhole_path_send (PINHOLE_PATH (b.path), world, &error));
-  g_assert_true (pinhole_test_iterate_until (received_at_least, &to_a, 10000));
+  g_assert_true (ph_iterate_until (received_at_least, &to_a, 10000));
   g_assert_true (g_bytes_equal (a.received->pdata[0], world));
 
   g_assert_cmpuint (a.n_closed + b.n_closed, ==, 0);
@@ -429,7 +429,7 @@ run_many (guint n_packets,
                   a.n_datagrams, b.n_datagrams, a.n_dropped, b.n_dropped, a.n_reordered,
                   b.n_reordered);
   /* nothing more may arrive: each packet exactly once */
-  pinhole_test_iterate_for (300);
+  ph_iterate_for (300);
 
   g_assert_cmpuint (a.n_bad, ==, 0);
   g_assert_cmpuint (b.n_bad, ==, 0);
@@ -479,10 +479,10 @@ test_close (void)
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
 
   /* the reset reaches the peer */
-  g_assert_true (pinhole_test_iterate_until (side_closed, &b, 5000));
+  g_assert_true (ph_iterate_until (side_closed, &b, 5000));
   g_assert_cmpuint (b.n_closed, ==, 1);
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
-  pinhole_test_iterate_for (50);
+  ph_iterate_for (50);
   g_assert_cmpuint (a.n_closed, ==, 1);
   g_assert_cmpuint (b.n_closed, ==, 1);
   side_clear (&a);
@@ -498,7 +498,7 @@ test_peer_unref (void)
   make_pair (&a, &b);
   g_signal_handlers_disconnect_by_data (a.path, &a);
   g_clear_object (&a.path);
-  g_assert_true (pinhole_test_iterate_until (side_closed, &b, 5000));
+  g_assert_true (ph_iterate_until (side_closed, &b, 5000));
   g_assert_error (b.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED);
   side_clear (&a);
   side_clear (&b);
@@ -591,10 +591,10 @@ test_oversized_frame (void)
   clock = g_timeout_add (5, raw_clock_cb, &b);
   side_make_path (&a, &b, TRUE);
 
-  g_assert_true (pinhole_test_iterate_until (raw_opened, &b, 10000));
+  g_assert_true (ph_iterate_until (raw_opened, &b, 10000));
   g_assert_cmpint (pseudo_tcp_socket_send (b.raw, (const char *) header, sizeof header), ==,
                    sizeof header);
-  g_assert_true (pinhole_test_iterate_until (side_closed, &a, 10000));
+  g_assert_true (ph_iterate_until (side_closed, &a, 10000));
   g_assert_cmpuint (a.n_closed, ==, 1);
   g_assert_error (a.closed_error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
   g_assert_cmpuint (a.n_received, ==, 0);

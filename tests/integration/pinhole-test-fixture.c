@@ -133,6 +133,35 @@ ph_fixture_cli_options (PhFixture          *f,
   return r;
 }
 
+/**
+ * ph_fixture_cli_full:
+ * @url: (nullable): --server, or %NULL for the profile's
+ * @password: (nullable): given on standard input, or %NULL for none
+ * @stdin_text: (nullable): standard input after the password
+ * Runs `pinhole-cli --profile HOME/PROFILE --json ARGS… NULL` to its end.
+ * Returns: (transfer full)
+ */
+PhResult *
+ph_fixture_cli_full (PhFixture  *f,
+                     const char *profile,
+                     const char *url,
+                     const char *password,
+                     const char *stdin_text,
+                     ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *dir = ph_fixture_profile (f, profile);
+  const char *arg;
+  va_list ap;
+
+  va_start (ap, stdin_text);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return ph_cli_run (url, dir, password, stdin_text, (const char *const *) args->pdata);
+}
+
 /* `register` or `login` USER with the profile @profile; Returns: (transfer full) (nullable):
  * the device the profile is */
 static char *
@@ -187,12 +216,13 @@ ph_assert_result_event (PhResult   *r,
     g_assert_cmpstr (ph_event_string (o, member), ==, value);
 }
 
-static void
-contact_request (PhFixture  *f,
-                 const char *user,
-                 const char *verb,
-                 const char *other,
-                 const char *expected_relation)
+/* `VERB OTHER` (add, accept…) from @user, answered with the relation @expected_relation */
+void
+ph_fixture_contact_request (PhFixture  *f,
+                            const char *user,
+                            const char *verb,
+                            const char *other,
+                            const char *expected_relation)
 {
   g_autoptr(PhResult) r = ph_fixture_cli (f, user, verb, other, NULL);
 
@@ -205,8 +235,8 @@ ph_fixture_contacts (PhFixture  *f,
                      const char *a,
                      const char *b)
 {
-  contact_request (f, a, "add", b, "requested");
-  contact_request (f, b, "accept", a, "mutual");
+  ph_fixture_contact_request (f, a, "add", b, "requested");
+  ph_fixture_contact_request (f, b, "accept", a, "mutual");
 }
 
 /* starts `pinhole-cli --json ARGS…` for @profile, stopped in teardown; Returns:
@@ -254,19 +284,6 @@ ph_listen_device (PhProc *listen)
     return NULL;
   online = ph_proc_wait_named (listen, &cursor, "online", NULL, NULL, 0);
   return online ? ph_event_string (online, "device") : NULL;
-}
-
-/* Returns: (nullable): the string member @member of @event */
-const char *
-ph_event_string (JsonObject *event,
-                 const char *member)
-{
-  JsonNode *node = json_object_get_member (event, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
 }
 
 /* Returns: (transfer none) (nullable): the first event named @event of a finished command */

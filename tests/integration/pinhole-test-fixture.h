@@ -43,11 +43,23 @@ PhResult   *ph_fixture_cli_with     (PhFixture          *f,
                                      const PhCliOptions *options,    /* nullable */
                                      const char *const  *args);
 
+PhResult   *ph_fixture_cli_full     (PhFixture     *f,
+                                     const char    *profile,
+                                     const char    *url,        /* nullable */
+                                     const char    *password,   /* nullable */
+                                     const char    *stdin_text, /* nullable */
+                                     ...) G_GNUC_NULL_TERMINATED;
+
 void        ph_fixture_register     (PhFixture     *f,
                                      const char    *user);
 char       *ph_fixture_login        (PhFixture     *f,
                                      const char    *profile,
                                      const char    *user);
+void        ph_fixture_contact_request (PhFixture  *f,
+                                        const char *user,
+                                        const char *verb,
+                                        const char *other,
+                                        const char *expected_relation);
 void        ph_fixture_contacts     (PhFixture     *f,
                                      const char    *a,
                                      const char    *b);
@@ -60,8 +72,6 @@ PhProc     *ph_fixture_spawn        (PhFixture          *f,
                                      const PhCliOptions *options,    /* nullable */
                                      const char *const  *args);
 
-const char *ph_event_string         (JsonObject    *event,
-                                     const char    *member);
 JsonObject *ph_result_event         (PhResult      *r,
                                      const char    *event);
 void        ph_assert_result_event  (PhResult      *r,

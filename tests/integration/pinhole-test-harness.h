@@ -9,6 +9,9 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+/* ph_iterate_until (), ph_make_tmp_dir (), ph_remove_tree () */
+#include "pinhole-test-util.h"
+
 G_BEGIN_DECLS
 
 /* deadlines, in milliseconds */
@@ -20,10 +23,6 @@ G_BEGIN_DECLS
 /* with g_test_set_nonfatal_assertions(), a failed check ends the test function so that the
  * fixture's teardown still stops every process */
 #define ph_return_if_failed() G_STMT_START { if (g_test_failed ()) return; } G_STMT_END
-
-gboolean ph_iterate_until (gboolean (*done) (gpointer data),
-                           gpointer   data,
-                           guint      timeout_ms);
 
 /* ---- processes ---- */
 
@@ -73,6 +72,8 @@ JsonObject *ph_proc_wait_named (PhProc     *p,
                                 const char *member,     /* nullable */
                                 const char *value,
                                 guint       timeout_ms);
+const char *ph_event_string    (JsonObject *event,
+                                const char *member);
 guint       ph_proc_count      (PhProc     *p,
                                 const char *event);
 gboolean    ph_proc_wait_count (PhProc     *p,
@@ -154,11 +155,6 @@ JsonObject *ph_ws_wait_reply (PhWs       *ws,
 gboolean    ph_ws_wait_closed (PhWs      *ws,
                                guint      timeout_ms);
 void        ph_ws_free       (PhWs       *ws);
-
-/* ---- temporary folders ---- */
-
-char *ph_make_tmp_dir (const char *tmpl);
-void  ph_remove_tree  (const char *path);
 
 /* ---- CLI runs with environment or plain text ---- */
 

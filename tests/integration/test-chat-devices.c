@@ -4,49 +4,20 @@
  * learns when it starts. */
 #define G_LOG_DOMAIN "pinhole-test"
 
-#include "pinhole-test-harness.h"
+#include "pinhole-test-fixture.h"
 
 #include <string.h>
 
-typedef struct
-{
-  PhServer  *server;
-  char      *home;
-  GPtrArray *procs;
-} Fixture;
-
-static void
-fixture_setup (Fixture      *f,
-               gconstpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  f->procs = g_ptr_array_new_with_free_func ((GDestroyNotify) ph_proc_free);
-  f->home = ph_make_tmp_dir ("pinhole-test-XXXXXX");
-  f->server = ph_server_start (&error);
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture      *f,
-                  gconstpointer data)
-{
-  g_clear_pointer (&f->procs, g_ptr_array_unref);
-  g_clear_pointer (&f->server, ph_server_free);
-  ph_remove_tree (f->home);
-  g_clear_pointer (&f->home, g_free);
-}
-
 static int
-run (Fixture    *f,
+run (PhFixture  *f,
      const char *user,
      gboolean    with_password,
      const char *arg1,
      const char *arg2,
      const char *arg3)
 {
-  g_autofree char *dir = g_build_filename (f->home, user, NULL);
-  g_autofree char *password = g_strconcat ("password-of-", user, NULL);
+  g_autofree char *dir = ph_fixture_profile (f, user);
+  g_autofree char *password = ph_password_of (user);
   const char *args[] = { arg1, arg2, arg3, NULL };
   g_autoptr(PhResult) r = ph_cli_run (f->server->url, dir, with_password ? password : NULL, NULL,
                                       args);
@@ -55,7 +26,7 @@ run (Fixture    *f,
 }
 
 static void
-setup_pair (Fixture *f)
+setup_pair (PhFixture *f)
 {
   g_assert_cmpint (run (f, "alice", TRUE, "register", "alice", NULL), ==, 0);
   g_assert_cmpint (run (f, "bob", TRUE, "register", "bob", NULL), ==, 0);
@@ -64,10 +35,10 @@ setup_pair (Fixture *f)
 }
 
 static PhProc *
-listen_start (Fixture    *f,
+listen_start (PhFixture  *f,
               const char *user)
 {
-  g_autofree char *dir = g_build_filename (f->home, user, NULL);
+  g_autofree char *dir = ph_fixture_profile (f, user);
   const char *args[] = { "listen", NULL };
   PhProc *p = ph_cli_spawn (NULL, dir, NULL, FALSE, args);
   guint cursor = 0;
@@ -83,7 +54,7 @@ listen_start (Fixture    *f,
  * as the same device without announcing it: the listen's connection must stay the device's,
  * online, and keep receiving live */
 static void
-test_own_command_keeps_listen (Fixture      *f,
+test_own_command_keeps_listen (PhFixture    *f,
                                gconstpointer data)
 {
   PhProc *bob;
@@ -103,10 +74,10 @@ test_own_command_keeps_listen (Fixture      *f,
 /* one running listen per profile: a second one says who holds the profile and leaves the
  * first alone; the profile is free again once its holder is gone, even when it was killed */
 static void
-test_second_listen_refused (Fixture      *f,
+test_second_listen_refused (PhFixture    *f,
                             gconstpointer data)
 {
-  g_autofree char *dir = g_build_filename (f->home, "bob", NULL);
+  g_autofree char *dir = ph_fixture_profile (f, "bob");
   g_autofree char *expected = NULL;
   const char *args[] = { "listen", NULL };
   PhProc *bob;
@@ -140,7 +111,7 @@ test_second_listen_refused (Fixture      *f,
 /* a listen that starts while a contact is online prints that contact's presence, although
  * the server pushes it before the client has fetched its roster */
 static void
-test_listen_reports_online_contacts (Fixture      *f,
+test_listen_reports_online_contacts (PhFixture    *f,
                                      gconstpointer data)
 {
   PhProc *bob;
@@ -165,11 +136,11 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_set_nonfatal_assertions ();
-  g_test_add ("/integration/chat/own-command-keeps-listen", Fixture, NULL, fixture_setup,
-              test_own_command_keeps_listen, fixture_teardown);
-  g_test_add ("/integration/chat/second-listen-refused", Fixture, NULL, fixture_setup,
-              test_second_listen_refused, fixture_teardown);
-  g_test_add ("/integration/chat/listen-reports-online-contacts", Fixture, NULL, fixture_setup,
-              test_listen_reports_online_contacts, fixture_teardown);
+  g_test_add ("/integration/chat/own-command-keeps-listen", PhFixture, NULL,
+              ph_fixture_setup, test_own_command_keeps_listen, ph_fixture_teardown);
+  g_test_add ("/integration/chat/second-listen-refused", PhFixture, NULL,
+              ph_fixture_setup, test_second_listen_refused, ph_fixture_teardown);
+  g_test_add ("/integration/chat/listen-reports-online-contacts", PhFixture, NULL,
+              ph_fixture_setup, test_listen_reports_online_contacts, ph_fixture_teardown);
   return g_test_run ();
 }

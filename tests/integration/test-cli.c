@@ -4,56 +4,9 @@
  * names (README.md, "pinhole-cli"). */
 #define G_LOG_DOMAIN "pinhole-test"
 
-#include "pinhole-test-harness.h"
+#include "pinhole-test-fixture.h"
 
 #include <string.h>
-
-typedef struct
-{
-  PhServer  *server;
-  char      *home;    /* profiles, one folder per user */
-  GPtrArray *procs;   /* PhProc*: long-running clients, stopped in teardown */
-} Fixture;
-
-static void
-fixture_setup (Fixture      *f,
-               gconstpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  f->procs = g_ptr_array_new_with_free_func ((GDestroyNotify) ph_proc_free);
-  f->home = ph_make_tmp_dir ("pinhole-test-XXXXXX");
-  f->server = ph_server_start (&error);
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture      *f,
-                  gconstpointer data)
-{
-  g_clear_pointer (&f->procs, g_ptr_array_unref);
-  if (f->server != NULL && g_test_failed ())
-    {
-      g_autofree char *log = ph_server_dup_log (f->server);
-      g_test_message ("server log:\n%s", log);
-    }
-  g_clear_pointer (&f->server, ph_server_free);
-  ph_remove_tree (f->home);
-  g_clear_pointer (&f->home, g_free);
-}
-
-static char *
-profile_of (Fixture    *f,
-            const char *user)
-{
-  return g_build_filename (f->home, user, NULL);
-}
-
-static char *
-password_of (const char *user)
-{
-  return g_strconcat ("password-of-", user, NULL);
-}
 
 /* the harness adds no --server, --profile or --json: the arguments say where they go */
 static const PhCliOptions as_typed = { NULL, TRUE };
@@ -63,7 +16,7 @@ static PhResult *
 run (const char        *user,
      const char *const *args)
 {
-  g_autofree char *password = password_of (user);
+  g_autofree char *password = ph_password_of (user);
 
   return ph_cli_run_with (NULL, NULL, password, &as_typed, NULL, args);
 }
@@ -101,10 +54,10 @@ assert_registered (PhResult   *r,
 
 /* registers @user with the global options before the command, as the harness does */
 static void
-register_user (Fixture    *f,
+register_user (PhFixture  *f,
                const char *user)
 {
-  g_autofree char *dir = profile_of (f, user);
+  g_autofree char *dir = ph_fixture_profile (f, user);
   const char *args[] = { "--server", f->server->url, "--profile", dir, "--json", "register", user,
                          NULL };
   g_autoptr(PhResult) r = run (user, args);
@@ -113,12 +66,12 @@ register_user (Fixture    *f,
 }
 
 static void
-contact_command (Fixture    *f,
+contact_command (PhFixture  *f,
                  const char *user,
                  const char *verb,
                  const char *other)
 {
-  g_autofree char *dir = profile_of (f, user);
+  g_autofree char *dir = ph_fixture_profile (f, user);
   const char *args[] = { "--profile", dir, "--json", verb, other, NULL };
   g_autoptr(PhResult) r = run (user, args);
 
@@ -126,7 +79,7 @@ contact_command (Fixture    *f,
 }
 
 static void
-make_contacts (Fixture *f)
+make_contacts (PhFixture *f)
 {
   register_user (f, "alice");
   register_user (f, "bob");
@@ -136,7 +89,7 @@ make_contacts (Fixture *f)
 
 /* starts `pinhole-cli ARGS…` (a listen of @user) and waits for its JSON "online" event */
 static PhProc *
-listen_start (Fixture           *f,
+listen_start (PhFixture         *f,
               const char        *user,
               const char *const *args)
 {
@@ -155,10 +108,10 @@ listen_start (Fixture           *f,
 /* `listen --json` and `--json listen` both print JSON events, and a listen stopped by
  * SIGTERM exits with 0 */
 static void
-test_json_either_side (Fixture      *f,
+test_json_either_side (PhFixture    *f,
                        gconstpointer data)
 {
-  g_autofree char *dir = profile_of (f, "alice");
+  g_autofree char *dir = ph_fixture_profile (f, "alice");
   const char *after[] = { "--profile", dir, "listen", "--json", NULL };
   const char *before[] = { "--profile", dir, "--json", "listen", NULL };
   PhProc *p;
@@ -178,11 +131,11 @@ test_json_either_side (Fixture      *f,
 
 /* every global option may follow the command, and one given after it wins */
 static void
-test_globals_after_command (Fixture      *f,
+test_globals_after_command (PhFixture    *f,
                             gconstpointer data)
 {
-  g_autofree char *alice = profile_of (f, "alice");
-  g_autofree char *bob = profile_of (f, "bob");
+  g_autofree char *alice = ph_fixture_profile (f, "alice");
+  g_autofree char *bob = ph_fixture_profile (f, "bob");
   g_autofree char *ca_file = g_build_filename (f->home, "no-such-ca.pem", NULL);
   const char *all_after[] = { "register", "alice", "--server", f->server->url,
                               "--profile", alice, "--json", NULL };
@@ -207,10 +160,10 @@ test_globals_after_command (Fixture      *f,
 
 /* after `--`, an argument that looks like a global option is the command's: here the text */
 static void
-test_double_dash_ends_options (Fixture      *f,
+test_double_dash_ends_options (PhFixture    *f,
                                gconstpointer data)
 {
-  g_autofree char *alice = profile_of (f, "alice");
+  g_autofree char *alice = ph_fixture_profile (f, "alice");
   const char *send[] = { "--profile", alice, "--json", "send", "bob", "--", "--json", NULL };
   const char *history[] = { "--profile", alice, "history", "bob", "--json", NULL };
   g_autoptr(PhResult) sent = NULL;
@@ -235,11 +188,11 @@ test_double_dash_ends_options (Fixture      *f,
 /* `ws://127.0.0.1:PORT` and `ws://127.0.0.1:PORT/` mean the server's /pinhole endpoint, and
  * the profile keeps an address that works */
 static void
-test_server_url_without_path (Fixture      *f,
+test_server_url_without_path (PhFixture    *f,
                               gconstpointer data)
 {
-  g_autofree char *alice = profile_of (f, "alice");
-  g_autofree char *bob = profile_of (f, "bob");
+  g_autofree char *alice = ph_fixture_profile (f, "alice");
+  g_autofree char *bob = ph_fixture_profile (f, "bob");
   g_autofree char *bare = g_strdup_printf ("ws://127.0.0.1:%u", f->server->port);
   g_autofree char *slash = g_strdup_printf ("ws://127.0.0.1:%u/", f->server->port);
   const char *reg_alice[] = { "--server", bare, "--profile", alice, "--json", "register",
@@ -264,10 +217,10 @@ test_server_url_without_path (Fixture      *f,
 
 /* a URL with a path of its own is used as given: here a path the server does not serve */
 static void
-test_server_url_path_kept (Fixture      *f,
+test_server_url_path_kept (PhFixture    *f,
                            gconstpointer data)
 {
-  g_autofree char *dir = profile_of (f, "alice");
+  g_autofree char *dir = ph_fixture_profile (f, "alice");
   g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/elsewhere", f->server->port);
   const char *args[] = { "--server", url, "--profile", dir, "--json", "register", "alice",
                          NULL };
@@ -292,11 +245,11 @@ assert_path_event (JsonObject *event,
 
 /* the path events of `path` and of `listen` name the contact "user", and "contact" too */
 static void
-test_path_event_user (Fixture      *f,
+test_path_event_user (PhFixture    *f,
                       gconstpointer data)
 {
-  g_autofree char *alice = profile_of (f, "alice");
-  g_autofree char *bob = profile_of (f, "bob");
+  g_autofree char *alice = ph_fixture_profile (f, "alice");
+  g_autofree char *bob = ph_fixture_profile (f, "bob");
   const char *listen[] = { "--profile", bob, "--json", "listen", NULL };
   const char *path[] = { "--profile", alice, "--json", "path", "bob", "--count", "1", NULL };
   g_autoptr(PhResult) r = NULL;
@@ -330,7 +283,7 @@ main (int   argc,
   g_test_set_nonfatal_assertions ();
 
 #define ADD(path, func) \
-  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  g_test_add (path, PhFixture, NULL, ph_fixture_setup, func, ph_fixture_teardown)
   ADD ("/integration/cli/json-either-side", test_json_either_side);
   ADD ("/integration/cli/globals-after-command", test_globals_after_command);
   ADD ("/integration/cli/double-dash-ends-options", test_double_dash_ends_options);

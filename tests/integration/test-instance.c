@@ -115,12 +115,6 @@ start_pair (Fixture  *x,
   return !g_test_failed ();
 }
 
-static gboolean
-never (gpointer data)
-{
-  return FALSE;
-}
-
 /* Returns: (transfer full) (nullable): alice's `contacts` line for bob once it has a path and
  * an RTT, through alice's instance; the last one seen after the deadline */
 static JsonObject *
@@ -143,7 +137,7 @@ wait_live_bob (Fixture *x)
           json_object_get_double_member_with_default (bob, "rtt_ms", -1) > 0)
         break;
       /* the session comes up and the device probes it; no sleep(): the loop runs */
-      ph_iterate_until (never, NULL, 200);
+      ph_iterate_for (200);
     }
   while (g_get_monotonic_time () < deadline);
   return bob;

@@ -4,6 +4,7 @@
 #include "pinhole-error.h"
 #include "pinhole-stun-client.h"
 #include "../pinhole-test-missing.h"
+#include "pinhole-test-util.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -23,29 +24,6 @@ typedef struct
   guint16      port;
   gboolean     exited;
 } Fixture;
-
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_for (const gboolean *flag,
-          guint           timeout_ms)
-{
-  gboolean expired = FALSE;
-  GSource *deadline = g_timeout_source_new (timeout_ms);
-
-  g_source_set_callback (deadline, deadline_cb, &expired, NULL);
-  g_source_attach (deadline, NULL);
-  while (!*flag && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (deadline);
-  g_source_unref (deadline);
-  return *flag;
-}
 
 static GSocketAddress *
 loopback_address (guint16 port)
@@ -197,7 +175,7 @@ fixture_setup (Fixture       *f,
       Outcome o = { 0 };
 
       pinhole_stun_client_binding_udp_async (NULL, server, options, NULL, udp_done_cb, &o);
-      wait_for (&o.done, WAIT_MS);
+      ph_wait_flag (&o.done, WAIT_MS);
       g_assert_true (o.done);
       if (!o.done)
         return;
@@ -224,29 +202,18 @@ fixture_teardown (Fixture       *f,
       if (!f->exited)
         {
           g_subprocess_send_signal (f->turnserver, SIGTERM);
-          if (!wait_for (&f->exited, STOP_MS))
+          if (!ph_wait_flag (&f->exited, STOP_MS))
             {
               g_test_message ("coturn ignored SIGTERM; killing it");
               g_subprocess_force_exit (f->turnserver);
-              wait_for (&f->exited, STOP_MS);
+              ph_wait_flag (&f->exited, STOP_MS);
             }
         }
       g_assert_true (f->exited);
       g_clear_object (&f->turnserver);
     }
-  if (f->tmpdir != NULL)
-    {
-      g_autoptr(GDir) dir = g_dir_open (f->tmpdir, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *path = g_build_filename (f->tmpdir, name, NULL);
-          g_unlink (path);
-        }
-      g_rmdir (f->tmpdir);
-      g_clear_pointer (&f->tmpdir, g_free);
-    }
+  ph_remove_tree (f->tmpdir);
+  g_clear_pointer (&f->tmpdir, g_free);
   g_clear_pointer (&f->missing, g_free);
 }
 
@@ -300,7 +267,7 @@ test_udp (Fixture       *f,
   server = loopback_address (f->port);
 
   pinhole_stun_client_binding_udp_async (socket, server, NULL, NULL, udp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   if (o.result == NULL)
     return;
@@ -324,7 +291,7 @@ test_tcp (Fixture       *f,
 
   server = loopback_address (f->port);
   pinhole_stun_client_binding_tcp_async (server, NULL, NULL, tcp_done_cb, &o);
-  g_assert_true (wait_for (&o.done, WAIT_MS));
+  g_assert_true (ph_wait_flag (&o.done, WAIT_MS));
   g_assert_no_error (o.error);
   if (o.result == NULL)
     return;

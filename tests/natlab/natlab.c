@@ -5,6 +5,8 @@
 #define G_LOG_DOMAIN "natlab"
 
 #include "natlab.h"
+#include "natlab-private.h"
+#include "pinhole-test-util.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -20,53 +22,9 @@
 #define MAX_SITES          16            /* a /28 of TEST-NET-2 per site */
 #define MAX_HOSTS_PER_SITE 13
 #define STUN_PORT          3478
-#define NETEM_QUEUE        0
-#define STOP_GRACE_MS      3000
-#define READY_MS           10000
 #define NS_PREFIX          "natlab-"
 
 G_DEFINE_QUARK (natlab-error-quark, natlab_error)
-
-typedef struct
-{
-  char        *name;
-  NatlabNat    nat;
-  guint        index;          /* 1.. */
-  char        *ns;
-  char        *public_address;
-  char        *lan_prefix;     /* "10.3.0" or "198.51.100.32" (a /28) */
-  guint        n_hosts;
-  GSubprocess *netem;          /* NULL without delay */
-  guint        delay_ms;
-  GSubprocess *miniupnpd;
-  gboolean     delay_chain;    /* the iptables chain for the queue rules exists */
-} Site;
-
-typedef struct
-{
-  char *name;
-  char *ns;
-  char *address;
-  Site *site;                  /* borrowed */
-} Host;
-
-struct _Natlab
-{
-  char        *prefix;         /* "natlab-PID-N-" */
-  char        *inet_ns;
-  char        *server_ns;
-  char        *server_address;
-  char        *server_address2;
-  char        *tmpdir;
-  char        *netem_program;
-
-  GPtrArray   *namespaces;     /* char*: every namespace made, in order */
-  GPtrArray   *sites;          /* Site* */
-  GPtrArray   *hosts;          /* Host* */
-  GPtrArray   *procs;          /* GSubprocess*: every process started */
-  GPtrArray   *blocks;         /* char*: "siteA\nsiteB" pairs blocked */
-  GSubprocess *stun;           /* coturn on the server host, for miniupnpd */
-};
 
 static void
 site_free (gpointer data)
@@ -93,270 +51,11 @@ host_free (gpointer data)
   g_free (h);
 }
 
-/* ---- waiting with a deadline, on a private main context ---- */
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  gboolean *expired = data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* iterates ctx until *done or timeout_ms; TRUE when done */
-static gboolean
-iterate_until (GMainContext   *ctx,
-               const gboolean *done,
-               guint           timeout_ms)
-{
-  GSource *timeout;
-  gboolean expired = FALSE;
-
-  timeout = g_timeout_source_new (timeout_ms);
-  g_source_set_callback (timeout, timeout_cb, &expired, NULL);
-  g_source_attach (timeout, ctx);
-  while (!*done && !expired)
-    g_main_context_iteration (ctx, TRUE);
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-  return *done;
-}
-
-static void
-pause_ms (guint ms)
-{
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-  gboolean never = FALSE;
-
-  iterate_until (ctx, &never, ms);
-}
-
-/* ---- processes ---- */
-
-static void
-child_setup (gpointer data)
-{
-  (void) data;
-  /* a test that crashes takes its lab processes with it (kept across exec) */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GSubprocess *
-spawn_full (const char * const *argv,
-            GSubprocessFlags    flags,
-            const char         *log_path,   /* nullable: stdout and stderr to this file */
-            GError            **error)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-
-  launcher = g_subprocess_launcher_new (flags);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-  if (log_path != NULL)
-    {
-      g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
-      g_subprocess_launcher_set_flags (launcher, flags | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-    }
-  return g_subprocess_launcher_spawnv (launcher, argv, error);
-}
-
-static void
-wait_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  gboolean *done = data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  *done = TRUE;
-}
-
-static gboolean
-proc_running (GSubprocess *proc)
-{
-  return g_subprocess_get_identifier (proc) != NULL;
-}
-
-/* waits up to timeout_ms for proc to end; TRUE when it has */
-static gboolean
-proc_wait (GSubprocess *proc,
-           guint        timeout_ms)
-{
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  gboolean done = FALSE;
-
-  if (!proc_running (proc))
-    return TRUE;
-  g_main_context_push_thread_default (ctx);
-  g_subprocess_wait_async (proc, cancellable, wait_done_cb, &done);
-  iterate_until (ctx, &done, timeout_ms);
-  if (!done)
-    {
-      g_cancellable_cancel (cancellable);
-      iterate_until (ctx, &done, 1000);
-    }
-  g_main_context_pop_thread_default (ctx);
-  return !proc_running (proc);
-}
-
-/* SIGTERM, a bounded wait, then SIGKILL */
-static void
-proc_stop (GSubprocess *proc)
-{
-  if (!proc_running (proc))
-    return;
-  g_subprocess_send_signal (proc, SIGTERM);
-  if (!proc_wait (proc, STOP_GRACE_MS))
-    {
-      g_subprocess_force_exit (proc);
-      proc_wait (proc, STOP_GRACE_MS);
-    }
-}
-
-typedef struct
-{
-  gboolean done;
-  char    *out;
-  char    *err;
-  GError  *error;
-} RunState;
-
-static void
-communicate_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      data)
-{
-  RunState *st = data;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &st->out, &st->err,
-                                        &st->error);
-  st->done = TRUE;
-}
-
-/* runs argv (a full command line, no namespace added) to completion within timeout_ms */
-static gboolean
-run_argv (const char * const *argv,
-          const char         *stdin_text,
-          guint               timeout_ms,
-          char              **out_stdout,
-          GError            **error)
-{
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autofree char *cmdline = g_strjoinv (" ", (char **) argv);
-  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
-  RunState st = { 0 };
-  gboolean ok = FALSE;
-
-  if (stdin_text != NULL)
-    flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
-  proc = spawn_full (argv, flags, NULL, error);
-  if (proc == NULL)
-    {
-      g_prefix_error (error, "%s: ", cmdline);
-      return FALSE;
-    }
-
-  g_main_context_push_thread_default (ctx);
-  g_subprocess_communicate_utf8_async (proc, stdin_text, cancellable, communicate_cb, &st);
-  if (!iterate_until (ctx, &st.done, timeout_ms))
-    {
-      g_subprocess_force_exit (proc);
-      g_cancellable_cancel (cancellable);
-      iterate_until (ctx, &st.done, 2000);
-      g_main_context_pop_thread_default (ctx);
-      proc_wait (proc, 2000);
-      g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_TIMEOUT, "%s: still running after %u ms",
-                   cmdline, timeout_ms);
-      goto out;
-    }
-  g_main_context_pop_thread_default (ctx);
-  proc_wait (proc, 2000);
-
-  if (st.error != NULL)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&st.error), "%s: ", cmdline);
-      goto out;
-    }
-  if (!g_subprocess_get_successful (proc))
-    {
-      g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_FAILED, "%s: exit status %d: %s%s",
-                   cmdline,
-                   g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1,
-                   g_strstrip (st.err ? st.err : ""),
-                   (st.out && *st.out) ? g_strstrip (st.out) : "");
-      goto out;
-    }
-  if (out_stdout != NULL)
-    *out_stdout = g_steal_pointer (&st.out);
-  ok = TRUE;
-
-out:
-  g_free (st.out);
-  g_free (st.err);
-  g_clear_error (&st.error);
-  return ok;
-}
-
-/* argv with "ip netns exec NS" in front */
-static GStrv
-in_ns (const char         *ns,
-       const char * const *argv)
-{
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-
-  g_strv_builder_add_many (b, "ip", "netns", "exec", ns, NULL);
-  g_strv_builder_addv (b, (const char **) argv);
-  return g_strv_builder_end (b);
-}
-
-/* runs a command given as varargs; ns NULL runs it where the test runs (only `ip -n`,
- * `ip netns` itself) */
-static gboolean
-cmd (const char *ns,
-     GError    **error,
-     ...) G_GNUC_NULL_TERMINATED;
-
-static gboolean
-cmd (const char *ns,
-     GError    **error,
-     ...)
-{
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_auto(GStrv) argv = NULL;
-  g_auto(GStrv) full = NULL;
-  const char *arg;
-  va_list ap;
-
-  va_start (ap, error);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_strv_builder_add (b, arg);
-  va_end (ap);
-  argv = g_strv_builder_end (b);
-  if (ns != NULL)
-    full = in_ns (ns, (const char * const *) argv);
-  return run_argv ((const char * const *) (full ? full : argv), NULL, NATLAB_RUN_MS, NULL,
-                   error);
-}
-
-/* loads an nftables ruleset (text) in namespace ns */
-static gboolean
-nft_load (const char *ns,
-          const char *ruleset,
-          GError    **error)
-{
-  const char *argv[] = { "ip", "netns", "exec", ns, "nft", "-f", "-", NULL };
-
-  return run_argv (argv, ruleset, NATLAB_RUN_MS, NULL, error);
-}
-
 /* ---- lookups ---- */
 
-static Site *
-find_site (Natlab     *lab,
-           const char *name)
+Site *
+_natlab_find_site (Natlab     *lab,
+                   const char *name)
 {
   guint i;
 
@@ -406,13 +105,13 @@ add_namespace (Natlab     *lab,
                const char *ns,
                GError    **error)
 {
-  if (!cmd (NULL, error, "ip", "netns", "add", ns, NULL))
+  if (!_natlab_cmd (NULL, error, "ip", "netns", "add", ns, NULL))
     return FALSE;
   g_ptr_array_add (lab->namespaces, g_strdup (ns));
-  if (!cmd (NULL, error, "ip", "-n", ns, "link", "set", "lo", "up", NULL))
+  if (!_natlab_cmd (NULL, error, "ip", "-n", ns, "link", "set", "lo", "up", NULL))
     return FALSE;
   /* IPv4 only: no router solicitations or DAD chatter in the captures */
-  return cmd (ns, error, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", NULL);
+  return _natlab_cmd (ns, error, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", NULL);
 }
 
 /* deletes lab namespaces left behind by test processes that no longer exist (a crash
@@ -440,7 +139,7 @@ sweep_stale_namespaces (void)
       if (pid == (guint64) getpid () || g_file_test (proc_path, G_FILE_TEST_EXISTS))
         continue;
       g_debug ("deleting stale namespace %s", name);
-      cmd (NULL, NULL, "ip", "netns", "del", name, NULL);
+      _natlab_cmd (NULL, NULL, "ip", "netns", "del", name, NULL);
     }
 }
 
@@ -513,17 +212,20 @@ natlab_new (GError **error)
   /* the internet: one bridge; every public host plugs a veth into it */
   a1 = g_strconcat (lab->server_address, "/24", NULL);
   a2 = g_strconcat (lab->server_address2, "/24", NULL);
-  if (!cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "add", "inet", "type", "bridge",
-            NULL) ||
-      !cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "set", "inet", "up", NULL) ||
+  if (!_natlab_cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "add", "inet", "type", "bridge",
+                    NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "set", "inet", "up", NULL) ||
       !add_namespace (lab, lab->server_ns, error) ||
-      !cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "add", "server", "type", "veth",
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "add", "server", "type", "veth",
             "peer", "name", "eth0", "netns", lab->server_ns, NULL) ||
-      !cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "set", "server", "master", "inet",
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "set", "server", "master",
+                    "inet",
             "up", NULL) ||
-      !cmd (NULL, error, "ip", "-n", lab->server_ns, "addr", "add", a1, "dev", "eth0", NULL) ||
-      !cmd (NULL, error, "ip", "-n", lab->server_ns, "addr", "add", a2, "dev", "eth0", NULL) ||
-      !cmd (NULL, error, "ip", "-n", lab->server_ns, "link", "set", "eth0", "up", NULL))
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->server_ns, "addr", "add", a1, "dev", "eth0",
+                    NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->server_ns, "addr", "add", a2, "dev", "eth0",
+                    NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->server_ns, "link", "set", "eth0", "up", NULL))
     return NULL;
 
   return g_steal_pointer (&lab);
@@ -648,8 +350,8 @@ add_public_lan_route (Site       *s,
 {
   g_autofree char *net = g_strconcat (s->lan_prefix, "/28", NULL);
 
-  return cmd (NULL, error, "ip", "-n", ns, "route", "add", net, "via", s->public_address,
-              NULL);
+  return _natlab_cmd (NULL, error, "ip", "-n", ns, "route", "add", net, "via", s->public_address,
+                      NULL);
 }
 
 static gboolean
@@ -668,16 +370,16 @@ wait_udp_listening (const char *ns,
       gboolean all = TRUE;
       guint i;
 
-      if (!run_argv (argv, NULL, NATLAB_RUN_MS, &out, error))
+      if (!_natlab_run_argv (argv, NULL, NATLAB_RUN_MS, &out, error))
         return FALSE;
       for (i = 0; needles[i] != NULL; i++)
         if (strstr (out, needles[i]) == NULL)
           all = FALSE;
       if (all)
         return TRUE;
-      if (proc != NULL && !proc_running (proc))
+      if (proc != NULL && !_natlab_proc_running (proc))
         break;
-      pause_ms (50);
+      _natlab_pause_ms (50);
     }
   g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_TIMEOUT, "%s did not start listening in %s",
                what, ns);
@@ -717,8 +419,8 @@ ensure_stun_server (Natlab  *lab,
 
   if (lab->stun != NULL)
     return TRUE;
-  full = in_ns (lab->server_ns, argv);
-  lab->stun = spawn_full ((const char * const *) full, G_SUBPROCESS_FLAGS_NONE, log, error);
+  full = _natlab_in_ns (lab->server_ns, argv);
+  lab->stun = _natlab_spawn_full ((const char * const *) full, G_SUBPROCESS_FLAGS_NONE, log, error);
   if (lab->stun == NULL)
     {
       g_prefix_error (error, "starting coturn (turnserver) for miniupnpd: ");
@@ -785,9 +487,9 @@ start_miniupnpd (Natlab  *lab,
   memcpy (argv_full, argv, sizeof argv);
   argv_full[4] = "-P";
   argv_full[5] = pid_path;
-  full = in_ns (s->ns, argv_full);
-  s->miniupnpd = spawn_full ((const char * const *) full, G_SUBPROCESS_FLAGS_NONE, log_path,
-                             error);
+  full = _natlab_in_ns (s->ns, argv_full);
+  s->miniupnpd = _natlab_spawn_full ((const char * const *) full, G_SUBPROCESS_FLAGS_NONE, log_path,
+                                     error);
   if (s->miniupnpd == NULL)
     {
       g_prefix_error (error, "starting miniupnpd: ");
@@ -827,7 +529,7 @@ natlab_add_site (Natlab     *lab,
                    "site name '%s' is not 1 to 16 letters and digits", site);
       return FALSE;
     }
-  if (find_site (lab, site) != NULL)
+  if (_natlab_find_site (lab, site) != NULL)
     {
       g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_FAILED, "site '%s' exists", site);
       return FALSE;
@@ -862,21 +564,21 @@ natlab_add_site (Natlab     *lab,
     lan = g_strdup_printf ("%s.1/24", s->lan_prefix);
 
   if (!add_namespace (lab, s->ns, error) ||
-      !cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "add", port, "type", "veth",
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "add", port, "type", "veth",
             "peer", "name", "wan", "netns", s->ns, NULL) ||
-      !cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "set", port, "master", "inet",
+      !_natlab_cmd (NULL, error, "ip", "-n", lab->inet_ns, "link", "set", port, "master", "inet",
             "up", NULL) ||
-      !cmd (NULL, error, "ip", "-n", s->ns, "addr", "add", wan, "dev", "wan", NULL) ||
-      !cmd (NULL, error, "ip", "-n", s->ns, "link", "set", "wan", "up", NULL) ||
-      !cmd (NULL, error, "ip", "-n", s->ns, "link", "add", "lan", "type", "bridge", NULL) ||
-      !cmd (NULL, error, "ip", "-n", s->ns, "addr", "add", lan, "dev", "lan", NULL) ||
-      !cmd (NULL, error, "ip", "-n", s->ns, "link", "set", "lan", "up", NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", s->ns, "addr", "add", wan, "dev", "wan", NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", s->ns, "link", "set", "wan", "up", NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", s->ns, "link", "add", "lan", "type", "bridge", NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", s->ns, "addr", "add", lan, "dev", "lan", NULL) ||
+      !_natlab_cmd (NULL, error, "ip", "-n", s->ns, "link", "set", "lan", "up", NULL) ||
       /* forwarding only here, in the router's own namespace */
-      !cmd (s->ns, error, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", NULL))
+      !_natlab_cmd (s->ns, error, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", NULL))
     return FALSE;
 
   rules = router_ruleset (s);
-  if (!nft_load (s->ns, rules, error))
+  if (!_natlab_nft_load (s->ns, rules, error))
     return FALSE;
 
   /* public LANs are reachable from every public host */
@@ -915,7 +617,7 @@ natlab_add_host (Natlab     *lab,
 
   g_return_val_if_fail (lab != NULL, FALSE);
 
-  s = site ? find_site (lab, site) : NULL;
+  s = site ? _natlab_find_site (lab, site) : NULL;
   if (s == NULL)
     {
       g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_FAILED, "no site '%s'", site);
@@ -957,13 +659,14 @@ natlab_add_host (Natlab     *lab,
   port = g_strdup_printf ("h%u", s->n_hosts);
 
   return add_namespace (lab, h->ns, error) &&
-         cmd (NULL, error, "ip", "-n", s->ns, "link", "add", port, "type", "veth", "peer",
+         _natlab_cmd (NULL, error, "ip", "-n", s->ns, "link", "add", port, "type", "veth", "peer",
               "name", "eth0", "netns", h->ns, NULL) &&
-         cmd (NULL, error, "ip", "-n", s->ns, "link", "set", port, "master", "lan", "up",
-              NULL) &&
-         cmd (NULL, error, "ip", "-n", h->ns, "addr", "add", cidr, "dev", "eth0", NULL) &&
-         cmd (NULL, error, "ip", "-n", h->ns, "link", "set", "eth0", "up", NULL) &&
-         cmd (NULL, error, "ip", "-n", h->ns, "route", "add", "default", "via", gateway, NULL);
+         _natlab_cmd (NULL, error, "ip", "-n", s->ns, "link", "set", port, "master", "lan", "up",
+                      NULL) &&
+         _natlab_cmd (NULL, error, "ip", "-n", h->ns, "addr", "add", cidr, "dev", "eth0", NULL) &&
+         _natlab_cmd (NULL, error, "ip", "-n", h->ns, "link", "set", "eth0", "up", NULL) &&
+         _natlab_cmd (NULL, error, "ip", "-n", h->ns, "route", "add", "default", "via", gateway,
+                      NULL);
 }
 
 const char *
@@ -995,7 +698,7 @@ natlab_router_ns (Natlab     *lab,
   Site *s;
 
   g_return_val_if_fail (lab != NULL, NULL);
-  s = find_site (lab, site);
+  s = _natlab_find_site (lab, site);
   return s ? s->ns : NULL;
 }
 
@@ -1006,340 +709,11 @@ natlab_router_public_address (Natlab     *lab,
   Site *s;
 
   g_return_val_if_fail (lab != NULL, NULL);
-  s = find_site (lab, site);
+  s = _natlab_find_site (lab, site);
   return s ? s->public_address : NULL;
 }
 
-/* ---- link conditions ---- */
-
-static gboolean
-wait_ready_line (GSubprocess *proc,
-                 guint        timeout_ms,
-                 GError     **error);
-
-static gboolean
-stop_netem (Natlab  *lab,
-            Site    *s,
-            GError **error)
-{
-  (void) lab;
-  if (s->delay_chain &&
-      !cmd (s->ns, error, "iptables-nft", "-t", "mangle", "-F", "NATLAB_DELAY", NULL))
-    return FALSE;
-  if (s->netem != NULL)
-    {
-      proc_stop (s->netem);
-      g_clear_object (&s->netem);
-    }
-  s->delay_ms = 0;
-  return TRUE;
-}
-
-static gboolean
-start_netem (Natlab  *lab,
-             Site    *s,
-             guint    delay_ms,
-             GError **error)
-{
-  g_autofree char *delay = g_strdup_printf ("%u", delay_ms);
-  g_autofree char *queue = g_strdup_printf ("%d", NETEM_QUEUE);
-  const char *argv[] = { lab->netem_program, "--queue", queue, "--delay-ms", delay, NULL };
-  g_auto(GStrv) full = NULL;
-
-  if (lab->netem_program == NULL || !g_file_test (lab->netem_program, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_UNSUPPORTED,
-                   "no ph-netem program (%s); set NATLAB_NETEM_PROGRAM",
-                   lab->netem_program ? lab->netem_program : "not found");
-      return FALSE;
-    }
-  full = in_ns (s->ns, argv);
-  s->netem = spawn_full ((const char * const *) full, G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL,
-                         error);
-  if (s->netem == NULL)
-    return FALSE;
-  g_ptr_array_add (lab->procs, g_object_ref (s->netem));
-  if (!wait_ready_line (s->netem, READY_MS, error))
-    {
-      g_prefix_error (error, "ph-netem in %s: ", s->ns);
-      return FALSE;
-    }
-  s->delay_ms = delay_ms;
-
-  if (!s->delay_chain)
-    {
-      if (!cmd (s->ns, error, "iptables-nft", "-t", "mangle", "-N", "NATLAB_DELAY", NULL) ||
-          !cmd (s->ns, error, "iptables-nft", "-t", "mangle", "-A", "FORWARD", "-j",
-                "NATLAB_DELAY", NULL))
-        return FALSE;
-      s->delay_chain = TRUE;
-    }
-  /* both directions through the internet side of the router */
-  return cmd (s->ns, error, "iptables-nft", "-t", "mangle", "-A", "NATLAB_DELAY", "-i", "wan",
-              "-j", "NFQUEUE", "--queue-num", queue, NULL) &&
-         cmd (s->ns, error, "iptables-nft", "-t", "mangle", "-A", "NATLAB_DELAY", "-o", "wan",
-              "-j", "NFQUEUE", "--queue-num", queue, NULL);
-}
-
-gboolean
-natlab_set_link (Natlab     *lab,
-                 const char *site,
-                 guint       delay_ms,
-                 guint       loss_per_10000,
-                 GError    **error)
-{
-  Site *s;
-  g_autoptr(GString) rules = g_string_new ("table inet natlab_link {\n}\n"
-                                           "delete table inet natlab_link\n");
-
-  g_return_val_if_fail (lab != NULL, FALSE);
-
-  s = site ? find_site (lab, site) : NULL;
-  if (s == NULL)
-    {
-      g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_FAILED, "no site '%s'", site);
-      return FALSE;
-    }
-  if (loss_per_10000 > 10000 || delay_ms > 60000)
-    {
-      g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_FAILED,
-                   "link of site '%s': loss %u/10000 or delay %u ms out of range", site,
-                   loss_per_10000, delay_ms);
-      return FALSE;
-    }
-
-  /* loss before the delay queue (priority below mangle's -150): a lost packet is not held */
-  if (loss_per_10000 > 0)
-    g_string_append_printf (rules,
-                            "table inet natlab_link {\n"
-                            "  chain forward {\n"
-                            "    type filter hook forward priority -200; policy accept;\n"
-                            "    iifname \"wan\" numgen random mod 10000 < %u drop\n"
-                            "    oifname \"wan\" numgen random mod 10000 < %u drop\n"
-                            "  }\n"
-                            "}\n", loss_per_10000, loss_per_10000);
-  if (!nft_load (s->ns, rules->str, error))
-    return FALSE;
-
-  if (delay_ms == s->delay_ms && (delay_ms == 0) == (s->netem == NULL))
-    return TRUE;
-  if (!stop_netem (lab, s, error))
-    return FALSE;
-  return delay_ms == 0 || start_netem (lab, s, delay_ms, error);
-}
-
-static void
-site_public_set (Site    *s,
-                 GString *out)
-{
-  g_string_append_printf (out, "{ %s", s->public_address);
-  if (s->nat == NATLAB_NAT_NONE)
-    g_string_append_printf (out, ", %s/28", s->lan_prefix);
-  g_string_append (out, " }");
-}
-
-gboolean
-natlab_block_between (Natlab     *lab,
-                      const char *site_a,
-                      const char *site_b,
-                      gboolean    block,
-                      GError    **error)
-{
-  Site *a, *b;
-  g_autofree char *key = NULL;
-  g_autoptr(GString) rules = NULL;
-  guint i;
-  gboolean found = FALSE;
-
-  g_return_val_if_fail (lab != NULL, FALSE);
-
-  a = site_a ? find_site (lab, site_a) : NULL;
-  b = site_b ? find_site (lab, site_b) : NULL;
-  if (a == NULL || b == NULL || a == b)
-    {
-      g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_FAILED,
-                   "cannot block between sites '%s' and '%s'", site_a, site_b);
-      return FALSE;
-    }
-  /* one key per unordered pair */
-  key = g_strcmp0 (a->name, b->name) < 0 ? g_strconcat (a->name, "\n", b->name, NULL)
-                                         : g_strconcat (b->name, "\n", a->name, NULL);
-  for (i = 0; i < lab->blocks->len; i++)
-    if (g_str_equal (g_ptr_array_index (lab->blocks, i), key))
-      {
-        found = TRUE;
-        if (!block)
-          g_ptr_array_remove_index (lab->blocks, i);
-        break;
-      }
-  if (block && !found)
-    g_ptr_array_add (lab->blocks, g_steal_pointer (&key));
-
-  /* dropped by the internet itself, on its bridge: NAT or not, in either direction */
-  rules = g_string_new ("table bridge natlab_block {\n}\ndelete table bridge natlab_block\n"
-                        "table bridge natlab_block {\n"
-                        "  chain forward {\n"
-                        "    type filter hook forward priority filter; policy accept;\n");
-  for (i = 0; i < lab->blocks->len; i++)
-    {
-      g_auto(GStrv) pair = g_strsplit (g_ptr_array_index (lab->blocks, i), "\n", 2);
-      Site *x = find_site (lab, pair[0]);
-      Site *y = find_site (lab, pair[1]);
-
-      g_string_append (rules, "    ip saddr ");
-      site_public_set (x, rules);
-      g_string_append (rules, " ip daddr ");
-      site_public_set (y, rules);
-      g_string_append (rules, " drop\n    ip saddr ");
-      site_public_set (y, rules);
-      g_string_append (rules, " ip daddr ");
-      site_public_set (x, rules);
-      g_string_append (rules, " drop\n");
-    }
-  g_string_append (rules, "  }\n}\n");
-  return nft_load (lab->inet_ns, rules->str, error);
-}
-
-/* ---- processes in namespaces ---- */
-
-static void
-read_line_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  RunState *st = data;
-
-  st->out = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
-                                                       NULL, &st->error);
-  st->done = TRUE;
-}
-
-/* waits for the first line of proc's standard output to start with "ready" */
-static gboolean
-wait_ready_line (GSubprocess *proc,
-                 guint        timeout_ms,
-                 GError     **error)
-{
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GDataInputStream) in = NULL;
-  RunState st = { 0 };
-  gboolean ok;
-
-  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (in), FALSE);
-  g_main_context_push_thread_default (ctx);
-  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, cancellable, read_line_cb, &st);
-  if (!iterate_until (ctx, &st.done, timeout_ms))
-    {
-      g_cancellable_cancel (cancellable);
-      iterate_until (ctx, &st.done, 1000);
-    }
-  g_main_context_pop_thread_default (ctx);
-
-  ok = st.out != NULL && g_str_has_prefix (st.out, "ready");
-  if (!ok)
-    g_set_error (error, NATLAB_ERROR, NATLAB_ERROR_TIMEOUT, "not ready within %u ms (%s)",
-                 timeout_ms,
-                 st.error ? st.error->message : st.out ? st.out : "no output");
-  g_free (st.out);
-  g_clear_error (&st.error);
-  return ok;
-}
-
-GSubprocess *
-natlab_spawnv (Natlab             *lab,
-               const char         *ns,
-               GSubprocessFlags    flags,
-               const char * const *argv,
-               GError            **error)
-{
-  g_auto(GStrv) full = NULL;
-  GSubprocess *proc;
-
-  g_return_val_if_fail (lab != NULL, NULL);
-  g_return_val_if_fail (ns != NULL, NULL);
-  g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
-
-  full = in_ns (ns, argv);
-  proc = spawn_full ((const char * const *) full, flags, NULL, error);
-  if (proc != NULL)
-    g_ptr_array_add (lab->procs, g_object_ref (proc));
-  return proc;
-}
-
-static GStrv
-collect_argv (const char *argv0,
-              va_list     ap)
-{
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  const char *arg;
-
-  g_strv_builder_add (b, argv0);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_strv_builder_add (b, arg);
-  return g_strv_builder_end (b);
-}
-
-GSubprocess *
-natlab_spawn (Natlab           *lab,
-              const char       *ns,
-              GSubprocessFlags  flags,
-              GError          **error,
-              const char       *argv0,
-              ...)
-{
-  g_auto(GStrv) argv = NULL;
-  va_list ap;
-
-  va_start (ap, argv0);
-  argv = collect_argv (argv0, ap);
-  va_end (ap);
-  return natlab_spawnv (lab, ns, flags, (const char * const *) argv, error);
-}
-
-gboolean
-natlab_run (Natlab     *lab,
-            const char *ns,
-            char      **out_stdout,
-            GError    **error,
-            const char *argv0,
-            ...)
-{
-  g_auto(GStrv) argv = NULL;
-  g_auto(GStrv) full = NULL;
-  va_list ap;
-
-  g_return_val_if_fail (lab != NULL, FALSE);
-  g_return_val_if_fail (ns != NULL, FALSE);
-
-  va_start (ap, argv0);
-  argv = collect_argv (argv0, ap);
-  va_end (ap);
-  full = in_ns (ns, (const char * const *) argv);
-  return run_argv ((const char * const *) full, NULL, NATLAB_RUN_MS, out_stdout, error);
-}
-
 /* ---- teardown ---- */
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
-}
 
 void
 natlab_free (Natlab *lab)
@@ -1355,7 +729,7 @@ natlab_free (Natlab *lab)
     {
       GSubprocess *p = g_ptr_array_index (lab->procs, i);
 
-      if (proc_running (p))
+      if (_natlab_proc_running (p))
         g_subprocess_send_signal (p, SIGTERM);
     }
   deadline = g_get_monotonic_time () + (gint64) STOP_GRACE_MS * 1000;
@@ -1364,10 +738,10 @@ natlab_free (Natlab *lab)
       GSubprocess *p = g_ptr_array_index (lab->procs, i);
       gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
 
-      if (!proc_wait (p, (guint) MAX (left, 1)))
+      if (!_natlab_proc_wait (p, (guint) MAX (left, 1)))
         {
           g_subprocess_force_exit (p);
-          proc_wait (p, STOP_GRACE_MS);
+          _natlab_proc_wait (p, STOP_GRACE_MS);
         }
     }
 
@@ -1377,12 +751,12 @@ natlab_free (Natlab *lab)
       const char *ns = g_ptr_array_index (lab->namespaces, i - 1);
       g_autoptr(GError) error = NULL;
 
-      if (!cmd (NULL, &error, "ip", "netns", "del", ns, NULL))
+      if (!_natlab_cmd (NULL, &error, "ip", "netns", "del", ns, NULL))
         g_printerr ("natlab: %s\n", error->message);
     }
 
   if (lab->tmpdir != NULL)
-    remove_tree (lab->tmpdir);
+    ph_remove_tree (lab->tmpdir);
 
   g_clear_object (&lab->stun);
   g_ptr_array_unref (lab->procs);

@@ -3,6 +3,7 @@
  * device keys, relations, the offline queue and its limits, and durability across reopening. */
 #include "pinhole-sqlite-store.h"
 #include "pinhole-error.h"
+#include "pinhole-test-util.h"
 
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -14,25 +15,6 @@ typedef struct
   char         *path;
   PinholeStore *store;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_assert_cmpint (g_unlink (child), ==, 0);
-      }
-  g_assert_cmpint (g_rmdir (path), ==, 0);
-}
 
 static PinholeStore *
 open_store (const char *path)
@@ -63,7 +45,7 @@ fixture_tear_down (Fixture      *f,
                    gconstpointer data)
 {
   g_clear_object (&f->store);
-  remove_tree (f->dir);
+  g_assert_true (ph_remove_tree (f->dir));
   g_free (f->path);
   g_free (f->dir);
 }

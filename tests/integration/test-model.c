@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * test-model.c: the core model as a view sees it, with no CLI code in the way: two
+ * PinholeClients in this process on a real pinhole-server on loopback. The contact's presence,
+ * path-kind and rtt-ms notify as the session comes up; a conversation gets the message
+ * appended and its state goes sent → delivered; a message stored for an offline contact
+ * becomes delivered when the contact comes online; a device's key state follows trust. */
+#define G_LOG_DOMAIN "pinhole-test"
+
+#include "pinhole-test-harness.h"
+
+#include "pinhole-client.h"
+#include "pinhole-enum-strings.h"
+
+#include <string.h>
+
+#define WAIT_MS 15000
+
+typedef struct
+{
+  PhServer      *server;
+  char          *home;
+  PinholeClient *alice;
+  PinholeClient *bob;
+  /* what the views saw; freed after the clients, whose signals write here */
+  GPtrArray     *seen_props;
+  GPtrArray     *seen_states;
+  GPtrArray     *seen_received;
+} Fixture;
+
+/* ---- helpers ---- */
+
+static char *
+profile_dir (Fixture    *f,
+             const char *user)
+{
+  return g_build_filename (f->home, user, NULL);
+}
+
+static int
+cli (Fixture    *f,
+     const char *user,
+     gboolean    with_password,
+     const char *arg1,
+     const char *arg2)
+{
+  g_autofree char *dir = profile_dir (f, user);
+  g_autofree char *password = g_strconcat ("password-of-", user, NULL);
+  const char *args[] = { arg1, arg2, NULL };
+  g_autoptr(PhResult) r = ph_cli_run (f->server->url, dir, with_password ? password : NULL, NULL,
+                                      args);
+
+  return r->status;
+}
+
+typedef struct
+{
+  GAsyncResult *result;
+} Wait;
+
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  ((Wait *) user_data)->result = g_object_ref (result);
+}
+
+static gboolean
+has_result (gpointer data)
+{
+  return ((Wait *) data)->result != NULL;
+}
+
+static gboolean
+log_in (PinholeClient *client)
+{
+  g_autoptr(GError) error = NULL;
+  Wait w = { NULL };
+  gboolean ok;
+
+  pinhole_client_login_async (client, NULL, NULL, TRUE, NULL, store_result_cb, &w);
+  if (!ph_iterate_until (has_result, &w, WAIT_MS))
+    return FALSE;
+  ok = pinhole_client_login_finish (client, w.result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&w.result);
+  return ok;
+}
+
+static PinholeClient *
+client_new (Fixture    *f,
+            const char *user,
+            gboolean    direct_paths)
+{
+  g_autofree char *dir = profile_dir (f, user);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeProfile) profile = pinhole_profile_open (dir, &error);
+  PinholeClient *client;
+
+  g_assert_no_error (error);
+  client = pinhole_client_new (profile);
+  pinhole_client_set_direct_paths (client, direct_paths);
+  g_assert_true (log_in (client));
+  return client;
+}
+
+static PinholeClient *
+client_log_in (Fixture    *f,
+               const char *user)
+{
+  g_autofree char *dir = profile_dir (f, user);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeProfile) profile = pinhole_profile_open (dir, &error);
+  PinholeClient *client;
+  Wait w = { NULL };
+
+  g_assert_no_error (error);
+  client = pinhole_client_new (profile);
+  /* loopback: the relay is the path; the direct path search has its own tests */
+  pinhole_client_set_direct_paths (client, FALSE);
+  pinhole_client_login_async (client, NULL, NULL, TRUE, NULL, store_result_cb, &w);
+  g_assert_true (ph_iterate_until (has_result, &w, WAIT_MS));
+  g_assert_true (pinhole_client_login_finish (client, w.result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&w.result);
+  return client;
+}
+
+/* every value a property took: "name=nick" for enums, "name=measured|unknown" for numbers */
+static void
+trace_cb (GObject    *object,
+          GParamSpec *pspec,
+          GPtrArray  *trace)
+{
+  g_auto(GValue) value = G_VALUE_INIT;
+
+  g_value_init (&value, pspec->value_type);
+  g_object_get_property (object, pspec->name, &value);
+  if (G_VALUE_HOLDS_ENUM (&value))
+    g_ptr_array_add (trace,
+                     g_strdup_printf ("%s=%s", pspec->name,
+                                      pinhole_enum_to_nick (pspec->value_type,
+                                                            g_value_get_enum (&value))));
+  else if (G_VALUE_HOLDS_DOUBLE (&value))
+    g_ptr_array_add (trace, g_strdup_printf ("%s=%s", pspec->name,
+                                                     g_value_get_double (&value) >= 0
+                                                     ? "measured" : "unknown"));
+}
+
+static gboolean
+trace_has (GPtrArray  *trace,
+           const char *value)
+{
+  return g_ptr_array_find_with_equal_func (trace, value, g_str_equal, NULL);
+}
+
+typedef struct
+{
+  GPtrArray  *trace;
+  const char *value;
+} TraceWait;
+
+static gboolean
+trace_has_cb (gpointer data)
+{
+  TraceWait *w = data;
+
+  return trace_has (w->trace, w->value);
+}
+
+static gboolean
+wait_trace (GPtrArray  *trace,
+            const char *value)
+{
+  TraceWait w = { trace, value };
+
+  return ph_iterate_until (trace_has_cb, &w, WAIT_MS);
+}
+
+typedef struct
+{
+  PinholeClient *client;
+  const char    *user;
+  PinholePresence presence;
+} PresenceWait;
+
+static gboolean
+presence_is (gpointer data)
+{
+  PresenceWait *w = data;
+  PinholeContact *c = pinhole_client_lookup_contact (w->client, w->user);
+
+  return c != NULL && pinhole_contact_get_presence (c) == w->presence;
+}
+
+static gboolean
+wait_presence (PinholeClient   *client,
+               const char      *user,
+               PinholePresence  presence)
+{
+  PresenceWait w = { client, user, presence };
+
+  return ph_iterate_until (presence_is, &w, WAIT_MS);
+}
+
+/* ---- fixture ---- */
+
+static void
+fixture_setup (Fixture      *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->home = ph_make_tmp_dir ("pinhole-model-XXXXXX");
+  f->seen_props = g_ptr_array_new_with_free_func (g_free);
+  f->seen_states = g_ptr_array_new_with_free_func (g_free);
+  f->seen_received = g_ptr_array_new_with_free_func (g_free);
+  f->server = ph_server_start (&error);
+  g_assert_no_error (error);
+  if (f->server == NULL)
+    return;
+  g_assert_cmpint (cli (f, "alice", TRUE, "register", "alice"), ==, 0);
+  g_assert_cmpint (cli (f, "bob", TRUE, "register", "bob"), ==, 0);
+  g_assert_cmpint (cli (f, "alice", FALSE, "add", "bob"), ==, 0);
+  g_assert_cmpint (cli (f, "bob", FALSE, "accept", "alice"), ==, 0);
+}
+
+static void
+fixture_teardown (Fixture      *f,
+                  gconstpointer data)
+{
+  g_clear_object (&f->alice);
+  g_clear_object (&f->bob);
+  g_clear_pointer (&f->seen_props, g_ptr_array_unref);
+  g_clear_pointer (&f->seen_states, g_ptr_array_unref);
+  g_clear_pointer (&f->seen_received, g_ptr_array_unref);
+  g_clear_pointer (&f->server, ph_server_free);
+  ph_remove_tree (f->home);
+  g_clear_pointer (&f->home, g_free);
+}
+
+/* ---- tests ---- */
+
+static void
+message_state_cb (PinholeMessage *message,
+                  GParamSpec     *pspec,
+                  GPtrArray      *states)
+{
+  g_ptr_array_add (states, g_strdup (pinhole_enum_to_nick (PINHOLE_TYPE_MESSAGE_STATE,
+                                                           pinhole_message_get_state (message))));
+}
+
+/* the message appended to @conversation follows its states into @states */
+static void
+follow_appended_cb (GListModel *conversation,
+                    guint       position,
+                    guint       removed,
+                    guint       added,
+                    GPtrArray  *states)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(PinholeMessage) m = g_list_model_get_item (conversation, i);
+
+      g_ptr_array_add (states, g_strdup (pinhole_enum_to_nick (PINHOLE_TYPE_MESSAGE_STATE,
+                                                               pinhole_message_get_state (m))));
+      g_signal_connect (m, "notify::state", G_CALLBACK (message_state_cb), states);
+    }
+}
+
+static char *
+join (GPtrArray *strings)
+{
+  g_ptr_array_add (strings, NULL);
+  g_autofree char *s = g_strjoinv (" ", (char **) strings->pdata);
+  g_ptr_array_remove_index (strings, strings->len - 1);
+  return g_steal_pointer (&s);
+}
+
+static PinholeMessage *
+send_text (PinholeConversation *conversation,
+           const char          *text,
+           GError             **error)
+{
+  Wait w = { NULL };
+  PinholeMessage *m;
+
+  pinhole_conversation_send_async (conversation, text, NULL, store_result_cb, &w);
+  if (!ph_iterate_until (has_result, &w, WAIT_MS))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the send did not complete");
+      return NULL;
+    }
+  m = pinhole_conversation_send_finish (conversation, w.result, error);
+  g_clear_object (&w.result);
+  return m;
+}
+
+static gboolean
+conversation_has_one (gpointer data)
+{
+  return g_list_model_get_n_items (data) >= 1;
+}
+
+static void
+test_live (Fixture      *f,
+           gconstpointer data)
+{
+  GPtrArray *trace = f->seen_props;
+  GPtrArray *states = f->seen_states;
+  GPtrArray *received = f->seen_received;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeMessage) m = NULL;
+  g_autofree char *seen = NULL;
+  PinholeContact *bob;
+  PinholeConversation *to_bob, *from_alice;
+
+  ph_return_if_failed ();
+  f->alice = client_log_in (f, "alice");
+  bob = pinhole_client_lookup_contact (f->alice, "bob");
+  g_assert_nonnull (bob);
+  ph_return_if_failed ();
+  g_assert_cmpint (pinhole_contact_get_relation (bob), ==, PINHOLE_RELATION_MUTUAL);
+  g_assert_cmpint (pinhole_contact_get_presence (bob), ==, PINHOLE_PRESENCE_OFFLINE);
+  g_assert_cmpint (pinhole_contact_get_path_kind (bob), ==, PINHOLE_PATH_KIND_NONE);
+  g_signal_connect (bob, "notify", G_CALLBACK (trace_cb), trace);
+
+  /* bob comes online: alice's contact says so */
+  f->bob = client_log_in (f, "bob");
+  g_assert_true (wait_trace (trace, "presence=online"));
+
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  from_alice = pinhole_client_get_conversation (f->bob, "alice");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (to_bob)), ==, 0);
+  g_signal_connect (to_bob, "items-changed", G_CALLBACK (follow_appended_cb), states);
+  g_signal_connect (from_alice, "items-changed", G_CALLBACK (follow_appended_cb), received);
+
+  m = send_text (to_bob, "hello over the model", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (m);
+  ph_return_if_failed ();
+  g_assert_cmpstr (pinhole_message_get_text (m), ==, "hello over the model");
+  g_assert_cmpint (pinhole_message_get_direction (m), ==, PINHOLE_MESSAGE_DIRECTION_OUT);
+  g_assert_cmpint (pinhole_message_get_state (m), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  seen = join (states);
+  g_assert_cmpstr (seen, ==, "queued sent delivered");
+
+  /* the session the message made shows on the contact: on the relay, with a round trip */
+  g_assert_true (wait_trace (trace, "path-kind=relay"));
+  g_assert_true (wait_trace (trace, "rtt-ms=measured"));
+  g_assert_cmpstr (pinhole_contact_get_remote (bob), ==, "server");
+  g_assert_cmpint (pinhole_contact_get_relay_reason (bob), ==, PINHOLE_RELAY_REASON_DIRECT_OFF);
+  g_assert_cmpstr (pinhole_contact_get_relay_reason_text (bob), ==, "direct paths are off");
+
+  /* and bob's conversation got it, once */
+  g_assert_true (ph_iterate_until (conversation_has_one, from_alice, WAIT_MS));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (from_alice)), ==, 1);
+  g_clear_pointer (&seen, g_free);
+  seen = join (received);
+  g_assert_cmpstr (seen, ==, "received");
+  {
+    g_autoptr(PinholeMessage) in = g_list_model_get_item (G_LIST_MODEL (from_alice), 0);
+
+    g_assert_cmpstr (pinhole_message_get_text (in), ==, "hello over the model");
+    g_assert_cmpint (pinhole_message_get_direction (in), ==, PINHOLE_MESSAGE_DIRECTION_IN);
+  }
+
+  /* bob leaves: the contact goes offline and the path to none */
+  g_clear_object (&f->bob);
+  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_OFFLINE));
+  g_assert_true (wait_trace (trace, "path-kind=none"));
+}
+
+static gboolean
+is_delivered (gpointer message)
+{
+  return pinhole_message_get_state (message) == PINHOLE_MESSAGE_STATE_DELIVERED;
+}
+
+static void
+test_stored_then_delivered (Fixture      *f,
+                            gconstpointer data)
+{
+  GPtrArray *states = f->seen_states;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeMessage) m = NULL;
+  g_autofree char *seen = NULL;
+  PinholeConversation *to_bob;
+
+  ph_return_if_failed ();
+  f->alice = client_log_in (f, "alice");
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  g_signal_connect (to_bob, "items-changed", G_CALLBACK (follow_appended_cb), states);
+
+  /* bob is offline: the message is sealed and stored for him */
+  m = send_text (to_bob, "for when you are back", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (m);
+  ph_return_if_failed ();
+  g_assert_cmpint (pinhole_message_get_state (m), ==, PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE);
+
+  /* he logs in, reads it from the server, and the receipt makes it delivered */
+  f->bob = client_log_in (f, "bob");
+  g_assert_true (ph_iterate_until (is_delivered, m, WAIT_MS));
+  seen = join (states);
+  g_assert_cmpstr (seen, ==, "queued stored-for-offline delivered");
+  g_assert_cmpuint (g_list_model_get_n_items (
+                      G_LIST_MODEL (pinhole_client_get_conversation (f->bob, "alice"))), ==, 1);
+}
+
+/* the history is paged: the newest page at once, older ones on demand */
+static void
+test_history_pages (Fixture      *f,
+                    gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  PinholeConversation *to_bob;
+  guint total = 0;
+
+  ph_return_if_failed ();
+  f->alice = client_log_in (f, "alice");
+  for (guint i = 0; i < 60; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("stored %u", i);
+      g_autoptr(PinholeMessage) m = send_text (pinhole_client_get_conversation (f->alice, "bob"),
+                                               text, &error);
+
+      g_assert_no_error (error);
+      ph_return_if_failed ();
+    }
+  /* a client that starts now sees the newest 50, then the 10 before them */
+  g_clear_object (&f->alice);
+  f->alice = client_log_in (f, "alice");
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (to_bob)), ==, 50);
+  g_assert_true (pinhole_conversation_get_has_older (to_bob));
+  {
+    g_autoptr(PinholeMessage) first = g_list_model_get_item (G_LIST_MODEL (to_bob), 0);
+    g_assert_cmpstr (pinhole_message_get_text (first), ==, "stored 10");
+  }
+  total = pinhole_conversation_load_older (to_bob, 50, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 10);
+  g_assert_false (pinhole_conversation_get_has_older (to_bob));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (to_bob)), ==, 60);
+  for (guint i = 0; i < 60; i++)
+    {
+      g_autoptr(PinholeMessage) m = g_list_model_get_item (G_LIST_MODEL (to_bob), i);
+      g_autofree char *want = g_strdup_printf ("stored %u", i);
+
+      g_assert_cmpstr (pinhole_message_get_text (m), ==, want);
+      g_assert_cmpint (pinhole_message_get_state (m), ==,
+                       PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE);
+    }
+}
+
+typedef struct
+{
+  PinholeClient *client;
+  const char    *user;
+} PathWait;
+
+static gboolean
+is_direct (gpointer data)
+{
+  PathWait *w = data;
+  PinholeContact *c = pinhole_client_lookup_contact (w->client, w->user);
+  PinholePathKind kind = c ? pinhole_contact_get_path_kind (c) : PINHOLE_PATH_KIND_NONE;
+
+  return kind != PINHOLE_PATH_KIND_NONE && kind != PINHOLE_PATH_KIND_RELAY;
+}
+
+static gboolean
+is_disconnected (gpointer client)
+{
+  return !pinhole_client_is_connected (client);
+}
+
+static PinholeSession *
+session_with (PinholeClient *client,
+              const char    *user)
+{
+  PinholeDevice *d = pinhole_contact_get_current_device (pinhole_client_lookup_contact (client,
+                                                                                          user));
+
+  return d != NULL ? pinhole_device_get_session (d) : NULL;
+}
+
+static void
+count_session_cb (GObject    *device,
+                  GParamSpec *pspec,
+                  guint      *changes)
+{
+  (*changes)++;
+}
+
+/* sends @text and asserts that it arrives in @to_conversation once, live */
+static void
+assert_live (PinholeConversation *from,
+             PinholeConversation *to,
+             const char          *text)
+{
+  g_autoptr(GError) error = NULL;
+  guint before = g_list_model_get_n_items (G_LIST_MODEL (to));
+  g_autoptr(PinholeMessage) m = send_text (from, text, &error);
+  guint count = 0;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (m);
+  if (m == NULL)
+    return;
+  g_assert_cmpint (pinhole_message_get_state (m), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  /* the receipt is the peer's acknowledgement: the copy is recorded there already */
+  for (guint i = before; i < g_list_model_get_n_items (G_LIST_MODEL (to)); i++)
+    {
+      g_autoptr(PinholeMessage) in = g_list_model_get_item (G_LIST_MODEL (to), i);
+
+      if (g_strcmp0 (pinhole_message_get_text (in), text) == 0)
+        count++;
+    }
+  g_assert_cmpuint (count, ==, 1);
+}
+
+/* the debug lines of the core that say a session got its relay back */
+static GLogWriterOutput
+count_resumed_writer (GLogLevelFlags   level,
+                      const GLogField *fields,
+                      gsize            n_fields,
+                      gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
+        g_str_has_suffix (fields[i].value, " has the relay again"))
+      g_atomic_int_inc ((gint *) user_data);
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static gint resumed;
+
+static gboolean
+both_resumed (gpointer data)
+{
+  return g_atomic_int_get (&resumed) >= 2;
+}
+
+/* a session on a direct path outlives the server: chat flows both ways while the server is
+ * gone, and when it is back the same session carries on, with the relay behind it again */
+static void
+test_server_loss (Fixture      *f,
+                  gconstpointer data)
+{
+  PathWait to_bob = { NULL, "bob" }, to_alice = { NULL, "alice" };
+  PinholeConversation *a_conv, *b_conv;
+  PinholeSession *a_session, *b_session;
+  PinholeDevice *a_device, *b_device;
+  guint a_changes = 0, b_changes = 0;
+
+  ph_return_if_failed ();
+  f->alice = client_new (f, "alice", TRUE);
+  f->bob = client_new (f, "bob", TRUE);
+  to_bob.client = f->alice;
+  to_alice.client = f->bob;
+  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  a_conv = pinhole_client_get_conversation (f->alice, "bob");
+  b_conv = pinhole_client_get_conversation (f->bob, "alice");
+
+  /* a first message opens the session; the search then finds the loopback path */
+  assert_live (a_conv, b_conv, "before");
+  g_assert_true (ph_iterate_until (is_direct, &to_bob, WAIT_MS));
+  g_assert_true (ph_iterate_until (is_direct, &to_alice, WAIT_MS));
+  ph_return_if_failed ();
+  a_session = session_with (f->alice, "bob");
+  b_session = session_with (f->bob, "alice");
+  a_device = pinhole_contact_get_current_device (pinhole_client_lookup_contact (f->alice, "bob"));
+  b_device = pinhole_contact_get_current_device (pinhole_client_lookup_contact (f->bob, "alice"));
+  g_signal_connect (a_device, "notify::session", G_CALLBACK (count_session_cb), &a_changes);
+  g_signal_connect (b_device, "notify::session", G_CALLBACK (count_session_cb), &b_changes);
+
+  /* the server goes away */
+  g_assert_true (ph_server_stop (f->server, NULL));
+  g_assert_true (ph_iterate_until (is_disconnected, f->alice, WAIT_MS));
+  g_assert_true (ph_iterate_until (is_disconnected, f->bob, WAIT_MS));
+  assert_live (a_conv, b_conv, "alice without the server");
+  assert_live (b_conv, a_conv, "bob without the server");
+  g_assert_true (is_direct (&to_bob));
+  g_assert_cmpint (pinhole_contact_get_presence (pinhole_client_lookup_contact (f->alice, "bob")),
+                   ==, PINHOLE_PRESENCE_ONLINE);
+
+  /* it comes back, and both log in again: the same sessions carry on */
+  g_assert_true (ph_server_restart (f->server, NULL));
+  g_assert_true (log_in (f->alice));
+  g_assert_true (log_in (f->bob));
+  /* each side has the relay behind the session again: one opened it, the other took it */
+  g_assert_true (ph_iterate_until (both_resumed, NULL, WAIT_MS));
+  assert_live (a_conv, b_conv, "alice with the server again");
+  assert_live (b_conv, a_conv, "bob with the server again");
+  g_assert_true (session_with (f->alice, "bob") == a_session);
+  g_assert_true (session_with (f->bob, "alice") == b_session);
+  g_assert_cmpuint (a_changes, ==, 0);
+  g_assert_cmpuint (b_changes, ==, 0);
+  g_signal_handlers_disconnect_by_data (a_device, &a_changes);
+  g_signal_handlers_disconnect_by_data (b_device, &b_changes);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_set_nonfatal_assertions ();
+  g_log_set_writer_func (count_resumed_writer, &resumed, NULL);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/integration/model/live", test_live);
+  ADD ("/integration/model/stored-then-delivered", test_stored_then_delivered);
+  ADD ("/integration/model/history-pages", test_history_pages);
+  ADD ("/integration/model/server-loss", test_server_loss);
+  return g_test_run ();
+}
