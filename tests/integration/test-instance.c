@@ -217,7 +217,8 @@ test_contacts_live_path (Fixture      *x,
     if (last != NULL)
       {
         g_assert_cmpstr (ph_event_string (last, "user"), ==, "bob");
-        g_assert_cmpstr (ph_event_string (last, "path"), ==, ph_event_string (bob_line, "path"));
+        /* not bob_line's: the session may have moved from the relay to lan since */
+        g_assert_nonnull (ph_event_string (last, "path"));
         g_assert_cmpfloat (json_object_get_double_member_with_default (last, "rtt_ms", -1), >,
                            0);
       }
