@@ -5,6 +5,7 @@
  * listen is refused; with listen stopped, commands log in themselves as before. */
 #define G_LOG_DOMAIN "pinhole-test"
 
+#include "pinhole-instance-bus.h"
 #include "pinhole-test-bus.h"
 #include "pinhole-test-fixture.h"
 
@@ -345,6 +346,81 @@ test_without_listen (Fixture      *x,
   }
 }
 
+typedef struct
+{
+  guint answered;
+  guint refused;   /* LimitsExceeded */
+} Calls;
+
+static void
+add_answered_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Calls *calls = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+
+  calls->answered++;
+  calls->refused += g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED);
+}
+
+static gboolean
+refusals_in (gpointer data)
+{
+  return ((Calls *) data)->refused > 0;
+}
+
+static gboolean
+all_answered (gpointer data)
+{
+  return ((Calls *) data)->answered == PINHOLE_INSTANCE_MAX_CALLS + 6;
+}
+
+/* a caller cannot make the instance hold more than PINHOLE_INSTANCE_MAX_CALLS calls: with
+ * the server stopped each Add waits for it; the calls past the bound are refused at once, and
+ * the held ones are answered once the server is back */
+static void
+test_calls_bounded (Fixture      *x,
+                    gconstpointer data)
+{
+  g_autofree char *dir = ph_fixture_profile (&x->f, "alice");
+  g_autofree char *name = NULL;
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GError) error = NULL;
+  PhProc *alice = NULL, *bob = NULL;
+  Calls calls = { 0 };
+
+  if (!start_pair (x, &alice, &bob))
+    return;
+  name = pinhole_instance_dup_bus_name (dir);
+  /* the test's own connection: a blocking connect is the test's to wait for */
+  bus = g_dbus_connection_new_for_address_sync (x->bus->address,
+                                                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                NULL, NULL, &error);
+  g_assert_no_error (error);
+  ph_return_if_failed ();
+  signal_server (x, SIGSTOP);
+  for (guint i = 0; i < PINHOLE_INSTANCE_MAX_CALLS + 6; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("carol%u", i);
+
+      g_dbus_connection_call (bus, name, "/org/pinhole/Pinhole", "org.pinhole.Pinhole.Instance",
+                              "Add", g_variant_new ("(s)", user), G_VARIANT_TYPE ("(s)"),
+                              G_DBUS_CALL_FLAGS_NONE, -1, NULL, add_answered_cb, &calls);
+    }
+  g_assert_true (ph_iterate_until (refusals_in, &calls, PH_EVENT_MS));
+  /* a moment for any further refusal to arrive */
+  ph_iterate_for (200);
+  g_assert_cmpuint (calls.refused, ==, 6);
+  g_assert_cmpuint (calls.answered, ==, 6);
+  signal_server (x, SIGCONT);
+  g_assert_true (ph_iterate_until (all_answered, &calls, PH_EVENT_MS));
+  g_assert_cmpuint (calls.refused, ==, 6);
+}
+
 /* a caller whose uid the bus cannot vouch for (here: anonymous, as another user would be
  * on a bus opened to others) is refused, and nothing is sent */
 static void
@@ -385,6 +461,7 @@ main (int   argc,
   ADD ("/integration/instance/commands", test_commands);
   ADD ("/integration/instance/second-listen-refused", test_second_listen_refused);
   ADD ("/integration/instance/without-listen", test_without_listen);
+  ADD ("/integration/instance/calls-bounded", test_calls_bounded);
 #undef ADD
   g_test_add ("/integration/instance/unknown-uid-refused", Fixture, "anonymous", fixture_setup,
               test_unknown_uid_refused, fixture_teardown);
