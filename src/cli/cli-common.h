@@ -121,6 +121,23 @@ gboolean  cli_remote_trust          (Cli           *cli,
                                      const char    *user,
                                      gboolean      *out_trusted);
 GPtrArray *cli_remote_list_contacts (Cli           *cli);
+/* the pace of `path` (cli-path-pace.c) */
+typedef struct
+{
+  Cli       *cli;
+  gint       count;          /* --count, 0 for no end */
+  gboolean (*line) (gpointer data);   /* prints one line; %FALSE ends the lines */
+  gpointer   data;
+
+  gint       printed;
+  guint      tick;
+  GObject   *rtt_object;     /* owned */
+  gulong     rtt_id;
+} CliPathPace;
+
+void      cli_path_pace_start       (CliPathPace   *pace,
+                                     GObject       *rtt_object);
+void      cli_path_pace_run         (CliPathPace   *pace);
 void      cli_path_print            (Cli           *cli,
                                      const char    *user,
                                      JsonObject    *report,

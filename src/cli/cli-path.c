@@ -6,10 +6,7 @@
 #include "cli-common.h"
 #include "pinhole-error.h"
 
-#include <glib-unix.h>
 #include <stdio.h>
-
-#define PROBE_INTERVAL_MS 1000
 
 typedef struct
 {
@@ -18,10 +15,7 @@ typedef struct
   PinholeSession *session;
   PinholeDevice  *device;    /* the device of the session, probing while we watch */
   gboolean        verbose;
-  gint            count;
-  gint            printed;
-  guint           tick;
-  gulong          rtt_id;
+  CliPathPace     pace;
 } PathRun;
 
 /* the report of one probe: the properties of the device the session with USER uses */
@@ -111,9 +105,12 @@ print_probe (PathRun *run)
   cli_path_print (run->cli, run->user, report, run->verbose);
 }
 
+/* one line of the pace; Returns: whether to go on */
 static gboolean
-probe (PathRun *run)
+probe (gpointer data)
 {
+  PathRun *run = data;
+
   if (pinhole_session_get_state (run->session) != PINHOLE_SESSION_STATE_ESTABLISHED)
     {
       g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
@@ -122,35 +119,7 @@ probe (PathRun *run)
       return FALSE;
     }
   print_probe (run);
-  if (run->count > 0 && ++run->printed >= run->count)
-    {
-      cli_quit (run->cli, NULL);
-      return FALSE;
-    }
   return TRUE;
-}
-
-static gboolean
-tick_cb (gpointer user_data)
-{
-  PathRun *run = user_data;
-
-  if (probe (run))
-    return G_SOURCE_CONTINUE;
-  run->tick = 0;
-  return G_SOURCE_REMOVE;
-}
-
-/* the first line as soon as the first probe comes back, then one a second */
-static void
-first_rtt_cb (GObject    *object,
-              GParamSpec *pspec,
-              PathRun    *run)
-{
-  g_clear_signal_handler (&run->rtt_id, run->device);
-  g_clear_handle_id (&run->tick, g_source_remove);
-  if (probe (run))
-    run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
 }
 
 /* Returns: (transfer full) (nullable): the device of @user whose session is @session */
@@ -194,19 +163,9 @@ session_cb (GObject      *source,
       cli_quit (run->cli, lost);
       return;
     }
-  run->rtt_id = g_signal_connect (run->device, "notify::rtt-ms", G_CALLBACK (first_rtt_cb),
-                                  run);
   /* the device probes once a second while we watch */
   pinhole_device_hold_probes (run->device);
-  /* a probe that gets no answer still prints after a second */
-  run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
-}
-
-static gboolean
-stop_cb (gpointer user_data)
-{
-  cli_quit (((PathRun *) user_data)->cli, NULL);
-  return G_SOURCE_CONTINUE;
+  cli_path_pace_start (&run->pace, G_OBJECT (run->device));
 }
 
 int
@@ -214,15 +173,14 @@ cli_path (Cli   *cli,
           int    argc,
           char **argv)
 {
-  PathRun run = { cli };
+  PathRun run = { cli, .pace = { cli, .line = probe, .data = &run } };
   GOptionEntry entries[] = {
-    { "count", 'c', 0, G_OPTION_ARG_INT, &run.count, "stop after N probes (default: never)",
-      "N" },
+    { "count", 'c', 0, G_OPTION_ARG_INT, &run.pace.count,
+      "stop after N probes (default: never)", "N" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &run.verbose,
       "also print the candidates tried and what this network allows", NULL },
     { NULL }
   };
-  guint sigint;
 
   if (!cli_parse_options ("path", "USER", entries, &argc, &argv))
     return 2;
@@ -233,18 +191,12 @@ cli_path (Cli   *cli,
   if (!cli_connect (cli))
     return cli_fail (cli, cli->error);
   if (cli->remote != NULL)
-    return cli_remote_path (cli, run.user, run.count, run.verbose);
+    return cli_remote_path (cli, run.user, run.pace.count, run.verbose);
 
   pinhole_client_open_session_async (cli->client, run.user, NULL, session_cb, &run);
-  sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
-  cli_run (cli);
-  g_source_remove (sigint);
-  g_clear_handle_id (&run.tick, g_source_remove);
+  cli_path_pace_run (&run.pace);
   if (run.device != NULL)
-    {
-      g_clear_signal_handler (&run.rtt_id, run.device);
-      pinhole_device_release_probes (run.device);
-    }
+    pinhole_device_release_probes (run.device);
   g_clear_object (&run.device);
   g_clear_object (&run.session);
   if (cli->error != NULL)

@@ -1,31 +1,24 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-remote-path.c: `pinhole-cli path USER` through the profile's running instance: the
  * instance opens (or keeps) the session and has its device probe while we watch; the
- * contact's object carries the live path and RTT, printed at once and then once a second, as
- * cli-path.c does with a session of its own. */
+ * contact's object carries the live path and RTT, printed at the pace of cli-path-pace.c as
+ * cli-path.c prints a session of its own. */
 #define G_LOG_DOMAIN "pinhole-cli"
 
 #include "cli-common.h"
 #include "pinhole-error.h"
 
-#include <glib-unix.h>
-
-#define PROBE_INTERVAL_MS 1000
-
 typedef struct
 {
   Cli                *cli;
   const char         *user;
-  PinholeDBusContact *contact;    /* owned */
-  GCancellable       *cancellable; /* owned: the calls in flight */
   gboolean            verbose;
-  gint                count;
-  gint                printed;
-  guint               tick;
-  gulong              rtt_id;
+  CliPathPace         pace;
+  PinholeDBusContact *contact;     /* owned */
+  GVariant           *described;   /* owned, nullable: the latest DescribePath answer */
+  GCancellable       *cancellable; /* owned: the calls in flight */
+  gboolean            describing;
 } RemotePath;
-
-static gboolean probe (RemotePath *run);
 
 /* @described: (nullable): DescribePath's answer, for --json and -v */
 static void
@@ -72,29 +65,25 @@ print_report (RemotePath *run,
   cli_path_print (run->cli, run->user, report, run->verbose);
 }
 
-/* prints one line; Returns: whether to go on */
+static void describe (RemotePath *run);
+
+/* one line of the pace, with the latest description of the path (at most a second old);
+ * Returns: whether to go on */
 static gboolean
-finish_probe (RemotePath *run,
-              GVariant   *described)
+line (gpointer data)
 {
-  print_report (run, described);
-  if (run->count > 0 && ++run->printed >= run->count)
+  RemotePath *run = data;
+
+  if (g_strcmp0 (pinhole_dbus_contact_get_path_kind (run->contact), "none") == 0)
     {
-      cli_quit (run->cli, NULL);
+      g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
+                                             "the session with %s ended", run->user);
+      cli_quit (run->cli, error);
       return FALSE;
     }
+  print_report (run, run->described);
+  describe (run);
   return TRUE;
-}
-
-static gboolean
-tick_cb (gpointer user_data)
-{
-  RemotePath *run = user_data;
-
-  if (probe (run))
-    return G_SOURCE_CONTINUE;
-  run->tick = 0;
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -104,7 +93,7 @@ described_cb (GObject      *source,
 {
   RemotePath *run = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) described = NULL;
+  GVariant *described = NULL;
 
   if (!pinhole_dbus_instance_call_describe_path_finish (PINHOLE_DBUS_INSTANCE (source),
                                                         &described, result, &error))
@@ -113,43 +102,26 @@ described_cb (GObject      *source,
         return;
       g_debug ("describe: %s", error->message);
     }
-  if (!finish_probe (run, described))
-    g_clear_handle_id (&run->tick, g_source_remove);
+  run->describing = FALSE;
+  if (described != NULL)
+    {
+      g_clear_pointer (&run->described, g_variant_unref);
+      run->described = described;
+    }
+  /* the first description comes before the first line */
+  if (run->pace.rtt_object == NULL)
+    cli_path_pace_start (&run->pace, G_OBJECT (run->contact));
 }
 
-/* Returns: whether to go on */
-static gboolean
-probe (RemotePath *run)
-{
-  if (g_strcmp0 (pinhole_dbus_contact_get_path_kind (run->contact), "none") == 0)
-    {
-      g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                                             "the session with %s ended", run->user);
-      cli_quit (run->cli, error);
-      return FALSE;
-    }
-  /* the candidates tried, for --json and -v, from the instance; the line waits for them */
-  if (run->cli->json || run->verbose)
-    {
-      pinhole_dbus_instance_call_describe_path (run->cli->remote, run->user, run->cancellable,
-                                                described_cb, run);
-      return TRUE;
-    }
-  return finish_probe (run, NULL);
-}
-
-/* the first line as soon as the first probe comes back, then one a second */
+/* the candidates tried, for --json and -v, asked of the instance */
 static void
-first_rtt_cb (GObject    *object,
-              GParamSpec *pspec,
-              RemotePath *run)
+describe (RemotePath *run)
 {
-  if (pinhole_dbus_contact_get_rtt_ms (run->contact) < 0)
+  if ((!run->cli->json && !run->verbose) || run->describing)
     return;
-  g_clear_signal_handler (&run->rtt_id, run->contact);
-  g_clear_handle_id (&run->tick, g_source_remove);
-  if (probe (run))
-    run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
+  run->describing = TRUE;
+  pinhole_dbus_instance_call_describe_path (run->cli->remote, run->user, run->cancellable,
+                                            described_cb, run);
 }
 
 /* the instance went away (listen stopped): what the object still says is no longer live */
@@ -175,7 +147,6 @@ contact_cb (GObject      *source,
 {
   RemotePath *run = user_data;
   g_autoptr(GError) error = NULL;
-
   PinholeDBusContact *contact = pinhole_dbus_contact_proxy_new_finish (result, &error);
 
   if (contact == NULL)
@@ -186,10 +157,9 @@ contact_cb (GObject      *source,
     }
   run->contact = contact;
   g_signal_connect (run->contact, "notify::g-name-owner", G_CALLBACK (owner_cb), run);
-  run->rtt_id = g_signal_connect (run->contact, "notify::rtt-ms", G_CALLBACK (first_rtt_cb),
-                                  run);
-  /* a probe that gets no answer still prints after a second */
-  run->tick = g_timeout_add (PROBE_INTERVAL_MS, tick_cb, run);
+  describe (run);
+  if (!run->describing)
+    cli_path_pace_start (&run->pace, G_OBJECT (run->contact));
 }
 
 static void
@@ -217,13 +187,6 @@ opened_cb (GObject      *source,
                                   contact_cb, run);
 }
 
-static gboolean
-stop_cb (gpointer user_data)
-{
-  cli_quit (((RemotePath *) user_data)->cli, NULL);
-  return G_SOURCE_CONTINUE;
-}
-
 /* `path` when cli->remote is the profile's instance; Returns: the exit status */
 int
 cli_remote_path (Cli        *cli,
@@ -231,22 +194,19 @@ cli_remote_path (Cli        *cli,
                  gint        count,
                  gboolean    verbose)
 {
-  RemotePath run = { cli, user, NULL, g_cancellable_new (), verbose, count };
-  guint sigint;
+  RemotePath run = { cli, user, verbose, { cli, count, line } };
 
+  run.pace.data = &run;
+  run.cancellable = g_cancellable_new ();
   pinhole_dbus_instance_call_open_path (cli->remote, user, run.cancellable, opened_cb, &run);
-  sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
-  cli_run (cli);
-  g_source_remove (sigint);
-  g_clear_handle_id (&run.tick, g_source_remove);
-  /* the calls in flight must not come back to @run, which is gone with this frame */
+  cli_path_pace_run (&run.pace);
+  /* the calls in flight must not come back to @run, which is gone with this frame; leaving
+   * the bus ends our watch of the path */
   g_cancellable_cancel (run.cancellable);
   if (run.contact != NULL)
-    {
-      g_clear_signal_handler (&run.rtt_id, run.contact);
-      g_signal_handlers_disconnect_by_data (run.contact, &run);
-    }
+    g_signal_handlers_disconnect_by_data (run.contact, &run);
   g_clear_object (&run.contact);
+  g_clear_pointer (&run.described, g_variant_unref);
   g_clear_object (&run.cancellable);
   if (cli->error != NULL)
     return cli_fail (cli, cli->error);
