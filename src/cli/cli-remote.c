@@ -12,6 +12,8 @@
 
 /* a call may wait for a session to come up or for the server */
 #define CALL_TIMEOUT_MS 60000
+/* a bus that does not answer this soon is as good as none: the command logs in itself */
+#define FIND_TIMEOUT_S  5
 
 typedef struct
 {
@@ -49,6 +51,17 @@ strip_remote (gboolean  ok,
   return ok;
 }
 
+static gboolean
+cancel_cb (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void find_instance (Cli          *cli,
+                           const char   *address,
+                           GCancellable *cancellable);
+
 /**
  * cli_find_instance:
  * Looks for the profile's running instance on the session bus (only one named by
@@ -59,16 +72,33 @@ gboolean
 cli_find_instance (Cli *cli)
 {
   const char *address = pinhole_instance_get_bus_address ();
+  g_autoptr(GCancellable) cancellable = NULL;
+  guint deadline;
+
+  if (cli->remote != NULL)
+    return TRUE;
+  if (address == NULL)
+    return FALSE;
+  cancellable = g_cancellable_new ();
+  deadline = g_timeout_add_seconds (FIND_TIMEOUT_S, cancel_cb, cancellable);
+  find_instance (cli, address, cancellable);
+  /* cancelled only by the deadline, which is gone then */
+  if (!g_cancellable_is_cancelled (cancellable))
+    g_source_remove (deadline);
+  return cli->remote != NULL;
+}
+
+static void
+find_instance (Cli          *cli,
+               const char   *address,
+               GCancellable *cancellable)
+{
   g_autofree char *name = NULL;
   g_autoptr(GDBusConnection) bus = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   const char *owner = NULL;
 
-  if (cli->remote != NULL)
-    return TRUE;
-  if (address == NULL)
-    return FALSE;
   pinhole_instance_register_errors ();
   name = pinhole_instance_dup_bus_name (pinhole_profile_get_dir (cli->profile));
   {
@@ -77,22 +107,22 @@ cli_find_instance (Cli *cli)
     g_dbus_connection_new_for_address (address,
                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                       NULL, NULL, wait_cb, &w);
+                                       NULL, cancellable, wait_cb, &w);
     bus = g_dbus_connection_new_for_address_finish (wait_result (&w), &error);
     g_clear_object (&w.result);
   }
   if (bus == NULL)
     {
       g_debug ("no session bus at %s: %s", address, error->message);
-      return FALSE;
+      return;
     }
   {
     Wait w = { cli };
 
     g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                             "org.freedesktop.DBus", "GetNameOwner", g_variant_new ("(s)", name),
-                            G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, wait_cb,
-                            &w);
+                            G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
+                            wait_cb, &w);
     reply = g_dbus_connection_call_finish (bus, wait_result (&w), &error);
     g_clear_object (&w.result);
   }
@@ -100,7 +130,7 @@ cli_find_instance (Cli *cli)
     {
       g_debug ("no running instance of %s (%s): %s", pinhole_profile_get_dir (cli->profile),
                name, error->message);
-      return FALSE;
+      return;
     }
   g_variant_get (reply, "(&s)", &owner);
   {
@@ -108,18 +138,17 @@ cli_find_instance (Cli *cli)
 
     /* the owner's unique name, not the well-known one: every call goes to this one process */
     pinhole_dbus_instance_proxy_new (bus, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, owner,
-                                     PINHOLE_INSTANCE_OBJECT_PATH, NULL, wait_cb, &w);
+                                     PINHOLE_INSTANCE_OBJECT_PATH, cancellable, wait_cb, &w);
     cli->remote = pinhole_dbus_instance_proxy_new_finish (wait_result (&w), &error);
     g_clear_object (&w.result);
   }
   if (cli->remote == NULL)
     {
       g_debug ("cannot use the instance %s: %s", name, error->message);
-      return FALSE;
+      return;
     }
   g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (cli->remote), CALL_TIMEOUT_MS);
   g_debug ("using the running instance %s (%s)", name, owner);
-  return TRUE;
 }
 
 /**
