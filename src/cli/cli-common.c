@@ -170,6 +170,32 @@ cli_run (Cli *cli)
   g_main_loop_run (cli->loop);
 }
 
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* cancels @cancellable (which must outlive it) in @seconds; Returns: the deadline, for
+ * cli_deadline_clear() */
+guint
+cli_deadline_new (GCancellable *cancellable,
+                  guint         seconds)
+{
+  return g_timeout_add_seconds (seconds, deadline_cb, cancellable);
+}
+
+/* the work ended before its deadline, or by it */
+void
+cli_deadline_clear (GCancellable *cancellable,
+                    guint         deadline)
+{
+  /* cancelled only by the deadline, which is gone then */
+  if (!g_cancellable_is_cancelled (cancellable))
+    g_source_remove (deadline);
+}
+
 /* ends the running command; @error: (nullable): the failure, if it failed */
 void
 cli_quit (Cli          *cli,

@@ -56,6 +56,10 @@ gboolean cli_check_server     (Cli          *cli);
 gboolean cli_check_downgrade  (Cli          *cli,
                                const char   *server);
 void     cli_run              (Cli          *cli);
+guint    cli_deadline_new     (GCancellable *cancellable,
+                               guint         seconds);
+void     cli_deadline_clear   (GCancellable *cancellable,
+                               guint         deadline);
 void     cli_quit             (Cli          *cli,
                                const GError *error);
 int      cli_fail             (Cli          *cli,

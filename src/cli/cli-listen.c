@@ -10,6 +10,8 @@
 
 #define RECONNECT_MIN_S 1
 #define RECONNECT_MAX_S 16
+/* a session bus that does not take the instance this soon is as good as none */
+#define INSTANCE_START_S 5
 
 typedef struct
 {
@@ -310,12 +312,18 @@ instance_start (Cli *cli)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
+  guint deadline;
 
   if (pinhole_instance_get_bus_address () == NULL)
     return;
   cli->instance = pinhole_instance_new (cli->client);
-  pinhole_instance_start_async (cli->instance, NULL, NULL, instance_done_cb, &result);
-  if (!pinhole_instance_start_finish (cli->instance, instance_wait (&result), &error))
+  cancellable = g_cancellable_new ();
+  deadline = cli_deadline_new (cancellable, INSTANCE_START_S);
+  pinhole_instance_start_async (cli->instance, NULL, cancellable, instance_done_cb, &result);
+  instance_wait (&result);
+  cli_deadline_clear (cancellable, deadline);
+  if (!pinhole_instance_start_finish (cli->instance, result, &error))
     {
       g_debug ("not on the session bus: %s", error->message);
       g_clear_object (&cli->instance);

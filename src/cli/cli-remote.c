@@ -51,13 +51,6 @@ strip_remote (gboolean  ok,
   return ok;
 }
 
-static gboolean
-cancel_cb (gpointer user_data)
-{
-  g_cancellable_cancel (user_data);
-  return G_SOURCE_REMOVE;
-}
-
 static void find_instance (Cli          *cli,
                            const char   *address,
                            GCancellable *cancellable);
@@ -80,11 +73,9 @@ cli_find_instance (Cli *cli)
   if (address == NULL)
     return FALSE;
   cancellable = g_cancellable_new ();
-  deadline = g_timeout_add_seconds (FIND_TIMEOUT_S, cancel_cb, cancellable);
+  deadline = cli_deadline_new (cancellable, FIND_TIMEOUT_S);
   find_instance (cli, address, cancellable);
-  /* cancelled only by the deadline, which is gone then */
-  if (!g_cancellable_is_cancelled (cancellable))
-    g_source_remove (deadline);
+  cli_deadline_clear (cancellable, deadline);
   return cli->remote != NULL;
 }
 
