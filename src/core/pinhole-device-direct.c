@@ -192,6 +192,12 @@ _pinhole_device_direct_control (PinholeDevice *self,
       g_clear_object (&self->agent);
       return;
     }
+  /* candidates from a peer that was relay-only: it turned the switch off */
+  if (strcmp (t, "candidates") == 0 && self->peer_relay_only)
+    {
+      self->peer_relay_only = FALSE;
+      _pinhole_device_set_relay_reason (self, PINHOLE_RELAY_REASON_NOT_YET, NULL);
+    }
   /* our own relay-only choice: the peer's candidates are not answered, so neither side
    * learns the other's address */
   if (pinhole_profile_get_relay_only (self->client->profile, self->user) ||

@@ -602,6 +602,60 @@ test_server_loss (Fixture      *f,
   g_signal_handlers_disconnect_by_data (b_device, &b_changes);
 }
 
+typedef struct
+{
+  PinholeClient      *client;
+  const char         *user;
+  PinholeRelayReason  reason;
+} ReasonWait;
+
+static gboolean
+reason_is (gpointer data)
+{
+  ReasonWait *w = data;
+  PinholeContact *c = pinhole_client_lookup_contact (w->client, w->user);
+
+  return c != NULL && pinhole_contact_get_path_kind (c) == PINHOLE_PATH_KIND_RELAY &&
+         pinhole_contact_get_relay_reason (c) == w->reason;
+}
+
+/* the privacy switch on one long-lived session: on, the pair goes to the relay and both sides
+ * say why; off again, the same session goes direct again */
+static void
+test_relay_only_toggle (Fixture      *f,
+                        gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  PathWait to_bob = { NULL, "bob" }, to_alice = { NULL, "alice" };
+  ReasonWait mine = { NULL, "bob", PINHOLE_RELAY_REASON_RELAY_ONLY };
+  ReasonWait theirs = { NULL, "alice", PINHOLE_RELAY_REASON_CONTACT_RELAY_ONLY };
+  PinholeSession *session;
+
+  ph_return_if_failed ();
+  f->alice = client_new (f, "alice", TRUE);
+  f->bob = client_new (f, "bob", TRUE);
+  to_bob.client = mine.client = f->alice;
+  to_alice.client = theirs.client = f->bob;
+  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  assert_live (pinhole_client_get_conversation (f->alice, "bob"),
+               pinhole_client_get_conversation (f->bob, "alice"), "hello");
+  g_assert_true (ph_iterate_until (is_direct, &to_bob, WAIT_MS));
+  g_assert_true (ph_iterate_until (is_direct, &to_alice, WAIT_MS));
+  ph_return_if_failed ();
+  session = session_with (f->bob, "alice");
+
+  g_assert_true (pinhole_client_set_relay_only (f->alice, "bob", TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_iterate_until (reason_is, &mine, WAIT_MS));
+  g_assert_true (ph_iterate_until (reason_is, &theirs, WAIT_MS));
+
+  g_assert_true (pinhole_client_set_relay_only (f->alice, "bob", FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_iterate_until (is_direct, &to_bob, WAIT_MS));
+  g_assert_true (ph_iterate_until (is_direct, &to_alice, WAIT_MS));
+  g_assert_true (session_with (f->bob, "alice") == session);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -614,5 +668,6 @@ main (int    argc,
   ADD ("/integration/model/stored-then-delivered", test_stored_then_delivered);
   ADD ("/integration/model/history-pages", test_history_pages);
   ADD ("/integration/model/server-loss", test_server_loss);
+  ADD ("/integration/model/relay-only-toggle", test_relay_only_toggle);
   return g_test_run ();
 }
