@@ -34,6 +34,7 @@ natlab_pinhole_free (NatlabPinhole *ph)
   ph_remove_tree (ph->home);
   g_free (ph->home);
   g_free (ph->url);
+  g_strfreev (ph->cli_env);
   g_hash_table_unref (ph->host_of);
   g_free (ph);
 }
@@ -124,8 +125,19 @@ natlab_pinhole_start_server (NatlabPinhole *ph,
                    ph->server->err_text->str);
       return FALSE;
     }
+  g_free (ph->url);
   ph->url = g_strdup_printf ("ws://%s/pinhole", listen);
   return TRUE;
+}
+
+gboolean
+natlab_pinhole_stop_server (NatlabPinhole *ph)
+{
+  gboolean clean = ph->server == NULL || ph_proc_stop (ph->server);
+
+  /* the URL stays: the clients keep naming the server that is gone */
+  g_clear_pointer (&ph->server, ph_proc_free);
+  return clean;
 }
 
 PhProc *
@@ -140,7 +152,8 @@ natlab_pinhole_cli_spawn (NatlabPinhole      *ph,
   g_auto(GStrv) argv = NULL;
   g_autofree char *profile = g_build_filename (ph->home, user, NULL);
   g_autofree char *password = g_strconcat ("PINHOLE_PASSWORD=password-of-", user, NULL);
-  const char *env[] = { (flags & NATLAB_PINHOLE_PASSWORD) ? password : NULL, NULL };
+  g_autoptr(GStrvBuilder) env_b = g_strv_builder_new ();
+  g_auto(GStrv) env = NULL;
   PhProc *p;
 
   if (cli == NULL)
@@ -150,12 +163,18 @@ natlab_pinhole_cli_spawn (NatlabPinhole      *ph,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no lab host for %s", user);
       return NULL;
     }
+  if (flags & NATLAB_PINHOLE_PASSWORD)
+    g_strv_builder_add (env_b, password);
+  if (ph->cli_env != NULL)
+    g_strv_builder_addv (env_b, (const char **) ph->cli_env);
+  env = g_strv_builder_end (env_b);
   if (flags & NATLAB_PINHOLE_PORT_MAPPING)
     g_strv_builder_add_many (b, "env", "-u", "PINHOLE_NO_PORT_MAPPING", NULL);
   g_strv_builder_add_many (b, cli, "--server", ph->url, "--profile", profile, "--json", NULL);
   g_strv_builder_addv (b, (const char **) args);
   argv = g_strv_builder_end (b);
-  p = natlab_pinhole_spawn (natlab_pinhole_ns (ph, user), (const char * const *) argv, env,
+  p = natlab_pinhole_spawn (natlab_pinhole_ns (ph, user), (const char * const *) argv,
+                            (const char * const *) env,
                             (flags & NATLAB_PINHOLE_STDIN) != 0, error);
   if (p != NULL)
     {

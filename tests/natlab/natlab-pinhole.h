@@ -17,6 +17,7 @@ typedef struct
   char       *url;
   GHashTable *host_of;  /* user -> lab host */
   GPtrArray  *procs;    /* PhProc*: long-running processes, stopped by natlab_pinhole_free */
+  GStrv       cli_env;  /* nullable: more VAR=value for every pinhole-cli (a bus address) */
 } NatlabPinhole;
 
 typedef enum
@@ -45,6 +46,9 @@ const char    *natlab_pinhole_ns         (NatlabPinhole      *ph,
 gboolean       natlab_pinhole_start_server (NatlabPinhole    *ph,
                                             const char       *port,
                                             GError          **error);
+/* stops the server (SIGTERM, then SIGKILL); natlab_pinhole_start_server starts it again on the
+ * same database */
+gboolean       natlab_pinhole_stop_server (NatlabPinhole    *ph);
 /* a process in namespace @ns (transfer full) */
 PhProc        *natlab_pinhole_spawn      (const char         *ns,
                                           const char * const *argv,
