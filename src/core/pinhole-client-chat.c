@@ -297,12 +297,9 @@ _pinhole_client_handle_relay_open (PinholeClient *self,
   if (device == NULL || pinhole_stanza_get_flag (stanza, "resume") ||
       _pinhole_device_prefers_own_session (device))
     {
-      g_autoptr(JsonObject) close = pinhole_stanza_new ("relay-close", "close");
-
       if (error != NULL)
         g_debug ("refusing a session from %s/%s: %s", user, name, error->message);
-      json_object_set_int_member (close, "channel", channel);
-      _pinhole_client_send_stanza (self, close);
+      _pinhole_client_close_channel (self, (guint32) channel);
       if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
         _pinhole_client_refresh_roster (self);
       return;

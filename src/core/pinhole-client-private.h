@@ -51,6 +51,8 @@ struct _PinholeClient
 /* pinhole-client.c */
 void        _pinhole_client_send_stanza (PinholeClient *self,
                                          JsonObject    *stanza);
+void        _pinhole_client_close_channel (PinholeClient *self,
+                                           guint32        channel);
 void        _pinhole_client_connected   (PinholeClient           *self,
                                          SoupWebsocketConnection *ws);
 

@@ -159,6 +159,18 @@ fail_all_requests (PinholeClient *self,
     g_task_return_error (g_ptr_array_index (tasks, i), g_error_copy (error));
 }
 
+/* asks the server to close relay @channel; best effort: the server also closes the channels
+ * of dead connections */
+void
+_pinhole_client_close_channel (PinholeClient *self,
+                               guint32        channel)
+{
+  g_autoptr(JsonObject) stanza = pinhole_stanza_new ("relay-close", "close");
+
+  json_object_set_int_member (stanza, "channel", channel);
+  _pinhole_client_send_stanza (self, stanza);
+}
+
 /* ---- pushes ---- */
 
 static void

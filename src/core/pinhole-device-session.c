@@ -55,13 +55,7 @@ close_relay (PinholeDevice *self)
   if (self->relay == NULL)
     return;
   if (pinhole_relay_channels_remove (client->relays, self->relay))
-    {
-      g_autoptr(JsonObject) stanza = pinhole_stanza_new ("relay-close", "close");
-
-      /* best effort: the server also closes channels of dead connections */
-      json_object_set_int_member (stanza, "channel", pinhole_relay_path_get_channel (self->relay));
-      _pinhole_client_send_stanza (client, stanza);
-    }
+    _pinhole_client_close_channel (client, pinhole_relay_path_get_channel (self->relay));
   g_clear_object (&self->relay);
 }
 
@@ -341,10 +335,7 @@ relay_open_cb (GObject      *source,
   if (self->session != NULL)
     {
       /* the peer opened one first and we accepted it meanwhile: release this channel */
-      g_autoptr(JsonObject) stanza = pinhole_stanza_new ("relay-close", "close");
-
-      json_object_set_int_member (stanza, "channel", channel);
-      _pinhole_client_send_stanza (client, stanza);
+      _pinhole_client_close_channel (client, (guint32) channel);
       return;
     }
   relay = pinhole_relay_path_new (client->ws, (guint32) channel);
@@ -481,12 +472,7 @@ resume_open_cb (GObject      *source,
     }
   relay = pinhole_relay_path_new (client->ws, (guint32) channel);
   if (!_pinhole_device_resume_on (self, relay))
-    {
-      g_autoptr(JsonObject) stanza = pinhole_stanza_new ("relay-close", "close");
-
-      json_object_set_int_member (stanza, "channel", channel);
-      _pinhole_client_send_stanza (client, stanza);
-    }
+    _pinhole_client_close_channel (client, (guint32) channel);
 }
 
 /**

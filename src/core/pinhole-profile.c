@@ -309,6 +309,49 @@ count_keys (PinholeProfile *self,
   return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : -1;
 }
 
+typedef enum
+{
+  KEY_RECORD_FAILED,   /* the database could not be read */
+  KEY_RECORD_NONE,     /* no record of the device */
+  KEY_RECORD_SAME,     /* its trusted key is @key, byte for byte */
+  KEY_RECORD_OTHER,    /* another key, or only a pending one */
+} KeyRecord;
+
+/* what the profile holds for @device of @user, against @key */
+static KeyRecord
+compare_recorded_key (PinholeProfile *self,
+                      const char     *user,
+                      const char     *device,
+                      GBytes         *key,
+                      GError        **error)
+{
+  g_autoptr(sqlite3_stmt) select =
+    prepare (self, "SELECT key FROM keys WHERE user = ? AND device = ?", error);
+  int rc;
+
+  if (select == NULL)
+    return KEY_RECORD_FAILED;
+  sqlite3_bind_text (select, 1, user, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (select, 2, device, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (select);
+  if (rc == SQLITE_DONE)
+    return KEY_RECORD_NONE;
+  if (rc != SQLITE_ROW)
+    {
+      sql_failed (self, error);
+      return KEY_RECORD_FAILED;
+    }
+  if (sqlite3_column_type (select, 0) == SQLITE_BLOB)
+    {
+      gsize len = (gsize) sqlite3_column_bytes (select, 0);
+      const void *data = sqlite3_column_blob (select, 0);
+
+      if (len == g_bytes_get_size (key) && memcmp (data, g_bytes_get_data (key, NULL), len) == 0)
+        return KEY_RECORD_SAME;
+    }
+  return KEY_RECORD_OTHER;
+}
+
 /**
  * pinhole_profile_peek_key:
  * What pinhole_profile_check_key() would say of @key, without recording anything: for the
@@ -320,26 +363,18 @@ pinhole_profile_peek_key (PinholeProfile *self,
                           const char     *device,
                           GBytes         *key)
 {
-  g_autoptr(sqlite3_stmt) select =
-    prepare (self, "SELECT key FROM keys WHERE user = ? AND device = ?", NULL);
-  int rc;
-
-  if (select == NULL)
-    return PINHOLE_KEY_STATE_CHANGED;
-  sqlite3_bind_text (select, 1, user, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (select, 2, device, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step (select);
-  if (rc == SQLITE_ROW && sqlite3_column_type (select, 0) == SQLITE_BLOB)
+  switch (compare_recorded_key (self, user, device, key, NULL))
     {
-      gsize len = (gsize) sqlite3_column_bytes (select, 0);
-      const void *data = sqlite3_column_blob (select, 0);
-
-      return len == g_bytes_get_size (key) && memcmp (data, g_bytes_get_data (key, NULL), len) == 0
-             ? PINHOLE_KEY_STATE_TRUSTED : PINHOLE_KEY_STATE_CHANGED;
+    case KEY_RECORD_SAME:
+      return PINHOLE_KEY_STATE_TRUSTED;
+    case KEY_RECORD_NONE:
+      return count_keys (self, user) == 0 ? PINHOLE_KEY_STATE_UNVERIFIED
+                                          : PINHOLE_KEY_STATE_CHANGED;
+    case KEY_RECORD_FAILED:
+    case KEY_RECORD_OTHER:
+    default:
+      return PINHOLE_KEY_STATE_CHANGED;
     }
-  if (rc == SQLITE_DONE && count_keys (self, user) == 0)
-    return PINHOLE_KEY_STATE_UNVERIFIED;
-  return PINHOLE_KEY_STATE_CHANGED;
 }
 
 /**
@@ -354,33 +389,17 @@ pinhole_profile_check_key (PinholeProfile *self,
                            GBytes         *key,
                            GError        **error)
 {
-  g_autoptr(sqlite3_stmt) select =
-    prepare (self, "SELECT key FROM keys WHERE user = ? AND device = ?", error);
+  KeyRecord record = compare_recorded_key (self, user, device, key, error);
   g_autoptr(sqlite3_stmt) write = NULL;
   gboolean first;
-  int rc;
 
-  if (select == NULL)
+  if (record == KEY_RECORD_SAME)
+    return PINHOLE_KEY_TRUSTED;
+  if (record == KEY_RECORD_FAILED)
     return PINHOLE_KEY_CHANGED;
-  sqlite3_bind_text (select, 1, user, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (select, 2, device, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step (select);
-  if (rc == SQLITE_ROW && sqlite3_column_type (select, 0) == SQLITE_BLOB)
-    {
-      gsize len = (gsize) sqlite3_column_bytes (select, 0);
-      const void *data = sqlite3_column_blob (select, 0);
-
-      if (len == g_bytes_get_size (key) && memcmp (data, g_bytes_get_data (key, NULL), len) == 0)
-        return PINHOLE_KEY_TRUSTED;
-    }
-  else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    {
-      sql_failed (self, error);
-      return PINHOLE_KEY_CHANGED;
-    }
 
   /* the first key of a contact is trusted; a changed key or any further device waits */
-  first = rc == SQLITE_DONE && count_keys (self, user) == 0;
+  first = record == KEY_RECORD_NONE && count_keys (self, user) == 0;
   write = prepare (self, first
                    ? "INSERT INTO keys (user, device, key, first_seen) VALUES (?, ?, ?, ?)"
                    : "INSERT INTO keys (user, device, pending_key, first_seen) VALUES (?, ?, ?, ?)"
