@@ -19,6 +19,9 @@ PACKAGES="
   iputils-ping
   iperf3
   nebula
+  libgtk-3-dev libhandy-1-dev gettext appstream desktop-file-utils
+  xvfb xauth at-spi2-core python3-dogtail python3-gi gir1.2-gtk-3.0 gir1.2-atspi-2.0
+  xdotool imagemagick adwaita-icon-theme librsvg2-common fonts-cantarell
 "
 
 if [ "$(id -u)" -ne 0 ]; then
