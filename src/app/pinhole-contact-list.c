@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-contact-list.c: the sidebar bound to the client's two lists, contacts and pending
+ * requests (GListModels of PinholeContact). Activating a contact emits "contact-activated";
+ * the window opens its conversation. */
+#define G_LOG_DOMAIN "pinhole-app"
+
+#include "pinhole-contact-list.h"
+
+#include <glib/gi18n.h>
+#include <handy.h>
+
+#include "pinhole-contact-row.h"
+#include "pinhole-request-row.h"
+
+struct _PinholeContactList
+{
+  GtkBox          parent_instance;
+
+  /* template children */
+  GtkMenuButton  *add_button;
+  GtkPopover     *add_popover;
+  GtkEntry       *add_entry;
+  GtkButton      *add_confirm_button;
+  GtkLabel       *add_error_label;
+  GtkToggleButton *search_button;
+  GtkSearchBar   *search_bar;
+  GtkSearchEntry *search_entry;
+  GtkRevealer    *offline_revealer;
+  GtkStack       *list_stack;
+  GtkRevealer    *requests_revealer;
+  GtkListBox     *requests_box;
+  GtkListBox     *contacts_box;
+
+  /* owned */
+  PinholeClient  *client;
+  char           *selected;       /* the user whose conversation is open */
+  gboolean        selection_visible;
+};
+
+G_DEFINE_FINAL_TYPE (PinholeContactList, pinhole_contact_list, GTK_TYPE_BOX)
+
+enum { PROP_0, PROP_OFFLINE, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+enum { SIGNAL_CONTACT_ACTIVATED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static GtkWidget *
+create_contact_row (gpointer item,
+                    gpointer user_data)
+{
+  PinholeContactList *self = user_data;
+  PinholeContact *contact = item;
+
+  return pinhole_contact_row_new (contact, pinhole_client_get_conversation (
+                                             self->client, pinhole_contact_get_user (contact)));
+}
+
+static GtkWidget *
+create_request_row (gpointer item,
+                    gpointer user_data)
+{
+  PinholeContactList *self = user_data;
+
+  return pinhole_request_row_new (self->client, item);
+}
+
+static gboolean
+filter_cb (GtkListBoxRow *row,
+           gpointer       user_data)
+{
+  PinholeContactList *self = user_data;
+  const char *query = gtk_entry_get_text (GTK_ENTRY (self->search_entry));
+  PinholeContact *contact = pinhole_contact_row_get_contact (PINHOLE_CONTACT_ROW (row));
+  g_autofree char *folded_query = NULL;
+  g_autofree char *folded_user = NULL;
+
+  if (*query == '\0')
+    return TRUE;
+  folded_query = g_utf8_casefold (query, -1);
+  folded_user = g_utf8_casefold (pinhole_contact_get_user (contact), -1);
+  return strstr (folded_user, folded_query) != NULL;
+}
+
+static void
+search_changed_cb (PinholeContactList *self)
+{
+  gtk_list_box_invalidate_filter (self->contacts_box);
+}
+
+static void
+reselect (PinholeContactList *self)
+{
+  GtkListBoxRow *row;
+
+  gtk_list_box_unselect_all (self->contacts_box);
+  if (!self->selection_visible || self->selected == NULL)
+    return;
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->contacts_box, i)) != NULL; i++)
+    if (g_strcmp0 (pinhole_contact_get_user (pinhole_contact_row_get_contact (
+                     PINHOLE_CONTACT_ROW (row))), self->selected) == 0)
+      gtk_list_box_select_row (self->contacts_box, row);
+}
+
+static void
+update_visibility (PinholeContactList *self)
+{
+  GListModel *contacts = pinhole_client_get_contacts (self->client);
+  GListModel *requests = pinhole_client_get_pending_requests (self->client);
+  gboolean any_request = g_list_model_get_n_items (requests) > 0;
+
+  gtk_revealer_set_reveal_child (self->requests_revealer, any_request);
+  gtk_stack_set_visible_child_name (self->list_stack,
+                                    g_list_model_get_n_items (contacts) > 0 || any_request
+                                      ? "list" : "empty");
+  reselect (self);
+}
+
+static void
+row_activated_cb (PinholeContactList *self,
+                  GtkListBoxRow      *row)
+{
+  PinholeContact *contact = pinhole_contact_row_get_contact (PINHOLE_CONTACT_ROW (row));
+
+  g_signal_emit (self, signals[SIGNAL_CONTACT_ACTIVATED], 0, contact);
+}
+
+static void
+add_popover_show_cb (PinholeContactList *self)
+{
+  gtk_entry_set_text (self->add_entry, "");
+  gtk_widget_hide (GTK_WIDGET (self->add_error_label));
+  gtk_widget_grab_focus (GTK_WIDGET (self->add_entry));
+}
+
+static void
+add_entry_changed_cb (PinholeContactList *self)
+{
+  gtk_widget_set_sensitive (GTK_WIDGET (self->add_confirm_button),
+                            *gtk_entry_get_text (self->add_entry) != '\0');
+}
+
+static void
+added_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(PinholeContactList) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *relation = pinhole_client_contact_finish (PINHOLE_CLIENT (source), result,
+                                                             &error);
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->add_entry), TRUE);
+  add_entry_changed_cb (self);
+  if (relation == NULL)
+    {
+      gtk_label_set_text (self->add_error_label, error->message);
+      gtk_widget_show (GTK_WIDGET (self->add_error_label));
+      return;
+    }
+  gtk_popover_popdown (self->add_popover);
+}
+
+static void
+add_confirm_cb (PinholeContactList *self)
+{
+  const char *user = gtk_entry_get_text (self->add_entry);
+
+  if (*user == '\0' || self->client == NULL)
+    return;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->add_entry), FALSE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->add_confirm_button), FALSE);
+  pinhole_client_contact_async (self->client, "subscribe", user, NULL, added_cb,
+                                g_object_ref (self));
+}
+
+static void
+pinhole_contact_list_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  PinholeContactList *self = PINHOLE_CONTACT_LIST (object);
+
+  switch (prop_id)
+    {
+    case PROP_OFFLINE:
+      g_value_set_boolean (value, gtk_revealer_get_reveal_child (self->offline_revealer));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pinhole_contact_list_set_property (GObject      *object,
+                                   guint         prop_id,
+                                   const GValue *value,
+                                   GParamSpec   *pspec)
+{
+  PinholeContactList *self = PINHOLE_CONTACT_LIST (object);
+
+  switch (prop_id)
+    {
+    case PROP_OFFLINE:
+      if (gtk_revealer_get_reveal_child (self->offline_revealer) == g_value_get_boolean (value))
+        return;
+      gtk_revealer_set_reveal_child (self->offline_revealer, g_value_get_boolean (value));
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pinhole_contact_list_dispose (GObject *object)
+{
+  PinholeContactList *self = PINHOLE_CONTACT_LIST (object);
+
+  if (self->client != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (pinhole_client_get_contacts (self->client), self);
+      g_signal_handlers_disconnect_by_data (pinhole_client_get_pending_requests (self->client),
+                                            self);
+    }
+  g_clear_object (&self->client);
+  g_clear_pointer (&self->selected, g_free);
+  G_OBJECT_CLASS (pinhole_contact_list_parent_class)->dispose (object);
+}
+
+static void
+pinhole_contact_list_class_init (PinholeContactListClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = pinhole_contact_list_get_property;
+  object_class->set_property = pinhole_contact_list_set_property;
+  object_class->dispose = pinhole_contact_list_dispose;
+
+  properties[PROP_OFFLINE] =
+    g_param_spec_boolean ("offline", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+  signals[SIGNAL_CONTACT_ACTIVATED] =
+    g_signal_new ("contact-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, PINHOLE_TYPE_CONTACT);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/pinhole/Pinhole/pinhole-contact-list.ui");
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_button);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_popover);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_entry);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_confirm_button);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_error_label);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, search_button);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, offline_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, list_stack);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, requests_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, requests_box);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, contacts_box);
+  gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, row_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, add_popover_show_cb);
+  gtk_widget_class_bind_template_callback (widget_class, add_entry_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, add_confirm_cb);
+}
+
+static void
+pinhole_contact_list_init (PinholeContactList *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->selection_visible = TRUE;
+  g_object_bind_property (self->search_button, "active", self->search_bar, "search-mode-enabled",
+                          G_BINDING_BIDIRECTIONAL);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_ENTRY (self->search_entry));
+  gtk_list_box_set_filter_func (self->contacts_box, filter_cb, self, NULL);
+}
+
+void
+pinhole_contact_list_set_client (PinholeContactList *self,
+                                 PinholeClient      *client)
+{
+  g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
+
+  if (self->client == client)
+    return;
+  g_set_object (&self->client, client);
+  gtk_list_box_bind_model (self->contacts_box, pinhole_client_get_contacts (client),
+                           create_contact_row, self, NULL);
+  gtk_list_box_bind_model (self->requests_box, pinhole_client_get_pending_requests (client),
+                           create_request_row, self, NULL);
+  g_signal_connect_object (pinhole_client_get_contacts (client), "items-changed",
+                           G_CALLBACK (update_visibility), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (pinhole_client_get_pending_requests (client), "items-changed",
+                           G_CALLBACK (update_visibility), self, G_CONNECT_SWAPPED);
+  update_visibility (self);
+}
+
+/* marks @user's row as the open conversation (when the list and conversation show together) */
+void
+pinhole_contact_list_select (PinholeContactList *self,
+                             const char         *user)
+{
+  g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
+
+  g_free (self->selected);
+  self->selected = g_strdup (user);
+  reselect (self);
+}
+
+void
+pinhole_contact_list_set_selection_visible (PinholeContactList *self,
+                                            gboolean            visible)
+{
+  g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
+
+  self->selection_visible = visible;
+  reselect (self);
+}
+
+void
+pinhole_contact_list_add_contact (PinholeContactList *self)
+{
+  g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
+
+  gtk_popover_popup (self->add_popover);
+}
+
+void
+pinhole_contact_list_start_search (PinholeContactList *self)
+{
+  g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
+
+  gtk_search_bar_set_search_mode (self->search_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}

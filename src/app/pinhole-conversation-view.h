@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-conversation-view.h: the chat with one contact: the header bar with the live path
+ * indicator, banners (offline, key changed), the messages and the entry. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "pinhole-client.h"
+
+G_BEGIN_DECLS
+
+#define PINHOLE_TYPE_CONVERSATION_VIEW (pinhole_conversation_view_get_type ())
+G_DECLARE_FINAL_TYPE (PinholeConversationView, pinhole_conversation_view, PINHOLE,
+                      CONVERSATION_VIEW, GtkBox)
+
+void pinhole_conversation_view_set_contact   (PinholeConversationView *self,
+                                              PinholeClient           *client,
+                                              PinholeContact          *contact);
+void pinhole_conversation_view_set_show_back (PinholeConversationView *self,
+                                              gboolean                 show);
+
+G_END_DECLS

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-path-text.c: the path indicator's words. The kind comes first ("Direct" or
+ * "Relayed via server"), then how the direct path was made, then the latest round-trip time
+ * when the device has measured one. */
+#include "pinhole-path-text.h"
+
+#include <glib/gi18n.h>
+
+/* a word for the contact row's badge: empty when there is no session */
+const char *
+pinhole_path_text_badge (PinholePathKind kind)
+{
+  switch (kind)
+    {
+    case PINHOLE_PATH_KIND_LAN:
+    case PINHOLE_PATH_KIND_UPNP:
+    case PINHOLE_PATH_KIND_NAT_PMP:
+    case PINHOLE_PATH_KIND_UDP_PUNCH:
+    case PINHOLE_PATH_KIND_TCP_PUNCH:
+      return _("Direct");
+    case PINHOLE_PATH_KIND_RELAY:
+      return _("Relayed");
+    case PINHOLE_PATH_KIND_NONE:
+    default:
+      return "";
+    }
+}
+
+const char *
+pinhole_path_text_icon_name (PinholePathKind kind)
+{
+  switch (kind)
+    {
+    case PINHOLE_PATH_KIND_LAN:
+      return "network-wired-symbolic";
+    case PINHOLE_PATH_KIND_UPNP:
+    case PINHOLE_PATH_KIND_NAT_PMP:
+    case PINHOLE_PATH_KIND_UDP_PUNCH:
+    case PINHOLE_PATH_KIND_TCP_PUNCH:
+      return "network-transmit-receive-symbolic";
+    case PINHOLE_PATH_KIND_RELAY:
+      return "network-server-symbolic";
+    case PINHOLE_PATH_KIND_NONE:
+    default:
+      return "network-offline-symbolic";
+    }
+}
+
+/* Returns: (transfer full): "0.4 ms", "23 ms", or %NULL before the first measurement */
+char *
+pinhole_path_text_rtt (gdouble rtt_ms)
+{
+  if (rtt_ms < 0)
+    return NULL;
+  /* below 10 ms a tenth tells a LAN from a fast link; above, it is noise */
+  if (rtt_ms < 10)
+    return g_strdup_printf (_("%.1f ms"), rtt_ms);
+  return g_strdup_printf (_("%.0f ms"), rtt_ms);
+}
+
+/* Returns: (transfer full): the header bar's line, e.g. "Direct · same network · 0.4 ms" */
+char *
+pinhole_path_text_title (PinholePathKind kind,
+                         gdouble         rtt_ms)
+{
+  g_autofree char *rtt = pinhole_path_text_rtt (rtt_ms);
+  const char *words;
+
+  switch (kind)
+    {
+    case PINHOLE_PATH_KIND_LAN:
+      words = _("Direct · same network");
+      break;
+    case PINHOLE_PATH_KIND_UPNP:
+      words = _("Direct · UPnP");
+      break;
+    case PINHOLE_PATH_KIND_NAT_PMP:
+      words = _("Direct · NAT-PMP");
+      break;
+    case PINHOLE_PATH_KIND_UDP_PUNCH:
+      words = _("Direct · UDP hole punch");
+      break;
+    case PINHOLE_PATH_KIND_TCP_PUNCH:
+      words = _("Direct · TCP hole punch");
+      break;
+    case PINHOLE_PATH_KIND_RELAY:
+      words = _("Relayed via server");
+      break;
+    case PINHOLE_PATH_KIND_NONE:
+    default:
+      return g_strdup (_("Not connected"));
+    }
+  if (rtt == NULL)
+    return g_strdup (words);
+  return g_strdup_printf ("%s · %s", words, rtt);
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-window.c: the main window. On first run it shows the sign-in view; once the profile
+ * has an account, the contact list and the conversation, side by side or, below 720 px, one at
+ * a time. It binds the views to the application's client, keeps its size in GSettings and
+ * notifies of messages that arrive while it is not focused. */
+#define G_LOG_DOMAIN "pinhole-app"
+
+#include "pinhole-window.h"
+
+#include <glib/gi18n.h>
+
+#include "pinhole-contact-list.h"
+#include "pinhole-conversation-view.h"
+#include "pinhole-sign-in-view.h"
+
+struct _PinholeWindow
+{
+  HdyApplicationWindow  parent_instance;
+
+  /* template children */
+  GtkStack                *main_stack;
+  PinholeSignInView       *sign_in_view;
+  HdyLeaflet              *leaflet;
+  PinholeContactList      *contact_list;
+  GtkStack                *content_stack;
+  PinholeConversationView *conversation_view;
+
+  /* borrowed: the application outlives its windows */
+  PinholeApplication      *app;
+};
+
+G_DEFINE_FINAL_TYPE (PinholeWindow, pinhole_window, HDY_TYPE_APPLICATION_WINDOW)
+
+static PinholeClient *
+client (PinholeWindow *self)
+{
+  return pinhole_application_get_client (self->app);
+}
+
+/**
+ * pinhole_window_open_conversation:
+ * Shows the conversation with @user, on top of the list when the window is narrow.
+ */
+void
+pinhole_window_open_conversation (PinholeWindow *self,
+                                  const char    *user)
+{
+  PinholeContact *contact;
+
+  g_return_if_fail (PINHOLE_IS_WINDOW (self));
+
+  contact = pinhole_client_lookup_contact (client (self), user);
+  if (contact == NULL)
+    return;
+  pinhole_contact_list_select (self->contact_list, user);
+  pinhole_conversation_view_set_contact (self->conversation_view, client (self), contact);
+  gtk_stack_set_visible_child_name (self->content_stack, "conversation");
+  hdy_leaflet_set_visible_child_name (self->leaflet, "content");
+}
+
+static void
+contact_activated_cb (PinholeWindow  *self,
+                      PinholeContact *contact)
+{
+  pinhole_window_open_conversation (self, pinhole_contact_get_user (contact));
+}
+
+static void
+back_cb (PinholeWindow *self)
+{
+  hdy_leaflet_navigate (self->leaflet, HDY_NAVIGATION_DIRECTION_BACK);
+}
+
+static void
+folded_cb (PinholeWindow *self)
+{
+  gboolean folded = hdy_leaflet_get_folded (self->leaflet);
+
+  pinhole_conversation_view_set_show_back (self->conversation_view, folded);
+  pinhole_contact_list_set_selection_visible (self->contact_list, !folded);
+}
+
+static gboolean
+offline_from_state (GBinding     *binding,
+                    const GValue *from,
+                    GValue       *to,
+                    gpointer      user_data)
+{
+  int state = G_VALUE_HOLDS_ENUM (from) ? g_value_get_enum (from) : g_value_get_int (from);
+
+  g_value_set_boolean (to, state != PINHOLE_CONNECTION_STATE_ONLINE);
+  return TRUE;
+}
+
+static void
+message_received_cb (PinholeClient *client,
+                     const char    *from,
+                     const char    *id,
+                     const char    *text,
+                     gint64         ts,
+                     PinholeWindow *self)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *target = NULL;
+
+  if (gtk_window_is_active (GTK_WINDOW (self)) ||
+      !g_settings_get_boolean (pinhole_application_get_settings (self->app), "notifications"))
+    return;
+  notification = g_notification_new (from);
+  g_notification_set_body (notification, text);
+  g_notification_set_default_action_and_target (notification, "app.open-conversation", "s",
+                                                from);
+  target = g_strconcat ("message-", from, NULL);
+  g_application_send_notification (G_APPLICATION (self->app), target, notification);
+}
+
+/* the views bind to the client once the profile has an account */
+static void
+show_chats (PinholeWindow *self)
+{
+  PinholeReconnector *reconnector = pinhole_application_get_reconnector (self->app);
+
+  pinhole_contact_list_set_client (self->contact_list, client (self));
+  g_object_bind_property_full (reconnector, "state", self->contact_list, "offline",
+                               G_BINDING_SYNC_CREATE, offline_from_state, NULL, NULL, NULL);
+  g_object_bind_property_full (reconnector, "state", self->conversation_view, "offline",
+                               G_BINDING_SYNC_CREATE, offline_from_state, NULL, NULL, NULL);
+  g_signal_connect_object (client (self), "message-received", G_CALLBACK (message_received_cb),
+                           self, 0);
+  gtk_stack_set_visible_child_name (self->main_stack, "chats");
+}
+
+static void
+signed_in_cb (PinholeWindow *self)
+{
+  pinhole_application_signed_in (self->app);
+  show_chats (self);
+}
+
+static void
+add_contact_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  PinholeWindow *self = user_data;
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chats") != 0)
+    return;
+  hdy_leaflet_set_visible_child_name (self->leaflet, "contacts");
+  pinhole_contact_list_add_contact (self->contact_list);
+}
+
+static void
+search_activated (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  PinholeWindow *self = user_data;
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chats") != 0)
+    return;
+  hdy_leaflet_set_visible_child_name (self->leaflet, "contacts");
+  pinhole_contact_list_start_search (self->contact_list);
+}
+
+static const GActionEntry win_actions[] = {
+  { "add-contact", add_contact_activated },
+  { "search", search_activated },
+};
+
+static void
+save_size (PinholeWindow *self)
+{
+  GSettings *settings = pinhole_application_get_settings (self->app);
+  int width, height;
+
+  if (gtk_window_is_maximized (GTK_WINDOW (self)))
+    {
+      g_settings_set_boolean (settings, "window-maximized", TRUE);
+      return;
+    }
+  gtk_window_get_size (GTK_WINDOW (self), &width, &height);
+  g_settings_set_boolean (settings, "window-maximized", FALSE);
+  g_settings_set_int (settings, "window-width", width);
+  g_settings_set_int (settings, "window-height", height);
+}
+
+static gboolean
+pinhole_window_delete_event (GtkWidget   *widget,
+                             GdkEventAny *event)
+{
+  save_size (PINHOLE_WINDOW (widget));
+  return GTK_WIDGET_CLASS (pinhole_window_parent_class)->delete_event
+           ? GTK_WIDGET_CLASS (pinhole_window_parent_class)->delete_event (widget, event)
+           : FALSE;
+}
+
+static void
+pinhole_window_class_init (PinholeWindowClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  g_type_ensure (PINHOLE_TYPE_SIGN_IN_VIEW);
+  g_type_ensure (PINHOLE_TYPE_CONTACT_LIST);
+  g_type_ensure (PINHOLE_TYPE_CONVERSATION_VIEW);
+  widget_class->delete_event = pinhole_window_delete_event;
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/pinhole/Pinhole/pinhole-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, sign_in_view);
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, contact_list);
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, conversation_view);
+  gtk_widget_class_bind_template_callback (widget_class, contact_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, back_cb);
+  gtk_widget_class_bind_template_callback (widget_class, folded_cb);
+  gtk_widget_class_bind_template_callback (widget_class, signed_in_cb);
+}
+
+static void
+pinhole_window_init (PinholeWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
+                                   self);
+}
+
+PinholeWindow *
+pinhole_window_new (PinholeApplication *app,
+                    const char         *server_url)
+{
+  PinholeWindow *self = g_object_new (PINHOLE_TYPE_WINDOW, "application", app, NULL);
+  GSettings *settings = pinhole_application_get_settings (app);
+
+  self->app = app;
+  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
+                               g_settings_get_int (settings, "window-height"));
+  if (g_settings_get_boolean (settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+  pinhole_sign_in_view_set_client (self->sign_in_view, pinhole_application_get_client (app),
+                                   pinhole_application_get_settings (app), server_url);
+  if (pinhole_application_is_signed_in (app))
+    show_chats (self);
+  folded_cb (self);
+  return self;
+}
