@@ -77,6 +77,7 @@ void        _pinhole_client_foreach_device      (PinholeClient *self,
                                                  GFunc          func,
                                                  gpointer       user_data);
 void        _pinhole_client_forget_roster       (PinholeClient *self);
+void        _pinhole_client_load_cached_roster  (PinholeClient *self);
 void        _pinhole_client_end_sessions        (PinholeClient *self,
                                                  const GError  *error);
 

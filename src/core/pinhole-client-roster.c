@@ -171,6 +171,92 @@ roster_from_result (PinholeClient *self,
     forget_contact (self, g_ptr_array_index (gone, i));
 }
 
+/* the roster as the profile keeps it between runs: users, relations, device names and keys,
+ * without presence (nobody is known to be online before the server says so) */
+static char *
+roster_to_cache (JsonObject *result)
+{
+  JsonNode *node = json_object_get_member (result, "contacts");
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  JsonArray *items;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  items = json_node_get_array (node);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "contacts");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      JsonNode *item_node = json_array_get_element (items, i);
+      JsonObject *item;
+      JsonNode *devices;
+
+      if (!JSON_NODE_HOLDS_OBJECT (item_node))
+        continue;
+      item = json_node_get_object (item_node);
+      if (!json_object_has_member (item, "user") || !json_object_has_member (item, "relation"))
+        continue;
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "user");
+      json_builder_add_value (builder, json_node_copy (json_object_get_member (item, "user")));
+      json_builder_set_member_name (builder, "relation");
+      json_builder_add_value (builder,
+                              json_node_copy (json_object_get_member (item, "relation")));
+      json_builder_set_member_name (builder, "devices");
+      json_builder_begin_array (builder);
+      devices = json_object_get_member (item, "devices");
+      if (devices != NULL && JSON_NODE_HOLDS_ARRAY (devices))
+        for (guint j = 0; j < json_array_get_length (json_node_get_array (devices)); j++)
+          {
+            JsonNode *dn = json_array_get_element (json_node_get_array (devices), j);
+            JsonObject *d;
+
+            if (!JSON_NODE_HOLDS_OBJECT (dn))
+              continue;
+            d = json_node_get_object (dn);
+            if (!json_object_has_member (d, "device") || !json_object_has_member (d, "key"))
+              continue;
+            json_builder_begin_object (builder);
+            json_builder_set_member_name (builder, "device");
+            json_builder_add_value (builder, json_node_copy (json_object_get_member (d, "device")));
+            json_builder_set_member_name (builder, "key");
+            json_builder_add_value (builder, json_node_copy (json_object_get_member (d, "key")));
+            json_builder_end_object (builder);
+          }
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+/**
+ * _pinhole_client_load_cached_roster:
+ * Fills the model from the roster the profile kept at the last log-in, every device offline,
+ * so that a window shows the contacts and their history before the server answers, or when
+ * it cannot be reached. The first roster from the server replaces it.
+ */
+void
+_pinhole_client_load_cached_roster (PinholeClient *self)
+{
+  g_autofree char *cached = pinhole_profile_dup_setting (self->profile, "roster");
+  g_autoptr(JsonParser) parser = NULL;
+  JsonNode *root;
+
+  if (cached == NULL)
+    return;
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, cached, -1, NULL))
+    return;
+  root = json_parser_get_root (parser);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    roster_from_result (self, json_node_get_object (root));
+}
+
 static void
 resume_relay (gpointer device,
               gpointer user_data)
@@ -194,6 +280,14 @@ refresh_roster_cb (GObject      *source,
       return;
     }
   roster_from_result (self, roster);
+  {
+    g_autofree char *cache = roster_to_cache (roster);
+    g_autofree char *old = pinhole_profile_dup_setting (self->profile, "roster");
+
+    /* a write only when it changed: SQLite writes are synchronous */
+    if (cache != NULL && g_strcmp0 (cache, old) != 0)
+      pinhole_profile_set_setting (self->profile, "roster", cache, NULL);
+  }
   self->roster_loaded = TRUE;
   _pinhole_client_release_held (self);
   /* sessions that outlived a lost server connection get their relay back */

@@ -444,5 +444,6 @@ pinhole_client_new (PinholeProfile *profile)
   PinholeClient *self = g_object_new (PINHOLE_TYPE_CLIENT, NULL);
 
   self->profile = g_object_ref (profile);
+  _pinhole_client_load_cached_roster (self);
   return self;
 }

@@ -454,6 +454,54 @@ test_history_pages (Fixture      *f,
     }
 }
 
+/* a later start shows the contacts and their history before, or without, the server */
+static void
+test_offline_roster (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeProfile) profile = NULL;
+  g_autofree char *dir = profile_dir (f, "alice");
+  PinholeContact *bob, *bob_online;
+
+  ph_return_if_failed ();
+  f->alice = client_log_in (f, "alice");
+  {
+    g_autoptr(PinholeMessage) m = send_text (pinhole_client_get_conversation (f->alice, "bob"),
+                                             "before the restart", &error);
+    g_assert_no_error (error);
+  }
+  g_clear_object (&f->alice);
+  g_assert_true (ph_server_stop (f->server, NULL));
+
+  profile = pinhole_profile_open (dir, &error);
+  g_assert_no_error (error);
+  f->alice = pinhole_client_new (profile);
+  g_assert_cmpuint (g_list_model_get_n_items (pinhole_client_get_contacts (f->alice)), ==, 1);
+  bob = pinhole_client_lookup_contact (f->alice, "bob");
+  g_assert_nonnull (bob);
+  ph_return_if_failed ();
+  g_assert_cmpint (pinhole_contact_get_relation (bob), ==, PINHOLE_RELATION_MUTUAL);
+  g_assert_cmpint (pinhole_contact_get_presence (bob), ==, PINHOLE_PRESENCE_OFFLINE);
+  g_assert_cmpuint (g_list_model_get_n_items (pinhole_contact_get_devices (bob)), ==, 1);
+  {
+    PinholeConversation *to_bob = pinhole_client_get_conversation (f->alice, "bob");
+    guint n = g_list_model_get_n_items (G_LIST_MODEL (to_bob));
+    g_autoptr(PinholeMessage) last = n > 0 ? g_list_model_get_item (G_LIST_MODEL (to_bob), n - 1)
+                                           : NULL;
+
+    g_assert_nonnull (last);
+    ph_return_if_failed ();
+    g_assert_cmpstr (pinhole_message_get_text (last), ==, "before the restart");
+  }
+
+  /* the server's roster takes over the same objects: a view bound to them stays bound */
+  g_assert_true (ph_server_restart (f->server, NULL));
+  g_assert_true (log_in (f->alice));
+  bob_online = pinhole_client_lookup_contact (f->alice, "bob");
+  g_assert_true (bob_online == bob);
+}
+
 typedef struct
 {
   PinholeClient *client;
@@ -669,5 +717,6 @@ main (int    argc,
   ADD ("/integration/model/history-pages", test_history_pages);
   ADD ("/integration/model/server-loss", test_server_loss);
   ADD ("/integration/model/relay-only-toggle", test_relay_only_toggle);
+  ADD ("/integration/model/offline-roster", test_offline_roster);
   return g_test_run ();
 }
