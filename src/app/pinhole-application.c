@@ -236,9 +236,40 @@ apply_color_scheme (GSettings  *settings,
   hdy_style_manager_set_color_scheme (hdy_style_manager_get_default (), value);
 }
 
+/* the menu's "Dark Style" check: forces the dark style, or follows the system again */
+static void
+dark_style_changed (GSimpleAction *action,
+                    GVariant      *state,
+                    gpointer       user_data)
+{
+  PinholeApplication *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  g_settings_set_string (self->settings, "color-scheme",
+                         g_variant_get_boolean (state) ? "dark" : "default");
+}
+
+/* a notification's click: the conversation it was about */
+static void
+open_conversation_activated (GSimpleAction *action,
+                             GVariant      *parameter,
+                             gpointer       user_data)
+{
+  PinholeApplication *self = user_data;
+  GtkWindow *window;
+
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (PINHOLE_IS_WINDOW (window))
+    pinhole_window_open_conversation (PINHOLE_WINDOW (window),
+                                      g_variant_get_string (parameter, NULL));
+}
+
 static const GActionEntry app_actions[] = {
   { "about", about_activated },
   { "quit", quit_activated },
+  { "dark-style", NULL, NULL, "false", dark_style_changed },
+  { "open-conversation", open_conversation_activated, "s" },
 };
 
 static void
@@ -264,6 +295,11 @@ startup (GApplication *app)
   g_signal_connect (self->settings, "changed::color-scheme", G_CALLBACK (apply_color_scheme),
                     self);
   apply_color_scheme (self->settings, "color-scheme", self);
+  {
+    g_autofree char *scheme = g_settings_get_string (self->settings, "color-scheme");
+    g_action_change_state (g_action_map_lookup_action (G_ACTION_MAP (app), "dark-style"),
+                           g_variant_new_boolean (g_strcmp0 (scheme, "dark") == 0));
+  }
 }
 
 static void

@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "pinhole-bench.h"
 #include "pinhole-contact-list.h"
 #include "pinhole-conversation-view.h"
 #include "pinhole-sign-in-view.h"
@@ -243,5 +244,6 @@ pinhole_window_new (PinholeApplication *app,
   if (pinhole_application_is_signed_in (app))
     show_chats (self);
   folded_cb (self);
+  pinhole_bench_attach (self);
   return self;
 }
