@@ -275,6 +275,26 @@ client_new (TlsFixture *f,
   return client;
 }
 
+/* registering @user is refused for the server's certificate, which is then trusted;
+ * Returns: (transfer full) (nullable): that certificate */
+static GTlsCertificate *
+trust_after_refusal (TlsFixture    *f,
+                     PinholeClient *client,
+                     const char    *user)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTlsCertificate) rejected = NULL;
+
+  g_assert_false (sign_in (f, client, TRUE, user, &error));
+  rejected = assert_refused (f, client, error, f->cert);
+  if (rejected == NULL)
+    return NULL;
+  g_clear_error (&error);
+  g_assert_true (pinhole_client_trust_certificate (client, rejected, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&rejected);
+}
+
 /* the first sign-in is refused with the certificate's fingerprint; once trusted, register and
  * later log-ins work; a server that then shows another certificate is refused again */
 static void
@@ -290,13 +310,8 @@ test_trust_fingerprint (TlsFixture   *f,
     return;
   ph_return_if_failed ();
   client = client_new (f, "carol");
-  g_assert_false (sign_in (f, client, TRUE, "carol", &error));
-  first = assert_refused (f, client, error, f->cert);
+  first = trust_after_refusal (f, client, "carol");
   ph_return_if_failed ();
-  g_clear_error (&error);
-
-  g_assert_true (pinhole_client_trust_certificate (client, first, &error));
-  g_assert_no_error (error);
   g_assert_true (sign_in (f, client, TRUE, "carol", &error));
   g_assert_no_error (error);
   g_assert_null (pinhole_client_dup_rejected_certificate (client));
@@ -333,13 +348,8 @@ test_pin_per_profile (TlsFixture   *f,
   ph_return_if_failed ();
   carol = client_new (f, "carol");
   dave = client_new (f, "dave");
-  g_assert_false (sign_in (f, carol, TRUE, "carol", &error));
-  g_clear_error (&error);
-  rejected = pinhole_client_dup_rejected_certificate (carol);
-  g_assert_nonnull (rejected);
+  rejected = trust_after_refusal (f, carol, "carol");
   ph_return_if_failed ();
-  g_assert_true (pinhole_client_trust_certificate (carol, rejected, &error));
-  g_assert_no_error (error);
   g_assert_false (sign_in (f, dave, TRUE, "dave", &error));
   g_clear_pointer (&rejected, g_object_unref);
   rejected = assert_refused (f, dave, error, f->cert);
