@@ -87,9 +87,7 @@ offline_from_state (GBinding     *binding,
                     GValue       *to,
                     gpointer      user_data)
 {
-  int state = G_VALUE_HOLDS_ENUM (from) ? g_value_get_enum (from) : g_value_get_int (from);
-
-  g_value_set_boolean (to, state != PINHOLE_CONNECTION_STATE_ONLINE);
+  g_value_set_boolean (to, g_value_get_enum (from) != PINHOLE_CONNECTION_STATE_ONLINE);
   return TRUE;
 }
 

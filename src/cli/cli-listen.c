@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-listen.c: `pinhole-cli listen`: stays online, prints every event, and reconnects with
- * back-off when the server goes away, until SIGINT/SIGTERM (or --messages N). With a session
- * bus it is the profile's running instance (pinhole-instance.h) for one-shot commands. */
+ * back-off (PinholeReconnector) when the server goes away, until SIGINT/SIGTERM (or
+ * --messages N). With a session bus it is the profile's running instance (pinhole-instance.h)
+ * for one-shot commands. */
 #include "cli-common.h"
 #include "pinhole-error.h"
 #include "pinhole-instance-bus.h"
+#include "pinhole-reconnector.h"
 
 #include <glib-unix.h>
 
-#define RECONNECT_MIN_S 1
-#define RECONNECT_MAX_S 16
 /* a session bus that does not take the instance this soon is as good as none */
 #define INSTANCE_START_S 5
 
@@ -18,13 +18,9 @@ typedef struct
   Cli     *cli;
   gint     max_messages;
   gint     messages;
-  guint    retry_s;
-  guint    retry_source;
   gboolean stopping;
   GHashTable *watched;  /* device lists and devices whose paths we print (owned refs) */
 } ListenRun;
-
-static void connect_now (ListenRun *run);
 
 static char *
 format_time (gint64 ts)
@@ -212,25 +208,6 @@ unwatch (gpointer object,
   g_object_unref (object);
 }
 
-static gboolean
-retry_cb (gpointer user_data)
-{
-  ListenRun *run = user_data;
-
-  run->retry_source = 0;
-  connect_now (run);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-schedule_retry (ListenRun *run)
-{
-  if (run->stopping)
-    return;
-  run->retry_source = g_timeout_add_seconds (run->retry_s, retry_cb, run);
-  run->retry_s = MIN (run->retry_s * 2, RECONNECT_MAX_S);
-}
-
 static void
 disconnected_cb (PinholeClient *client,
                  const GError  *error,
@@ -243,49 +220,39 @@ disconnected_cb (PinholeClient *client,
   json_object_set_string_member (fields, "reason", error->message);
   cli_event (run->cli, "disconnected", fields, "disconnected: %s; reconnecting",
              error->message);
-  schedule_retry (run);
 }
 
 static void
-login_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
+print_online (Cli *cli)
 {
-  ListenRun *run = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) fields = json_object_new ();
 
-  if (!pinhole_client_login_finish (PINHOLE_CLIENT (source), result, &error))
+  json_object_set_string_member (fields, "user", pinhole_client_get_user (cli->client));
+  json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
+  cli_event (cli, "online", fields, "online as %s (device %s); Ctrl-C to stop",
+             pinhole_client_get_user (cli->client), pinhole_client_get_device (cli->client));
+}
+
+/* the reconnector logs in again after a lost connection; a refused log-in ends listen */
+static void
+state_cb (PinholeReconnector *reconnector,
+          GParamSpec         *pspec,
+          ListenRun          *run)
+{
+  PinholeConnectionState state = pinhole_reconnector_get_state (reconnector);
+
+  if (run->stopping)
+    return;
+  if (state == PINHOLE_CONNECTION_STATE_ONLINE)
+    print_online (run->cli);
+  else if (state == PINHOLE_CONNECTION_STATE_REFUSED)
     {
-      /* a refused login will not get better by retrying */
-      if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH) ||
-          g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
-        {
-          cli_quit (run->cli, error);
-          return;
-        }
-      pinhole_client_disconnect (run->cli->client);
-      schedule_retry (run);
-      return;
+      g_autoptr(GError) error =
+        g_error_new_literal (PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                             pinhole_reconnector_get_error (reconnector));
+      run->stopping = TRUE;
+      cli_quit (run->cli, error);
     }
-  run->retry_s = RECONNECT_MIN_S;
-  {
-    g_autoptr(JsonObject) fields = json_object_new ();
-    json_object_set_string_member (fields, "user", pinhole_client_get_user (run->cli->client));
-    json_object_set_string_member (fields, "device",
-                                   pinhole_client_get_device (run->cli->client));
-    cli_event (run->cli, "online", fields, "online as %s (device %s); Ctrl-C to stop",
-               pinhole_client_get_user (run->cli->client),
-               pinhole_client_get_device (run->cli->client));
-  }
-}
-
-static void
-connect_now (ListenRun *run)
-{
-  g_autofree char *password = g_strdup (g_getenv ("PINHOLE_PASSWORD"));
-
-  pinhole_client_login_async (run->cli->client, run->cli->server, password, TRUE, NULL,
-                              login_cb, run);
 }
 
 static void
@@ -358,7 +325,8 @@ cli_listen (Cli   *cli,
             int    argc,
             char **argv)
 {
-  ListenRun run = { cli, 0, 0, RECONNECT_MIN_S, 0, FALSE, NULL };
+  ListenRun run = { cli, 0, 0, FALSE, NULL };
+  g_autoptr(PinholeReconnector) reconnector = NULL;
   GOptionEntry entries[] = {
     { "messages", 'n', 0, G_OPTION_ARG_INT, &run.max_messages,
       "exit after N messages", "N" },
@@ -397,13 +365,12 @@ cli_listen (Cli   *cli,
   /* before "online": whoever waits for that line may stop us right after it */
   sigint = g_unix_signal_add (SIGINT, stop_cb, &run);
   sigterm = g_unix_signal_add (SIGTERM, stop_cb, &run);
-  {
-    g_autoptr(JsonObject) fields = json_object_new ();
-    json_object_set_string_member (fields, "user", pinhole_client_get_user (cli->client));
-    json_object_set_string_member (fields, "device", pinhole_client_get_device (cli->client));
-    cli_event (cli, "online", fields, "online as %s (device %s); Ctrl-C to stop",
-               pinhole_client_get_user (cli->client), pinhole_client_get_device (cli->client));
-  }
+  print_online (cli);
+  /* from now on the core's policy keeps us online: back-off, network changes, refusals */
+  reconnector = pinhole_reconnector_new (cli->client, cli->server);
+  pinhole_reconnector_set_password (reconnector, g_getenv ("PINHOLE_PASSWORD"));
+  pinhole_reconnector_start (reconnector);
+  g_signal_connect (reconnector, "notify::state", G_CALLBACK (state_cb), &run);
 
   /* messages that waited on the server may have reached --messages during log-in */
   if (!run.stopping)
@@ -411,7 +378,8 @@ cli_listen (Cli   *cli,
   run.stopping = TRUE;
   g_source_remove (sigint);
   g_source_remove (sigterm);
-  g_clear_handle_id (&run.retry_source, g_source_remove);
+  g_signal_handlers_disconnect_by_data (reconnector, &run);
+  pinhole_reconnector_stop (reconnector);
   instance_stop (cli);
   g_signal_handlers_disconnect_by_data (cli->client, &run);
   g_signal_handlers_disconnect_by_data (pinhole_client_get_contacts (cli->client), &run);

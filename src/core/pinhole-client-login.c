@@ -13,6 +13,7 @@
 
 typedef struct
 {
+  SoupMessage *msg;   /* owned: the WebSocket's handshake, for its certificate */
   char    *server_url;
   char    *user;
   char    *password;
@@ -24,6 +25,7 @@ typedef struct
 static void
 login_data_free (LoginData *d)
 {
+  g_clear_object (&d->msg);
   g_free (d->server_url);
   g_free (d->user);
   if (d->password != NULL)
@@ -201,7 +203,11 @@ ws_connected_cb (GObject      *source,
 
   if (ws == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      GError *refused = _pinhole_client_certificate_error (self, d->msg, d->server_url);
+
+      if (refused != NULL)
+        g_task_return_error (task, refused);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_task_return_error (task, g_steal_pointer (&error));
       else
         g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH,
@@ -222,7 +228,6 @@ connect_and_login (PinholeClient       *self,
                    gpointer             source_tag)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(SoupMessage) msg = NULL;
   char *protocols[] = { (char *) PINHOLE_WEBSOCKET_PROTOCOL, NULL };
   g_autoptr(GUri) uri = NULL;
   gboolean completed;
@@ -255,8 +260,9 @@ connect_and_login (PinholeClient       *self,
     }
   g_free (self->device);
   self->device = ensure_device_name (self);
-  msg = soup_message_new_from_uri (SOUP_METHOD_GET, uri);
-  soup_session_websocket_connect_async (self->soup, msg, NULL, protocols, G_PRIORITY_DEFAULT,
+  d->msg = soup_message_new_from_uri (SOUP_METHOD_GET, uri);
+  _pinhole_client_watch_certificate (self, d->msg, d->server_url);
+  soup_session_websocket_connect_async (self->soup, d->msg, NULL, protocols, G_PRIORITY_DEFAULT,
                                         cancellable, ws_connected_cb, g_steal_pointer (&task));
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-client-private.h: state shared by the client's files: pinhole-client.c (the
- * connection, requests, pushes), -login.c (connect, register, log in), -roster.c (contacts
+ * connection, requests, pushes), -login.c (connect, register, log in), -certificate.c (the
+ * server certificate the user trusted), -roster.c (contacts
  * and devices as the model), -chat.c (messages), -direct.c (local candidates for the
  * devices' direct path searches). */
 #pragma once
@@ -32,6 +33,8 @@ struct _PinholeClient
   PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster */
   char                    *stun_host;
+  GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
+  char                    *rejected_server;      /* the server that presented it */
 
   /* direct paths: owned, created at the first log-in */
   PinholeEndpoint         *endpoint;
@@ -55,6 +58,14 @@ void        _pinhole_client_close_channel (PinholeClient *self,
                                            guint32        channel);
 void        _pinhole_client_connected   (PinholeClient           *self,
                                          SoupWebsocketConnection *ws);
+
+/* pinhole-client-certificate.c */
+void        _pinhole_client_watch_certificate (PinholeClient *self,
+                                               SoupMessage   *msg,
+                                               const char    *server_url);
+GError     *_pinhole_client_certificate_error (PinholeClient *self,
+                                               SoupMessage   *msg,
+                                               const char    *server_url);
 
 /* pinhole-client-roster.c */
 void        _pinhole_client_refresh_roster_async (PinholeClient       *self,

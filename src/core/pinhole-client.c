@@ -365,6 +365,7 @@ pinhole_client_dispose (GObject *object)
   g_clear_pointer (&self->relays, pinhole_relay_channels_free);
   _pinhole_client_direct_stop (self);
   g_clear_object (&self->soup);
+  g_clear_object (&self->rejected_certificate);
   g_clear_object (&self->profile);
   G_OBJECT_CLASS (pinhole_client_parent_class)->dispose (object);
 }
@@ -380,6 +381,7 @@ pinhole_client_finalize (GObject *object)
   g_free (self->device);
   g_free (self->local_id);
   g_free (self->stun_host);
+  g_free (self->rejected_server);
   G_OBJECT_CLASS (pinhole_client_parent_class)->finalize (object);
 }
 

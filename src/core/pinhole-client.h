@@ -32,6 +32,11 @@ void           pinhole_client_set_direct_paths (PinholeClient       *self,
 gboolean       pinhole_client_set_ca_file      (PinholeClient       *self,
                                                 const char          *path,
                                                 GError             **error);
+GTlsCertificate *pinhole_client_dup_rejected_certificate (PinholeClient *self);
+gboolean       pinhole_client_trust_certificate (PinholeClient      *self,
+                                                 GTlsCertificate    *certificate,
+                                                 GError            **error);
+char          *pinhole_certificate_dup_fingerprint (GTlsCertificate *certificate);
 char          *pinhole_client_complete_server_url (const char       *url);
 gboolean       pinhole_client_is_profile_server (PinholeClient       *self,
                                                  const char          *server_url);

@@ -81,6 +81,14 @@ static const Sentence sentences[] = {
     N_("no candidate pair answered") },
   { pinhole_relay_reason_get_type, PINHOLE_RELAY_REASON_PATH_LOST,
     N_("the direct path stopped answering; looking again") },
+
+  { pinhole_connection_state_get_type, PINHOLE_CONNECTION_STATE_OFFLINE, N_("offline") },
+  { pinhole_connection_state_get_type, PINHOLE_CONNECTION_STATE_CONNECTING,
+    N_("connecting to the server") },
+  { pinhole_connection_state_get_type, PINHOLE_CONNECTION_STATE_ONLINE,
+    N_("connected to the server") },
+  { pinhole_connection_state_get_type, PINHOLE_CONNECTION_STATE_REFUSED,
+    N_("the server refused this log-in; retrying will not help") },
 };
 
 /* Returns: (transfer none): the name of @value, or "unknown" for a value @enum_type lacks */

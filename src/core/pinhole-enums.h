@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-enums.h: the states the core model exposes as properties: how a contact relates to
- * us, whether a device is online, whether its key is trusted, where a message is, and why a
- * session is on the relay. Their GTypes come from gnome.mkenums_simple (pinhole-enum-types.h);
+ * us, whether a device is online, whether its key is trusted, where a message is, why a
+ * session is on the relay, and whether the client is connected to its server. Their GTypes come from gnome.mkenums_simple (pinhole-enum-types.h);
  * each value's nick is its one name on the wire, in the CLI's JSON and in D-Bus, and
  * pinhole-enum-strings.h gives the sentence a person reads. */
 #pragma once
@@ -69,5 +69,14 @@ typedef enum
   PINHOLE_RELAY_REASON_CHECKS_FAILED,       /* the checks found nothing; the agent says why */
   PINHOLE_RELAY_REASON_PATH_LOST,           /* the direct path stopped answering */
 } PinholeRelayReason;
+
+/* the client's connection to its server, as PinholeReconnector keeps it */
+typedef enum
+{
+  PINHOLE_CONNECTION_STATE_OFFLINE,     /* not connected; a retry may be scheduled */
+  PINHOLE_CONNECTION_STATE_CONNECTING,  /* connecting and logging in */
+  PINHOLE_CONNECTION_STATE_ONLINE,      /* logged in */
+  PINHOLE_CONNECTION_STATE_REFUSED,     /* refused in a way retrying will not fix */
+} PinholeConnectionState;
 
 G_END_DECLS

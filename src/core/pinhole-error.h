@@ -22,6 +22,8 @@ G_BEGIN_DECLS
  * @PINHOLE_ERROR_KEY_CHANGED: a contact's device key changed and is not trusted yet
  * @PINHOLE_ERROR_CLOSED: the connection or session was closed
  * @PINHOLE_ERROR_BUSY: the profile is in use by another running instance
+ * @PINHOLE_ERROR_CERTIFICATE: the server's TLS certificate is not trusted; the message gives
+ *   its SHA-256 fingerprint, pinhole_client_dup_rejected_certificate() the certificate
  */
 typedef enum
 {
@@ -37,6 +39,7 @@ typedef enum
   PINHOLE_ERROR_KEY_CHANGED,
   PINHOLE_ERROR_CLOSED,
   PINHOLE_ERROR_BUSY,
+  PINHOLE_ERROR_CERTIFICATE,
 } PinholeError;
 
 GQuark pinhole_error_quark (void);

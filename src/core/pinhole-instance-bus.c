@@ -81,6 +81,7 @@ static const GDBusErrorEntry error_entries[] = {
   { PINHOLE_ERROR_KEY_CHANGED, "org.pinhole.Pinhole.Error.KeyChanged" },
   { PINHOLE_ERROR_CLOSED, "org.pinhole.Pinhole.Error.Closed" },
   { PINHOLE_ERROR_BUSY, "org.pinhole.Pinhole.Error.Busy" },
+  { PINHOLE_ERROR_CERTIFICATE, "org.pinhole.Pinhole.Error.Certificate" },
 };
 
 void

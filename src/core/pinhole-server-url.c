@@ -60,6 +60,17 @@ server_url_normalize (const char *url)
                           host, strchr (host, ':') ? "]" : "", port, g_uri_get_path (uri));
 }
 
+/* Returns: whether @a and @b (nullable) are both ws(s) URLs that name the same server */
+gboolean
+_pinhole_server_urls_equal (const char *a,
+                            const char *b)
+{
+  g_autofree char *own = server_url_normalize (a);
+  g_autofree char *given = server_url_normalize (b);
+
+  return own != NULL && given != NULL && strcmp (own, given) == 0;
+}
+
 /**
  * pinhole_client_complete_server_url:
  * @url: a server address as the user gave it
@@ -90,13 +101,9 @@ pinhole_client_is_profile_server (PinholeClient *self,
                                   const char    *server_url)
 {
   g_autofree char *stored = NULL;
-  g_autofree char *own = NULL;
-  g_autofree char *given = NULL;
 
   g_return_val_if_fail (PINHOLE_IS_CLIENT (self), FALSE);
   stored = pinhole_profile_dup_setting (self->profile, "server");
-  own = server_url_normalize (stored);
-  given = server_url_normalize (server_url);
-  return own != NULL && given != NULL && strcmp (own, given) == 0;
+  return _pinhole_server_urls_equal (stored, server_url);
 }
 

@@ -8,5 +8,7 @@ G_BEGIN_DECLS
 
 GUri *_pinhole_server_uri_parse (const char *url,
                                  gboolean   *completed);
+gboolean _pinhole_server_urls_equal (const char *a,
+                                     const char *b);
 
 G_END_DECLS
