@@ -36,6 +36,7 @@ struct _PinholeSignInView
   char          *old_user;      /* the profile as it was before a sign-in attempt */
   char          *old_server;
   char          *old_token;
+  GTlsCertificate *rejected;    /* the server's certificate, shown to be trusted or not */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeSignInView, pinhole_sign_in_view, GTK_TYPE_BOX)
@@ -97,6 +98,11 @@ describe_error (PinholeSignInView *self,
       default:
         break;
       }
+  if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_CERTIFICATE))
+    return g_strdup_printf (_("The certificate of %s is not signed by an authority this "
+                              "computer trusts. If you run this server yourself, or its owner "
+                              "gave you its fingerprint, compare it with the one below before "
+                              "you trust it."), server);
   if (error->domain == G_TLS_ERROR)
     return g_strdup_printf (_("The server’s certificate is not trusted: %s"), error->message);
   if (error->domain == G_IO_ERROR || error->domain == G_RESOLVER_ERROR ||
@@ -131,6 +137,17 @@ finish_attempt (PinholeSignInView *self,
         restore_profile (self);
       pinhole_client_disconnect (self->client);
       show_error (self, text);
+      g_clear_object (&self->rejected);
+      if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_CERTIFICATE))
+        self->rejected = pinhole_client_dup_rejected_certificate (self->client);
+      if (self->rejected != NULL)
+        {
+          g_autofree char *fingerprint = pinhole_certificate_dup_fingerprint (self->rejected);
+          g_autofree char *line = g_strdup_printf (_("SHA-256 fingerprint: %s"), fingerprint);
+
+          gtk_label_set_text (self->fingerprint_label, line);
+        }
+      gtk_revealer_set_reveal_child (self->certificate_revealer, self->rejected != NULL);
       update_sensitivity (self);
       gtk_widget_grab_focus (GTK_WIDGET (error->code == PINHOLE_ERROR_AUTH
                                          ? self->password_entry : self->user_entry));
@@ -241,9 +258,22 @@ entry_changed_cb (PinholeSignInView *self)
   update_sensitivity (self);
 }
 
+/* the user compared the fingerprint: the profile pins this certificate, then tries again */
 static void
 trust_clicked_cb (PinholeSignInView *self)
 {
+  g_autoptr(GError) error = NULL;
+
+  if (self->rejected == NULL || busy (self))
+    return;
+  if (!pinhole_client_trust_certificate (self->client, self->rejected, &error))
+    {
+      show_error (self, error->message);
+      return;
+    }
+  g_clear_object (&self->rejected);
+  gtk_revealer_set_reveal_child (self->certificate_revealer, FALSE);
+  start_attempt (self, self->creating);
 }
 
 static void
@@ -255,6 +285,7 @@ pinhole_sign_in_view_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
   g_clear_object (&self->settings);
+  g_clear_object (&self->rejected);
   G_OBJECT_CLASS (pinhole_sign_in_view_parent_class)->dispose (object);
 }
 
