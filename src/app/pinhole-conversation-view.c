@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 #include <handy.h>
 
+#include "pinhole-contact-dialog.h"
 #include "pinhole-message-row.h"
 #include "pinhole-path-button.h"
 
@@ -25,6 +26,7 @@ struct _PinholeConversationView
   GtkButton           *details_button;
   GtkRevealer         *offline_revealer;
   GtkRevealer         *key_revealer;
+  GtkLabel            *key_title_label;
   GtkLabel            *key_label;
   GtkScrolledWindow   *scrolled;
   GtkListBox          *messages_box;
@@ -53,20 +55,31 @@ create_message_row (gpointer item,
   return pinhole_message_row_new (item);
 }
 
+/* the key banner and the verified mark: a changed key holds messages until it is accepted */
 static void
 update_key_state (PinholeConversationView *self)
 {
   gboolean changed = pinhole_contact_get_key_state (self->contact) == PINHOLE_KEY_STATE_CHANGED;
+  gboolean verified = FALSE;
 
   if (changed)
     {
+      const char *user = pinhole_contact_get_user (self->contact);
+      g_autofree char *title = g_strdup_printf (_("%s’s safety number changed"), user);
       g_autofree char *text =
-        g_strdup_printf (_("%s’s device key changed. Messages to them are held until you "
-                           "compare the new key and accept it."),
-                         pinhole_contact_get_user (self->contact));
+        g_strdup_printf (_("They may have a new device or reinstalled Pinhole — or someone may "
+                           "be in the middle. Your messages to %s are held until you compare "
+                           "the new number with them and accept it."), user);
+
+      gtk_label_set_text (self->key_title_label, title);
       gtk_label_set_text (self->key_label, text);
     }
   gtk_revealer_set_reveal_child (self->key_revealer, changed);
+  /* TODO(core-trust): set_contact connects "notify::verified" to this function too */
+#if 0 /* needs core-trust */
+  g_object_get (self->contact, "verified", &verified, NULL);
+#endif
+  gtk_widget_set_visible (self->verified_image, verified && !changed);
 }
 
 static char *
@@ -135,6 +148,14 @@ back_clicked_cb (PinholeConversationView *self)
 static void
 details_clicked_cb (PinholeConversationView *self)
 {
+  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
+  GtkWidget *dialog;
+
+  if (self->contact == NULL)
+    return;
+  dialog = pinhole_contact_dialog_new (GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL,
+                                       self->client, self->contact);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -247,6 +268,7 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, details_button);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, offline_revealer);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_title_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, scrolled);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, messages_box);

@@ -94,3 +94,58 @@ pinhole_path_text_title (PinholePathKind kind,
     return g_strdup (words);
   return g_strdup_printf ("%s · %s", words, rtt);
 }
+
+/* Returns: (transfer full): the popover's sentence on how messages travel to @user */
+char *
+pinhole_path_text_explain (PinholePathKind kind,
+                           const char     *user)
+{
+  switch (kind)
+    {
+    case PINHOLE_PATH_KIND_LAN:
+      return g_strdup_printf (_("Messages go straight to %s’s device on your local network."),
+                              user);
+    case PINHOLE_PATH_KIND_UPNP:
+    case PINHOLE_PATH_KIND_NAT_PMP:
+      return g_strdup_printf (_("Messages go straight to %s’s device through a port the "
+                                "router opened."), user);
+    case PINHOLE_PATH_KIND_UDP_PUNCH:
+    case PINHOLE_PATH_KIND_TCP_PUNCH:
+      return g_strdup_printf (_("Messages go straight to %s’s device through a hole punched "
+                                "in both NATs."), user);
+    case PINHOLE_PATH_KIND_RELAY:
+      return g_strdup_printf (_("Messages to %s pass through the server, still end-to-end "
+                                "encrypted."), user);
+    case PINHOLE_PATH_KIND_NONE:
+    default:
+      return g_strdup_printf (_("There is no session with %s right now."), user);
+    }
+}
+
+/**
+ * pinhole_path_text_split_check:
+ * @line: a line of pinhole_device_dup_checks(): "udp srflx 203.0.113.7:41000: succeeded in
+ *   12.3 ms (udp-punch)"
+ * @out_candidate: (out): "udp srflx 203.0.113.7:41000"
+ * @out_result: (out): "succeeded in 12.3 ms (udp-punch)"
+ *
+ * Returns: %TRUE when the check succeeded (or its connection did)
+ */
+gboolean
+pinhole_path_text_split_check (const char  *line,
+                               char       **out_candidate,
+                               char       **out_result)
+{
+  /* the result never holds ": ", an address may hold ':' (a port, IPv6) */
+  const char *sep = g_strrstr (line, ": ");
+
+  if (sep == NULL)
+    {
+      *out_candidate = g_strdup (line);
+      *out_result = g_strdup ("");
+      return FALSE;
+    }
+  *out_candidate = g_strndup (line, sep - line);
+  *out_result = g_strdup (sep + 2);
+  return g_str_has_prefix (*out_result, "succeeded") || g_str_equal (*out_result, "connected");
+}

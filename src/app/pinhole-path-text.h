@@ -14,5 +14,10 @@ const char *pinhole_path_text_icon_name (PinholePathKind kind);
 char       *pinhole_path_text_title     (PinholePathKind kind,
                                          gdouble         rtt_ms);
 char       *pinhole_path_text_rtt       (gdouble         rtt_ms);
+char       *pinhole_path_text_explain   (PinholePathKind kind,
+                                         const char     *user);
+gboolean    pinhole_path_text_split_check (const char  *line,
+                                           char       **out_candidate,
+                                           char       **out_result);
 
 G_END_DECLS

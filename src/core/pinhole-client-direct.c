@@ -131,6 +131,28 @@ pinhole_client_dup_network_description (PinholeClient *self)
 }
 
 /**
+ * pinhole_client_dup_local_candidates:
+ * Returns: (transfer full) (element-type utf8) (nullable): this device's candidates, the same
+ *   for every contact, one line each ("udp host 192.168.1.20:41000"); %NULL without direct
+ *   paths
+ */
+GPtrArray *
+pinhole_client_dup_local_candidates (PinholeClient *self)
+{
+  GPtrArray *candidates, *out;
+
+  g_return_val_if_fail (PINHOLE_IS_CLIENT (self), NULL);
+
+  if (self->gatherer == NULL)
+    return NULL;
+  candidates = pinhole_gatherer_get_candidates (self->gatherer);
+  out = g_ptr_array_new_full (candidates->len, g_free);
+  for (guint i = 0; i < candidates->len; i++)
+    g_ptr_array_add (out, pinhole_candidate_to_string (g_ptr_array_index (candidates, i)));
+  return out;
+}
+
+/**
  * pinhole_client_set_relay_only:
  * The privacy switch: with @relay_only no candidate of this device is sent to @user, who so
  * never learns its addresses; a direct path in use is dropped at once.

@@ -122,6 +122,7 @@ gboolean       pinhole_client_shutdown_finish  (PinholeClient       *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
 char          *pinhole_client_dup_network_description (PinholeClient *self);
+GPtrArray     *pinhole_client_dup_local_candidates (PinholeClient *self);
 gboolean       pinhole_client_set_relay_only   (PinholeClient       *self,
                                                 const char          *user,
                                                 gboolean             relay_only,

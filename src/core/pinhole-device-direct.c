@@ -242,6 +242,27 @@ restart_agent (PinholeDevice *self)
   self->restart_backoff_s = MIN (self->restart_backoff_s * 2, RESTART_MAX_S);
 }
 
+/**
+ * pinhole_device_retry_direct:
+ * The person asked to try a direct path again ("Try direct again"): a pair on the relay
+ * starts a new round of the search now, with new credentials and its candidates sent again,
+ * instead of waiting out the back-off. Does nothing on a direct path, without a session, or
+ * while either side is relay-only (there is no search to restart then).
+ */
+void
+pinhole_device_retry_direct (PinholeDevice *self)
+{
+  g_return_if_fail (PINHOLE_IS_DEVICE (self));
+
+  if (self->agent == NULL || self->session == NULL ||
+      pinhole_device_get_path_kind (self) != PINHOLE_PATH_KIND_RELAY)
+    return;
+  g_debug ("searching for a direct path to %s again, as asked", self->id);
+  self->restart_backoff_s = 0;
+  restart_agent (self);
+  _pinhole_device_set_relay_reason (self, PINHOLE_RELAY_REASON_SEARCHING, NULL);
+}
+
 /* the direct path died (or none was found, @path %NULL): look again, with back-off */
 void
 _pinhole_device_direct_path_lost (PinholeDevice *self,

@@ -34,5 +34,6 @@ GPtrArray         *pinhole_device_dup_checks         (PinholeDevice *self);
 gboolean           pinhole_device_is_connected       (PinholeDevice *self);
 void               pinhole_device_hold_probes        (PinholeDevice *self);
 void               pinhole_device_release_probes     (PinholeDevice *self);
+void               pinhole_device_retry_direct       (PinholeDevice *self);
 
 G_END_DECLS

@@ -569,7 +569,11 @@ assert_live (PinholeConversation *from,
   g_assert_cmpuint (count, ==, 1);
 }
 
-/* the debug lines of the core that say a session got its relay back */
+static gint candidates_from_alice;
+
+/* the debug lines of the core that say a session got its relay back, or that bob's side got
+ * alice's candidates */
+
 static GLogWriterOutput
 count_resumed_writer (GLogLevelFlags   level,
                       const GLogField *fields,
@@ -580,6 +584,9 @@ count_resumed_writer (GLogLevelFlags   level,
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
         g_str_has_suffix (fields[i].value, " has the relay again"))
       g_atomic_int_inc ((gint *) user_data);
+    else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
+             g_str_has_prefix (fields[i].value, "control message \"candidates\" from alice/"))
+      g_atomic_int_inc (&candidates_from_alice);
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
@@ -704,6 +711,52 @@ test_relay_only_toggle (Fixture      *f,
   g_assert_true (session_with (f->bob, "alice") == session);
 }
 
+typedef struct
+{
+  gint seen;
+} CandidatesWait;
+
+static gboolean
+more_candidates (gpointer data)
+{
+  return g_atomic_int_get (&candidates_from_alice) > ((CandidatesWait *) data)->seen;
+}
+
+/* "Try direct again": alice searches, bob (direct paths off) never answers, so alice's round
+ * waits for ever; asked to retry, she sends her candidates again at once */
+static void
+test_retry_direct (Fixture      *f,
+                   gconstpointer data)
+{
+  ReasonWait searching = { NULL, "bob", PINHOLE_RELAY_REASON_SEARCHING };
+  CandidatesWait w = { 0 };
+  PinholeDevice *device;
+
+  ph_return_if_failed ();
+  /* bob's device traces each control message it gets (pinhole-device-direct.c) */
+  g_setenv ("G_MESSAGES_DEBUG", "pinhole-direct", TRUE);
+  f->alice = client_new (f, "alice", TRUE);
+  f->bob = client_new (f, "bob", FALSE);
+  searching.client = f->alice;
+  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  assert_live (pinhole_client_get_conversation (f->alice, "bob"),
+               pinhole_client_get_conversation (f->bob, "alice"), "hello");
+  g_assert_true (ph_iterate_until (reason_is, &searching, WAIT_MS));
+  w.seen = 0;
+  g_assert_true (ph_iterate_until (more_candidates, &w, WAIT_MS));
+  ph_return_if_failed ();
+  /* the first round is out; nothing more comes unasked */
+  ph_iterate_for (1500);
+  w.seen = g_atomic_int_get (&candidates_from_alice);
+  g_assert_false (ph_iterate_until (more_candidates, &w, 1500));
+
+  device = pinhole_contact_get_current_device (pinhole_client_lookup_contact (f->alice, "bob"));
+  pinhole_device_retry_direct (device);
+  g_assert_true (ph_iterate_until (more_candidates, &w, 2000));
+  g_assert_cmpint (pinhole_device_get_relay_reason (device), ==, PINHOLE_RELAY_REASON_SEARCHING);
+  g_unsetenv ("G_MESSAGES_DEBUG");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -718,5 +771,6 @@ main (int    argc,
   ADD ("/integration/model/server-loss", test_server_loss);
   ADD ("/integration/model/relay-only-toggle", test_relay_only_toggle);
   ADD ("/integration/model/offline-roster", test_offline_roster);
+  ADD ("/integration/model/retry-direct", test_retry_direct);
   return g_test_run ();
 }
