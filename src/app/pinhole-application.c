@@ -250,8 +250,14 @@ startup (GApplication *app)
   static const char *search_accels[] = { "<Control>f", NULL };
   static const char *add_accels[] = { "<Control>n", NULL };
 
+  g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+
   G_APPLICATION_CLASS (pinhole_application_parent_class)->startup (app);
   hdy_init ();
+  /* GTK 3 does not load the resource base path's style.css by itself */
+  gtk_css_provider_load_from_resource (css, "/org/pinhole/Pinhole/style.css");
+  gtk_style_context_add_provider_for_screen (gdk_screen_get_default (), GTK_STYLE_PROVIDER (css),
+                                             GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions),
                                    app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
