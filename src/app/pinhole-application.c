@@ -284,7 +284,7 @@ startup (GApplication *app)
 
   G_APPLICATION_CLASS (pinhole_application_parent_class)->startup (app);
   hdy_init ();
-  /* GTK 3 does not load a resource's style.css by itself (libadwaita would) */
+  /* GTK 3 does not load the resource base path's style.css by itself (libadwaita would) */
   css = gtk_css_provider_new ();
   gtk_css_provider_load_from_resource (css, "/org/pinhole/Pinhole/style.css");
   gtk_style_context_add_provider_for_screen (gdk_screen_get_default (), GTK_STYLE_PROVIDER (css),

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-conversation-view.c: the conversation with one contact, bound to its
  * PinholeContact (title, path, key state) and PinholeConversation (the messages, a
- * GListModel). Enter sends, Shift+Enter starts a new line; each contact keeps its draft. */
+ * GListModel). Enter sends, Shift+Enter starts a new line; each contact keeps its draft.
+ * Older pages load as the top comes near, without moving what is on screen. */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-conversation-view.h"
+
+#include <string.h>
 
 #include <glib/gi18n.h>
 #include <handy.h>
 
 #include "pinhole-contact-dialog.h"
-#include "pinhole-message-row.h"
+#include "pinhole-message-list.h"
 #include "pinhole-path-button.h"
+
+/* one page of history per load, as the core reads it */
+#define OLDER_PAGE 50
+/* within this many pixels of the end counts as being at the end */
+#define BOTTOM_SLACK 8.0
 
 struct _PinholeConversationView
 {
@@ -28,16 +36,36 @@ struct _PinholeConversationView
   GtkRevealer         *key_revealer;
   GtkLabel            *key_title_label;
   GtkLabel            *key_label;
+  GtkStack            *list_stack;
+  HdyStatusPage       *empty_page;
   GtkScrolledWindow   *scrolled;
+  GtkRevealer         *loading_revealer;
+  GtkSpinner          *loading_spinner;
   GtkListBox          *messages_box;
+  GtkRevealer         *jump_revealer;
+  GtkInfoBar          *error_bar;
+  GtkLabel            *error_label;
   GtkTextView         *text_view;
   GtkButton           *send_button;
+  GtkRevealer         *limit_revealer;
+  GtkLabel            *limit_label;
 
   /* owned */
   PinholeClient       *client;
   PinholeContact      *contact;
   PinholeConversation *conversation;
   GHashTable          *drafts;       /* user → the text left in the entry */
+  guint                load_id;      /* the idle that loads an older page */
+
+  /* borrowed: the toplevel we watch for is-active */
+  GtkWidget           *toplevel;
+
+  /* the scroll position: stuck to the end, or kept at a distance from it while older
+   * messages are added above */
+  gboolean             stick_bottom;
+  gboolean             keeping;
+  double               keep_from_bottom;
+  gboolean             adjusting;    /* the value is being set by us, not the user */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeConversationView, pinhole_conversation_view, GTK_TYPE_BOX)
@@ -48,12 +76,8 @@ static GParamSpec *properties[N_PROPS];
 enum { SIGNAL_BACK, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-static GtkWidget *
-create_message_row (gpointer item,
-                    gpointer user_data)
-{
-  return pinhole_message_row_new (item);
-}
+static void send_text (PinholeConversationView *self,
+                       const char              *text);
 
 /* the key banner and the verified mark: a changed key holds messages until it is accepted */
 static void
@@ -93,18 +117,111 @@ take_entry_text (PinholeConversationView *self)
 }
 
 static void
+show_error (PinholeConversationView *self,
+            const char              *text)
+{
+  gtk_label_set_text (self->error_label, text);
+  gtk_info_bar_set_revealed (self->error_bar, TRUE);
+}
+
+static void
+error_response_cb (PinholeConversationView *self)
+{
+  gtk_info_bar_set_revealed (self->error_bar, FALSE);
+}
+
+/* how many characters must go from the end for @text to fit PINHOLE_CHAT_MAX_TEXT bytes */
+static guint
+characters_over_limit (const char *text)
+{
+  size_t len = strlen (text);
+  const char *end = text + len;
+  guint over = 0;
+
+  while ((size_t) (end - text) > PINHOLE_CHAT_MAX_TEXT)
+    {
+      end = g_utf8_find_prev_char (text, end);
+      over++;
+    }
+  return over;
+}
+
+static void
+text_changed_cb (PinholeConversationView *self)
+{
+  g_autofree char *text = take_entry_text (self);
+  g_autofree char *stripped = g_strstrip (g_strdup (text));
+  guint over = characters_over_limit (text);
+
+  if (over > 0)
+    {
+      g_autofree char *words =
+        g_strdup_printf (g_dngettext (NULL, "Too long to send: remove %u character",
+                                      "Too long to send: remove %u characters", over),
+                         over);
+      gtk_label_set_text (self->limit_label, words);
+    }
+  gtk_revealer_set_reveal_child (self->limit_revealer, over > 0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->send_button),
+                            self->conversation != NULL && *stripped != '\0' && over == 0);
+}
+
+typedef struct
+{
+  PinholeConversationView *self;      /* owned */
+  char                    *user;
+  char                    *text;
+} SendData;
+
+static void
+send_data_free (SendData *data)
+{
+  g_object_unref (data->self);
+  g_free (data->user);
+  g_free (data->text);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SendData, send_data_free)
+
+static void
 sent_cb (GObject      *source,
          GAsyncResult *result,
          gpointer      user_data)
 {
-  g_autoptr(PinholeConversationView) self = user_data;
+  g_autoptr(SendData) data = user_data;
+  PinholeConversationView *self = data->self;
   g_autoptr(GError) error = NULL;
   g_autoptr(PinholeMessage) message =
     pinhole_conversation_send_finish (PINHOLE_CONVERSATION (source), result, &error);
+  g_autofree char *entry = NULL;
+  g_autofree char *words = NULL;
 
-  /* a message that could not even be queued (too long, not a contact): say so in place */
-  if (message == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_message ("not sent: %s", error->message);
+  /* a message that could not even be queued (too long, not a contact): say so in place,
+   * and give the text back if the entry is still the one it came from and empty */
+  if (message != NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  words = g_strdup_printf (_("Your message could not be sent: %s"), error->message);
+  show_error (self, words);
+  if (self->contact == NULL || g_strcmp0 (pinhole_contact_get_user (self->contact), data->user))
+    return;
+  entry = take_entry_text (self);
+  if (*entry == '\0')
+    gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), data->text, -1);
+}
+
+static void
+send_text (PinholeConversationView *self,
+           const char              *text)
+{
+  SendData *data = g_new0 (SendData, 1);
+
+  data->self = g_object_ref (self);
+  data->user = g_strdup (pinhole_contact_get_user (self->contact));
+  data->text = g_strdup (text);
+  /* what one sends, one wants to see */
+  self->stick_bottom = TRUE;
+  pinhole_conversation_send_async (self->conversation, text, NULL, sent_cb, data);
 }
 
 static void
@@ -113,10 +230,11 @@ send_now (PinholeConversationView *self)
   g_autofree char *text = take_entry_text (self);
   g_autofree char *stripped = g_strstrip (g_strdup (text));
 
-  if (self->conversation == NULL || *stripped == '\0')
+  if (self->conversation == NULL || *stripped == '\0' || characters_over_limit (text) > 0)
     return;
+  gtk_info_bar_set_revealed (self->error_bar, FALSE);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", 0);
-  pinhole_conversation_send_async (self->conversation, text, NULL, sent_cb, g_object_ref (self));
+  send_text (self, text);
 }
 
 static void
@@ -167,18 +285,214 @@ accept_key_clicked_cb (PinholeConversationView *self)
     g_message ("could not accept the new key: %s", error->message);
 }
 
-static void
-scroll_to_end (PinholeConversationView *self)
+#if 0 /* needs core-trust: PinholeConversation:unread and pinhole_conversation_mark_read() */
+static gboolean
+is_seen (PinholeConversationView *self)
 {
-  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+  return self->conversation != NULL && self->stick_bottom &&
+         gtk_widget_get_mapped (GTK_WIDGET (self)) && GTK_IS_WINDOW (self->toplevel) &&
+         gtk_window_is_active (GTK_WINDOW (self->toplevel));
+}
+#endif
 
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj));
+/* the newest messages are on screen in the focused window: they count as read */
+static void
+mark_read_if_seen (PinholeConversationView *self)
+{
+#if 0 /* needs core-trust: PinholeConversation:unread and pinhole_conversation_mark_read() */
+  if (is_seen (self) && pinhole_conversation_get_unread (self->conversation) > 0)
+    pinhole_conversation_mark_read (self->conversation);
+#endif
+}
+
+#if 0 /* needs core-trust: pinhole_conversation_retry_async() */
+static void
+retried_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(PinholeConversationView) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!pinhole_conversation_retry_finish (PINHOLE_CONVERSATION (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *words =
+        g_strdup_printf (_("Your message could not be sent: %s"), error->message);
+      show_error (self, words);
+    }
+}
+#endif
+
+/* conversation.retry, with the id of a failed message of ours */
+static void
+retry_activated (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  PinholeConversationView *self = user_data;
+  PinholeMessage *message;
+
+  if (self->conversation == NULL)
+    return;
+  message = pinhole_conversation_lookup (self->conversation,
+                                         g_variant_get_string (parameter, NULL));
+  if (message == NULL || pinhole_message_get_state (message) != PINHOLE_MESSAGE_STATE_FAILED)
+    return;
+  gtk_info_bar_set_revealed (self->error_bar, FALSE);
+  self->stick_bottom = TRUE;
+#if 0 /* needs core-trust: pinhole_conversation_retry_async() */
+  pinhole_conversation_retry_async (self->conversation, message, NULL, retried_cb,
+                                    g_object_ref (self));
+#else
+  /* TODO(core-trust): until the core retries a message in place, send its text anew */
+  send_text (self, pinhole_message_get_text (message));
+#endif
 }
 
 static void
-messages_changed_cb (PinholeConversationView *self)
+set_value (PinholeConversationView *self,
+           double                   value)
 {
-  scroll_to_end (self);
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+
+  self->adjusting = TRUE;
+  gtk_adjustment_set_value (adj, value);
+  self->adjusting = FALSE;
+}
+
+static void
+update_jump (PinholeConversationView *self)
+{
+  gtk_revealer_set_reveal_child (self->jump_revealer,
+                                 self->conversation != NULL && !self->stick_bottom);
+}
+
+static void
+update_empty (PinholeConversationView *self)
+{
+  gboolean empty = self->conversation == NULL ||
+                   (g_list_model_get_n_items (G_LIST_MODEL (self->conversation)) == 0 &&
+                    !pinhole_conversation_get_has_older (self->conversation));
+
+  gtk_stack_set_visible_child_name (self->list_stack, empty ? "empty" : "messages");
+}
+
+static void
+update_loading (PinholeConversationView *self)
+{
+  gboolean more = self->conversation != NULL &&
+                  pinhole_conversation_get_has_older (self->conversation);
+
+  /* shown while there is more above, so that reaching it is what loads it */
+  gtk_revealer_set_reveal_child (self->loading_revealer, more);
+  if (more)
+    gtk_spinner_start (self->loading_spinner);
+  else
+    gtk_spinner_stop (self->loading_spinner);
+}
+
+static gboolean
+load_older_cb (gpointer user_data)
+{
+  PinholeConversationView *self = user_data;
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+  g_autoptr(GError) error = NULL;
+
+  self->load_id = 0;
+  if (self->conversation == NULL)
+    return G_SOURCE_REMOVE;
+  /* the rows go in above: keep what is on screen where it is */
+  self->keep_from_bottom = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj) -
+                           gtk_adjustment_get_value (adj);
+  self->keeping = !self->stick_bottom;
+  pinhole_conversation_load_older (self->conversation, OLDER_PAGE, &error);
+  if (error != NULL)
+    {
+      g_autofree char *words =
+        g_strdup_printf (_("Older messages could not be read: %s"), error->message);
+      show_error (self, words);
+    }
+  update_loading (self);
+  update_empty (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* load the next page when less than a screen is left above, or nothing fills the view */
+static void
+maybe_load_older (PinholeConversationView *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+
+  if (self->conversation == NULL || self->load_id != 0 ||
+      !pinhole_conversation_get_has_older (self->conversation))
+    return;
+  if (gtk_adjustment_get_value (adj) > gtk_adjustment_get_page_size (adj) &&
+      gtk_adjustment_get_upper (adj) > gtk_adjustment_get_page_size (adj))
+    return;
+  /* not from inside the layout pass that told us */
+  self->load_id = g_idle_add (load_older_cb, self);
+}
+
+static void
+edge_reached_cb (PinholeConversationView *self,
+                 GtkPositionType          position)
+{
+  if (position == GTK_POS_TOP)
+    maybe_load_older (self);
+}
+
+/* the content or the window changed size: follow the end, or keep the distance to it */
+static void
+adjustment_changed_cb (PinholeConversationView *self,
+                       GtkAdjustment           *adj)
+{
+  double end = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+
+  if (self->stick_bottom)
+    set_value (self, end);
+  else if (self->keeping)
+    set_value (self, end - self->keep_from_bottom);
+  maybe_load_older (self);
+}
+
+static void
+value_changed_cb (PinholeConversationView *self,
+                  GtkAdjustment           *adj)
+{
+  double end = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+
+  if (self->adjusting)
+    return;
+  /* the user scrolled: this is now the place to keep */
+  self->keeping = FALSE;
+  self->stick_bottom = end - gtk_adjustment_get_value (adj) < BOTTOM_SLACK;
+  update_jump (self);
+  maybe_load_older (self);
+  mark_read_if_seen (self);
+}
+
+static void
+jump_clicked_cb (PinholeConversationView *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+
+  self->stick_bottom = TRUE;
+  self->keeping = FALSE;
+  set_value (self, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  update_jump (self);
+  mark_read_if_seen (self);
+}
+
+static void
+messages_changed_cb (PinholeConversationView *self,
+                     guint                    position,
+                     guint                    removed,
+                     guint                    added)
+{
+  update_empty (self);
+  update_jump (self);
+  mark_read_if_seen (self);
 }
 
 static void
@@ -188,6 +502,38 @@ save_draft (PinholeConversationView *self)
     return;
   g_hash_table_replace (self->drafts, g_strdup (pinhole_contact_get_user (self->contact)),
                         take_entry_text (self));
+}
+
+static void
+toplevel_active_cb (PinholeConversationView *self)
+{
+  mark_read_if_seen (self);
+}
+
+static void
+pinhole_conversation_view_hierarchy_changed (GtkWidget *widget,
+                                             GtkWidget *previous_toplevel)
+{
+  PinholeConversationView *self = PINHOLE_CONVERSATION_VIEW (widget);
+  GtkWidget *toplevel = gtk_widget_get_toplevel (widget);
+
+  if (!GTK_IS_WINDOW (toplevel))
+    toplevel = NULL;
+  if (toplevel == self->toplevel)
+    return;
+  if (self->toplevel != NULL)
+    g_signal_handlers_disconnect_by_func (self->toplevel, toplevel_active_cb, self);
+  self->toplevel = toplevel;
+  if (toplevel != NULL)
+    g_signal_connect_object (toplevel, "notify::is-active", G_CALLBACK (toplevel_active_cb),
+                             self, G_CONNECT_SWAPPED);
+}
+
+static void
+pinhole_conversation_view_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (pinhole_conversation_view_parent_class)->map (widget);
+  mark_read_if_seen (PINHOLE_CONVERSATION_VIEW (widget));
 }
 
 static void
@@ -236,6 +582,10 @@ pinhole_conversation_view_dispose (GObject *object)
 
   if (self->contact != NULL)
     pinhole_conversation_view_set_contact (self, NULL, NULL);
+  g_clear_handle_id (&self->load_id, g_source_remove);
+  if (self->toplevel != NULL)
+    g_signal_handlers_disconnect_by_func (self->toplevel, toplevel_active_cb, self);
+  self->toplevel = NULL;
   g_clear_pointer (&self->drafts, g_hash_table_unref);
   G_OBJECT_CLASS (pinhole_conversation_view_parent_class)->dispose (object);
 }
@@ -249,6 +599,8 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   object_class->get_property = pinhole_conversation_view_get_property;
   object_class->set_property = pinhole_conversation_view_set_property;
   object_class->dispose = pinhole_conversation_view_dispose;
+  widget_class->hierarchy_changed = pinhole_conversation_view_hierarchy_changed;
+  widget_class->map = pinhole_conversation_view_map;
   properties[PROP_OFFLINE] =
     g_param_spec_boolean ("offline", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -270,22 +622,53 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_revealer);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_title_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_label);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, list_stack);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, empty_page);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, scrolled);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, loading_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, loading_spinner);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, messages_box);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, jump_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, error_bar);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, error_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, text_view);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, send_button);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, limit_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, limit_label);
   gtk_widget_class_bind_template_callback (widget_class, send_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, key_press_cb);
   gtk_widget_class_bind_template_callback (widget_class, back_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, details_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, accept_key_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, edge_reached_cb);
+  gtk_widget_class_bind_template_callback (widget_class, jump_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, error_response_cb);
 }
+
+static const GActionEntry conversation_actions[] = {
+  { "retry", retry_activated, "s" },
+};
 
 static void
 pinhole_conversation_view_init (PinholeConversationView *self)
 {
+  g_autoptr(GSimpleActionGroup) actions = g_simple_action_group_new ();
+  GtkAdjustment *adj;
+
   gtk_widget_init_template (GTK_WIDGET (self));
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->stick_bottom = TRUE;
+  g_action_map_add_action_entries (G_ACTION_MAP (actions), conversation_actions,
+                                   G_N_ELEMENTS (conversation_actions), self);
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "conversation", G_ACTION_GROUP (actions));
+  adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+  g_signal_connect_object (adj, "changed", G_CALLBACK (adjustment_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "value-changed", G_CALLBACK (value_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (gtk_text_view_get_buffer (self->text_view), "changed",
+                           G_CALLBACK (text_changed_cb), self, G_CONNECT_SWAPPED);
+  update_empty (self);
 }
 
 /**
@@ -298,7 +681,8 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
                                        PinholeContact          *contact)
 {
   const char *draft;
-  GtkTextBuffer *buffer;
+  const char *user;
+  g_autofree char *hello = NULL;
 
   g_return_if_fail (PINHOLE_IS_CONVERSATION_VIEW (self));
 
@@ -310,29 +694,42 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   if (self->conversation != NULL)
     g_signal_handlers_disconnect_by_data (self->conversation, self);
   g_clear_object (&self->conversation);
+  g_clear_handle_id (&self->load_id, g_source_remove);
   g_set_object (&self->contact, contact);
   g_set_object (&self->client, client);
   pinhole_path_button_set_contact (self->path_button, client, contact);
+  gtk_info_bar_set_revealed (self->error_bar, FALSE);
+  self->stick_bottom = TRUE;
+  self->keeping = FALSE;
   if (contact == NULL)
     {
-      gtk_list_box_bind_model (self->messages_box, NULL, NULL, NULL, NULL);
+      pinhole_message_list_bind (self->messages_box, NULL, NULL);
+      gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", 0);
+      update_empty (self);
+      update_loading (self);
+      update_jump (self);
       return;
     }
-  self->conversation = g_object_ref (
-    pinhole_client_get_conversation (client, pinhole_contact_get_user (contact)));
-  gtk_label_set_text (self->title_label, pinhole_contact_get_user (contact));
-  gtk_list_box_bind_model (self->messages_box, G_LIST_MODEL (self->conversation),
-                           create_message_row, self, NULL);
+  user = pinhole_contact_get_user (contact);
+  self->conversation = g_object_ref (pinhole_client_get_conversation (client, user));
+  gtk_label_set_text (self->title_label, user);
+  hello = g_strdup_printf (_("Say hello to %s"), user);
+  hdy_status_page_set_description (self->empty_page, hello);
+  pinhole_message_list_bind (self->messages_box, G_LIST_MODEL (self->conversation), user);
   g_signal_connect_object (self->conversation, "items-changed", G_CALLBACK (messages_changed_cb),
                            self, G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (self->conversation, "notify::has-older", G_CALLBACK (update_loading),
+                           self, G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::key-state", G_CALLBACK (update_key_state), self,
                            G_CONNECT_SWAPPED);
   update_key_state (self);
-  buffer = gtk_text_view_get_buffer (self->text_view);
-  draft = g_hash_table_lookup (self->drafts, pinhole_contact_get_user (contact));
-  gtk_text_buffer_set_text (buffer, draft ? draft : "", -1);
+  update_empty (self);
+  update_loading (self);
+  update_jump (self);
+  draft = g_hash_table_lookup (self->drafts, user);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), draft ? draft : "", -1);
   gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
-  scroll_to_end (self);
+  mark_read_if_seen (self);
 }
 
 void

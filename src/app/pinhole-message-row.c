@@ -1,24 +1,36 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-message-row.c: a message bubble bound to its PinholeMessage: ours on the right,
- * theirs on the left, the time and the state (sending, sent, stored for offline, delivered,
- * failed) under the text, updated as the state notifies. */
+ * theirs on the left, at most 70 % of the width; the time and the state (sending, sent,
+ * stored for offline, delivered, failed) under the text, updated as the state notifies. */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-message-row.h"
 
 #include <glib/gi18n.h>
 
+/* a bubble takes at most this share of the row, so that a long message still reads as
+ * one side of the conversation */
+#define BUBBLE_SHARE 0.7
+
 struct _PinholeMessageRow
 {
   GtkListBoxRow   parent_instance;
 
   /* template children */
+  GtkWidget      *content;
   GtkWidget      *bubble;
   GtkLabel       *text_label;
   GtkLabel       *meta_label;
+  GtkImage       *state_image;
+  GtkWidget      *failure_box;
+  GtkLabel       *failure_label;
+  GtkWidget      *retry_button;
 
   /* owned */
   PinholeMessage *message;
+  char           *peer;      /* who "theirs" is, for the accessible name */
+
+  gboolean        ours;
 };
 
 G_DEFINE_FINAL_TYPE (PinholeMessageRow, pinhole_message_row, GTK_TYPE_LIST_BOX_ROW)
@@ -44,21 +56,118 @@ state_words (PinholeMessageState state)
     }
 }
 
+static const char *
+state_icon (PinholeMessageState state)
+{
+  switch (state)
+    {
+    case PINHOLE_MESSAGE_STATE_QUEUED:
+      return "content-loading-symbolic";
+    case PINHOLE_MESSAGE_STATE_SENT:
+      return "object-select-symbolic";
+    case PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE:
+      return "network-server-symbolic";
+    case PINHOLE_MESSAGE_STATE_DELIVERED:
+      return "emblem-default-symbolic";
+    case PINHOLE_MESSAGE_STATE_FAILED:
+      return "dialog-error-symbolic";
+    case PINHOLE_MESSAGE_STATE_RECEIVED:
+    default:
+      return NULL;
+    }
+}
+
 static void
 update_state (PinholeMessageRow *self)
 {
+  PinholeMessageState state = pinhole_message_get_state (self->message);
   g_autoptr(GDateTime) dt =
     g_date_time_new_from_unix_local (pinhole_message_get_timestamp (self->message));
   g_autofree char *time = dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
-  const char *state = state_words (pinhole_message_get_state (self->message));
-  g_autofree char *meta = state ? g_strdup_printf ("%s · %s", time, state) : g_strdup (time);
-  GtkStyleContext *style = gtk_widget_get_style_context (self->bubble);
+  const char *words = state_words (state);
+  const char *icon = state_icon (state);
+  const char *failure = pinhole_message_get_failure (self->message);
+  gboolean failed = state == PINHOLE_MESSAGE_STATE_FAILED;
+  g_autofree char *meta = words ? g_strdup_printf ("%s · %s", time, words) : g_strdup (time);
+  g_autofree char *lower = words ? g_utf8_strdown (words, -1) : NULL;
+  g_autofree char *name = NULL;
 
   gtk_label_set_text (self->meta_label, meta);
-  if (pinhole_message_get_state (self->message) == PINHOLE_MESSAGE_STATE_FAILED)
-    gtk_style_context_add_class (style, "failed");
+  if (icon != NULL)
+    gtk_image_set_from_icon_name (self->state_image, icon, GTK_ICON_SIZE_MENU);
+  gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
+
+  if (failed)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("Not sent: %s"),
+                         failure != NULL && *failure != '\0' ? failure : _("unknown error"));
+      gtk_label_set_text (self->failure_label, reason);
+      gtk_style_context_add_class (gtk_widget_get_style_context (self->bubble), "failed");
+    }
   else
-    gtk_style_context_remove_class (style, "failed");
+    gtk_style_context_remove_class (gtk_widget_get_style_context (self->bubble), "failed");
+  gtk_widget_set_visible (self->failure_box, failed);
+
+  /* read as "alice, 14:02: hello" or "You, 14:03: hi, delivered" */
+  if (!self->ours)
+    name = g_strdup_printf (_("%s, %s: %s"), self->peer, time,
+                            pinhole_message_get_text (self->message));
+  else if (failed && failure != NULL && *failure != '\0')
+    name = g_strdup_printf (_("You, %s: %s, failed: %s"), time,
+                            pinhole_message_get_text (self->message), failure);
+  else
+    name = g_strdup_printf (_("You, %s: %s, %s"), time,
+                            pinhole_message_get_text (self->message), lower ? lower : "");
+  atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), name);
+}
+
+/* the bubble's width for a row @width wide: its natural width, up to BUBBLE_SHARE */
+static gint
+bubble_width (PinholeMessageRow *self,
+              gint               width)
+{
+  gint min = 0, nat = 0;
+
+  gtk_widget_get_preferred_width (self->content, &min, &nat);
+  return CLAMP (MIN (nat, (gint) (width * BUBBLE_SHARE)), MIN (min, width), width);
+}
+
+static void
+pinhole_message_row_get_preferred_height_for_width (GtkWidget *widget,
+                                                    gint       width,
+                                                    gint      *minimum,
+                                                    gint      *natural)
+{
+  PinholeMessageRow *self = PINHOLE_MESSAGE_ROW (widget);
+
+  gtk_widget_get_preferred_height_for_width (self->content, bubble_width (self, width),
+                                             minimum, natural);
+}
+
+static GtkSizeRequestMode
+pinhole_message_row_get_request_mode (GtkWidget *widget)
+{
+  return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
+}
+
+static void
+pinhole_message_row_size_allocate (GtkWidget     *widget,
+                                   GtkAllocation *allocation)
+{
+  PinholeMessageRow *self = PINHOLE_MESSAGE_ROW (widget);
+  GtkAllocation child = *allocation;
+  GtkAllocation clip;
+
+  /* the row keeps its own box (focus, state); only its child gets the narrower width */
+  GTK_WIDGET_CLASS (pinhole_message_row_parent_class)->size_allocate (widget, allocation);
+  child.width = bubble_width (self, allocation->width);
+  if (self->ours)
+    child.x = allocation->x + allocation->width - child.width;
+  gtk_widget_size_allocate (self->content, &child);
+  gtk_widget_get_clip (self->content, &clip);
+  gdk_rectangle_union (&clip, allocation, &clip);
+  gtk_widget_set_clip (widget, &clip);
 }
 
 static void
@@ -71,17 +180,36 @@ pinhole_message_row_dispose (GObject *object)
 }
 
 static void
+pinhole_message_row_finalize (GObject *object)
+{
+  PinholeMessageRow *self = PINHOLE_MESSAGE_ROW (object);
+
+  g_free (self->peer);
+  G_OBJECT_CLASS (pinhole_message_row_parent_class)->finalize (object);
+}
+
+static void
 pinhole_message_row_class_init (PinholeMessageRowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = pinhole_message_row_dispose;
+  object_class->finalize = pinhole_message_row_finalize;
+  widget_class->get_request_mode = pinhole_message_row_get_request_mode;
+  widget_class->get_preferred_height_for_width =
+    pinhole_message_row_get_preferred_height_for_width;
+  widget_class->size_allocate = pinhole_message_row_size_allocate;
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/pinhole/Pinhole/pinhole-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, content);
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, bubble);
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, meta_label);
+  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, state_image);
+  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, failure_box);
+  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, failure_label);
+  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, retry_button);
 }
 
 static void
@@ -90,17 +218,28 @@ pinhole_message_row_init (PinholeMessageRow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 
+/**
+ * pinhole_message_row_new:
+ * @peer: the contact's name, for the accessible name of their messages
+ */
 GtkWidget *
-pinhole_message_row_new (PinholeMessage *message)
+pinhole_message_row_new (PinholeMessage *message,
+                         const char     *peer)
 {
   PinholeMessageRow *self = g_object_new (PINHOLE_TYPE_MESSAGE_ROW, NULL);
-  gboolean ours = pinhole_message_get_direction (message) == PINHOLE_MESSAGE_DIRECTION_OUT;
-  GtkStyleContext *style = gtk_widget_get_style_context (self->bubble);
+  const char *side;
 
   self->message = g_object_ref (message);
+  self->peer = g_strdup (peer);
+  self->ours = pinhole_message_get_direction (message) == PINHOLE_MESSAGE_DIRECTION_OUT;
+  side = self->ours ? "outgoing" : "incoming";
   gtk_label_set_text (self->text_label, pinhole_message_get_text (message));
-  gtk_widget_set_halign (self->bubble, ours ? GTK_ALIGN_END : GTK_ALIGN_START);
-  gtk_style_context_add_class (style, ours ? "outgoing" : "incoming");
+  gtk_style_context_add_class (gtk_widget_get_style_context (self->bubble), side);
+  gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self)), side);
+  gtk_widget_set_halign (self->bubble, self->ours ? GTK_ALIGN_END : GTK_ALIGN_START);
+  gtk_widget_set_halign (self->failure_box, self->ours ? GTK_ALIGN_END : GTK_ALIGN_START);
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->retry_button), "s",
+                                    pinhole_message_get_id (message));
   g_signal_connect_object (message, "notify::state", G_CALLBACK (update_state), self,
                            G_CONNECT_SWAPPED);
   update_state (self);
@@ -112,4 +251,28 @@ pinhole_message_row_get_message (PinholeMessageRow *self)
 {
   g_return_val_if_fail (PINHOLE_IS_MESSAGE_ROW (self), NULL);
   return self->message;
+}
+
+/* Returns: (transfer none) (nullable): the Retry button, if the message failed */
+GtkWidget *
+pinhole_message_row_get_retry (PinholeMessageRow *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_MESSAGE_ROW (self), NULL);
+  return gtk_widget_get_visible (self->failure_box) ? self->retry_button : NULL;
+}
+
+/* a message that follows one from the same side within minutes sits closer to it */
+void
+pinhole_message_row_set_grouped (PinholeMessageRow *self,
+                                 gboolean           grouped)
+{
+  GtkStyleContext *style;
+
+  g_return_if_fail (PINHOLE_IS_MESSAGE_ROW (self));
+
+  style = gtk_widget_get_style_context (GTK_WIDGET (self));
+  if (grouped)
+    gtk_style_context_add_class (style, "grouped");
+  else
+    gtk_style_context_remove_class (style, "grouped");
 }
