@@ -17,6 +17,7 @@ struct _PinholeContactList
   GtkBox          parent_instance;
 
   /* template children */
+  HdyHeaderBar   *header_bar;
   GtkMenuButton  *add_button;
   GtkPopover     *add_popover;
   GtkEntry       *add_entry;
@@ -249,6 +250,7 @@ pinhole_contact_list_class_init (PinholeContactListClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/pinhole/Pinhole/pinhole-contact-list.ui");
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, header_bar);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_button);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_popover);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, add_entry);
@@ -328,6 +330,14 @@ pinhole_contact_list_add_contact (PinholeContactList *self)
   g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
 
   gtk_popover_popup (self->add_popover);
+}
+
+/* Returns: (transfer none): the sidebar's header bar, for the window's HdyHeaderGroup */
+HdyHeaderBar *
+pinhole_contact_list_get_header_bar (PinholeContactList *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONTACT_LIST (self), NULL);
+  return self->header_bar;
 }
 
 void

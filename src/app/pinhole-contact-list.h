@@ -3,7 +3,7 @@
  * and Decline, adding a contact by user name, and the "Offline — reconnecting" banner. */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <handy.h>
 
 #include "pinhole-client.h"
 
@@ -20,5 +20,6 @@ void pinhole_contact_list_set_selection_visible (PinholeContactList *self,
                                                  gboolean            visible);
 void pinhole_contact_list_add_contact           (PinholeContactList *self);
 void pinhole_contact_list_start_search          (PinholeContactList *self);
+HdyHeaderBar *pinhole_contact_list_get_header_bar (PinholeContactList *self);
 
 G_END_DECLS

@@ -671,6 +671,35 @@ pinhole_conversation_view_init (PinholeConversationView *self)
   update_empty (self);
 }
 
+static void
+session_opened_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeSession) session =
+    pinhole_client_open_session_finish (PINHOLE_CLIENT (source), result, &error);
+
+  /* the path indicator says where it stands; a message still goes stored for offline */
+  if (session == NULL)
+    g_debug ("no session yet: %s", error->message);
+}
+
+/* an open conversation with an online contact has a session, so that the path indicator
+ * shows the relay at once and the direct path as soon as the devices find one */
+static void
+connect_contact (PinholeConversationView *self)
+{
+  if (self->contact == NULL ||
+      pinhole_contact_get_relation (self->contact) != PINHOLE_RELATION_MUTUAL ||
+      pinhole_contact_get_presence (self->contact) == PINHOLE_PRESENCE_OFFLINE ||
+      pinhole_contact_get_path_kind (self->contact) != PINHOLE_PATH_KIND_NONE ||
+      !pinhole_client_is_connected (self->client))
+    return;
+  pinhole_client_open_session_async (self->client, pinhole_contact_get_user (self->contact),
+                                     NULL, session_opened_cb, NULL);
+}
+
 /**
  * pinhole_conversation_view_set_contact:
  * @contact: (nullable): the contact to show, or %NULL for none
@@ -722,14 +751,27 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::key-state", G_CALLBACK (update_key_state), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (contact, "notify::presence", G_CALLBACK (connect_contact), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (contact, "notify::relation", G_CALLBACK (connect_contact), self,
+                           G_CONNECT_SWAPPED);
   update_key_state (self);
   update_empty (self);
   update_loading (self);
   update_jump (self);
+  connect_contact (self);
   draft = g_hash_table_lookup (self->drafts, user);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), draft ? draft : "", -1);
   gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
   mark_read_if_seen (self);
+}
+
+/* Returns: (transfer none): the conversation's header bar, for the window's HdyHeaderGroup */
+HdyHeaderBar *
+pinhole_conversation_view_get_header_bar (PinholeConversationView *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONVERSATION_VIEW (self), NULL);
+  return self->header_bar;
 }
 
 void

@@ -3,7 +3,7 @@
  * indicator, banners (offline, key changed), the messages and the entry. */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <handy.h>
 
 #include "pinhole-client.h"
 
@@ -18,5 +18,7 @@ void pinhole_conversation_view_set_contact   (PinholeConversationView *self,
                                               PinholeContact          *contact);
 void pinhole_conversation_view_set_show_back (PinholeConversationView *self,
                                               gboolean                 show);
+
+HdyHeaderBar *pinhole_conversation_view_get_header_bar (PinholeConversationView *self);
 
 G_END_DECLS

@@ -25,6 +25,10 @@ struct _PinholeWindow
   PinholeContactList      *contact_list;
   GtkStack                *content_stack;
   PinholeConversationView *conversation_view;
+  HdyHeaderBar            *empty_header;
+
+  /* owned */
+  HdyHeaderGroup          *header_group;  /* one set of window buttons across the panes */
 
   /* borrowed: the application outlives its windows */
   PinholeApplication      *app;
@@ -195,9 +199,20 @@ pinhole_window_delete_event (GtkWidget   *widget,
 }
 
 static void
+pinhole_window_dispose (GObject *object)
+{
+  PinholeWindow *self = PINHOLE_WINDOW (object);
+
+  g_clear_object (&self->header_group);
+  G_OBJECT_CLASS (pinhole_window_parent_class)->dispose (object);
+}
+
+static void
 pinhole_window_class_init (PinholeWindowClass *klass)
 {
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = pinhole_window_dispose;
 
   g_type_ensure (PINHOLE_TYPE_SIGN_IN_VIEW);
   g_type_ensure (PINHOLE_TYPE_CONTACT_LIST);
@@ -211,6 +226,7 @@ pinhole_window_class_init (PinholeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, contact_list);
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, conversation_view);
+  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, empty_header);
   gtk_widget_class_bind_template_callback (widget_class, contact_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, back_cb);
   gtk_widget_class_bind_template_callback (widget_class, folded_cb);
@@ -221,6 +237,14 @@ static void
 pinhole_window_init (PinholeWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->header_group = hdy_header_group_new ();
+  hdy_header_group_add_header_bar (self->header_group,
+                                   pinhole_contact_list_get_header_bar (self->contact_list));
+  hdy_header_group_add_header_bar (
+    self->header_group, pinhole_conversation_view_get_header_bar (self->conversation_view));
+  /* the empty pane's header bar stands alone: it only shows while nothing else is right */
+  g_object_bind_property (self->leaflet, "folded", self->header_group, "decorate-all",
+                          G_BINDING_SYNC_CREATE);
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
 }
