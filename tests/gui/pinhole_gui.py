@@ -415,8 +415,10 @@ class A11y:
 
 # ---- a tiny TAP runner: each subtest can fail on its own ----
 
-def run(name, setup, subtests):
-    """setup(rig, a11y) -> state; subtests: [(name, fn(rig, a11y, state))]. Prints TAP."""
+def run(name, setup, subtests, chain=True):
+    """setup(rig, a11y) -> state; subtests: [(name, fn(rig, a11y, state))]. Prints TAP. With
+    @chain each subtest builds on the state the one before left, so after a failure the rest
+    are reported as not run (and failed)."""
     print(f'1..{len(subtests)}', flush=True)
     failed = 0
     rig = None
@@ -462,8 +464,8 @@ def run(name, setup, subtests):
                 print(f'not ok {i} {sub}', flush=True)
                 print('# ' + ''.join(traceback.format_exception(e)).replace('\n', '\n# '))
                 print('# ' + rig.logs().replace('\n', '\n# '), flush=True)
-                # later subtests build on this one's state
-                broken = sub
+                if chain:
+                    broken = sub
                 if isinstance(e, KeyboardInterrupt):
                     raise
         return 1 if failed else 0
