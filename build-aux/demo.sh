@@ -1,12 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Installs what Pinhole needs, builds it, starts a local pinhole-server on loopback (SQLite
-# database in the user data folder), and shows two accounts, alice and bob, becoming contacts
-# and chatting end to end encrypted through it. The server keeps running until Ctrl-C, so
-# that you can go on with pinhole-cli (the commands to try are printed at the end).
+# Installs what Pinhole needs, builds it, starts a local pinhole-server on 127.0.0.1:7300
+# (SQLite database in the user data folder), makes two demo accounts, alice and bob, who are
+# contacts, and opens a Pinhole window for each. The server runs until both windows are closed
+# or Ctrl-C. The same story on the command line, without windows: build-aux/demo-cli.sh.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
+
+# The app's compiled GSettings schema, run from the build tree. Once the schema is in data/,
+# the build compiles it into _build/data and this is the only line to change (if at all).
+schema_dir=${PINHOLE_SCHEMA_DIR:-$top/_build/data}
 
 ./build-aux/install-deps.sh
 [ -f _build/build.ninja ] || meson setup _build
@@ -14,80 +18,79 @@ meson compile -C _build
 
 server=$top/_build/src/server/pinhole-server
 cli=$top/_build/src/cli/pinhole-cli
+app=$top/_build/src/app/pinhole
 demo=${XDG_DATA_HOME:-$HOME/.local/share}/pinhole/demo
 url=ws://127.0.0.1:7300/pinhole
 export PINHOLE_PASSWORD=${PINHOLE_PASSWORD:-demo-password}
 
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  cat >&2 <<TXT
+demo: no display (neither DISPLAY nor WAYLAND_DISPLAY is set), so there is nowhere to open
+the two Pinhole windows. Run this from a desktop session, or over ssh -X. Without a display:
+  build-aux/demo-cli.sh               the same demo on the command line
+  /usr/bin/python3 build-aux/screenshots.py   pictures of the windows, under a private Xvfb,
+                                      in docs/screenshots/
+TXT
+  exit 1
+fi
+
+if [ ! -f "$schema_dir/gschemas.compiled" ]; then
+  # until the schema is part of the build: a copy compiled in a temporary folder
+  if [ -f /tmp/app-schemas/org.pinhole.Pinhole.gschema.xml ]; then
+    schema_dir=$(mktemp -d)
+    cp /tmp/app-schemas/org.pinhole.Pinhole.gschema.xml "$schema_dir/"
+    glib-compile-schemas "$schema_dir"
+  else
+    echo "demo: no compiled GSettings schema for the app in $schema_dir" >&2
+    exit 1
+  fi
+fi
+export GSETTINGS_SCHEMA_DIR=$schema_dir
+
 log=$(mktemp)
 "$server" >"$log" 2>&1 &
 server_pid=$!
-listen_pid=
+alice_pid=
+bob_pid=
 cleanup () {
-  [ -n "$listen_pid" ] && kill "$listen_pid" 2>/dev/null
-  kill "$server_pid" 2>/dev/null
-  wait 2>/dev/null
+  trap - EXIT INT TERM
+  for pid in $alice_pid $bob_pid $server_pid; do
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
   rm -f "$log"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-tries=0
-until grep -q listening "$log"; do
-  tries=$((tries + 1))
-  if [ $tries -gt 50 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "demo: pinhole-server did not start:" >&2; cat "$log" >&2; exit 1
-  fi
-  sleep 0.1
-done
-cat "$log"
-
-# each demo account is a profile folder; accounts stay in the server's database between runs
-account () {
-  name=$1
-  if ! "$cli" --profile "$demo/$name" contacts >/dev/null 2>&1; then
-    rm -rf "${demo:?}/$name"
-    "$cli" --server "$url" --profile "$demo/$name" register "$name" ||
-      "$cli" --server "$url" --profile "$demo/$name" register "$name-$(date +%s)"
-  fi
-  "$cli" --profile "$demo/$name" fingerprint
+. "$top/build-aux/demo-common.sh"
+demo_wait_server
+user_of () {
+  sqlite3 "$demo/$1/profile.db" "select value from settings where key='user'"
 }
-say () { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "two accounts, each a profile with its own device key"
 account alice
 account bob
-alice=$(sqlite3 "$demo/alice/profile.db" "select value from settings where key='user'")
-bob=$(sqlite3 "$demo/bob/profile.db" "select value from settings where key='user'")
+alice=$(user_of alice)
+bob=$(user_of bob)
+# contacts already from an earlier run: add and accept then have nothing to do
+if ! "$cli" --profile "$demo/alice" contacts 2>/dev/null | grep -q "^$bob  *mutual"; then
+  "$cli" --profile "$demo/alice" add "$bob" || true   # asked already in an earlier run
+  "$cli" --profile "$demo/bob" accept "$alice"
+fi
 
-say "$alice asks $bob to be a contact; $bob accepts"
-"$cli" --profile "$demo/alice" add "$bob"
-"$cli" --profile "$demo/bob" accept "$alice"
-
-say "$alice writes while $bob is offline: the message is sealed to $bob's device key and stored"
-"$cli" --profile "$demo/alice" send "$bob" "Hi $bob, this waited for you on the server, sealed."
-
-say "$bob comes online (pinhole-cli listen) and receives it"
-"$cli" --profile "$demo/bob" listen &
-listen_pid=$!
-sleep 1
-
-say "now both are online: messages go over an encrypted session, on the relay at first"
-printf 'Live now, over our session.\nEach line is one message, in order.\n' |
-  "$cli" --profile "$demo/alice" send "$bob" -
-sleep 0.5
-
-say "the path to $bob and its round-trip time: the session moves off the relay to a direct path"
-"$cli" --profile "$demo/alice" path "$bob" --count 3
-
-say "$alice's contacts"
-"$cli" --profile "$demo/alice" contacts
-
-kill "$listen_pid"; wait "$listen_pid" 2>/dev/null || true; listen_pid=
+"$app" --profile "$demo/alice" &
+alice_pid=$!
+"$app" --profile "$demo/bob" &
+bob_pid=$!
 
 cat <<TXT
 
-The server is still running on $url (Ctrl-C stops it). Try, in another terminal:
-  $cli --profile $demo/bob listen
-  $cli --profile $demo/alice send $bob "hello again"
-  $cli --profile $demo/alice history $bob
+Two Pinhole windows: $alice and $bob (profiles in $demo), contacts of each other, on the
+server at $url. Pick the other in the sidebar and write; the header bar shows the path,
+relayed at first and then direct. Close both windows or press Ctrl-C to stop the server.
 TXT
-wait "$server_pid"
+wait "$alice_pid" 2>/dev/null || true
+alice_pid=
+wait "$bob_pid" 2>/dev/null || true
+bob_pid=
