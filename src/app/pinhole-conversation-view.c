@@ -650,6 +650,16 @@ static const GActionEntry conversation_actions[] = {
 };
 
 static void
+name_close_button (GtkWidget *widget,
+                   gpointer   user_data)
+{
+  if (GTK_IS_BUTTON (widget))
+    atk_object_set_name (gtk_widget_get_accessible (widget), _("Dismiss"));
+  else if (GTK_IS_CONTAINER (widget))
+    gtk_container_forall (GTK_CONTAINER (widget), name_close_button, NULL);
+}
+
+static void
 pinhole_conversation_view_init (PinholeConversationView *self)
 {
   g_autoptr(GSimpleActionGroup) actions = g_simple_action_group_new ();
@@ -657,6 +667,8 @@ pinhole_conversation_view_init (PinholeConversationView *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  /* the info bar's own close button has an icon and no name */
+  gtk_container_forall (GTK_CONTAINER (self->error_bar), name_close_button, NULL);
   self->stick_bottom = TRUE;
   g_action_map_add_action_entries (G_ACTION_MAP (actions), conversation_actions,
                                    G_N_ELEMENTS (conversation_actions), self);

@@ -213,22 +213,22 @@ def key_setup(rig, a11y):
 
 def test_key_changed_banner(rig, a11y, s):
     win = s['alice']
-    if a11y.find(win, 'label', contains='key changed'):
+    if a11y.find(win, 'label', contains='safety number changed'):
         raise G.Failure('the key-changed banner shows before any key changed')
     # bob re-installs: a new profile, a new device key, the same account
     rig.cli('bob-new', 'login', 'bob')
     bob_new = rig.cli_listen('bob-new')
     rig.wait_event(bob_new, 'online')
     rig.cli('bob-new', 'send', 'alice', 'hello from my new phone')
-    a11y.wait(win, 'label', contains='key changed', timeout=20)
-    a11y.wait(win, 'push button', name='Accept New Key')
-    a11y.wait(win, 'push button', name='Compare Keys')
+    a11y.wait(win, 'label', contains='safety number changed', timeout=20)
+    a11y.wait(win, 'push button', name='Accept new key')
+    a11y.wait(win, 'push button', name='Compare keys')
 
 
 def test_accept_new_key(rig, a11y, s):
     win = s['alice']
-    a11y.click(a11y.wait(win, 'push button', name='Accept New Key'))
-    a11y.wait_gone(win, 'label', contains='key changed', timeout=10)
+    a11y.click(a11y.wait(win, 'push button', name='Accept new key'))
+    a11y.wait_gone(win, 'label', contains='safety number changed', timeout=10)
 
 
 SCENARIOS = {
