@@ -135,7 +135,7 @@ def main():
         bob_new = rig.cli_listen('bob-new')
         rig.wait_event(bob_new, 'online')
         rig.cli('bob-new', 'send', 'alice', 'hello from my new phone')
-        a11y.wait(win, 'label', contains='key changed', timeout=20)
+        a11y.wait(win, 'label', contains='safety number changed', timeout=20)
         settle(a11y, win)
         shot(rig, wid, 'key-changed.png')
         return 0

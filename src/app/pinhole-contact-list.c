@@ -279,7 +279,6 @@ pinhole_contact_list_init (PinholeContactList *self)
   g_object_bind_property (self->search_button, "active", self->search_bar, "search-mode-enabled",
                           G_BINDING_BIDIRECTIONAL);
   gtk_search_bar_connect_entry (self->search_bar, GTK_ENTRY (self->search_entry));
-  gtk_list_box_set_filter_func (self->contacts_box, filter_cb, self, NULL);
 }
 
 void
@@ -293,6 +292,8 @@ pinhole_contact_list_set_client (PinholeContactList *self,
   g_set_object (&self->client, client);
   gtk_list_box_bind_model (self->contacts_box, pinhole_client_get_contacts (client),
                            create_contact_row, self, NULL);
+  /* after the model: a list box warns of a filter set before it, yet applies one set after */
+  gtk_list_box_set_filter_func (self->contacts_box, filter_cb, self, NULL);
   gtk_list_box_bind_model (self->requests_box, pinhole_client_get_pending_requests (client),
                            create_request_row, self, NULL);
   g_signal_connect_object (pinhole_client_get_contacts (client), "items-changed",
