@@ -87,6 +87,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--contacts", type=int, default=200)
     ap.add_argument("--messages", type=int, default=10000)
+    ap.add_argument("--page-through", type=int, default=2000,
+                    help="messages to page through (GtkListBox grows quadratically)")
     ap.add_argument("--schemas", default=None,
                     help="compiled GSettings schemas (default: BUILD/data)")
     args = ap.parse_args()
@@ -103,7 +105,8 @@ def main():
                 break
             time.sleep(0.1)
         env = dict(os.environ, DISPLAY=f":{display}", GSETTINGS_BACKEND="memory",
-                   GSETTINGS_SCHEMA_DIR=schemas, NO_AT_BRIDGE="1", PINHOLE_BENCH="c000")
+                   GSETTINGS_SCHEMA_DIR=schemas, NO_AT_BRIDGE="1", PINHOLE_BENCH="c000",
+                   PINHOLE_BENCH_MAX=str(args.page_through))
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         for run in range(args.runs):
             profile = os.path.join(tmp, f"profile-{run}")
@@ -111,12 +114,13 @@ def main():
             results["pinhole"].append(run_one(
                 [os.path.join(build, "src/app/pinhole"), "--profile", profile], env, 120))
             results["gtk"].append(run_one(
-                [os.path.join(build, "bench/bench-gtk-baseline"), str(args.messages)], env, 120))
+                [os.path.join(build, "bench/bench-gtk-baseline"), str(args.page_through)], env, 120))
     finally:
         xvfb.terminate()
         xvfb.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{args.runs} runs, {args.contacts} contacts, {args.messages} messages; medians")
+    print(f"{args.runs} runs, {args.contacts} contacts, {args.messages} messages stored, "
+          f"{args.page_through} paged through; medians")
     print(f"{'':10} {'first frame ms':>15} {'open ms':>9} {'page through ms':>16} {'RSS MiB':>8}")
     medians = {}
     for name, runs in results.items():

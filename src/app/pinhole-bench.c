@@ -8,6 +8,7 @@
 #include "pinhole-bench.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 typedef enum { STEP_FIRST_FRAME, STEP_OPENED, STEP_PAGED, STEP_DONE } Step;
 
@@ -18,6 +19,7 @@ typedef struct
   Step           step;
   gint64         started_us;
   guint          pages;
+  guint          max_messages;  /* PINHOLE_BENCH_MAX: stop paging at this many */
   gulong         handler;
 } Bench;
 
@@ -59,7 +61,8 @@ after_paint_cb (GdkFrameClock *clock,
       /* the first page of older messages */
       G_GNUC_FALLTHROUGH;
     case STEP_PAGED:
-      if (pinhole_conversation_get_has_older (conversation))
+      if (pinhole_conversation_get_has_older (conversation) &&
+          g_list_model_get_n_items (G_LIST_MODEL (conversation)) < bench->max_messages)
         {
           bench->pages++;
           pinhole_conversation_load_older (conversation, 50, NULL);
@@ -109,6 +112,8 @@ pinhole_bench_attach (PinholeWindow *window)
   bench = g_new0 (Bench, 1);
   bench->window = window;
   bench->user = g_strdup (user);
+  bench->max_messages = g_getenv ("PINHOLE_BENCH_MAX") ? (guint) atoi (g_getenv ("PINHOLE_BENCH_MAX"))
+                                                      : G_MAXUINT;
   g_object_set_data_full (G_OBJECT (window), "pinhole-bench", bench, bench_free);
   g_signal_connect (window, "realize", G_CALLBACK (realize_cb), bench);
 }

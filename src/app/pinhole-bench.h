@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-bench.h: the responsiveness benchmark's probe (bench/bench-app.py). Only with
  * PINHOLE_BENCH=USER in the environment: it prints when the first frame is drawn, then opens
- * USER's conversation, pages through its whole history, prints the times and the RSS, and
+ * USER's conversation, pages through its history (all of it, or PINHOLE_BENCH_MAX messages), prints the times and the RSS, and
  * quits. Without the variable it does nothing. */
 #pragma once
 
