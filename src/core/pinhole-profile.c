@@ -50,11 +50,14 @@ static const char schema[] =
 
 /* version 2: a device key the user compared and marked verified (cleared when another key is
  * trusted for the device), and how far the user has read each conversation. Profiles of
- * version 1 had read everything they hold. */
-static const char migrate_2[] =
-  "ALTER TABLE keys ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;"
-  "CREATE TABLE read_marks (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
-  "INSERT INTO read_marks (peer, seq) SELECT peer, max(seq) FROM history GROUP BY peer;";
+ * version 1 had read everything they hold. A version 2 file that a 0.1 program opened says
+ * version 1 again, so each step tolerates having been made already. */
+static const char migrate_2_verified[] =
+  "ALTER TABLE keys ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;";
+static const char migrate_2_read_marks[] =
+  "CREATE TABLE IF NOT EXISTS read_marks (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+  "INSERT OR IGNORE INTO read_marks (peer, seq) SELECT peer, max(seq) FROM history"
+  "  GROUP BY peer;";
 
 #define SCHEMA_VERSION 2
 
@@ -185,6 +188,21 @@ _pinhole_profile_bind_bytes (sqlite3_stmt *stmt,
   bind_bytes (stmt, i, bytes);
 }
 
+static gboolean
+has_column (PinholeProfile *self,
+            const char     *table,
+            const char     *column)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT 1 FROM pragma_table_info ('%s') "
+                                          "WHERE name = ?", table);
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, sql, NULL);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, column, -1, SQLITE_STATIC);
+  return sqlite3_step (stmt) == SQLITE_ROW;
+}
+
 static int
 schema_version (PinholeProfile *self)
 {
@@ -213,8 +231,9 @@ migrate (PinholeProfile *self,
     }
   if (version == SCHEMA_VERSION)
     return TRUE;
-  sql = g_strdup_printf ("BEGIN IMMEDIATE;%sPRAGMA user_version=%d;COMMIT;",
-                         version < 2 ? migrate_2 : "", SCHEMA_VERSION);
+  sql = g_strdup_printf ("BEGIN IMMEDIATE;%s%sPRAGMA user_version=%d;COMMIT;",
+                         has_column (self, "keys", "verified") ? "" : migrate_2_verified,
+                         migrate_2_read_marks, SCHEMA_VERSION);
   if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     {
       sql_failed (self, error);

@@ -468,6 +468,16 @@ test_migrate_v1 (Fixture      *f,
     g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k1));
     g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 1);
   }
+  /* a 0.1 program that opened it wrote version 1 again: it opens, with what it had */
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "PRAGMA user_version=1", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 1);
+  }
 }
 
 static void
