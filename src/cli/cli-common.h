@@ -93,6 +93,7 @@ typedef struct
   char     *show;
   guint     n_devices;
   gboolean  key_changed;
+  gboolean  verified;  /* every device of the contact is verified */
   char     *path;      /* nullable: no live session */
   gdouble   rtt_ms;    /* -1 when unknown */
 } CliContactRow;
@@ -162,6 +163,7 @@ int cli_send     (Cli *cli, int argc, char **argv);
 int cli_listen   (Cli *cli, int argc, char **argv);
 int cli_path     (Cli *cli, int argc, char **argv);
 int cli_trust    (Cli *cli, int argc, char **argv);
+int cli_verify   (Cli *cli, int argc, char **argv);
 int cli_fingerprint (Cli *cli, int argc, char **argv);
 int cli_history  (Cli *cli, int argc, char **argv);
 int cli_set      (Cli *cli, int argc, char **argv);

@@ -20,6 +20,7 @@ row_of_contact (Cli            *cli,
   row->n_devices = g_list_model_get_n_items (pinhole_contact_get_devices (c));
   row->key_changed = pinhole_contact_get_key_state (c) == PINHOLE_KEY_STATE_CHANGED ||
                      pinhole_profile_has_untrusted_key (cli->profile, row->user);
+  row->verified = pinhole_contact_get_verified (c);
   row->path = kind != PINHOLE_PATH_KIND_NONE ? g_strdup (pinhole_path_kind_to_string (kind))
                                              : NULL;
   row->rtt_ms = pinhole_contact_get_rtt_ms (c);
@@ -63,6 +64,7 @@ print_row (Cli                 *cli,
   json_object_set_string_member (fields, "show", c->show);
   json_object_set_int_member (fields, "devices", c->n_devices);
   json_object_set_boolean_member (fields, "key_changed", c->key_changed);
+  json_object_set_boolean_member (fields, "verified", c->verified);
   if (c->path != NULL)
     json_object_set_string_member (fields, "path", c->path);
   else
@@ -71,8 +73,8 @@ print_row (Cli                 *cli,
     json_object_set_double_member (fields, "rtt_ms", c->rtt_ms);
   else
     json_object_set_null_member (fields, "rtt_ms");
-  cli_event (cli, "contact", fields, "%-20s %-10s %-8s %s %s%s", c->user, c->relation, c->show,
-             c->path ? c->path : "", rtt,
+  cli_event (cli, "contact", fields, "%-20s %-10s %-8s %s %s%s%s", c->user, c->relation,
+             c->show, c->path ? c->path : "", rtt, c->verified ? "  verified" : "",
              c->key_changed ? "  KEY CHANGED: compare fingerprints, then trust" : "");
 }
 

@@ -302,6 +302,7 @@ row_of_contact (Cli                *cli,
     row->user = g_strdup ("");
   row->key_changed = g_strcmp0 (pinhole_dbus_contact_get_key_state (contact), "changed") == 0 ||
                      pinhole_profile_has_untrusted_key (cli->profile, row->user);
+  row->verified = pinhole_dbus_contact_get_verified (contact);
   row->path = path != NULL && *path != '\0' && strcmp (path, "none") != 0 ? g_strdup (path)
                                                                           : NULL;
   row->rtt_ms = pinhole_dbus_contact_get_rtt_ms (contact);

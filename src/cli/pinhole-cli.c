@@ -24,6 +24,8 @@ static const CliCommand commands[] = {
   { "set", cli_set, "USER relay-only on|off",
     "relay only with USER: never send USER this device's addresses" },
   { "trust", cli_trust, "USER", "trust USER's changed device keys after comparing fingerprints" },
+  { "verify", cli_verify, "USER DEVICE [--off]",
+    "mark USER's DEVICE verified after comparing its safety number" },
   { "fingerprint", cli_fingerprint, "[USER]", "print this device's or USER's key fingerprints" },
   { "history", cli_history, "USER [--limit N]", "print the conversation with USER" },
 };

@@ -44,6 +44,22 @@ send_op_unref (SendOp *op)
   g_rc_box_release_full (op, (GDestroyNotify) send_op_clear);
 }
 
+/* @id: (transfer full) */
+static SendOp *
+send_op_new (const char *user,
+             char       *id,
+             const char *text,
+             gint64      timestamp)
+{
+  SendOp *op = g_rc_box_new0 (SendOp);
+
+  op->user = g_strdup (user);
+  op->id = id;
+  op->text = g_strdup (text);
+  op->timestamp = timestamp;
+  return op;
+}
+
 /* one copy is settled: delivered live, stored on the server, or failed */
 static void
 send_op_settle (SendOp       *op,
@@ -344,47 +360,31 @@ _pinhole_client_handle_relay_closed (PinholeClient *self,
 
 /* ---- sending ---- */
 
-void
-_pinhole_client_send_text_async (PinholeClient       *self,
-                                 const char          *user,
-                                 const char          *text,
-                                 char               **out_id,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
+/* the devices of @user a message can go to now, each with a trusted key; %NULL with @error when
+ * it cannot be sent: not a contact, no device, a key waiting for trust, no server */
+static GPtrArray *
+send_targets (PinholeClient *self,
+              const char    *user,
+              GError       **error)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  PinholeContact *contact;
+  PinholeContact *contact = pinhole_client_lookup_contact (self, user);
   GListModel *devices;
   g_autoptr(GPtrArray) targets = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GError) error = NULL;
-  SendOp *op;
 
-  g_task_set_source_tag (task, pinhole_client_send_message_async);
-  if (text == NULL || *text == '\0' || strlen (text) > PINHOLE_CHAT_MAX_TEXT ||
-      !g_utf8_validate (text, -1, NULL))
-    {
-      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
-                               "a message is 1 to %d bytes of UTF-8 text",
-                               PINHOLE_CHAT_MAX_TEXT);
-      return;
-    }
-  contact = pinhole_client_lookup_contact (self, user);
   if (contact == NULL || pinhole_contact_get_relation (contact) != PINHOLE_RELATION_MUTUAL)
     {
-      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NOT_ALLOWED,
-                               "%s is not your contact%s", user,
-                               contact && pinhole_contact_get_relation (contact) ==
-                               PINHOLE_RELATION_REQUESTED
-                               ? " yet: they have not accepted your request" : "");
-      return;
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_ALLOWED, "%s is not your contact%s",
+                   user,
+                   contact && pinhole_contact_get_relation (contact) == PINHOLE_RELATION_REQUESTED
+                   ? " yet: they have not accepted your request" : "");
+      return NULL;
     }
   devices = pinhole_contact_get_devices (contact);
   if (g_list_model_get_n_items (devices) == 0)
     {
-      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND,
-                               "%s has no device to send to", user);
-      return;
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "%s has no device to send to",
+                   user);
+      return NULL;
     }
 
   /* every device must be trusted before anything leaves; without the server, only the ones
@@ -393,41 +393,28 @@ _pinhole_client_send_text_async (PinholeClient       *self,
     {
       g_autoptr(PinholeDevice) d = g_list_model_get_item (devices, i);
       g_autoptr(GBytes) key = trusted_device_key (self, user, pinhole_device_get_name (d),
-                                                  &error);
+                                                  error);
 
       if (key == NULL)
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
+        return NULL;
       if (pinhole_client_is_connected (self) || pinhole_device_is_connected (d))
         g_ptr_array_add (targets, g_steal_pointer (&d));
     }
   if (targets->len == 0)
     {
-      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                               "not connected to the server");
-      return;
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
+                           "not connected to the server");
+      return NULL;
     }
+  return g_steal_pointer (&targets);
+}
 
-  op = g_rc_box_new0 (SendOp);
-  op->user = g_strdup (user);
-  op->id = g_uuid_string_random ();
-  op->text = g_strdup (text);
-  op->timestamp = g_get_real_time () / G_USEC_PER_SEC;
-  if (!pinhole_profile_add_message (self->profile, user, op->id, PINHOLE_MESSAGE_DIRECTION_OUT,
-                                    text, op->timestamp, PINHOLE_MESSAGE_STATE_QUEUED, NULL,
-                                    &error))
-    {
-      send_op_unref (op);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  _pinhole_client_message_recorded (self, user, op->id, PINHOLE_MESSAGE_DIRECTION_OUT, text,
-                                    op->timestamp, PINHOLE_MESSAGE_STATE_QUEUED);
-  if (out_id != NULL)
-    *out_id = g_strdup (op->id);
-  op->task = g_steal_pointer (&task);
+/* sends the copies of @op, recorded already, to @targets */
+static void
+send_copies (PinholeClient *self,
+             SendOp        *op,
+             GPtrArray     *targets)
+{
   op->pending = targets->len;
   for (guint i = 0; i < targets->len; i++)
     {
@@ -446,6 +433,90 @@ _pinhole_client_send_text_async (PinholeClient       *self,
         }
     }
   send_op_unref (op);
+}
+
+void
+_pinhole_client_send_text_async (PinholeClient       *self,
+                                 const char          *user,
+                                 const char          *text,
+                                 char               **out_id,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GPtrArray) targets = NULL;
+  g_autoptr(GError) error = NULL;
+  SendOp *op;
+
+  g_task_set_source_tag (task, pinhole_client_send_message_async);
+  if (text == NULL || *text == '\0' || strlen (text) > PINHOLE_CHAT_MAX_TEXT ||
+      !g_utf8_validate (text, -1, NULL))
+    {
+      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                               "a message is 1 to %d bytes of UTF-8 text",
+                               PINHOLE_CHAT_MAX_TEXT);
+      return;
+    }
+  targets = send_targets (self, user, &error);
+  if (targets == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  op = send_op_new (user, g_uuid_string_random (), text, g_get_real_time () / G_USEC_PER_SEC);
+  if (!pinhole_profile_add_message (self->profile, user, op->id, PINHOLE_MESSAGE_DIRECTION_OUT,
+                                    text, op->timestamp, PINHOLE_MESSAGE_STATE_QUEUED, NULL,
+                                    &error))
+    {
+      send_op_unref (op);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  _pinhole_client_message_recorded (self, user, op->id, PINHOLE_MESSAGE_DIRECTION_OUT, text,
+                                    op->timestamp, PINHOLE_MESSAGE_STATE_QUEUED);
+  if (out_id != NULL)
+    *out_id = g_strdup (op->id);
+  op->task = g_steal_pointer (&task);
+  send_copies (self, op, targets);
+}
+
+/**
+ * _pinhole_client_resend_async:
+ * Sends the failed outgoing @message to @user again, with its id and timestamp, so that a
+ * device that got it after all keeps one copy; its state goes back to queued, in the profile
+ * too. Completes as pinhole_client_send_message_async() does.
+ */
+void
+_pinhole_client_resend_async (PinholeClient       *self,
+                              const char          *user,
+                              PinholeMessage      *message,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GPtrArray) targets = NULL;
+  g_autoptr(GError) error = NULL;
+  SendOp *op;
+
+  g_task_set_source_tag (task, _pinhole_client_resend_async);
+  g_assert (pinhole_message_get_direction (message) == PINHOLE_MESSAGE_DIRECTION_OUT);
+  targets = send_targets (self, user, &error);
+  if (targets == NULL ||
+      !pinhole_profile_set_message_state (self->profile, user, pinhole_message_get_id (message),
+                                          PINHOLE_MESSAGE_DIRECTION_OUT,
+                                          PINHOLE_MESSAGE_STATE_QUEUED, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  op = send_op_new (user, g_strdup (pinhole_message_get_id (message)),
+                    pinhole_message_get_text (message), pinhole_message_get_timestamp (message));
+  _pinhole_client_message_state (self, user, op->id, PINHOLE_MESSAGE_STATE_QUEUED, NULL);
+  op->task = g_steal_pointer (&task);
+  send_copies (self, op, targets);
 }
 
 /**

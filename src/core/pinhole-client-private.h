@@ -114,6 +114,12 @@ void        _pinhole_client_send_text_async     (PinholeClient       *self,
                                                  GCancellable        *cancellable,
                                                  GAsyncReadyCallback  callback,
                                                  gpointer             user_data);
+void        _pinhole_client_resend_async        (PinholeClient       *self,
+                                                 const char          *user,
+                                                 PinholeMessage      *message,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
 
 /* pinhole-client-direct.c */
 void        _pinhole_client_direct_start        (PinholeClient *self);

@@ -562,16 +562,87 @@ refresh_key_state (gpointer device,
 
 /**
  * pinhole_client_trust:
- * Trusts the device keys of @user that are held back (after comparing fingerprints); the
- * devices' key-state follows.
+ * Trusts the device keys of @user that are held back (after comparing fingerprints), and the
+ * changed keys the roster shows for @user's devices, whether or not anything was sent to them
+ * yet; the devices' key-state follows, and a device whose key this replaces is no longer
+ * verified.
  */
 gboolean
 pinhole_client_trust (PinholeClient *self,
                       const char    *user,
                       GError       **error)
 {
+  PinholeContact *contact = pinhole_client_lookup_contact (self, user);
+  GListModel *devices = contact != NULL ? pinhole_contact_get_devices (contact) : NULL;
+
+  /* a key the model shows as changed is held back by recording it as pending */
+  for (guint i = 0; devices != NULL && i < g_list_model_get_n_items (devices); i++)
+    {
+      g_autoptr(PinholeDevice) d = g_list_model_get_item (devices, i);
+      g_autoptr(GError) local = NULL;
+
+      if (pinhole_device_get_key_state (d) != PINHOLE_KEY_STATE_CHANGED)
+        continue;
+      pinhole_profile_check_key (self->profile, user, pinhole_device_get_name (d),
+                                 pinhole_device_get_key (d), &local);
+      if (local != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
   if (!pinhole_profile_trust_keys (self->profile, user, error))
     return FALSE;
   _pinhole_client_foreach_device (self, refresh_key_state, NULL);
   return TRUE;
+}
+
+/**
+ * pinhole_client_set_verified:
+ * Marks the key @device of @user has now as verified (the user compared its safety number,
+ * pinhole_device_dup_safety_number(), with the one the device shows) or not; the device's and
+ * the contact's `verified` follow. A changed or further device key that waits for trust is
+ * refused with PINHOLE_ERROR_KEY_CHANGED: pinhole_client_trust() it first. The mark is kept
+ * in the profile and belongs to the key: when another key is trusted for the device, the
+ * device is no longer verified.
+ */
+gboolean
+pinhole_client_set_verified (PinholeClient *self,
+                             const char    *user,
+                             const char    *device,
+                             gboolean       verified,
+                             GError       **error)
+{
+  PinholeDevice *d;
+
+  g_return_val_if_fail (PINHOLE_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (user != NULL && device != NULL, FALSE);
+  d = _pinhole_client_find_device (self, user, device);
+  if (d == NULL)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown device %s of %s",
+                   device, user);
+      return FALSE;
+    }
+  if (!pinhole_profile_set_verified (self->profile, user, device, pinhole_device_get_key (d),
+                                     verified, error))
+    return FALSE;
+  /* a first key recorded here changes the key state of the contact's other devices too */
+  _pinhole_client_foreach_device (self, refresh_key_state, NULL);
+  return TRUE;
+}
+
+/**
+ * pinhole_client_dup_safety_number:
+ * Returns: (transfer full): this device's safety number, as its contacts' clients show it
+ *   (pinhole_device_dup_safety_number())
+ */
+char *
+pinhole_client_dup_safety_number (PinholeClient *self)
+{
+  g_autoptr(GBytes) key = NULL;
+
+  g_return_val_if_fail (PINHOLE_IS_CLIENT (self), NULL);
+  key = pinhole_identity_dup_public_key (pinhole_profile_get_identity (self->profile));
+  return pinhole_fingerprint_for_key (key);
 }

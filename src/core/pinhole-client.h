@@ -92,6 +92,12 @@ void           pinhole_client_set_presence     (PinholeClient       *self,
 gboolean       pinhole_client_trust            (PinholeClient       *self,
                                                 const char          *user,
                                                 GError             **error);
+gboolean       pinhole_client_set_verified     (PinholeClient       *self,
+                                                const char          *user,
+                                                const char          *device,
+                                                gboolean             verified,
+                                                GError             **error);
+char          *pinhole_client_dup_safety_number (PinholeClient      *self);
 
 void           pinhole_client_send_message_async  (PinholeClient       *self,
                                                    const char          *user,

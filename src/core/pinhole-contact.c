@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-contact.c: PinholeContact. Its own state is the relation and the list of devices;
- * everything else follows the devices: the best presence, the worst key state, and the path
- * of the current device (the one whose live session has the best path). */
+ * everything else follows the devices: the best presence, the worst key state, whether all
+ * are verified, and the path of the current device (the one whose live session has the best
+ * path). */
 #define G_LOG_DOMAIN "pinhole-contact"
 
 #include "pinhole-contact-private.h"
@@ -16,6 +17,7 @@ struct _PinholeContact
   PinholeDevice   *current;   /* nullable, one of devices */
   PinholePresence  presence;
   PinholeKeyState  key_state;
+  gboolean         verified;
   PinholePathKind  path_kind;
   gdouble          rtt_ms;
   char            *remote;
@@ -39,6 +41,7 @@ enum
   PROP_RELAY_REASON,
   PROP_RELAY_REASON_TEXT,
   PROP_KEY_STATE,
+  PROP_VERIFIED,
   N_PROPS
 };
 static GParamSpec *props[N_PROPS];
@@ -64,6 +67,7 @@ pinhole_contact_get_property (GObject    *object,
     case PROP_RELAY_REASON: g_value_set_enum (value, self->relay_reason); break;
     case PROP_RELAY_REASON_TEXT: g_value_set_string (value, self->relay_reason_text); break;
     case PROP_KEY_STATE: g_value_set_enum (value, self->key_state); break;
+    case PROP_VERIFIED: g_value_set_boolean (value, self->verified); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -140,6 +144,8 @@ pinhole_contact_class_init (PinholeContactClass *klass)
                                                        flags);
   props[PROP_KEY_STATE] = g_param_spec_enum ("key-state", NULL, NULL, PINHOLE_TYPE_KEY_STATE,
                                              PINHOLE_KEY_STATE_UNVERIFIED, flags);
+  /* the contact has a device, and the user verified every one */
+  props[PROP_VERIFIED] = g_param_spec_boolean ("verified", NULL, NULL, FALSE, flags);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -242,6 +248,7 @@ _pinhole_contact_refresh (PinholeContact *self)
   PinholePresence presence = PINHOLE_PRESENCE_OFFLINE;
   PinholeKeyState key_state = PINHOLE_KEY_STATE_TRUSTED;
   guint n = g_list_model_get_n_items (model);
+  gboolean verified = n > 0;
 
   for (guint i = 0; i < n; i++)
     {
@@ -249,6 +256,7 @@ _pinhole_contact_refresh (PinholeContact *self)
 
       presence = MAX (presence, pinhole_device_get_presence (d));
       key_state = MAX (key_state, pinhole_device_get_key_state (d));
+      verified = verified && pinhole_device_get_verified (d);
       if (pinhole_device_is_connected (d) &&
           (current == NULL ||
            pinhole_device_get_path_kind (d) < pinhole_device_get_path_kind (current)))
@@ -260,6 +268,7 @@ _pinhole_contact_refresh (PinholeContact *self)
   g_object_freeze_notify (G_OBJECT (self));
   SET_FIELD (self, presence, presence, PROP_PRESENCE);
   SET_FIELD (self, key_state, key_state, PROP_KEY_STATE);
+  SET_FIELD (self, verified, verified, PROP_VERIFIED);
   SET_FIELD (self, current, current, PROP_CURRENT_DEVICE);
   SET_FIELD (self, path_kind,
              current ? pinhole_device_get_path_kind (current) : PINHOLE_PATH_KIND_NONE,
@@ -342,6 +351,13 @@ PinholeKeyState
 pinhole_contact_get_key_state (PinholeContact *self)
 {
   return self->key_state;
+}
+
+/* Returns: %TRUE when the contact has devices and the user verified each one's key */
+gboolean
+pinhole_contact_get_verified (PinholeContact *self)
+{
+  return self->verified;
 }
 
 /* Returns: (transfer none) (nullable) */

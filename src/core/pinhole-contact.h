@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-contact.h: one contact user: how they relate to us, their devices, their best
- * presence, and the path, RTT, relay reason and key state of the device the conversation
- * currently uses (the one with a live session on the best path). Every property notifies. */
+ * presence, the worst key state of its devices and whether all are verified, and the path,
+ * RTT and relay reason of the device the conversation currently uses (the one with a live
+ * session on the best path). Every property notifies. */
 #pragma once
 
 #include <gio/gio.h>
@@ -25,6 +26,7 @@ const char        *pinhole_contact_get_remote         (PinholeContact *self);
 PinholeRelayReason pinhole_contact_get_relay_reason   (PinholeContact *self);
 const char        *pinhole_contact_get_relay_reason_text (PinholeContact *self);
 PinholeKeyState    pinhole_contact_get_key_state      (PinholeContact *self);
+gboolean           pinhole_contact_get_verified       (PinholeContact *self);
 PinholeDevice     *pinhole_contact_lookup_device      (PinholeContact *self,
                                                        const char     *device);
 

@@ -2,11 +2,14 @@
  * pinhole-conversation.c: PinholeConversation, the chat with one contact as a list model.
  * The client makes one per contact on demand and keeps it; its messages come from the
  * profile's history a page at a time, and the client's chat code appends new ones and moves
- * their state as it records them (pinhole-client-chat.c). */
+ * their state as it records them (pinhole-client-chat.c). The unread count comes from the
+ * profile's read mark, which pinhole_conversation_mark_read() moves. */
 #define G_LOG_DOMAIN "pinhole-chat"
 
 #include "pinhole-client-private.h"
 #include "pinhole-conversation.h"
+#include "pinhole-enum-strings.h"
+#include "pinhole-error.h"
 
 #define FIRST_PAGE 50
 
@@ -19,6 +22,7 @@ struct _PinholeConversation
   GHashTable    *by_key;     /* "in:id" / "out:id" → PinholeMessage (borrowed) */
   gint64         oldest_seq; /* the history cursor; 0 before the first page */
   gboolean       has_older;
+  guint          unread;     /* received since the profile's read mark */
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -26,7 +30,7 @@ static void list_model_iface_init (GListModelInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (PinholeConversation, pinhole_conversation, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
 
-enum { PROP_0, PROP_USER, PROP_HAS_OLDER, N_PROPS };
+enum { PROP_0, PROP_USER, PROP_HAS_OLDER, PROP_UNREAD, PROP_LAST_MESSAGE, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 static GType
@@ -79,6 +83,10 @@ pinhole_conversation_get_property (GObject    *object,
     {
     case PROP_USER: g_value_set_string (value, self->user); break;
     case PROP_HAS_OLDER: g_value_set_boolean (value, self->has_older); break;
+    case PROP_UNREAD: g_value_set_uint (value, self->unread); break;
+    case PROP_LAST_MESSAGE:
+      g_value_set_object (value, pinhole_conversation_get_last_message (self));
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -105,6 +113,11 @@ pinhole_conversation_class_init (PinholeConversationClass *klass)
   props[PROP_USER] = g_param_spec_string ("user", NULL, NULL, NULL, flags);
   /* whether the history has messages before the first one in the list */
   props[PROP_HAS_OLDER] = g_param_spec_boolean ("has-older", NULL, NULL, FALSE, flags);
+  /* messages received since the last pinhole_conversation_mark_read(), kept in the profile */
+  props[PROP_UNREAD] = g_param_spec_uint ("unread", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  /* the newest message, for a preview; notifies when one is appended */
+  props[PROP_LAST_MESSAGE] = g_param_spec_object ("last-message", NULL, NULL,
+                                                  PINHOLE_TYPE_MESSAGE, flags);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -125,6 +138,7 @@ _pinhole_conversation_new (PinholeClient *client,
 
   self->client = client;
   self->user = g_strdup (user);
+  self->unread = pinhole_profile_count_unread (pinhole_client_get_profile (client), user);
   if (pinhole_conversation_load_older (self, FIRST_PAGE, &error) == 0 && error != NULL)
     g_warning ("the history with %s cannot be read: %s", user, error->message);
   return self;
@@ -142,6 +156,43 @@ pinhole_conversation_get_has_older (PinholeConversation *self)
   return self->has_older;
 }
 
+guint
+pinhole_conversation_get_unread (PinholeConversation *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONVERSATION (self), 0);
+  return self->unread;
+}
+
+/* Returns: (transfer none) (nullable): the newest message in the list */
+PinholeMessage *
+pinhole_conversation_get_last_message (PinholeConversation *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONVERSATION (self), NULL);
+  return self->messages->len > 0 ? g_ptr_array_index (self->messages, self->messages->len - 1)
+                                 : NULL;
+}
+
+/**
+ * pinhole_conversation_mark_read:
+ * The user has seen every message so far: `unread` goes to 0, and stays there across restarts
+ * until another message arrives.
+ */
+gboolean
+pinhole_conversation_mark_read (PinholeConversation *self,
+                                GError             **error)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONVERSATION (self), FALSE);
+  if (self->client != NULL &&
+      !pinhole_profile_mark_read (pinhole_client_get_profile (self->client), self->user, error))
+    return FALSE;
+  if (self->unread != 0)
+    {
+      self->unread = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_UNREAD]);
+    }
+  return TRUE;
+}
+
 /**
  * pinhole_conversation_load_older:
  * Puts up to @count older messages from the history at the start of the list.
@@ -155,6 +206,7 @@ pinhole_conversation_load_older (PinholeConversation *self,
   g_autoptr(GPtrArray) page = NULL;
   g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
   guint added_count;
+  gboolean was_empty;
 
   g_return_val_if_fail (PINHOLE_IS_CONVERSATION (self), 0);
   if (!self->has_older || count == 0 || self->client == NULL)
@@ -189,9 +241,12 @@ pinhole_conversation_load_older (PinholeConversation *self,
   if (added->len == 0)
     return 0;
   added_count = added->len;
+  was_empty = self->messages->len == 0;
   g_ptr_array_extend_and_steal (added, g_steal_pointer (&self->messages));
   self->messages = g_steal_pointer (&added);
   g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added_count);
+  if (was_empty)
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_LAST_MESSAGE]);
   return added_count;
 }
 
@@ -228,7 +283,15 @@ _pinhole_conversation_append (PinholeConversation *self,
     }
   g_hash_table_insert (self->by_key, key, message);
   g_ptr_array_add (self->messages, g_object_ref (message));
+  g_object_freeze_notify (G_OBJECT (self));
+  if (pinhole_message_get_direction (message) == PINHOLE_MESSAGE_DIRECTION_IN)
+    {
+      self->unread++;
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_UNREAD]);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_LAST_MESSAGE]);
   g_list_model_items_changed (G_LIST_MODEL (self), self->messages->len - 1, 0, 1);
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 /* ---- sending ---- */
@@ -286,6 +349,78 @@ pinhole_conversation_send_finish (PinholeConversation *self,
                                   GAsyncResult        *result,
                                   GError             **error)
 {
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+retry_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PinholeMessage *message = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!pinhole_client_send_message_finish (PINHOLE_CLIENT (source), result, NULL, NULL, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, g_object_ref (message), g_object_unref);
+}
+
+/**
+ * pinhole_conversation_retry_async:
+ * @failed: a message of this conversation: outgoing, and failed
+ *
+ * Sends @failed again with the same id (a device that has it already keeps one copy): its
+ * state goes back to queued and on as for a new message, in the profile too. Anything but a
+ * failed outgoing message of this conversation is refused (PINHOLE_ERROR_NOT_ALLOWED, or
+ * PINHOLE_ERROR_NOT_FOUND when it is not in the conversation); when it cannot be sent now
+ * (not connected, a key waiting for trust) it stays failed and the error says why.
+ */
+void
+pinhole_conversation_retry_async (PinholeConversation *self,
+                                  PinholeMessage      *failed,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *key = NULL;
+
+  g_return_if_fail (PINHOLE_IS_CONVERSATION (self));
+  g_return_if_fail (PINHOLE_IS_MESSAGE (failed));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pinhole_conversation_retry_async);
+  g_task_set_task_data (task, g_object_ref (failed), g_object_unref);
+  key = message_key (pinhole_message_get_direction (failed), pinhole_message_get_id (failed));
+  if (self->client == NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "the client closed");
+  else if (g_hash_table_lookup (self->by_key, key) != failed)
+    g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND,
+                             "message %s is not in the conversation with %s",
+                             pinhole_message_get_id (failed), self->user);
+  else if (pinhole_message_get_direction (failed) != PINHOLE_MESSAGE_DIRECTION_OUT)
+    g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NOT_ALLOWED,
+                             "message %s was received, not sent: only a failed outgoing "
+                             "message can be sent again", pinhole_message_get_id (failed));
+  else if (pinhole_message_get_state (failed) != PINHOLE_MESSAGE_STATE_FAILED)
+    g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_NOT_ALLOWED,
+                             "message %s is %s, not failed: only a failed outgoing message "
+                             "can be sent again", pinhole_message_get_id (failed),
+                             pinhole_enum_to_nick (PINHOLE_TYPE_MESSAGE_STATE,
+                                                   pinhole_message_get_state (failed)));
+  else
+    _pinhole_client_resend_async (self->client, self->user, failed, cancellable, retry_cb,
+                                  g_steal_pointer (&task));
+}
+
+/* Returns: (transfer full): the message, delivered or stored */
+PinholeMessage *
+pinhole_conversation_retry_finish (PinholeConversation *self,
+                                   GAsyncResult        *result,
+                                   GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

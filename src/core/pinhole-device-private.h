@@ -34,6 +34,7 @@ struct _PinholeDevice
   GBytes             *key;        /* as the server publishes it */
   PinholePresence     presence;
   PinholeKeyState     key_state;
+  gboolean            verified;   /* its key is the trusted one and the user verified it */
 
   /* the session (pinhole-device-session.c) */
   PinholeSession     *session;
@@ -73,6 +74,7 @@ enum
   PINHOLE_DEVICE_PROP_RELAY_REASON,
   PINHOLE_DEVICE_PROP_RELAY_REASON_TEXT,
   PINHOLE_DEVICE_PROP_NAT,
+  PINHOLE_DEVICE_PROP_VERIFIED,
   PINHOLE_DEVICE_N_PROPS
 };
 extern GParamSpec *_pinhole_device_props[PINHOLE_DEVICE_N_PROPS];

@@ -38,6 +38,7 @@ pinhole_device_get_property (GObject    *object,
       g_value_set_string (value, pinhole_device_get_relay_reason_text (self));
       break;
     case PINHOLE_DEVICE_PROP_NAT: g_value_set_boxed (value, pinhole_device_get_nat (self)); break;
+    case PINHOLE_DEVICE_PROP_VERIFIED: g_value_set_boolean (value, self->verified); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -105,6 +106,10 @@ pinhole_device_class_init (PinholeDeviceClass *klass)
   /* what the device said of its network, or %NULL before it said */
   p[PINHOLE_DEVICE_PROP_NAT] =
     g_param_spec_boxed ("nat", NULL, NULL, PINHOLE_TYPE_NAT_INFO, flags);
+  /* the user compared the key's safety number and marked it verified; cleared when the
+   * device's key changes (pinhole_client_set_verified()) */
+  p[PINHOLE_DEVICE_PROP_VERIFIED] =
+    g_param_spec_boolean ("verified", NULL, NULL, FALSE, flags);
   g_object_class_install_properties (object_class, PINHOLE_DEVICE_N_PROPS, p);
 
   /* (channel, payload): a frame of the session on a channel the device does not handle
@@ -168,16 +173,26 @@ _pinhole_device_set_key (PinholeDevice *self,
   _pinhole_device_refresh_key_state (self);
 }
 
+/* the key state and the verified mark, as the profile has them for the device's key now */
 void
 _pinhole_device_refresh_key_state (PinholeDevice *self)
 {
-  PinholeKeyState state = pinhole_profile_peek_key (pinhole_client_get_profile (self->client),
-                                                    self->user, self->name, self->key);
+  PinholeProfile *profile = pinhole_client_get_profile (self->client);
+  PinholeKeyState state = pinhole_profile_peek_key (profile, self->user, self->name, self->key);
+  gboolean verified = pinhole_profile_get_verified (profile, self->user, self->name, self->key);
 
-  if (state == self->key_state)
-    return;
-  self->key_state = state;
-  notify (self, PINHOLE_DEVICE_PROP_KEY_STATE);
+  g_object_freeze_notify (G_OBJECT (self));
+  if (state != self->key_state)
+    {
+      self->key_state = state;
+      notify (self, PINHOLE_DEVICE_PROP_KEY_STATE);
+    }
+  if (verified != self->verified)
+    {
+      self->verified = verified;
+      notify (self, PINHOLE_DEVICE_PROP_VERIFIED);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 void
@@ -277,6 +292,27 @@ PinholeKeyState
 pinhole_device_get_key_state (PinholeDevice *self)
 {
   return self->key_state;
+}
+
+gboolean
+pinhole_device_get_verified (PinholeDevice *self)
+{
+  return self->verified;
+}
+
+/**
+ * pinhole_device_dup_safety_number:
+ * The device key's safety number (pinhole_fingerprint_for_key()): twelve groups of five
+ * digits, the same number the device shows of itself (pinhole_client_dup_safety_number()).
+ * For a changed key it is the new key's, to compare before trusting it.
+ *
+ * Returns: (transfer full): e.g. "04719 33820 90001 …"
+ */
+char *
+pinhole_device_dup_safety_number (PinholeDevice *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_DEVICE (self), NULL);
+  return pinhole_fingerprint_for_key (self->key);
 }
 
 /* Returns: (transfer none) (nullable): the session, established or on its way */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-device.h: one device of a contact, as this client sees it: its key, its presence,
- * and, while the two devices talk, the end-to-end session between them, the path it runs on
- * and why it is relayed. The device owns its session, the relay channel under it and the
- * agent that looks for a direct path; views bind to its properties, which notify. */
+ * whether the user verified that key (compared its safety number), and, while the two
+ * devices talk, the end-to-end session between them, the path it runs on and why it is
+ * relayed. The device owns its session, the relay channel under it and the agent that looks
+ * for a direct path; views bind to its properties, which notify. */
 #pragma once
 
 #include <gio/gio.h>
@@ -23,6 +24,8 @@ const char        *pinhole_device_get_id             (PinholeDevice *self);
 GBytes            *pinhole_device_get_key            (PinholeDevice *self);
 PinholePresence    pinhole_device_get_presence       (PinholeDevice *self);
 PinholeKeyState    pinhole_device_get_key_state      (PinholeDevice *self);
+gboolean           pinhole_device_get_verified       (PinholeDevice *self);
+char              *pinhole_device_dup_safety_number  (PinholeDevice *self);
 PinholeSession    *pinhole_device_get_session        (PinholeDevice *self);
 PinholePathKind    pinhole_device_get_path_kind      (PinholeDevice *self);
 gdouble            pinhole_device_get_rtt_ms         (PinholeDevice *self);

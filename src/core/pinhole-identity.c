@@ -17,8 +17,10 @@
 #define SEAL_CONTEXT "pinhole-seal-v1"
 #define SEAL_INNER_HEADER (1 + crypto_sign_PUBLICKEYBYTES + crypto_sign_BYTES)
 
-#define FINGERPRINT_CONTEXT "pinhole-fingerprint-v1"
-#define FINGERPRINT_GROUPS 6
+/* v2: twelve groups (v1 printed six from a 30-byte hash) */
+#define FINGERPRINT_CONTEXT "pinhole-fingerprint-v2"
+#define FINGERPRINT_GROUPS 12
+G_STATIC_ASSERT (FINGERPRINT_GROUPS * 5 <= crypto_generichash_BYTES_MAX);
 
 struct _PinholeIdentity
 {
@@ -222,10 +224,12 @@ pinhole_verify_signature (GBytes  *public_key,
  * pinhole_fingerprint_for_key:
  * @public_key: a device key
  *
- * A safety number: six groups of five digits from BLAKE2b-240 over
- * "pinhole-fingerprint-v1" || key; each group is a 40-bit big-endian chunk modulo 100000.
+ * A safety number, as Signal shows one: twelve groups of five digits from BLAKE2b-480 over
+ * "pinhole-fingerprint-v2" || key; each group is the next 40-bit big-endian chunk of the
+ * hash modulo 100000. It depends on the key alone, so both sides of a pair compute the same
+ * number for a device, and the user compares it out of band before marking it verified.
  *
- * Returns: (transfer full): e.g. "04719 33820 90001 58212 66403 12877"
+ * Returns: (transfer full): e.g. "04719 33820 90001 58212 66403 12877 …" (12 groups)
  */
 char *
 pinhole_fingerprint_for_key (GBytes *public_key)

@@ -140,6 +140,7 @@ export_contact (PinholeInstance *self,
   bind (e, "relay-reason", enum_to_nick_cb);
   bind (e, "relay-reason-text", string_cb);
   bind (e, "key-state", enum_to_nick_cb);
+  bind (e, "verified", NULL);
   e->devices_changed_id = g_signal_connect (e->devices, "items-changed",
                                             G_CALLBACK (devices_changed_cb), e);
   devices_changed_cb (e->devices, 0, 0, 0, e);

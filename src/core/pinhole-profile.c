@@ -2,11 +2,10 @@
  * pinhole-profile.c: the local SQLite store of one profile (folder mode 0700, file mode 0600).
  * Writes are single-row and quick; the WAL checkpoints, which fsync, run in a worker thread
  * on a connection of their own, so that the main loop never waits for the disk.
- * Key trust follows "trust on first use": a contact's first device key is recorded; any other
- * key is held as pending and not used until pinhole_profile_trust_keys(). */
+ * Contacts' device keys, their trust and verification, are in pinhole-profile-keys.c. */
 #define G_LOG_DOMAIN "pinhole-profile"
 
-#include "pinhole-profile.h"
+#include "pinhole-profile-private.h"
 #include "pinhole-enum-strings.h"
 #include "pinhole-error.h"
 #include "pinhole-private-file.h"
@@ -14,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,7 +32,6 @@ struct _PinholeProfile
 };
 
 G_DEFINE_FINAL_TYPE (PinholeProfile, pinhole_profile, G_TYPE_OBJECT)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 
 static const char schema[] =
   "PRAGMA journal_mode=WAL;"
@@ -49,8 +46,20 @@ static const char schema[] =
   "  key BLOB, pending_key BLOB, first_seen INTEGER NOT NULL, PRIMARY KEY (user, device));"
   "CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
   "  peer TEXT NOT NULL, id TEXT NOT NULL, direction INTEGER NOT NULL, text TEXT NOT NULL,"
-  "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
-  "PRAGMA user_version=1;";
+  "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));";
+
+/* version 2: a device key the user compared and marked verified (cleared when another key is
+ * trusted for the device), and how far the user has read each conversation. Profiles of
+ * version 1 had read everything they hold. A version 2 file that a 0.1 program opened says
+ * version 1 again, so each step tolerates having been made already. */
+static const char migrate_2_verified[] =
+  "ALTER TABLE keys ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;";
+static const char migrate_2_read_marks[] =
+  "CREATE TABLE IF NOT EXISTS read_marks (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+  "INSERT OR IGNORE INTO read_marks (peer, seq) SELECT peer, max(seq) FROM history"
+  "  GROUP BY peer;";
+
+#define SCHEMA_VERSION 2
 
 void
 pinhole_history_entry_free (PinholeHistoryEntry *entry)
@@ -145,6 +154,93 @@ bind_bytes (sqlite3_stmt *stmt, int i, GBytes *bytes)
   const void *data = g_bytes_get_data (bytes, &len);
 
   sqlite3_bind_blob (stmt, i, data, (int) len, SQLITE_TRANSIENT);
+}
+
+/* the helpers pinhole-profile-keys.c shares */
+sqlite3_stmt *
+_pinhole_profile_prepare (PinholeProfile *self,
+                          const char     *sql,
+                          GError        **error)
+{
+  return prepare (self, sql, error);
+}
+
+gboolean
+_pinhole_profile_step_done (PinholeProfile *self,
+                            sqlite3_stmt   *stmt,
+                            GError        **error)
+{
+  return step_done (self, stmt, error);
+}
+
+gboolean
+_pinhole_profile_sql_failed (PinholeProfile *self,
+                             GError        **error)
+{
+  return sql_failed (self, error);
+}
+
+void
+_pinhole_profile_bind_bytes (sqlite3_stmt *stmt,
+                             int           i,
+                             GBytes       *bytes)
+{
+  bind_bytes (stmt, i, bytes);
+}
+
+static gboolean
+has_column (PinholeProfile *self,
+            const char     *table,
+            const char     *column)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT 1 FROM pragma_table_info ('%s') "
+                                          "WHERE name = ?", table);
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, sql, NULL);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, column, -1, SQLITE_STATIC);
+  return sqlite3_step (stmt) == SQLITE_ROW;
+}
+
+static int
+schema_version (PinholeProfile *self)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, "PRAGMA user_version", NULL);
+
+  return stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int (stmt, 0) : -1;
+}
+
+/* brings a profile of an older version up to SCHEMA_VERSION in one transaction; a new file
+ * has version 0 and the tables of version 1 (made by the schema above) */
+static gboolean
+migrate (PinholeProfile *self,
+         GError        **error)
+{
+  int version = schema_version (self);
+  g_autofree char *sql = NULL;
+
+  if (version < 0)
+    return sql_failed (self, error);
+  if (version > SCHEMA_VERSION)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED,
+                   "profile %s is of version %d, newer than this program's %d", self->path,
+                   version, SCHEMA_VERSION);
+      return FALSE;
+    }
+  if (version == SCHEMA_VERSION)
+    return TRUE;
+  sql = g_strdup_printf ("BEGIN IMMEDIATE;%s%sPRAGMA user_version=%d;COMMIT;",
+                         has_column (self, "keys", "verified") ? "" : migrate_2_verified,
+                         migrate_2_read_marks, SCHEMA_VERSION);
+  if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      sql_failed (self, error);
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -243,7 +339,7 @@ pinhole_profile_open (const char *dir,
       sql_failed (self, error);
       return NULL;
     }
-  if (!load_identity (self, error))
+  if (!migrate (self, error) || !load_identity (self, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -294,186 +390,6 @@ pinhole_profile_set_setting (PinholeProfile *self,
   if (value != NULL)
     sqlite3_bind_text (stmt, 2, value, -1, SQLITE_TRANSIENT);
   return step_done (self, stmt, error);
-}
-
-static gint64
-count_keys (PinholeProfile *self,
-            const char     *user)
-{
-  g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "SELECT count(*) FROM keys WHERE user = ? AND key IS NOT NULL", NULL);
-
-  if (stmt == NULL)
-    return -1;
-  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
-  return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : -1;
-}
-
-typedef enum
-{
-  KEY_RECORD_FAILED,   /* the database could not be read */
-  KEY_RECORD_NONE,     /* no record of the device */
-  KEY_RECORD_SAME,     /* its trusted key is @key, byte for byte */
-  KEY_RECORD_OTHER,    /* another key, or only a pending one */
-} KeyRecord;
-
-/* what the profile holds for @device of @user, against @key */
-static KeyRecord
-compare_recorded_key (PinholeProfile *self,
-                      const char     *user,
-                      const char     *device,
-                      GBytes         *key,
-                      GError        **error)
-{
-  g_autoptr(sqlite3_stmt) select =
-    prepare (self, "SELECT key FROM keys WHERE user = ? AND device = ?", error);
-  int rc;
-
-  if (select == NULL)
-    return KEY_RECORD_FAILED;
-  sqlite3_bind_text (select, 1, user, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (select, 2, device, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step (select);
-  if (rc == SQLITE_DONE)
-    return KEY_RECORD_NONE;
-  if (rc != SQLITE_ROW)
-    {
-      sql_failed (self, error);
-      return KEY_RECORD_FAILED;
-    }
-  if (sqlite3_column_type (select, 0) == SQLITE_BLOB)
-    {
-      gsize len = (gsize) sqlite3_column_bytes (select, 0);
-      const void *data = sqlite3_column_blob (select, 0);
-
-      if (len == g_bytes_get_size (key) && memcmp (data, g_bytes_get_data (key, NULL), len) == 0)
-        return KEY_RECORD_SAME;
-    }
-  return KEY_RECORD_OTHER;
-}
-
-/**
- * pinhole_profile_peek_key:
- * What pinhole_profile_check_key() would say of @key, without recording anything: for the
- * model's key-state, which must not trust a key just because a view looked at it.
- */
-PinholeKeyState
-pinhole_profile_peek_key (PinholeProfile *self,
-                          const char     *user,
-                          const char     *device,
-                          GBytes         *key)
-{
-  switch (compare_recorded_key (self, user, device, key, NULL))
-    {
-    case KEY_RECORD_SAME:
-      return PINHOLE_KEY_STATE_TRUSTED;
-    case KEY_RECORD_NONE:
-      return count_keys (self, user) == 0 ? PINHOLE_KEY_STATE_UNVERIFIED
-                                          : PINHOLE_KEY_STATE_CHANGED;
-    case KEY_RECORD_FAILED:
-    case KEY_RECORD_OTHER:
-    default:
-      return PINHOLE_KEY_STATE_CHANGED;
-    }
-}
-
-/**
- * pinhole_profile_check_key:
- * Compares a device key the server published with the record, recording it when it is the
- * contact's first. Returns: the verdict; on a database error PINHOLE_KEY_CHANGED and @error.
- */
-PinholeKeyCheck
-pinhole_profile_check_key (PinholeProfile *self,
-                           const char     *user,
-                           const char     *device,
-                           GBytes         *key,
-                           GError        **error)
-{
-  KeyRecord record = compare_recorded_key (self, user, device, key, error);
-  g_autoptr(sqlite3_stmt) write = NULL;
-  gboolean first;
-
-  if (record == KEY_RECORD_SAME)
-    return PINHOLE_KEY_TRUSTED;
-  if (record == KEY_RECORD_FAILED)
-    return PINHOLE_KEY_CHANGED;
-
-  /* the first key of a contact is trusted; a changed key or any further device waits */
-  first = record == KEY_RECORD_NONE && count_keys (self, user) == 0;
-  write = prepare (self, first
-                   ? "INSERT INTO keys (user, device, key, first_seen) VALUES (?, ?, ?, ?)"
-                   : "INSERT INTO keys (user, device, pending_key, first_seen) VALUES (?, ?, ?, ?)"
-                     " ON CONFLICT (user, device) DO UPDATE SET pending_key = excluded.pending_key",
-                   error);
-  if (write == NULL)
-    return PINHOLE_KEY_CHANGED;
-  sqlite3_bind_text (write, 1, user, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (write, 2, device, -1, SQLITE_TRANSIENT);
-  bind_bytes (write, 3, key);
-  sqlite3_bind_int64 (write, 4, g_get_real_time () / G_USEC_PER_SEC);
-  if (!step_done (self, write, error))
-    return PINHOLE_KEY_CHANGED;
-  return first ? PINHOLE_KEY_NEW : PINHOLE_KEY_CHANGED;
-}
-
-/* TRUE when a key of @user's devices changed and waits for pinhole_profile_trust_keys() */
-gboolean
-pinhole_profile_has_untrusted_key (PinholeProfile *self,
-                                   const char     *user)
-{
-  g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "SELECT 1 FROM keys WHERE user = ? AND pending_key IS NOT NULL", NULL);
-
-  if (stmt == NULL)
-    return TRUE;
-  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
-  return sqlite3_step (stmt) == SQLITE_ROW;
-}
-
-/* accepts every pending key of @user (after the user compared fingerprints) */
-gboolean
-pinhole_profile_trust_keys (PinholeProfile *self,
-                            const char     *user,
-                            GError        **error)
-{
-  g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "UPDATE keys SET key = pending_key, pending_key = NULL "
-                   "WHERE user = ? AND pending_key IS NOT NULL", error);
-
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
-  return step_done (self, stmt, error);
-}
-
-/**
- * pinhole_profile_list_fingerprints:
- * Returns: (transfer full) (element-type utf8): "device: fingerprint" per known key, with
- *   " (changed, not trusted)" after pending ones
- */
-GPtrArray *
-pinhole_profile_list_fingerprints (PinholeProfile *self,
-                                   const char     *user)
-{
-  g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "SELECT device, key, pending_key FROM keys WHERE user = ? ORDER BY device",
-             NULL);
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
-
-  if (stmt == NULL)
-    return out;
-  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
-  while (sqlite3_step (stmt) == SQLITE_ROW)
-    for (int col = 1; col <= 2; col++)
-      if (sqlite3_column_type (stmt, col) == SQLITE_BLOB)
-        {
-          g_autoptr(GBytes) key = g_bytes_new (sqlite3_column_blob (stmt, col),
-                                               (gsize) sqlite3_column_bytes (stmt, col));
-          g_autofree char *fp = pinhole_fingerprint_for_key (key);
-          g_ptr_array_add (out, g_strdup_printf ("%s: %s%s", sqlite3_column_text (stmt, 0), fp,
-                                                 col == 2 ? " (changed, not trusted)" : ""));
-        }
-  return out;
 }
 
 gboolean
@@ -621,4 +537,37 @@ pinhole_profile_list_messages (PinholeProfile *self,
       return NULL;
     }
   return g_steal_pointer (&out);
+}
+
+/* Returns: how many messages from @peer were recorded after the read mark */
+guint
+pinhole_profile_count_unread (PinholeProfile *self,
+                              const char     *peer)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT count(*) FROM history WHERE peer = ?1 AND direction = ?2 AND seq > "
+                   "coalesce ((SELECT seq FROM read_marks WHERE peer = ?1), 0)", NULL);
+
+  if (stmt == NULL)
+    return 0;
+  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 2, PINHOLE_MESSAGE_DIRECTION_IN);
+  return sqlite3_step (stmt) == SQLITE_ROW ? (guint) sqlite3_column_int64 (stmt, 0) : 0;
+}
+
+/* moves @peer's read mark past every message recorded so far */
+gboolean
+pinhole_profile_mark_read (PinholeProfile *self,
+                           const char     *peer,
+                           GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "INSERT INTO read_marks (peer, seq) "
+                   "SELECT ?1, coalesce (max(seq), 0) FROM history WHERE peer = ?1 "
+                   "ON CONFLICT (peer) DO UPDATE SET seq = excluded.seq", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
+  return step_done (self, stmt, error);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-profile.h: one identity's local state, a SQLite file in its profile folder:
  * settings and the device key, contacts' device keys (trusted on first use, changes held
- * back until the user trusts them), per-contact settings, and the chat history. */
+ * back until the user trusts them, verified when the user compared them), per-contact
+ * settings, and the chat history with how far the user has read it. */
 #pragma once
 
 #include <gio/gio.h>
@@ -61,6 +62,16 @@ gboolean         pinhole_profile_trust_keys       (PinholeProfile *self,
                                                    GError        **error);
 GPtrArray       *pinhole_profile_list_fingerprints (PinholeProfile *self,
                                                     const char     *user);
+gboolean         pinhole_profile_get_verified     (PinholeProfile *self,
+                                                   const char     *user,
+                                                   const char     *device,
+                                                   GBytes         *key);
+gboolean         pinhole_profile_set_verified     (PinholeProfile *self,
+                                                   const char     *user,
+                                                   const char     *device,
+                                                   GBytes         *key,
+                                                   gboolean        verified,
+                                                   GError        **error);
 
 gboolean         pinhole_profile_get_relay_only   (PinholeProfile *self,
                                                    const char     *user);
@@ -88,6 +99,11 @@ GPtrArray       *pinhole_profile_list_messages    (PinholeProfile *self,
                                                    const char     *peer,
                                                    gint64          before,
                                                    guint           limit,
+                                                   GError        **error);
+guint            pinhole_profile_count_unread     (PinholeProfile *self,
+                                                   const char     *peer);
+gboolean         pinhole_profile_mark_read        (PinholeProfile *self,
+                                                   const char     *peer,
                                                    GError        **error);
 
 G_END_DECLS

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-profile.c: the client's profile store: device identity, settings, key trust on first
- * use with held-back changes, chat history and per-contact settings, each in a fresh folder. */
+ * use with held-back changes and verified marks, chat history with its read mark, per-contact
+ * settings, and the migration of older profiles, each in a fresh folder. */
 #include "pinhole-profile.h"
 #include "pinhole-error.h"
 #include "pinhole-test-util.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <string.h>
 
@@ -291,6 +293,193 @@ test_key_trust_persists (Fixture      *f,
   }
 }
 
+/* a verified mark belongs to the trusted key: a changed key is refused until trusted, and
+ * trusting it clears the mark */
+static void
+test_key_verified (Fixture      *f,
+                   gconstpointer data)
+{
+  g_autoptr(GBytes) k1 = make_key (1);
+  g_autoptr(GBytes) k2 = make_key (2);
+  g_autoptr(GBytes) k3 = make_key (3);
+  g_autoptr(GBytes) kc = make_key (9);
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k1, &error), ==,
+                     PINHOLE_KEY_NEW);
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_true (pinhole_profile_set_verified (p, "bob", "phone", k1, TRUE, &error));
+    g_assert_no_error (error);
+    g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k2));
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "laptop", k1));
+  }
+  {
+    /* kept across a reopen */
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k1));
+
+    /* the key changes: held back, and it cannot be verified before it is trusted */
+    g_assert_cmpint (pinhole_profile_check_key (p, "bob", "phone", k2, &error), ==,
+                     PINHOLE_KEY_CHANGED);
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k2));
+    g_assert_false (pinhole_profile_set_verified (p, "bob", "phone", k2, TRUE, &error));
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED);
+    g_clear_error (&error);
+    g_assert_cmpint (pinhole_profile_peek_key (p, "bob", "phone", k2), ==,
+                     PINHOLE_KEY_STATE_CHANGED);
+
+    /* trusted, the new key is not verified: the mark was for the old one */
+    g_assert_true (pinhole_profile_trust_keys (p, "bob", &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (pinhole_profile_peek_key (p, "bob", "phone", k2), ==,
+                     PINHOLE_KEY_STATE_TRUSTED);
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k2));
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_true (pinhole_profile_set_verified (p, "bob", "phone", k2, TRUE, &error));
+    g_assert_no_error (error);
+    g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k2));
+    g_assert_true (pinhole_profile_set_verified (p, "bob", "phone", k2, FALSE, &error));
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k2));
+
+    /* a further device of a known contact waits for trust like a changed key */
+    g_assert_false (pinhole_profile_set_verified (p, "bob", "laptop", k3, TRUE, &error));
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED);
+    g_clear_error (&error);
+
+    /* a contact's first key, verified before first use, is recorded as trusted */
+    g_assert_true (pinhole_profile_set_verified (p, "carol", "pc", kc, TRUE, &error));
+    g_assert_no_error (error);
+    g_assert_true (pinhole_profile_get_verified (p, "carol", "pc", kc));
+    g_assert_cmpint (pinhole_profile_check_key (p, "carol", "pc", kc, &error), ==,
+                     PINHOLE_KEY_TRUSTED);
+    g_assert_no_error (error);
+  }
+}
+
+static void
+add_msg (PinholeProfile          *p,
+         const char              *peer,
+         const char              *id,
+         PinholeMessageDirection  direction)
+{
+  g_autoptr(GError) error = NULL;
+  PinholeMessageState state = direction == PINHOLE_MESSAGE_DIRECTION_IN
+                              ? PINHOLE_MESSAGE_STATE_RECEIVED : PINHOLE_MESSAGE_STATE_QUEUED;
+
+  g_assert_true (pinhole_profile_add_message (p, peer, id, direction, "text", 1, state, NULL,
+                                              &error));
+  g_assert_no_error (error);
+}
+
+/* received messages after the read mark are unread, per peer, across a reopen */
+static void
+test_history_unread (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 0);
+    add_msg (p, "bob", "1", PINHOLE_MESSAGE_DIRECTION_IN);
+    add_msg (p, "bob", "2", PINHOLE_MESSAGE_DIRECTION_OUT);
+    add_msg (p, "bob", "3", PINHOLE_MESSAGE_DIRECTION_IN);
+    add_msg (p, "carol", "1", PINHOLE_MESSAGE_DIRECTION_IN);
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 2);
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "carol"), ==, 1);
+    g_assert_true (pinhole_profile_mark_read (p, "bob", &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 0);
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "carol"), ==, 1);
+    add_msg (p, "bob", "4", PINHOLE_MESSAGE_DIRECTION_IN);
+  }
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 1);
+    g_assert_true (pinhole_profile_mark_read (p, "bob", &error));
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 0);
+  }
+}
+
+/* a profile of version 1 opens: its keys are not verified but can be, and what it holds was
+ * read already */
+static void
+test_migrate_v1 (Fixture      *f,
+                 gconstpointer data)
+{
+  static const char v1[] =
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE identity (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);"
+    "CREATE TABLE contacts (user TEXT PRIMARY KEY, relay_only INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE keys (user TEXT NOT NULL, device TEXT NOT NULL, key BLOB, pending_key BLOB,"
+    "  first_seen INTEGER NOT NULL, PRIMARY KEY (user, device));"
+    "CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT, peer TEXT NOT NULL,"
+    "  id TEXT NOT NULL, direction INTEGER NOT NULL, text TEXT NOT NULL,"
+    "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
+    "INSERT INTO keys (user, device, key, first_seen) VALUES ('bob', 'phone', ?, 1);"
+    "INSERT INTO history (peer, id, direction, text, timestamp, state)"
+    "  VALUES ('bob', 'old', 1, 'hi', 1, 'received');"
+    "PRAGMA user_version=1;";
+  g_autofree char *dir = g_build_filename (f->dir, "profile", NULL);
+  g_autofree char *path = g_build_filename (dir, "profile.db", NULL);
+  g_autoptr(GBytes) k1 = make_key (1);
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+  const char *tail = v1;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  while (*tail != '\0')
+    {
+      sqlite3_stmt *stmt = NULL;
+
+      g_assert_cmpint (sqlite3_prepare_v2 (db, tail, -1, &stmt, &tail), ==, SQLITE_OK);
+      if (stmt == NULL)
+        break;
+      sqlite3_bind_blob (stmt, 1, g_bytes_get_data (k1, NULL), (int) g_bytes_get_size (k1),
+                         SQLITE_TRANSIENT);
+      g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+      sqlite3_finalize (stmt);
+    }
+  sqlite3_close (db);
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_cmpint (pinhole_profile_peek_key (p, "bob", "phone", k1), ==,
+                     PINHOLE_KEY_STATE_TRUSTED);
+    g_assert_false (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 0);
+    g_assert_true (pinhole_profile_set_verified (p, "bob", "phone", k1, TRUE, &error));
+    g_assert_no_error (error);
+    add_msg (p, "bob", "new", PINHOLE_MESSAGE_DIRECTION_IN);
+  }
+  {
+    /* and opens again as the new version, migrated once */
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 1);
+  }
+  /* a 0.1 program that opened it wrote version 1 again: it opens, with what it had */
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "PRAGMA user_version=1", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_true (pinhole_profile_get_verified (p, "bob", "phone", k1));
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 1);
+  }
+}
+
 static void
 test_history (Fixture      *f,
               gconstpointer data)
@@ -478,8 +667,11 @@ main (int argc, char **argv)
   ADD ("/profile/settings", test_settings);
   ADD ("/profile/keys/trust-on-first-use", test_key_trust);
   ADD ("/profile/keys/persist", test_key_trust_persists);
+  ADD ("/profile/keys/verified", test_key_verified);
+  ADD ("/profile/migrate-v1", test_migrate_v1);
   ADD ("/profile/history/add-dedup-state", test_history);
   ADD ("/profile/history/newest", test_history_newest);
+  ADD ("/profile/history/unread", test_history_unread);
   ADD ("/profile/relay-only", test_relay_only);
 #undef ADD
   return g_test_run ();

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-keys.c: loopback tests of contact key trust with real programs: a contact's device key
  * is trusted on first use, a new one (a re-install: `login` with a fresh profile) is held back
- * until `trust`, as is a changed key of a device already known, and `fingerprint USER` shows
- * the keys each device shows of itself. */
+ * until `trust`, as is a changed key of a device already known, `fingerprint USER` shows
+ * the keys each device shows of itself, and `verify USER DEVICE` marks one verified. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-fixture.h"
@@ -326,6 +326,65 @@ test_swapped_key_held (PhFixture    *f,
   g_assert_cmpuint (ph_proc_count (bob, "message"), ==, 1);
 }
 
+/* `contacts` says whether alice verified bob's device */
+static gboolean
+bob_verified (PhFixture *f)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "contacts", NULL);
+  JsonObject *contact = ph_result_event (r, "contact");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (contact);
+  return contact != NULL && json_object_get_boolean_member_with_default (contact, "verified",
+                                                                           FALSE);
+}
+
+/* `verify bob DEVICE` prints the number bob's device shows of itself and marks the device
+ * verified, which `contacts` shows; --off takes the mark away, and an unknown device fails */
+static void
+test_verify (PhFixture    *f,
+             gconstpointer data)
+{
+  g_autofree char *device = NULL;
+  g_autofree char *fp = NULL;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  device = g_strdup (ph_listen_device (ph_fixture_listen (f, "bob", "bob")));
+  fp = own_fingerprint (f, "bob");
+  send_ok (f, "alice", "bob", "hello", 1, 0);
+  ph_return_if_failed ();
+  g_assert_false (bob_verified (f));
+  {
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "verify", "bob", device, NULL);
+    JsonObject *event = ph_result_event (r, "verify");
+
+    g_assert_cmpint (r->status, ==, 0);
+    g_assert_nonnull (event);
+    if (event != NULL)
+      {
+        g_assert_cmpstr (ph_event_string (event, "safety_number"), ==, fp);
+        g_assert_true (json_object_get_boolean_member (event, "verified"));
+      }
+  }
+  g_assert_true (bob_verified (f));
+  {
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "verify", "bob", device, "--off", NULL);
+
+    g_assert_cmpint (r->status, ==, 0);
+  }
+  g_assert_false (bob_verified (f));
+  {
+    g_autoptr(PhResult) r = ph_fixture_cli (f, "alice", "verify", "bob", "no-such-device",
+                                            NULL);
+
+    g_assert_cmpint (r->status, ==, 1);
+    g_assert_cmpstr (r->err, ==, "pinhole-cli: unknown device no-such-device of bob\n");
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -337,6 +396,7 @@ main (int   argc,
   ADD ("/integration/keys/changed-key-held", test_changed_key_held);
   ADD ("/integration/keys/swapped-key-held", test_swapped_key_held);
   ADD ("/integration/keys/fingerprint", test_fingerprint);
+  ADD ("/integration/keys/verify", test_verify);
 #undef ADD
   return g_test_run ();
 }

@@ -6,125 +6,15 @@
  * becomes delivered when the contact comes online; a device's key state follows trust. */
 #define G_LOG_DOMAIN "pinhole-test"
 
-#include "pinhole-test-harness.h"
+#include "pinhole-test-model.h"
 
-#include "pinhole-client.h"
 #include "pinhole-enum-strings.h"
 
 #include <string.h>
 
-#define WAIT_MS 15000
+#define WAIT_MS PH_MODEL_WAIT_MS
 
-typedef struct
-{
-  PhServer      *server;
-  char          *home;
-  PinholeClient *alice;
-  PinholeClient *bob;
-  /* what the views saw; freed after the clients, whose signals write here */
-  GPtrArray     *seen_props;
-  GPtrArray     *seen_states;
-  GPtrArray     *seen_received;
-} Fixture;
-
-/* ---- helpers ---- */
-
-static char *
-profile_dir (Fixture    *f,
-             const char *user)
-{
-  return g_build_filename (f->home, user, NULL);
-}
-
-static int
-cli (Fixture    *f,
-     const char *user,
-     gboolean    with_password,
-     const char *arg1,
-     const char *arg2)
-{
-  g_autofree char *dir = profile_dir (f, user);
-  g_autofree char *password = g_strconcat ("password-of-", user, NULL);
-  const char *args[] = { arg1, arg2, NULL };
-  g_autoptr(PhResult) r = ph_cli_run (f->server->url, dir, with_password ? password : NULL, NULL,
-                                      args);
-
-  return r->status;
-}
-
-typedef struct
-{
-  GAsyncResult *result;
-} Wait;
-
-static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  ((Wait *) user_data)->result = g_object_ref (result);
-}
-
-static gboolean
-has_result (gpointer data)
-{
-  return ((Wait *) data)->result != NULL;
-}
-
-static gboolean
-log_in (PinholeClient *client)
-{
-  g_autoptr(GError) error = NULL;
-  Wait w = { NULL };
-  gboolean ok;
-
-  pinhole_client_login_async (client, NULL, NULL, TRUE, NULL, store_result_cb, &w);
-  if (!ph_iterate_until (has_result, &w, WAIT_MS))
-    return FALSE;
-  ok = pinhole_client_login_finish (client, w.result, &error);
-  g_assert_no_error (error);
-  g_clear_object (&w.result);
-  return ok;
-}
-
-static PinholeClient *
-client_new (Fixture    *f,
-            const char *user,
-            gboolean    direct_paths)
-{
-  g_autofree char *dir = profile_dir (f, user);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PinholeProfile) profile = pinhole_profile_open (dir, &error);
-  PinholeClient *client;
-
-  g_assert_no_error (error);
-  client = pinhole_client_new (profile);
-  pinhole_client_set_direct_paths (client, direct_paths);
-  g_assert_true (log_in (client));
-  return client;
-}
-
-static PinholeClient *
-client_log_in (Fixture    *f,
-               const char *user)
-{
-  g_autofree char *dir = profile_dir (f, user);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PinholeProfile) profile = pinhole_profile_open (dir, &error);
-  PinholeClient *client;
-  Wait w = { NULL };
-
-  g_assert_no_error (error);
-  client = pinhole_client_new (profile);
-  /* loopback: the relay is the path; the direct path search has its own tests */
-  pinhole_client_set_direct_paths (client, FALSE);
-  pinhole_client_login_async (client, NULL, NULL, TRUE, NULL, store_result_cb, &w);
-  g_assert_true (ph_iterate_until (has_result, &w, WAIT_MS));
-  g_assert_true (pinhole_client_login_finish (client, w.result, &error));
-  g_assert_no_error (error);
-  g_clear_object (&w.result);
-  return client;
-}
+typedef PhModelFixture Fixture;
 
 /* every value a property took: "name=nick" for enums, "name=measured|unknown" for numbers */
 static void
@@ -177,67 +67,6 @@ wait_trace (GPtrArray  *trace,
   return ph_iterate_until (trace_has_cb, &w, WAIT_MS);
 }
 
-typedef struct
-{
-  PinholeClient *client;
-  const char    *user;
-  PinholePresence presence;
-} PresenceWait;
-
-static gboolean
-presence_is (gpointer data)
-{
-  PresenceWait *w = data;
-  PinholeContact *c = pinhole_client_lookup_contact (w->client, w->user);
-
-  return c != NULL && pinhole_contact_get_presence (c) == w->presence;
-}
-
-static gboolean
-wait_presence (PinholeClient   *client,
-               const char      *user,
-               PinholePresence  presence)
-{
-  PresenceWait w = { client, user, presence };
-
-  return ph_iterate_until (presence_is, &w, WAIT_MS);
-}
-
-/* ---- fixture ---- */
-
-static void
-fixture_setup (Fixture      *f,
-               gconstpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  f->home = ph_make_tmp_dir ("pinhole-model-XXXXXX");
-  f->seen_props = g_ptr_array_new_with_free_func (g_free);
-  f->seen_states = g_ptr_array_new_with_free_func (g_free);
-  f->seen_received = g_ptr_array_new_with_free_func (g_free);
-  f->server = ph_server_start (&error);
-  g_assert_no_error (error);
-  if (f->server == NULL)
-    return;
-  g_assert_cmpint (cli (f, "alice", TRUE, "register", "alice"), ==, 0);
-  g_assert_cmpint (cli (f, "bob", TRUE, "register", "bob"), ==, 0);
-  g_assert_cmpint (cli (f, "alice", FALSE, "add", "bob"), ==, 0);
-  g_assert_cmpint (cli (f, "bob", FALSE, "accept", "alice"), ==, 0);
-}
-
-static void
-fixture_teardown (Fixture      *f,
-                  gconstpointer data)
-{
-  g_clear_object (&f->alice);
-  g_clear_object (&f->bob);
-  g_clear_pointer (&f->seen_props, g_ptr_array_unref);
-  g_clear_pointer (&f->seen_states, g_ptr_array_unref);
-  g_clear_pointer (&f->seen_received, g_ptr_array_unref);
-  g_clear_pointer (&f->server, ph_server_free);
-  ph_remove_tree (f->home);
-  g_clear_pointer (&f->home, g_free);
-}
 
 /* ---- tests ---- */
 
@@ -277,24 +106,6 @@ join (GPtrArray *strings)
   return g_steal_pointer (&s);
 }
 
-static PinholeMessage *
-send_text (PinholeConversation *conversation,
-           const char          *text,
-           GError             **error)
-{
-  Wait w = { NULL };
-  PinholeMessage *m;
-
-  pinhole_conversation_send_async (conversation, text, NULL, store_result_cb, &w);
-  if (!ph_iterate_until (has_result, &w, WAIT_MS))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the send did not complete");
-      return NULL;
-    }
-  m = pinhole_conversation_send_finish (conversation, w.result, error);
-  g_clear_object (&w.result);
-  return m;
-}
 
 static gboolean
 conversation_has_one (gpointer data)
@@ -316,7 +127,7 @@ test_live (Fixture      *f,
   PinholeConversation *to_bob, *from_alice;
 
   ph_return_if_failed ();
-  f->alice = client_log_in (f, "alice");
+  f->alice = ph_model_client_log_in (f, "alice");
   bob = pinhole_client_lookup_contact (f->alice, "bob");
   g_assert_nonnull (bob);
   ph_return_if_failed ();
@@ -326,7 +137,7 @@ test_live (Fixture      *f,
   g_signal_connect (bob, "notify", G_CALLBACK (trace_cb), trace);
 
   /* bob comes online: alice's contact says so */
-  f->bob = client_log_in (f, "bob");
+  f->bob = ph_model_client_log_in (f, "bob");
   g_assert_true (wait_trace (trace, "presence=online"));
 
   to_bob = pinhole_client_get_conversation (f->alice, "bob");
@@ -335,7 +146,7 @@ test_live (Fixture      *f,
   g_signal_connect (to_bob, "items-changed", G_CALLBACK (follow_appended_cb), states);
   g_signal_connect (from_alice, "items-changed", G_CALLBACK (follow_appended_cb), received);
 
-  m = send_text (to_bob, "hello over the model", &error);
+  m = ph_model_send_text (to_bob, "hello over the model", &error);
   g_assert_no_error (error);
   g_assert_nonnull (m);
   ph_return_if_failed ();
@@ -367,7 +178,7 @@ test_live (Fixture      *f,
 
   /* bob leaves: the contact goes offline and the path to none */
   g_clear_object (&f->bob);
-  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_OFFLINE));
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_OFFLINE));
   g_assert_true (wait_trace (trace, "path-kind=none"));
 }
 
@@ -388,19 +199,19 @@ test_stored_then_delivered (Fixture      *f,
   PinholeConversation *to_bob;
 
   ph_return_if_failed ();
-  f->alice = client_log_in (f, "alice");
+  f->alice = ph_model_client_log_in (f, "alice");
   to_bob = pinhole_client_get_conversation (f->alice, "bob");
   g_signal_connect (to_bob, "items-changed", G_CALLBACK (follow_appended_cb), states);
 
   /* bob is offline: the message is sealed and stored for him */
-  m = send_text (to_bob, "for when you are back", &error);
+  m = ph_model_send_text (to_bob, "for when you are back", &error);
   g_assert_no_error (error);
   g_assert_nonnull (m);
   ph_return_if_failed ();
   g_assert_cmpint (pinhole_message_get_state (m), ==, PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE);
 
   /* he logs in, reads it from the server, and the receipt makes it delivered */
-  f->bob = client_log_in (f, "bob");
+  f->bob = ph_model_client_log_in (f, "bob");
   g_assert_true (ph_iterate_until (is_delivered, m, WAIT_MS));
   seen = join (states);
   g_assert_cmpstr (seen, ==, "queued stored-for-offline delivered");
@@ -418,19 +229,19 @@ test_history_pages (Fixture      *f,
   guint total = 0;
 
   ph_return_if_failed ();
-  f->alice = client_log_in (f, "alice");
+  f->alice = ph_model_client_log_in (f, "alice");
   for (guint i = 0; i < 60; i++)
     {
       g_autofree char *text = g_strdup_printf ("stored %u", i);
-      g_autoptr(PinholeMessage) m = send_text (pinhole_client_get_conversation (f->alice, "bob"),
-                                               text, &error);
+      PinholeConversation *to_bob = pinhole_client_get_conversation (f->alice, "bob");
+      g_autoptr(PinholeMessage) m = ph_model_send_text (to_bob, text, &error);
 
       g_assert_no_error (error);
       ph_return_if_failed ();
     }
   /* a client that starts now sees the newest 50, then the 10 before them */
   g_clear_object (&f->alice);
-  f->alice = client_log_in (f, "alice");
+  f->alice = ph_model_client_log_in (f, "alice");
   to_bob = pinhole_client_get_conversation (f->alice, "bob");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (to_bob)), ==, 50);
   g_assert_true (pinhole_conversation_get_has_older (to_bob));
@@ -550,7 +361,7 @@ assert_live (PinholeConversation *from,
 {
   g_autoptr(GError) error = NULL;
   guint before = g_list_model_get_n_items (G_LIST_MODEL (to));
-  g_autoptr(PinholeMessage) m = send_text (from, text, &error);
+  g_autoptr(PinholeMessage) m = ph_model_send_text (from, text, &error);
   guint count = 0;
 
   g_assert_no_error (error);
@@ -611,11 +422,11 @@ test_server_loss (Fixture      *f,
   guint a_changes = 0, b_changes = 0;
 
   ph_return_if_failed ();
-  f->alice = client_new (f, "alice", TRUE);
-  f->bob = client_new (f, "bob", TRUE);
+  f->alice = ph_model_client_new (f, "alice", TRUE);
+  f->bob = ph_model_client_new (f, "bob", TRUE);
   to_bob.client = f->alice;
   to_alice.client = f->bob;
-  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
   a_conv = pinhole_client_get_conversation (f->alice, "bob");
   b_conv = pinhole_client_get_conversation (f->bob, "alice");
 
@@ -643,8 +454,8 @@ test_server_loss (Fixture      *f,
 
   /* it comes back, and both log in again: the same sessions carry on */
   g_assert_true (ph_server_restart (f->server, NULL));
-  g_assert_true (log_in (f->alice));
-  g_assert_true (log_in (f->bob));
+  g_assert_true (ph_model_log_in (f->alice));
+  g_assert_true (ph_model_log_in (f->bob));
   /* each side has the relay behind the session again: one opened it, the other took it */
   g_assert_true (ph_iterate_until (both_resumed, NULL, WAIT_MS));
   assert_live (a_conv, b_conv, "alice with the server again");
@@ -687,11 +498,11 @@ test_relay_only_toggle (Fixture      *f,
   PinholeSession *session;
 
   ph_return_if_failed ();
-  f->alice = client_new (f, "alice", TRUE);
-  f->bob = client_new (f, "bob", TRUE);
+  f->alice = ph_model_client_new (f, "alice", TRUE);
+  f->bob = ph_model_client_new (f, "bob", TRUE);
   to_bob.client = mine.client = f->alice;
   to_alice.client = theirs.client = f->bob;
-  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
   assert_live (pinhole_client_get_conversation (f->alice, "bob"),
                pinhole_client_get_conversation (f->bob, "alice"), "hello");
   g_assert_true (ph_iterate_until (is_direct, &to_bob, WAIT_MS));
@@ -764,7 +575,8 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_set_nonfatal_assertions ();
   g_log_set_writer_func (count_resumed_writer, &resumed, NULL);
-#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn) \
+  g_test_add (path, Fixture, NULL, ph_model_fixture_setup, fn, ph_model_fixture_teardown)
   ADD ("/integration/model/live", test_live);
   ADD ("/integration/model/stored-then-delivered", test_stored_then_delivered);
   ADD ("/integration/model/history-pages", test_history_pages);
