@@ -44,38 +44,22 @@ static void rebuild_devices (PinholeContactDialog *self);
 static char *
 device_number (PinholeDevice *device)
 {
-#if 0 /* needs core-trust: the pair's safety number replaces the key's fingerprint */
   return pinhole_device_dup_safety_number (device);
-#else
-  return pinhole_fingerprint_for_key (pinhole_device_get_key (device));
-#endif
 }
 
 static char *
 own_number (PinholeContactDialog *self)
 {
-#if 0 /* needs core-trust */
   return pinhole_client_dup_safety_number (self->client);
-#else
-  PinholeIdentity *identity = pinhole_profile_get_identity (pinhole_client_get_profile (
-    self->client));
-  g_autoptr(GBytes) key = pinhole_identity_dup_public_key (identity);
-
-  return pinhole_fingerprint_for_key (key);
-#endif
 }
 
 static gboolean
 device_is_verified (PinholeDevice *device)
 {
-#if 0 /* needs core-trust */
   gboolean verified = FALSE;
 
   g_object_get (device, "verified", &verified, NULL);
   return verified;
-#else
-  return FALSE;
-#endif
 }
 
 static void
@@ -84,7 +68,6 @@ verify_clicked_cb (GtkButton            *button,
 {
   PinholeDevice *device = g_object_get_data (G_OBJECT (button), "device");
 
-#if 0 /* needs core-trust */
   g_autoptr(GError) error = NULL;
 
   if (!pinhole_client_set_verified (self->client, pinhole_device_get_user (device),
@@ -92,9 +75,6 @@ verify_clicked_cb (GtkButton            *button,
                                     !device_is_verified (device), &error))
     g_message ("not marked: %s", error->message);
   /* the device's notify::verified rebuilds the rows */
-#else
-  g_debug ("marking %s verified needs the core's verified keys", pinhole_device_get_id (device));
-#endif
 }
 
 static const char *
@@ -198,9 +178,7 @@ update_contact (PinholeContactDialog *self)
     pinhole_enum_to_sentence (PINHOLE_TYPE_PRESENCE, pinhole_contact_get_presence (contact)));
   gboolean verified = FALSE;
 
-#if 0 /* needs core-trust */
   g_object_get (contact, "verified", &verified, NULL);
-#endif
   gtk_label_set_text (self->status_label, status);
   gtk_widget_set_visible (self->verified_image, verified);
 }
@@ -226,10 +204,8 @@ rebuild_devices (PinholeContactDialog *self)
                                G_CONNECT_SWAPPED);
       g_signal_connect_object (device, "notify::key-state", G_CALLBACK (rebuild_devices), self,
                                G_CONNECT_SWAPPED);
-#if 0 /* needs core-trust */
       g_signal_connect_object (device, "notify::verified", G_CALLBACK (rebuild_devices), self,
                                G_CONNECT_SWAPPED);
-#endif
     }
   if (n == 0)
     {
@@ -361,10 +337,8 @@ pinhole_contact_dialog_new (GtkWindow      *parent,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::presence", G_CALLBACK (update_contact), self,
                            G_CONNECT_SWAPPED);
-#if 0 /* needs core-trust */
   g_signal_connect_object (contact, "notify::verified", G_CALLBACK (update_contact), self,
                            G_CONNECT_SWAPPED);
-#endif
   g_signal_connect_object (pinhole_contact_get_devices (contact), "items-changed",
                            G_CALLBACK (rebuild_devices), self, G_CONNECT_SWAPPED);
   update_contact (self);

@@ -99,10 +99,7 @@ update_key_state (PinholeConversationView *self)
       gtk_label_set_text (self->key_label, text);
     }
   gtk_revealer_set_reveal_child (self->key_revealer, changed);
-  /* TODO(core-trust): set_contact connects "notify::verified" to this function too */
-#if 0 /* needs core-trust */
   g_object_get (self->contact, "verified", &verified, NULL);
-#endif
   gtk_widget_set_visible (self->verified_image, verified && !changed);
 }
 
@@ -285,7 +282,6 @@ accept_key_clicked_cb (PinholeConversationView *self)
     g_message ("could not accept the new key: %s", error->message);
 }
 
-#if 0 /* needs core-trust: PinholeConversation:unread and pinhole_conversation_mark_read() */
 static gboolean
 is_seen (PinholeConversationView *self)
 {
@@ -293,19 +289,18 @@ is_seen (PinholeConversationView *self)
          gtk_widget_get_mapped (GTK_WIDGET (self)) && GTK_IS_WINDOW (self->toplevel) &&
          gtk_window_is_active (GTK_WINDOW (self->toplevel));
 }
-#endif
 
 /* the newest messages are on screen in the focused window: they count as read */
 static void
 mark_read_if_seen (PinholeConversationView *self)
 {
-#if 0 /* needs core-trust: PinholeConversation:unread and pinhole_conversation_mark_read() */
-  if (is_seen (self) && pinhole_conversation_get_unread (self->conversation) > 0)
-    pinhole_conversation_mark_read (self->conversation);
-#endif
+  g_autoptr(GError) error = NULL;
+
+  if (is_seen (self) && pinhole_conversation_get_unread (self->conversation) > 0 &&
+      !pinhole_conversation_mark_read (self->conversation, &error))
+    g_message ("could not keep the read mark: %s", error->message);
 }
 
-#if 0 /* needs core-trust: pinhole_conversation_retry_async() */
 static void
 retried_cb (GObject      *source,
             GAsyncResult *result,
@@ -313,8 +308,10 @@ retried_cb (GObject      *source,
 {
   g_autoptr(PinholeConversationView) self = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeMessage) message =
+    pinhole_conversation_retry_finish (PINHOLE_CONVERSATION (source), result, &error);
 
-  if (!pinhole_conversation_retry_finish (PINHOLE_CONVERSATION (source), result, &error) &&
+  if (message == NULL &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_autofree char *words =
@@ -322,7 +319,6 @@ retried_cb (GObject      *source,
       show_error (self, words);
     }
 }
-#endif
 
 /* conversation.retry, with the id of a failed message of ours */
 static void
@@ -341,13 +337,8 @@ retry_activated (GSimpleAction *action,
     return;
   gtk_info_bar_set_revealed (self->error_bar, FALSE);
   self->stick_bottom = TRUE;
-#if 0 /* needs core-trust: pinhole_conversation_retry_async() */
   pinhole_conversation_retry_async (self->conversation, message, NULL, retried_cb,
                                     g_object_ref (self));
-#else
-  /* TODO(core-trust): until the core retries a message in place, send its text anew */
-  send_text (self, pinhole_message_get_text (message));
-#endif
 }
 
 static void
@@ -764,6 +755,8 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   g_signal_connect_object (contact, "notify::key-state", G_CALLBACK (update_key_state), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::presence", G_CALLBACK (connect_contact), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (contact, "notify::verified", G_CALLBACK (update_key_state), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::relation", G_CALLBACK (connect_contact), self,
                            G_CONNECT_SWAPPED);

@@ -272,13 +272,13 @@ test_offline_roster (Fixture      *f,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PinholeProfile) profile = NULL;
-  g_autofree char *dir = profile_dir (f, "alice");
+  g_autofree char *dir = ph_model_profile_dir (f, "alice");
   PinholeContact *bob, *bob_online;
 
   ph_return_if_failed ();
-  f->alice = client_log_in (f, "alice");
+  f->alice = ph_model_client_log_in (f, "alice");
   {
-    g_autoptr(PinholeMessage) m = send_text (pinhole_client_get_conversation (f->alice, "bob"),
+    g_autoptr(PinholeMessage) m = ph_model_send_text (pinhole_client_get_conversation (f->alice, "bob"),
                                              "before the restart", &error);
     g_assert_no_error (error);
   }
@@ -308,7 +308,7 @@ test_offline_roster (Fixture      *f,
 
   /* the server's roster takes over the same objects: a view bound to them stays bound */
   g_assert_true (ph_server_restart (f->server, NULL));
-  g_assert_true (log_in (f->alice));
+  g_assert_true (ph_model_log_in (f->alice));
   bob_online = pinhole_client_lookup_contact (f->alice, "bob");
   g_assert_true (bob_online == bob);
 }
@@ -546,10 +546,10 @@ test_retry_direct (Fixture      *f,
   ph_return_if_failed ();
   /* bob's device traces each control message it gets (pinhole-device-direct.c) */
   g_setenv ("G_MESSAGES_DEBUG", "pinhole-direct", TRUE);
-  f->alice = client_new (f, "alice", TRUE);
-  f->bob = client_new (f, "bob", FALSE);
+  f->alice = ph_model_client_new (f, "alice", TRUE);
+  f->bob = ph_model_client_new (f, "bob", FALSE);
   searching.client = f->alice;
-  g_assert_true (wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
   assert_live (pinhole_client_get_conversation (f->alice, "bob"),
                pinhole_client_get_conversation (f->bob, "alice"), "hello");
   g_assert_true (ph_iterate_until (reason_is, &searching, WAIT_MS));
