@@ -64,6 +64,7 @@ after_paint_cb (GdkFrameClock *clock,
   else if (b->step == 1)
     {
       printf ("open-ms %.1f\n", (now - b->started_us) / 1000.0);
+      printf ("open-rss-kib %ld\n", rss_kib ());
       b->step = 2;
       b->started_us = g_get_monotonic_time ();
       b->pages++;

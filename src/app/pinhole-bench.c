@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-bench.c: see pinhole-bench.h. Each step waits for the frame after it to be painted
  * (GdkFrameClock "after-paint"), so the times include layout and drawing, not only the model.
- * Lines on standard output: "first-frame", "open-ms N", "scroll-ms N PAGES MESSAGES",
- * "rss-kib N". */
+ * Lines on standard output: "first-frame", "open-ms N", "open-rss-kib N" (the conversation
+ * open, its first page drawn), "scroll-ms N PAGES MESSAGES", "rss-kib N" (after paging). */
 #define G_LOG_DOMAIN "pinhole-bench"
 
 #include "pinhole-bench.h"
@@ -55,6 +55,7 @@ after_paint_cb (GdkFrameClock *clock,
       break;
     case STEP_OPENED:
       printf ("open-ms %.1f\n", (now - bench->started_us) / 1000.0);
+      printf ("open-rss-kib %ld\n", rss_kib ());
       fflush (stdout);
       bench->started_us = g_get_monotonic_time ();
       bench->step = STEP_PAGED;
