@@ -354,6 +354,9 @@ cli_listen (Cli   *cli,
   run.watched = g_hash_table_new (NULL, NULL);
   g_signal_connect (pinhole_client_get_contacts (cli->client), "items-changed",
                     G_CALLBACK (contacts_changed_cb), &run);
+  /* the contacts the profile kept are in the model before the first log-in */
+  watch_contacts (&run, pinhole_client_get_contacts (cli->client), 0,
+                  g_list_model_get_n_items (pinhole_client_get_contacts (cli->client)));
   g_signal_connect (cli->client, "disconnected", G_CALLBACK (disconnected_cb), &run);
 
   cli->direct_paths = TRUE;
