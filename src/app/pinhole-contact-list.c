@@ -10,6 +10,7 @@
 #include <handy.h>
 
 #include "pinhole-contact-row.h"
+#include "pinhole-offline-banner.h"
 #include "pinhole-request-row.h"
 
 struct _PinholeContactList
@@ -26,7 +27,7 @@ struct _PinholeContactList
   GtkToggleButton *search_button;
   GtkSearchBar   *search_bar;
   GtkSearchEntry *search_entry;
-  GtkRevealer    *offline_revealer;
+  PinholeOfflineBanner *offline_banner;
   GtkStack       *list_stack;
   GtkRevealer    *requests_revealer;
   GtkListBox     *requests_box;
@@ -39,9 +40,6 @@ struct _PinholeContactList
 };
 
 G_DEFINE_FINAL_TYPE (PinholeContactList, pinhole_contact_list, GTK_TYPE_BOX)
-
-enum { PROP_0, PROP_OFFLINE, N_PROPS };
-static GParamSpec *properties[N_PROPS];
 
 enum { SIGNAL_CONTACT_ACTIVATED, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -176,45 +174,6 @@ add_confirm_cb (PinholeContactList *self)
 }
 
 static void
-pinhole_contact_list_get_property (GObject    *object,
-                                   guint       prop_id,
-                                   GValue     *value,
-                                   GParamSpec *pspec)
-{
-  PinholeContactList *self = PINHOLE_CONTACT_LIST (object);
-
-  switch (prop_id)
-    {
-    case PROP_OFFLINE:
-      g_value_set_boolean (value, gtk_revealer_get_reveal_child (self->offline_revealer));
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-pinhole_contact_list_set_property (GObject      *object,
-                                   guint         prop_id,
-                                   const GValue *value,
-                                   GParamSpec   *pspec)
-{
-  PinholeContactList *self = PINHOLE_CONTACT_LIST (object);
-
-  switch (prop_id)
-    {
-    case PROP_OFFLINE:
-      if (gtk_revealer_get_reveal_child (self->offline_revealer) == g_value_get_boolean (value))
-        return;
-      gtk_revealer_set_reveal_child (self->offline_revealer, g_value_get_boolean (value));
-      g_object_notify_by_pspec (object, pspec);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 pinhole_contact_list_dispose (GObject *object)
 {
   PinholeContactList *self = PINHOLE_CONTACT_LIST (object);
@@ -236,18 +195,13 @@ pinhole_contact_list_class_init (PinholeContactListClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
-  object_class->get_property = pinhole_contact_list_get_property;
-  object_class->set_property = pinhole_contact_list_set_property;
   object_class->dispose = pinhole_contact_list_dispose;
 
-  properties[PROP_OFFLINE] =
-    g_param_spec_boolean ("offline", NULL, NULL, FALSE,
-                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
   signals[SIGNAL_CONTACT_ACTIVATED] =
     g_signal_new ("contact-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 1, PINHOLE_TYPE_CONTACT);
 
+  g_type_ensure (PINHOLE_TYPE_OFFLINE_BANNER);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/pinhole/Pinhole/pinhole-contact-list.ui");
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, header_bar);
@@ -259,7 +213,7 @@ pinhole_contact_list_class_init (PinholeContactListClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, search_button);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, search_bar);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, search_entry);
-  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, offline_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeContactList, offline_banner);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, list_stack);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, requests_revealer);
   gtk_widget_class_bind_template_child (widget_class, PinholeContactList, requests_box);
@@ -331,6 +285,14 @@ pinhole_contact_list_add_contact (PinholeContactList *self)
   g_return_if_fail (PINHOLE_IS_CONTACT_LIST (self));
 
   gtk_popover_popup (self->add_popover);
+}
+
+/* Returns: (transfer none): the sidebar's offline banner, which the window binds */
+PinholeOfflineBanner *
+pinhole_contact_list_get_offline_banner (PinholeContactList *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONTACT_LIST (self), NULL);
+  return self->offline_banner;
 }
 
 /* Returns: (transfer none): the sidebar's header bar, for the window's HdyHeaderGroup */

@@ -6,6 +6,7 @@
 #include <handy.h>
 
 #include "pinhole-client.h"
+#include "pinhole-offline-banner.h"
 
 G_BEGIN_DECLS
 
@@ -21,5 +22,6 @@ void pinhole_contact_list_set_selection_visible (PinholeContactList *self,
 void pinhole_contact_list_add_contact           (PinholeContactList *self);
 void pinhole_contact_list_start_search          (PinholeContactList *self);
 HdyHeaderBar *pinhole_contact_list_get_header_bar (PinholeContactList *self);
+PinholeOfflineBanner *pinhole_contact_list_get_offline_banner (PinholeContactList *self);
 
 G_END_DECLS

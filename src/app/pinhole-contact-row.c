@@ -72,9 +72,7 @@ update_path (PinholeContactRow *self)
 static void
 update_preview (PinholeContactRow *self)
 {
-  GListModel *messages = G_LIST_MODEL (self->conversation);
-  guint n = g_list_model_get_n_items (messages);
-  g_autoptr(PinholeMessage) last = n > 0 ? g_list_model_get_item (messages, n - 1) : NULL;
+  PinholeMessage *last = pinhole_conversation_get_last_message (self->conversation);
 
   if (pinhole_contact_get_relation (self->contact) == PINHOLE_RELATION_REQUESTED)
     gtk_label_set_text (self->preview_label, _("Waiting for them to accept"));
@@ -87,6 +85,24 @@ update_preview (PinholeContactRow *self)
     }
   else
     gtk_label_set_text (self->preview_label, pinhole_message_get_text (last));
+}
+
+static void
+update_unread (PinholeContactRow *self)
+{
+  guint unread = pinhole_conversation_get_unread (self->conversation);
+
+  if (unread > 0)
+    {
+      g_autofree char *count = g_strdup_printf ("%u", unread);
+      g_autofree char *name = g_strdup_printf (g_dngettext (NULL, "%u unread message",
+                                                            "%u unread messages", unread),
+                                               unread);
+
+      gtk_label_set_text (self->unread_label, count);
+      atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self->unread_label)), name);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->unread_label), unread > 0);
 }
 
 static void
@@ -141,11 +157,14 @@ pinhole_contact_row_new (PinholeContact      *contact,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::path-kind", G_CALLBACK (update_path), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (conversation, "items-changed", G_CALLBACK (update_preview), self,
+  g_signal_connect_object (conversation, "notify::last-message", G_CALLBACK (update_preview),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (conversation, "notify::unread", G_CALLBACK (update_unread), self,
                            G_CONNECT_SWAPPED);
   update_presence (self);
   update_path (self);
   update_preview (self);
+  update_unread (self);
   return GTK_WIDGET (self);
 }
 

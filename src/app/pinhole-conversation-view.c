@@ -14,6 +14,7 @@
 
 #include "pinhole-contact-dialog.h"
 #include "pinhole-message-list.h"
+#include "pinhole-offline-banner.h"
 #include "pinhole-path-button.h"
 
 /* one page of history per load, as the core reads it */
@@ -32,7 +33,7 @@ struct _PinholeConversationView
   GtkWidget           *verified_image;
   PinholePathButton   *path_button;
   GtkButton           *details_button;
-  GtkRevealer         *offline_revealer;
+  PinholeOfflineBanner *offline_banner;
   GtkRevealer         *key_revealer;
   GtkLabel            *key_title_label;
   GtkLabel            *key_label;
@@ -70,14 +71,8 @@ struct _PinholeConversationView
 
 G_DEFINE_FINAL_TYPE (PinholeConversationView, pinhole_conversation_view, GTK_TYPE_BOX)
 
-enum { PROP_0, PROP_OFFLINE, N_PROPS };
-static GParamSpec *properties[N_PROPS];
-
 enum { SIGNAL_BACK, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-static void send_text (PinholeConversationView *self,
-                       const char              *text);
 
 /* the key banner and the verified mark: a changed key holds messages until it is accepted */
 static void
@@ -528,45 +523,6 @@ pinhole_conversation_view_map (GtkWidget *widget)
 }
 
 static void
-pinhole_conversation_view_get_property (GObject    *object,
-                                        guint       prop_id,
-                                        GValue     *value,
-                                        GParamSpec *pspec)
-{
-  PinholeConversationView *self = PINHOLE_CONVERSATION_VIEW (object);
-
-  switch (prop_id)
-    {
-    case PROP_OFFLINE:
-      g_value_set_boolean (value, gtk_revealer_get_reveal_child (self->offline_revealer));
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-pinhole_conversation_view_set_property (GObject      *object,
-                                        guint         prop_id,
-                                        const GValue *value,
-                                        GParamSpec   *pspec)
-{
-  PinholeConversationView *self = PINHOLE_CONVERSATION_VIEW (object);
-
-  switch (prop_id)
-    {
-    case PROP_OFFLINE:
-      if (gtk_revealer_get_reveal_child (self->offline_revealer) == g_value_get_boolean (value))
-        return;
-      gtk_revealer_set_reveal_child (self->offline_revealer, g_value_get_boolean (value));
-      g_object_notify_by_pspec (object, pspec);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 pinhole_conversation_view_dispose (GObject *object)
 {
   PinholeConversationView *self = PINHOLE_CONVERSATION_VIEW (object);
@@ -587,20 +543,15 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
-  object_class->get_property = pinhole_conversation_view_get_property;
-  object_class->set_property = pinhole_conversation_view_set_property;
   object_class->dispose = pinhole_conversation_view_dispose;
   widget_class->hierarchy_changed = pinhole_conversation_view_hierarchy_changed;
   widget_class->map = pinhole_conversation_view_map;
-  properties[PROP_OFFLINE] =
-    g_param_spec_boolean ("offline", NULL, NULL, FALSE,
-                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
   signals[SIGNAL_BACK] =
     g_signal_new ("back", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
 
   g_type_ensure (PINHOLE_TYPE_PATH_BUTTON);
+  g_type_ensure (PINHOLE_TYPE_OFFLINE_BANNER);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/pinhole/Pinhole/pinhole-conversation-view.ui");
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, header_bar);
@@ -609,7 +560,7 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, verified_image);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, path_button);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, details_button);
-  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, offline_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, offline_banner);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_revealer);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_title_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, key_label);
@@ -769,6 +720,14 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), draft ? draft : "", -1);
   gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
   mark_read_if_seen (self);
+}
+
+/* Returns: (transfer none): the conversation's offline banner, which the window binds */
+PinholeOfflineBanner *
+pinhole_conversation_view_get_offline_banner (PinholeConversationView *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_CONVERSATION_VIEW (self), NULL);
+  return self->offline_banner;
 }
 
 /* Returns: (transfer none): the conversation's header bar, for the window's HdyHeaderGroup */

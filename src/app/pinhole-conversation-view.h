@@ -6,6 +6,7 @@
 #include <handy.h>
 
 #include "pinhole-client.h"
+#include "pinhole-offline-banner.h"
 
 G_BEGIN_DECLS
 
@@ -20,5 +21,7 @@ void pinhole_conversation_view_set_show_back (PinholeConversationView *self,
                                               gboolean                 show);
 
 HdyHeaderBar *pinhole_conversation_view_get_header_bar (PinholeConversationView *self);
+PinholeOfflineBanner *pinhole_conversation_view_get_offline_banner (
+  PinholeConversationView *self);
 
 G_END_DECLS

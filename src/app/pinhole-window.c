@@ -85,16 +85,6 @@ folded_cb (PinholeWindow *self)
   pinhole_contact_list_set_selection_visible (self->contact_list, !folded);
 }
 
-static gboolean
-offline_from_state (GBinding     *binding,
-                    const GValue *from,
-                    GValue       *to,
-                    gpointer      user_data)
-{
-  g_value_set_boolean (to, g_value_get_enum (from) != PINHOLE_CONNECTION_STATE_ONLINE);
-  return TRUE;
-}
-
 static void
 message_received_cb (PinholeClient *client,
                      const char    *from,
@@ -124,10 +114,10 @@ show_chats (PinholeWindow *self)
   PinholeReconnector *reconnector = pinhole_application_get_reconnector (self->app);
 
   pinhole_contact_list_set_client (self->contact_list, client (self));
-  g_object_bind_property_full (reconnector, "state", self->contact_list, "offline",
-                               G_BINDING_SYNC_CREATE, offline_from_state, NULL, NULL, NULL);
-  g_object_bind_property_full (reconnector, "state", self->conversation_view, "offline",
-                               G_BINDING_SYNC_CREATE, offline_from_state, NULL, NULL, NULL);
+  pinhole_offline_banner_set_reconnector (
+    pinhole_contact_list_get_offline_banner (self->contact_list), reconnector);
+  pinhole_offline_banner_set_reconnector (
+    pinhole_conversation_view_get_offline_banner (self->conversation_view), reconnector);
   g_signal_connect_object (client (self), "message-received", G_CALLBACK (message_received_cb),
                            self, 0);
   gtk_stack_set_visible_child_name (self->main_stack, "chats");

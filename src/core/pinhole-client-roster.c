@@ -173,64 +173,49 @@ roster_from_result (PinholeClient *self,
 
 /* the roster as the profile keeps it between runs: users, relations, device names and keys,
  * without presence (nobody is known to be online before the server says so) */
+static void
+strip_presence (JsonArray *devices,
+                guint      index,
+                JsonNode  *device,
+                gpointer   user_data)
+{
+  if (JSON_NODE_HOLDS_OBJECT (device))
+    json_object_remove_member (json_node_get_object (device), "show");
+}
+
+static void
+strip_item_presence (JsonArray *items,
+                     guint      index,
+                     JsonNode  *item,
+                     gpointer   user_data)
+{
+  JsonNode *devices;
+
+  if (!JSON_NODE_HOLDS_OBJECT (item))
+    return;
+  devices = json_object_get_member (json_node_get_object (item), "devices");
+  if (devices != NULL && JSON_NODE_HOLDS_ARRAY (devices))
+    json_array_foreach_element (json_node_get_array (devices), strip_presence, NULL);
+}
+
+/* the roster as the profile keeps it between runs: the server's answer without presence
+ * (nobody is known to be online before the server says so); roster_from_result() reads it
+ * back with the same checks as the server's. It takes the presence out of @result itself,
+ * which is why it runs after the model has read it. */
 static char *
 roster_to_cache (JsonObject *result)
 {
-  JsonNode *node = json_object_get_member (result, "contacts");
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  JsonNode *contacts = json_object_get_member (result, "contacts");
+  g_autoptr(JsonObject) cache = NULL;
   g_autoptr(JsonNode) root = NULL;
-  JsonArray *items;
 
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+  if (contacts == NULL || !JSON_NODE_HOLDS_ARRAY (contacts))
     return NULL;
-  items = json_node_get_array (node);
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "contacts");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < json_array_get_length (items); i++)
-    {
-      JsonNode *item_node = json_array_get_element (items, i);
-      JsonObject *item;
-      JsonNode *devices;
-
-      if (!JSON_NODE_HOLDS_OBJECT (item_node))
-        continue;
-      item = json_node_get_object (item_node);
-      if (!json_object_has_member (item, "user") || !json_object_has_member (item, "relation"))
-        continue;
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "user");
-      json_builder_add_value (builder, json_node_copy (json_object_get_member (item, "user")));
-      json_builder_set_member_name (builder, "relation");
-      json_builder_add_value (builder,
-                              json_node_copy (json_object_get_member (item, "relation")));
-      json_builder_set_member_name (builder, "devices");
-      json_builder_begin_array (builder);
-      devices = json_object_get_member (item, "devices");
-      if (devices != NULL && JSON_NODE_HOLDS_ARRAY (devices))
-        for (guint j = 0; j < json_array_get_length (json_node_get_array (devices)); j++)
-          {
-            JsonNode *dn = json_array_get_element (json_node_get_array (devices), j);
-            JsonObject *d;
-
-            if (!JSON_NODE_HOLDS_OBJECT (dn))
-              continue;
-            d = json_node_get_object (dn);
-            if (!json_object_has_member (d, "device") || !json_object_has_member (d, "key"))
-              continue;
-            json_builder_begin_object (builder);
-            json_builder_set_member_name (builder, "device");
-            json_builder_add_value (builder, json_node_copy (json_object_get_member (d, "device")));
-            json_builder_set_member_name (builder, "key");
-            json_builder_add_value (builder, json_node_copy (json_object_get_member (d, "key")));
-            json_builder_end_object (builder);
-          }
-      json_builder_end_array (builder);
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
+  json_array_foreach_element (json_node_get_array (contacts), strip_item_presence, NULL);
+  cache = json_object_new ();
+  /* a new node on the same array */
+  json_object_set_member (cache, "contacts", json_node_copy (contacts));
+  root = json_node_init_object (json_node_alloc (), cache);
   return json_to_string (root, FALSE);
 }
 
