@@ -50,6 +50,9 @@ state_words (PinholeMessageState state)
       return _("Delivered");
     case PINHOLE_MESSAGE_STATE_FAILED:
       return _("Failed");
+    case PINHOLE_MESSAGE_STATE_HELD:
+      /* TRANSLATORS: a message not sent yet because the contact's safety number changed */
+      return _("Held until you accept the new key");
     case PINHOLE_MESSAGE_STATE_RECEIVED:
     default:
       return NULL;
@@ -71,6 +74,8 @@ state_icon (PinholeMessageState state)
       return "emblem-default-symbolic";
     case PINHOLE_MESSAGE_STATE_FAILED:
       return "dialog-error-symbolic";
+    case PINHOLE_MESSAGE_STATE_HELD:
+      return "changes-prevent-symbolic";
     case PINHOLE_MESSAGE_STATE_RECEIVED:
     default:
       return NULL;

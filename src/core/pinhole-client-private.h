@@ -49,6 +49,11 @@ struct _PinholeClient
   gboolean                 direct_paths;
   guint64                  next_request;
   gboolean                 roster_loaded;
+
+  /* messages on their way: a shutdown waits for them (bounded) so none stays "sending" */
+  guint                    sends_in_flight;
+  GTask                   *shutdown;      /* waiting for sends_in_flight to reach 0 */
+  guint                    shutdown_timeout;
 };
 
 /* pinhole-client.c */
@@ -120,8 +125,12 @@ void        _pinhole_client_resend_async        (PinholeClient       *self,
                                                  GCancellable        *cancellable,
                                                  GAsyncReadyCallback  callback,
                                                  gpointer             user_data);
+void        _pinhole_client_send_held           (PinholeClient       *self,
+                                                 const char          *user);
+void        _pinhole_client_send_held_trusted   (PinholeClient       *self);
 
 /* pinhole-client-direct.c */
+void        _pinhole_client_sends_settled       (PinholeClient       *self);
 void        _pinhole_client_direct_start        (PinholeClient *self);
 void        _pinhole_client_direct_stop         (PinholeClient *self);
 

@@ -275,6 +275,7 @@ refresh_roster_cb (GObject      *source,
   }
   self->roster_loaded = TRUE;
   _pinhole_client_release_held (self);
+  _pinhole_client_send_held_trusted (self);
   /* sessions that outlived a lost server connection get their relay back */
   _pinhole_client_foreach_device (self, resume_relay, NULL);
   g_task_return_boolean (task, TRUE);
@@ -579,6 +580,7 @@ pinhole_client_trust (PinholeClient *self,
   if (!pinhole_profile_trust_keys (self->profile, user, error))
     return FALSE;
   _pinhole_client_foreach_device (self, refresh_key_state, NULL);
+  _pinhole_client_send_held (self, user);
   return TRUE;
 }
 
