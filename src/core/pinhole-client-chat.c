@@ -664,6 +664,20 @@ pinhole_client_send_message_finish (PinholeClient *self,
 
 /* ---- receiving sealed messages ---- */
 
+/* keeps a sealed push for later, within the bound; one beyond it stays on the server */
+static void
+hold_offline (PinholeClient *self,
+              JsonObject    *stanza)
+{
+  if (self->held_offline->len >= PINHOLE_CLIENT_MAX_HELD_OFFLINE)
+    {
+      g_debug ("%u sealed pushes held already: this one waits on the server",
+               self->held_offline->len);
+      return;
+    }
+  g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+}
+
 void
 _pinhole_client_handle_offline (PinholeClient *self,
                                 JsonObject    *stanza,
@@ -694,7 +708,7 @@ _pinhole_client_handle_offline (PinholeClient *self,
     }
   if (!self->roster_loaded)
     {
-      g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+      hold_offline (self, stanza);
       return;
     }
   plain = pinhole_identity_open_sealed (pinhole_profile_get_identity (self->profile), sealed,
@@ -712,7 +726,7 @@ _pinhole_client_handle_offline (PinholeClient *self,
       g_debug ("offline message from %s/%s held back: %s", from, from_device, error->message);
       if (!roster_fresh && !g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED))
         {
-          g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+          hold_offline (self, stanza);
           _pinhole_client_refresh_roster (self);
         }
       return;

@@ -305,16 +305,30 @@ refresh_done_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
+  PinholeClient *self = PINHOLE_CLIENT (source);
   g_autoptr(GError) error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_debug ("roster refresh failed: %s", error->message);
+  self->roster_refreshing = FALSE;
+  if (self->roster_again)
+    {
+      self->roster_again = FALSE;
+      _pinhole_client_refresh_roster (self);
+    }
 }
 
-/* fetches the roster again in the background (after a contact change) */
+/* fetches the roster again in the background (after a contact change); asked again while one
+ * is in flight, it makes one more after it, however many pushes asked */
 void
 _pinhole_client_refresh_roster (PinholeClient *self)
 {
+  if (self->roster_refreshing)
+    {
+      self->roster_again = TRUE;
+      return;
+    }
+  self->roster_refreshing = TRUE;
   _pinhole_client_refresh_roster_async (self, refresh_done_cb, NULL);
 }
 
