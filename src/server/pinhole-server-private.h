@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "pinhole-server.h"
+#include "pinhole-acceptor.h"
 
 G_BEGIN_DECLS
 
@@ -28,6 +29,7 @@ struct _PinholeServerConnection
   gint64                   tokens_at;
   gboolean                 authenticating;
   gboolean                 closed;
+  guint                    login_timeout;  /* closes it unless it logs in in time */
 };
 
 struct _PinholeServer
@@ -41,6 +43,9 @@ struct _PinholeServer
   /* owned */
   PinholeStore       *store;
   SoupServer         *soup;
+  PinholeAcceptor    *acceptor;
+  GTlsCertificate    *certificate;   /* wss:// when set */
+  GHashTable         *handshakes;    /* "address port" → Handshake*: accepted, not upgraded */
   GHashTable         *connections;   /* PinholeServerConnection* (owned, rc box) */
   GHashTable         *devices;       /* "user/device" → connection (borrowed) */
   GHashTable         *users;         /* user → GPtrArray of connections (borrowed) */

@@ -14,7 +14,9 @@ typedef struct
   guint max_sealed_bytes;        /* one sealed offline message */
   guint stanzas_per_second;      /* sustained request rate per connection */
   guint stanza_burst;            /* requests allowed at once before the rate applies */
-  guint max_connections;
+  guint max_connections;         /* open at once, upgraded to WebSocket or not */
+  guint max_per_address;         /* open at once from one source address */
+  guint handshake_timeout_s;     /* to upgrade to WebSocket, and then to log in */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())
