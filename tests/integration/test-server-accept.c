@@ -80,7 +80,7 @@ test_half_open (void)
   /* they send nothing: each is closed once its 2 s are up, none before */
   g_assert_false (closed_within (raw[0], 1000));
   for (guint i = 0; i < G_N_ELEMENTS (raw); i++)
-    closed += raw[i] != NULL && closed_within (raw[i], 4000);
+    closed += raw[i] != NULL && closed_within (raw[i], i == 0 ? 4000 : 500);
   g_assert_cmpuint (closed, ==, G_N_ELEMENTS (raw));
   g_assert_true (registers (server, "after-half-open"));
   for (guint i = 0; i < G_N_ELEMENTS (raw); i++)
@@ -182,15 +182,8 @@ test_out_of_fds (void)
   g_assert_no_error (error);
   if (server == NULL)
     return;
-  /* more connections than the server has descriptors: WebSocket ones (it caps those below
-   * its limit) and STUN-over-TCP ones from many addresses (8 each), until it runs out */
-  for (guint i = 0; i < 40; i++)
-    {
-      GSocket *s = raw_connect (server->port, "127.0.0.1");
-
-      if (s != NULL)
-        g_ptr_array_add (held, s);
-    }
+  /* more connections than the server has descriptors: STUN-over-TCP ones from many addresses
+   * (8 each) until it runs out, then WebSocket ones */
   for (guint a = 2; a < 18; a++)
     for (guint i = 0; i < 8; i++)
       {
@@ -200,6 +193,14 @@ test_out_of_fds (void)
         if (s != NULL)
           g_ptr_array_add (held, s);
       }
+  /* the STUN responder took what was left: these WebSocket ones find no descriptor */
+  for (guint i = 0; i < 40; i++)
+    {
+      GSocket *s = raw_connect (server->port, "127.0.0.1");
+
+      if (s != NULL)
+        g_ptr_array_add (held, s);
+    }
   g_assert_cmpuint (held->len, >, 100);
   /* out of descriptors with connections waiting: it waits, it does not spin */
   before = cpu_ticks (ph_proc_get_pid (server->proc));
