@@ -118,15 +118,19 @@ def main(localedir, po_file, source_dir):
         if xgettext.returncode == 0:
             cmp = subprocess.run(['msgcmp', po_file, pot], stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
-            with open(pot) as f:
-                pot_lines = f.read().splitlines()
-            # msgcmp names a message by a line of it in the temporary template: quote its msgid
+            # msgcmp names a message by a line of it, in the .po or the temporary template:
+            # quote its msgid
             lacking = []
-            for m in re.findall(r'now\.pot:(\d+):', cmp.stdout):
-                i = min(int(m), len(pot_lines)) - 1
-                while i > 0 and not pot_lines[i].startswith('msgid '):
+            for path, line in re.findall(r'^(.*?):(\d+): ', cmp.stdout, re.M):
+                if path not in (pot, po_file):
+                    continue
+                with open(path) as f:
+                    lines = f.read().splitlines()
+                i = min(int(line), len(lines)) - 1
+                while i > 0 and not lines[i].startswith('msgid '):
                     i -= 1
-                lacking.append(pot_lines[i])
+                if lines[i] not in lacking:
+                    lacking.append(lines[i])
             check(cmp.returncode == 0,
                   f'{po_file} translates every message the sources mark',
                   'lacking: ' + '; '.join(lacking) + '\n' + cmp.stdout +
