@@ -41,10 +41,12 @@ state_words (PinholeMessageState state)
   switch (state)
     {
     case PINHOLE_MESSAGE_STATE_QUEUED:
+      /* Translators: a sent message's state, after its time ("14:02 · Sent") */
       return _("Sending");
     case PINHOLE_MESSAGE_STATE_SENT:
       return _("Sent");
     case PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE:
+      /* Translators: the contact is offline; the server keeps the sealed message for them */
       return _("Stored for offline");
     case PINHOLE_MESSAGE_STATE_DELIVERED:
       return _("Delivered");
@@ -105,6 +107,7 @@ update_state (PinholeMessageRow *self)
   if (failed)
     {
       g_autofree char *reason =
+        /* Translators: %s is why the message failed, e.g. "not connected to the server" */
         g_strdup_printf (_("Not sent: %s"),
                          failure != NULL && *failure != '\0' ? failure : _("unknown error"));
       gtk_label_set_text (self->failure_label, reason);
@@ -116,12 +119,15 @@ update_state (PinholeMessageRow *self)
 
   /* read as "alice, 14:02: hello" or "You, 14:03: hi, delivered" */
   if (!self->ours)
+    /* Translators: a screen reader's words for a message received: sender, time, text */
     name = g_strdup_printf (_("%s, %s: %s"), self->peer, time,
                             pinhole_message_get_text (self->message));
   else if (failed && failure != NULL && *failure != '\0')
+    /* Translators: a screen reader's words for a message sent: time, text, why it failed */
     name = g_strdup_printf (_("You, %s: %s, failed: %s"), time,
                             pinhole_message_get_text (self->message), failure);
   else
+    /* Translators: a screen reader's words for a message sent: time, text, state ("sent") */
     name = g_strdup_printf (_("You, %s: %s, %s"), time,
                             pinhole_message_get_text (self->message), lower ? lower : "");
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), name);
