@@ -84,6 +84,17 @@ state_icon (PinholeMessageState state)
     }
 }
 
+/* "Delivered" → "delivered" to follow a comma; only the first letter, so that a language that
+ * capitalises nouns keeps them ("bis Sie den neuen Schlüssel annehmen") */
+static char *
+first_lower (const char *words)
+{
+  const char *rest = g_utf8_next_char (words);
+  g_autofree char *first = g_utf8_strdown (words, rest - words);
+
+  return g_strconcat (first, rest, NULL);
+}
+
 static void
 update_state (PinholeMessageRow *self)
 {
@@ -96,7 +107,7 @@ update_state (PinholeMessageRow *self)
   const char *failure = pinhole_message_get_failure (self->message);
   gboolean failed = state == PINHOLE_MESSAGE_STATE_FAILED;
   g_autofree char *meta = words ? g_strdup_printf ("%s · %s", time, words) : g_strdup (time);
-  g_autofree char *lower = words ? g_utf8_strdown (words, -1) : NULL;
+  g_autofree char *lower = words ? first_lower (words) : NULL;
   g_autofree char *name = NULL;
 
   gtk_label_set_text (self->meta_label, meta);
