@@ -127,6 +127,8 @@ main (int   argc,
   gint stun_port = DEFAULT_STUN_PORT;
   gint max_offline = 0;
   gint max_per_address = 0;
+  gint max_offline_per_sender = 0;
+  gint offline_days = 0;
   gint handshake_timeout = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
@@ -144,6 +146,10 @@ main (int   argc,
       "FILE" },
     { "max-offline", 0, 0, G_OPTION_ARG_INT, &max_offline,
       "sealed messages kept for one offline device (default 1000)", "N" },
+    { "max-offline-per-sender", 0, 0, G_OPTION_ARG_INT, &max_offline_per_sender,
+      "of those, from one sender (default 250)", "N" },
+    { "offline-days", 0, 0, G_OPTION_ARG_INT, &offline_days,
+      "days a sealed message waits before it is dropped (default 30)", "N" },
     { "max-per-address", 0, 0, G_OPTION_ARG_INT, &max_per_address,
       "connections open at once from one address (default 256; raise it behind a reverse "
       "proxy, whose address every client has)", "N" },
@@ -205,6 +211,10 @@ main (int   argc,
     limits.max_offline_per_device = (guint) max_offline;
   if (max_per_address > 0)
     limits.max_per_address = (guint) max_per_address;
+  if (max_offline_per_sender > 0)
+    limits.max_offline_per_sender = (guint) max_offline_per_sender;
+  if (offline_days > 0)
+    limits.offline_days = (guint) offline_days;
   if (handshake_timeout > 0)
     limits.handshake_timeout_s = (guint) handshake_timeout;
   limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());

@@ -46,6 +46,7 @@ struct _PinholeServer
   PinholeAcceptor    *acceptor;
   GTlsCertificate    *certificate;   /* wss:// when set */
   GHashTable         *handshakes;    /* "address port" → Handshake*: accepted, not upgraded */
+  guint               purge_source;  /* drops expired sealed messages, hourly */
   GHashTable         *connections;   /* PinholeServerConnection* (owned, rc box) */
   GHashTable         *devices;       /* "user/device" → connection (borrowed) */
   GHashTable         *users;         /* user → GPtrArray of connections (borrowed) */

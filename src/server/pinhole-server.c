@@ -17,6 +17,8 @@ void
 pinhole_server_limits_init_default (PinholeServerLimits *limits)
 {
   limits->max_offline_per_device = 1000;
+  limits->max_offline_per_sender = 250;
+  limits->offline_days = 30;
   limits->max_sealed_bytes = 16 * 1024;
   limits->stanzas_per_second = 50;
   limits->stanza_burst = 200;
@@ -762,6 +764,23 @@ pinhole_server_new (PinholeStore              *store,
  * pinhole_server_listen:
  * @certificate: (nullable): serve wss:// with this certificate, or ws:// when %NULL
  */
+/* the sealed messages nobody fetched within offline_days go */
+static gboolean
+purge_cb (gpointer user_data)
+{
+  PinholeServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gint64 before = g_get_real_time () - (gint64) self->limits.offline_days * 86400 * G_USEC_PER_SEC;
+  guint purged = 0;
+
+  if (!pinhole_store_purge_offline (self->store, before, &purged, &error))
+    g_warning ("cannot drop expired sealed messages: %s", error->message);
+  else if (purged > 0)
+    g_message ("dropped %u sealed message(s) older than %u days", purged,
+               self->limits.offline_days);
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean
 pinhole_server_listen (PinholeServer      *self,
                        GInetSocketAddress *address,
@@ -787,6 +806,8 @@ pinhole_server_listen (PinholeServer      *self,
                                          self->limits.max_per_address);
   g_signal_connect (self->acceptor, "incoming", G_CALLBACK (incoming_cb), self);
   pinhole_acceptor_start (self->acceptor);
+  purge_cb (self);
+  self->purge_source = g_timeout_add_seconds (3600, purge_cb, self);
   return TRUE;
 }
 
@@ -832,6 +853,7 @@ pinhole_server_shutdown (PinholeServer *self)
       g_signal_handlers_disconnect_by_data (self->acceptor, self);
     }
   g_hash_table_remove_all (self->handshakes);
+  g_clear_handle_id (&self->purge_source, g_source_remove);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_hash_table_iter_init (&iter, self->connections);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-limits.c: the server's per-message and per-peer bounds of docs/protocol.md §2, hit on
  * purpose by raw clients of a real pinhole-server on loopback: a sealed message's size, the
- * sealed messages waiting for one device, and the relay channels one connection opens. Each
- * test also shows that what is just within the bound is accepted. */
+ * sealed messages waiting for one device and those from one sender, their expiry, and the
+ * relay channels one connection opens. Each test also shows that what is just within the
+ * bound is accepted. */
 #include "pinhole-test-peer.h"
 
 #include <sodium.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #define MAX_SEALED_BYTES  (16 * 1024)
@@ -98,6 +100,79 @@ test_offline_queue (Fixture      *f,
   send_sealed (f, 32, 503);
 }
 
+/* @from seals a small message with @id for bob's device, and the server answers @code */
+static void
+send_sealed_as (PhPeer     *from,
+                PhPeer     *to,
+                const char *id,
+                gint64      code)
+{
+  ph_peer_expect (from, code, "\"type\":\"message\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"message\":\"%s\",\"sealed\":\"c2VhbGVk\"", to->user, to->device, id);
+}
+
+/* one contact cannot fill a device's queue for everyone */
+static void
+test_offline_per_sender (Fixture      *f,
+                         gconstpointer data)
+{
+  const char *args[] = { "--max-offline", "4", "--max-offline-per-sender", "2", NULL };
+  g_autoptr(PhPeer) carol = NULL;
+  g_autoptr(PhPeer) dave = NULL;
+
+  start (f, args);
+  ph_return_if_failed ();
+  carol = ph_peer_new (f->server->url, "carol");
+  dave = ph_peer_new (f->server->url, "dave");
+  ph_peer_register (carol);
+  ph_peer_register (dave);
+  ph_peer_befriend (carol, f->bob);
+  ph_peer_befriend (dave, f->bob);
+  ph_return_if_failed ();
+  ph_peer_close (f->bob);
+  send_sealed_as (f->alice, f->bob, "a1", PH_RESULT);
+  send_sealed_as (f->alice, f->bob, "a2", PH_RESULT);
+  ph_return_if_failed ();
+  send_sealed_as (f->alice, f->bob, "a3", 503);
+  /* alice's share is full, not bob's queue */
+  send_sealed_as (carol, f->bob, "c1", PH_RESULT);
+  send_sealed_as (carol, f->bob, "c2", PH_RESULT);
+  ph_return_if_failed ();
+  /* and the queue's own bound still holds */
+  send_sealed_as (dave, f->bob, "d1", 503);
+}
+
+/* a sealed message that waited longer than --offline-days is dropped, at the latest when the
+ * server starts; a younger one is still delivered */
+static void
+test_offline_expiry (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  ph_peer_close (f->bob);
+  send_sealed_as (f->alice, f->bob, "old-one", PH_RESULT);
+  send_sealed_as (f->alice, f->bob, "young-one", PH_RESULT);
+  ph_return_if_failed ();
+  g_assert_true (ph_server_stop (f->server, NULL));
+  g_assert_cmpint (sqlite3_open (f->server->db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "UPDATE offline SET stored = stored - 31 * 86400000000"
+                                     " WHERE id = 'old-one'", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+  g_assert_true (ph_server_restart (f->server, &error));
+  g_assert_no_error (error);
+  ph_return_if_failed ();
+  ph_peer_mark (f->bob);
+  g_assert_true (ph_peer_login (f->bob));
+  ph_peer_expect_push (f->bob, "offline-message", "message", "young-one", NULL);
+  ph_peer_sync (f->bob);
+  g_assert_false (ph_peer_ever_received (f->bob, "old-one"));
+}
+
 static gboolean
 never (gpointer data)
 {
@@ -148,6 +223,8 @@ main (int   argc,
   g_test_add (path, Fixture, NULL, NULL, func, fixture_teardown)
   ADD ("/integration/limits/sealed-size", test_sealed_size);
   ADD ("/integration/limits/offline-queue", test_offline_queue);
+  ADD ("/integration/limits/offline-per-sender", test_offline_per_sender);
+  ADD ("/integration/limits/offline-expiry", test_offline_expiry);
   ADD ("/integration/limits/relay-channels", test_relay_channels);
 #undef ADD
 
