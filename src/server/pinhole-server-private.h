@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 
 typedef struct _PinholeServerConnection PinholeServerConnection;
 
+/* relay channels one connection is an end of, whichever end opened them */
+#define PINHOLE_SERVER_MAX_CHANNELS 256
+
 struct _PinholeServerConnection
 {
   /* borrowed: the server outlives its connections (it closes them in dispose) */

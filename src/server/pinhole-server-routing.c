@@ -195,10 +195,17 @@ _pinhole_server_handle_relay_open (PinholeServerConnection *c,
                    device);
       goto fail;
     }
-  if (c->channels->len >= 256)
+  if (c->channels->len >= PINHOLE_SERVER_MAX_CHANNELS)
     {
       g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
                            "too many relay channels open on this connection");
+      goto fail;
+    }
+  /* the cap holds for the end that is asked too, however many open channels to it */
+  if (peer->channels->len >= PINHOLE_SERVER_MAX_CHANNELS)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                   "%s/%s has too many relay channels open", user, device);
       goto fail;
     }
 

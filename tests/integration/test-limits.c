@@ -206,6 +206,34 @@ test_relay_channels (Fixture      *f,
   g_assert_cmpuint (opened, ==, MAX_CHANNELS);
 }
 
+/* the cap holds for the end that is asked, too: alice and carol together open 256 to bob */
+static void
+test_relay_channels_accepted (Fixture      *f,
+                              gconstpointer data)
+{
+  g_autoptr(PhPeer) carol = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  carol = ph_peer_new (f->server->url, "carol");
+  ph_peer_register (carol);
+  ph_peer_befriend (carol, f->bob);
+  ph_return_if_failed ();
+  for (guint i = 0; i < MAX_CHANNELS; i++)
+    {
+      /* 128 each: within the server's request burst (§2) */
+      PhPeer *opener = i % 2 ? carol : f->alice;
+
+      ph_peer_expect (opener, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"bob\","
+                      "\"device\":\"%s\"", f->bob->device);
+      ph_return_if_failed ();
+    }
+  ph_peer_expect (f->alice, 503, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
+                  f->bob->device);
+  ph_peer_expect (carol, 503, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
+                  f->bob->device);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -226,6 +254,7 @@ main (int   argc,
   ADD ("/integration/limits/offline-per-sender", test_offline_per_sender);
   ADD ("/integration/limits/offline-expiry", test_offline_expiry);
   ADD ("/integration/limits/relay-channels", test_relay_channels);
+  ADD ("/integration/limits/relay-channels-accepted", test_relay_channels_accepted);
 #undef ADD
 
   return g_test_run ();
