@@ -183,26 +183,38 @@ static void
 test_relay_channels (Fixture      *f,
                      gconstpointer data)
 {
+  g_autoptr(PhPeer) carol = NULL;
   guint opened = 0;
 
   start (f, NULL);
   ph_return_if_failed ();
+  /* to two contacts, so that the opener's cap is the one that is hit */
+  carol = ph_peer_new (f->server->url, "carol");
+  ph_peer_register (carol);
+  ph_peer_befriend (f->alice, carol);
+  ph_return_if_failed ();
   ph_peer_mark (f->bob);
+  ph_peer_mark (carol);
   for (guint i = 0; i < MAX_CHANNELS; i++)
     {
+      PhPeer *to = i % 2 ? carol : f->bob;
+
       /* after the first 150, 40 a second: under the server's request rate (§2) */
       if (i >= 150)
         ph_iterate_until (never, NULL, 25);
-      ph_peer_expect (f->alice, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"bob\","
-                      "\"device\":\"%s\"", f->bob->device);
+      ph_peer_expect (f->alice, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"%s\","
+                      "\"device\":\"%s\"", to->user, to->device);
       ph_return_if_failed ();
     }
   ph_peer_expect (f->alice, 503, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
                   f->bob->device);
-  /* bob was told of each channel that opened, and of no other */
+  /* bob and carol were told of each channel that opened, and of no other */
   ph_peer_sync (f->bob);
+  ph_peer_sync (carol);
   for (guint i = f->bob->mark; i < f->bob->ws->texts->len; i++)
     opened += strstr (g_ptr_array_index (f->bob->ws->texts, i), "\"relay-open\"") != NULL;
+  for (guint i = carol->mark; i < carol->ws->texts->len; i++)
+    opened += strstr (g_ptr_array_index (carol->ws->texts, i), "\"relay-open\"") != NULL;
   g_assert_cmpuint (opened, ==, MAX_CHANNELS);
 }
 
