@@ -38,6 +38,7 @@ connection_clear (PinholeServerConnection *c)
   g_free (c->device);
   g_free (c->show);
   g_free (c->stun_host);
+  g_free (c->address);
   g_clear_pointer (&c->channels, g_array_unref);
 }
 
@@ -658,6 +659,9 @@ websocket_cb (SoupServer              *soup,
   c->server = self;
   c->ws = g_object_ref (ws);
   c->stun_host = host_from_header (host);
+  c->address = g_strdup (soup_server_message_get_remote_host (msg));
+  if (c->address == NULL)
+    c->address = g_strdup ("unknown");
   c->channels = g_array_new (FALSE, FALSE, sizeof (guint32));
   c->tokens = self->limits.stanza_burst;
   c->tokens_at = g_get_monotonic_time ();
@@ -715,6 +719,7 @@ pinhole_server_finalize (GObject *object)
   g_clear_pointer (&self->users, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->handshakes, g_hash_table_unref);
+  g_clear_pointer (&self->strikes, g_hash_table_unref);
   G_OBJECT_CLASS (pinhole_server_parent_class)->finalize (object);
 }
 
@@ -740,6 +745,7 @@ pinhole_server_init (PinholeServer *self)
   self->channels = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->handshakes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) handshake_free);
+  self->strikes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->next_channel = g_random_int_range (1, G_MAXINT32);
 }
 

@@ -14,6 +14,8 @@
 #define MAX_OFFLINE       3          /* --max-offline for the queue test */
 #define MAX_CHANNELS      256
 
+static gboolean never (gpointer data);
+
 typedef struct
 {
   PhServer *server;
@@ -173,6 +175,43 @@ test_offline_expiry (Fixture      *f,
   g_assert_false (ph_peer_ever_received (f->bob, "old-one"));
 }
 
+/* one password log-in of @p on a new connection, answered @code */
+static void
+log_in_with (PhPeer     *p,
+             const char *password,
+             gint64      code)
+{
+  ph_peer_close (p);
+  g_assert_true (ph_peer_connect (p));
+  ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"password\":\"%s\"", p->user, p->device, p->key64,
+                  password);
+}
+
+/* guessing a password: five wrong ones are answered, then the account waits (1 s, then 2 s)
+ * and even the right password gets 429 until then; after the wait it gets in */
+static void
+test_password_guessing (Fixture      *f,
+                        gconstpointer data)
+{
+  g_autofree char *right = NULL;
+  g_autofree char *bobs = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  right = ph_peer_dup_password (f->alice);
+  bobs = ph_peer_dup_password (f->bob);
+  for (guint i = 0; i < 5; i++)
+    log_in_with (f->alice, "not-the-password", 401);
+  ph_return_if_failed ();
+  log_in_with (f->alice, "not-the-password", 401);   /* the sixth: 1 s from now */
+  log_in_with (f->alice, right, 429);
+  /* bob is not held up by alice's failures */
+  log_in_with (f->bob, bobs, PH_RESULT);
+  ph_iterate_until (never, NULL, 1200);
+  log_in_with (f->alice, right, PH_RESULT);
+}
+
 static gboolean
 never (gpointer data)
 {
@@ -265,6 +304,7 @@ main (int   argc,
   ADD ("/integration/limits/offline-queue", test_offline_queue);
   ADD ("/integration/limits/offline-per-sender", test_offline_per_sender);
   ADD ("/integration/limits/offline-expiry", test_offline_expiry);
+  ADD ("/integration/limits/password-guessing", test_password_guessing);
   ADD ("/integration/limits/relay-channels", test_relay_channels);
   ADD ("/integration/limits/relay-channels-accepted", test_relay_channels_accepted);
 #undef ADD
