@@ -50,9 +50,13 @@ create_contact_row (gpointer item,
 {
   PinholeContactList *self = user_data;
   PinholeContact *contact = item;
+  GtkWidget *row = pinhole_contact_row_new (contact, pinhole_client_get_conversation (
+                                              self->client, pinhole_contact_get_user (contact)));
 
-  return pinhole_contact_row_new (contact, pinhole_client_get_conversation (
-                                             self->client, pinhole_contact_get_user (contact)));
+  /* a contact blocked meanwhile leaves the list (filter_cb) */
+  g_signal_connect_object (contact, "notify::relation", G_CALLBACK (gtk_list_box_row_changed),
+                           row, G_CONNECT_SWAPPED);
+  return row;
 }
 
 static GtkWidget *
@@ -74,6 +78,8 @@ filter_cb (GtkListBoxRow *row,
   g_autofree char *folded_query = NULL;
   g_autofree char *folded_user = NULL;
 
+  if (pinhole_contact_get_relation (contact) == PINHOLE_RELATION_BLOCKED)
+    return FALSE;
   if (*query == '\0')
     return TRUE;
   folded_query = g_utf8_casefold (query, -1);

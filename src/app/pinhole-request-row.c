@@ -17,6 +17,7 @@ struct _PinholeRequestRow
   GtkLabel       *label;
   GtkButton      *accept_button;
   GtkButton      *decline_button;
+  GtkButton      *block_button;
 
   /* owned */
   PinholeClient  *client;
@@ -40,6 +41,7 @@ answered_cb (GObject      *source,
   /* still listed: let the user try again, and say why it failed */
   gtk_widget_set_sensitive (GTK_WIDGET (self->accept_button), TRUE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->decline_button), TRUE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->block_button), TRUE);
   gtk_label_set_text (self->label, error->message);
 }
 
@@ -49,6 +51,7 @@ answer (PinholeRequestRow *self,
 {
   gtk_widget_set_sensitive (GTK_WIDGET (self->accept_button), FALSE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->decline_button), FALSE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->block_button), FALSE);
   pinhole_client_contact_async (self->client, verb, pinhole_contact_get_user (self->contact),
                                 NULL, answered_cb, g_object_ref (self));
 }
@@ -63,6 +66,12 @@ static void
 decline_clicked_cb (PinholeRequestRow *self)
 {
   answer (self, "decline");
+}
+
+static void
+block_clicked_cb (PinholeRequestRow *self)
+{
+  answer (self, "block");
 }
 
 static void
@@ -88,8 +97,10 @@ pinhole_request_row_class_init (PinholeRequestRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeRequestRow, label);
   gtk_widget_class_bind_template_child (widget_class, PinholeRequestRow, accept_button);
   gtk_widget_class_bind_template_child (widget_class, PinholeRequestRow, decline_button);
+  gtk_widget_class_bind_template_child (widget_class, PinholeRequestRow, block_button);
   gtk_widget_class_bind_template_callback (widget_class, accept_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, decline_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, block_clicked_cb);
 }
 
 static void
@@ -107,6 +118,7 @@ pinhole_request_row_new (PinholeClient  *client,
   g_autofree char *text = g_strdup_printf (_("%s wants to be your contact"), user);
   g_autofree char *accept = g_strdup_printf (_("Accept %s"), user);
   g_autofree char *decline = g_strdup_printf (_("Decline %s"), user);
+  g_autofree char *block = g_strdup_printf (_("Block %s"), user);
 
   self->client = g_object_ref (client);
   self->contact = g_object_ref (contact);
@@ -115,5 +127,6 @@ pinhole_request_row_new (PinholeClient  *client,
   /* "Accept" alone is ambiguous to a screen reader when two requests wait */
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self->accept_button)), accept);
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self->decline_button)), decline);
+  atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self->block_button)), block);
   return GTK_WIDGET (self);
 }

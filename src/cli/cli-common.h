@@ -158,6 +158,8 @@ int cli_add      (Cli *cli, int argc, char **argv);
 int cli_accept   (Cli *cli, int argc, char **argv);
 int cli_decline  (Cli *cli, int argc, char **argv);
 int cli_remove   (Cli *cli, int argc, char **argv);
+int cli_block    (Cli *cli, int argc, char **argv);
+int cli_unblock  (Cli *cli, int argc, char **argv);
 int cli_contacts (Cli *cli, int argc, char **argv);
 int cli_send     (Cli *cli, int argc, char **argv);
 int cli_listen   (Cli *cli, int argc, char **argv);

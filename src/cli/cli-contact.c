@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * cli-contact.c: `add`, `accept`, `decline` and `remove USER`: the four roster requests,
- * which differ only in their verb and the sentence they print. */
+ * cli-contact.c: `add`, `accept`, `decline`, `remove`, `block` and `unblock USER`: the roster
+ * requests, which differ only in their verb and the sentence they print. */
 #include "cli-common.h"
 
 typedef struct
@@ -51,6 +51,9 @@ contact_command (Cli        *cli,
   json_object_set_string_member (fields, "relation", relation);
   if (g_strcmp0 (relation, "mutual") == 0)
     cli_event (cli, "contact", fields, "%s is your contact", user);
+  else if (g_strcmp0 (relation, "blocked") == 0)
+    cli_event (cli, "contact", fields, "%s is blocked: their contact requests no longer reach "
+               "you", user);
   else if (g_strcmp0 (relation, "requested") == 0)
     cli_event (cli, "contact", fields, "asked %s to be your contact; waiting for them to accept",
                user);
@@ -81,4 +84,16 @@ int
 cli_remove (Cli *cli, int argc, char **argv)
 {
   return contact_command (cli, "remove", "remove", argc, argv);
+}
+
+int
+cli_block (Cli *cli, int argc, char **argv)
+{
+  return contact_command (cli, "block", "block", argc, argv);
+}
+
+int
+cli_unblock (Cli *cli, int argc, char **argv)
+{
+  return contact_command (cli, "unblock", "unblock", argc, argv);
 }

@@ -204,6 +204,10 @@ cli_contact_async (Cli                 *cli,
     pinhole_dbus_instance_call_accept (cli->remote, user, NULL, callback, user_data);
   else if (strcmp (verb, "decline") == 0)
     pinhole_dbus_instance_call_decline (cli->remote, user, NULL, callback, user_data);
+  else if (strcmp (verb, "block") == 0)
+    pinhole_dbus_instance_call_block (cli->remote, user, NULL, callback, user_data);
+  else if (strcmp (verb, "unblock") == 0)
+    pinhole_dbus_instance_call_unblock (cli->remote, user, NULL, callback, user_data);
   else
     {
       g_assert (strcmp (verb, "remove") == 0);

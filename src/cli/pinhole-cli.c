@@ -16,6 +16,8 @@ static const CliCommand commands[] = {
   { "accept", cli_accept, "USER", "accept USER's contact request" },
   { "decline", cli_decline, "USER", "decline USER's contact request" },
   { "remove", cli_remove, "USER", "remove USER from your contacts" },
+  { "block", cli_block, "USER", "remove USER and refuse their contact requests for good" },
+  { "unblock", cli_unblock, "USER", "let USER ask to be your contact again" },
   { "contacts", cli_contacts, "", "list contacts with presence, path and RTT" },
   { "send", cli_send, "USER TEXT|-", "send TEXT, or each line of standard input, to USER" },
   { "listen", cli_listen, "[--messages N]", "stay online and print every event" },

@@ -320,7 +320,7 @@ _pinhole_client_handle_relay_open (PinholeClient *self,
         g_debug ("refusing a session from %s/%s: %s", user, name, error->message);
       _pinhole_client_close_channel (self, (guint32) channel);
       if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
-        _pinhole_client_refresh_roster (self);
+        _pinhole_client_refresh_roster_soon (self);
       return;
     }
   _pinhole_device_accept_relay (device, relay);
@@ -727,7 +727,7 @@ _pinhole_client_handle_offline (PinholeClient *self,
       if (!roster_fresh && !g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED))
         {
           hold_offline (self, stanza);
-          _pinhole_client_refresh_roster (self);
+          _pinhole_client_refresh_roster_soon (self);
         }
       return;
     }

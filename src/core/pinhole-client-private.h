@@ -54,7 +54,7 @@ struct _PinholeClient
   gboolean                 direct_paths;
   guint64                  next_request;
   gboolean                 roster_loaded;
-  gboolean                 roster_refreshing; /* a background refresh is in flight */
+  gboolean                 roster_refreshing; /* a _refresh_roster_soon() is in flight */
   gboolean                 roster_again;      /* and another was asked for meanwhile */
 
   /* messages on their way: a shutdown waits for them (bounded) so none stays "sending" */
@@ -87,6 +87,7 @@ gboolean    _pinhole_client_refresh_roster_finish (PinholeClient *self,
                                                    GAsyncResult  *result,
                                                    GError       **error);
 void        _pinhole_client_refresh_roster      (PinholeClient *self);
+void        _pinhole_client_refresh_roster_soon (PinholeClient *self);
 void        _pinhole_client_handle_presence     (PinholeClient *self,
                                                  JsonObject    *stanza);
 void        _pinhole_client_handle_contact      (PinholeClient *self,

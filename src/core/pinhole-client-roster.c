@@ -305,23 +305,41 @@ refresh_done_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  PinholeClient *self = PINHOLE_CLIENT (source);
   g_autoptr(GError) error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_debug ("roster refresh failed: %s", error->message);
+}
+
+static void
+refresh_soon_done_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  PinholeClient *self = PINHOLE_CLIENT (source);
+
+  refresh_done_cb (source, result, user_data);
   self->roster_refreshing = FALSE;
   if (self->roster_again)
     {
       self->roster_again = FALSE;
-      _pinhole_client_refresh_roster (self);
+      _pinhole_client_refresh_roster_soon (self);
     }
 }
 
-/* fetches the roster again in the background (after a contact change); asked again while one
- * is in flight, it makes one more after it, however many pushes asked */
+/* fetches the roster again in the background, at once (after a contact change: what the user
+ * did shows without delay) */
 void
 _pinhole_client_refresh_roster (PinholeClient *self)
+{
+  _pinhole_client_refresh_roster_async (self, refresh_done_cb, NULL);
+}
+
+/* the same for what a peer or the server can repeat at will (a presence or a session from a
+ * device we have no key for): asked again while one is in flight, it makes one more after it,
+ * however many asked */
+void
+_pinhole_client_refresh_roster_soon (PinholeClient *self)
 {
   if (self->roster_refreshing)
     {
@@ -329,7 +347,7 @@ _pinhole_client_refresh_roster (PinholeClient *self)
       return;
     }
   self->roster_refreshing = TRUE;
-  _pinhole_client_refresh_roster_async (self, refresh_done_cb, NULL);
+  _pinhole_client_refresh_roster_async (self, refresh_soon_done_cb, NULL);
 }
 
 /* ---- pushes ---- */
@@ -351,7 +369,7 @@ _pinhole_client_handle_presence (PinholeClient *self,
   if (d != NULL)
     _pinhole_device_set_presence (d, presence_from_show (show));
   else if (self->roster_loaded)
-    _pinhole_client_refresh_roster (self);   /* a device we have no key for yet */
+    _pinhole_client_refresh_roster_soon (self);   /* a device we have no key for yet */
   g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_PRESENCE_CHANGED], 0,
                  user, device, show);
 }
@@ -502,7 +520,7 @@ contact_request_cb (GObject      *source,
 
 /**
  * pinhole_client_contact_async:
- * @verb: "subscribe" (add), "accept", "decline" or "remove"
+ * @verb: "subscribe" (add), "accept", "decline", "remove", "block" or "unblock"
  */
 void
 pinhole_client_contact_async (PinholeClient       *self,
@@ -520,7 +538,7 @@ pinhole_client_contact_async (PinholeClient       *self,
   pinhole_client_request_async (self, stanza, cancellable, contact_request_cb, task);
 }
 
-/* Returns: (transfer full): the relation now: "mutual", "requested" or "none" */
+/* Returns: (transfer full): the relation now: "mutual", "requested", "blocked" or "none" */
 char *
 pinhole_client_contact_finish (PinholeClient *self,
                                GAsyncResult  *result,

@@ -18,6 +18,7 @@ static const Sentence sentences[] = {
   { pinhole_relation_get_type, PINHOLE_RELATION_REQUESTED, N_("asked, no answer yet") },
   { pinhole_relation_get_type, PINHOLE_RELATION_INCOMING, N_("wants to be your contact") },
   { pinhole_relation_get_type, PINHOLE_RELATION_MUTUAL, N_("contact") },
+  { pinhole_relation_get_type, PINHOLE_RELATION_BLOCKED, N_("blocked") },
 
   { pinhole_presence_get_type, PINHOLE_PRESENCE_OFFLINE, N_("offline") },
   { pinhole_presence_get_type, PINHOLE_PRESENCE_AWAY, N_("away") },

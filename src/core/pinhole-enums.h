@@ -17,6 +17,7 @@ typedef enum
   PINHOLE_RELATION_REQUESTED,   /* we asked, no answer yet */
   PINHOLE_RELATION_INCOMING,    /* they asked, we have not answered */
   PINHOLE_RELATION_MUTUAL,
+  PINHOLE_RELATION_BLOCKED,     /* we blocked them: their requests never reach us */
 } PinholeRelation;
 
 /* in order: a contact's presence is the highest of its devices' */

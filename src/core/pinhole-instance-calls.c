@@ -19,6 +19,8 @@ typedef enum
   CALL_ACCEPT,
   CALL_DECLINE,
   CALL_REMOVE,
+  CALL_BLOCK,
+  CALL_UNBLOCK,
   CALL_SET_RELAY_ONLY,
   CALL_TRUST,
   CALL_OPEN_PATH,
@@ -32,6 +34,8 @@ static const char *const contact_verbs[] = {
   [CALL_ACCEPT] = "accept",
   [CALL_DECLINE] = "decline",
   [CALL_REMOVE] = "remove",
+  [CALL_BLOCK] = "block",
+  [CALL_UNBLOCK] = "unblock",
 };
 
 typedef struct
@@ -223,6 +227,8 @@ run (Call *call)
     case CALL_ACCEPT:
     case CALL_DECLINE:
     case CALL_REMOVE:
+    case CALL_BLOCK:
+    case CALL_UNBLOCK:
       pinhole_client_contact_async (self->client, contact_verbs[call->kind], call->user,
                                     cancellable, contact_cb, call);
       return;
@@ -373,6 +379,8 @@ INSTANCE_USER_CALL (add, CALL_ADD)
 INSTANCE_USER_CALL (accept, CALL_ACCEPT)
 INSTANCE_USER_CALL (decline, CALL_DECLINE)
 INSTANCE_USER_CALL (remove, CALL_REMOVE)
+INSTANCE_USER_CALL (block, CALL_BLOCK)
+INSTANCE_USER_CALL (unblock, CALL_UNBLOCK)
 INSTANCE_USER_CALL (trust, CALL_TRUST)
 INSTANCE_USER_CALL (open_path, CALL_OPEN_PATH)
 INSTANCE_USER_CALL (close_path, CALL_CLOSE_PATH)
@@ -402,6 +410,8 @@ _pinhole_instance_connect_calls (PinholeInstance *self)
     { "handle-accept", G_CALLBACK (instance_accept_cb) },
     { "handle-decline", G_CALLBACK (instance_decline_cb) },
     { "handle-remove", G_CALLBACK (instance_remove_cb) },
+    { "handle-block", G_CALLBACK (instance_block_cb) },
+    { "handle-unblock", G_CALLBACK (instance_unblock_cb) },
     { "handle-set-relay-only", G_CALLBACK (instance_set_relay_only_cb) },
     { "handle-trust", G_CALLBACK (instance_trust_cb) },
     { "handle-open-path", G_CALLBACK (instance_open_path_cb) },

@@ -132,6 +132,8 @@ void _pinhole_server_handle_subscribe (PinholeServerConnection *c, JsonObject *s
 void _pinhole_server_handle_accept   (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_decline  (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_remove   (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_block    (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_unblock  (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_presence (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_message  (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_offline_ack (PinholeServerConnection *c, JsonObject *s,

@@ -179,6 +179,15 @@ _pinhole_server_handle_subscribe (PinholeServerConnection *c,
   relation = pinhole_store_get_relation (store, c->user, user, &error);
   if (error != NULL)
     goto fail;
+  /* asking someone who blocked you looks like asking anyone, and reaches no one */
+  if (pinhole_store_get_relation (store, user, c->user, NULL) == PINHOLE_RELATION_BLOCKED)
+    {
+      if (!pinhole_store_set_relation (store, c->user, user, PINHOLE_RELATION_REQUESTED,
+                                       PINHOLE_RELATION_BLOCKED, &error))
+        goto fail;
+      reply_relation (c, id, user, PINHOLE_RELATION_REQUESTED);
+      return;
+    }
   switch (relation)
     {
     case PINHOLE_RELATION_MUTUAL:
@@ -239,29 +248,44 @@ fail:
   _pinhole_server_send_gerror (c, id, error);
 }
 
-/* decline and remove both end the relation; decline needs a pending request */
+typedef enum
+{
+  END_DECLINE,   /* a pending request */
+  END_REMOVE,    /* whatever there is */
+  END_BLOCK,     /* whatever there is, and later requests too */
+  END_UNBLOCK,   /* a block */
+} EndHow;
+
+/* decline, remove and block end the relation (the other side sees "none"); decline needs a
+ * pending request, unblock a block */
 static void
 end_relation (PinholeServerConnection *c,
               JsonObject              *stanza,
               const char              *id,
-              gboolean                 must_be_pending)
+              EndHow                   how)
 {
   g_autoptr(GError) error = NULL;
   const char *user = require_other_user (c, stanza, &error);
   PinholeRelation relation;
+  PinholeRelation ours = how == END_BLOCK ? PINHOLE_RELATION_BLOCKED : PINHOLE_RELATION_NONE;
 
   if (user == NULL)
     goto fail;
   relation = pinhole_store_get_relation (c->server->store, c->user, user, &error);
   if (error != NULL)
     goto fail;
-  if (must_be_pending && relation != PINHOLE_RELATION_INCOMING)
+  if (how == END_DECLINE && relation != PINHOLE_RELATION_INCOMING)
     {
       g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "no contact request from %s",
                    user);
       goto fail;
     }
-  if (!pinhole_store_set_relation (c->server->store, c->user, user, PINHOLE_RELATION_NONE,
+  if (how == END_UNBLOCK && relation != PINHOLE_RELATION_BLOCKED)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "%s is not blocked", user);
+      goto fail;
+    }
+  if (!pinhole_store_set_relation (c->server->store, c->user, user, ours,
                                    PINHOLE_RELATION_NONE, &error))
     goto fail;
 
@@ -280,9 +304,11 @@ end_relation (PinholeServerConnection *c,
       _pinhole_server_close_channel (c->server, g_array_index (doomed, guint32, i), NULL);
   }
 
-  reply_relation (c, id, user, PINHOLE_RELATION_NONE);
-  send_relation (c->server, user, c->user, PINHOLE_RELATION_NONE);
-  send_relation (c->server, c->user, user, PINHOLE_RELATION_NONE);
+  reply_relation (c, id, user, ours);
+  /* a blocked user is told no more than a removed one */
+  if (how != END_UNBLOCK)
+    send_relation (c->server, user, c->user, PINHOLE_RELATION_NONE);
+  send_relation (c->server, c->user, user, ours);
   return;
 
 fail:
@@ -294,7 +320,7 @@ _pinhole_server_handle_decline (PinholeServerConnection *c,
                                 JsonObject              *stanza,
                                 const char              *id)
 {
-  end_relation (c, stanza, id, TRUE);
+  end_relation (c, stanza, id, END_DECLINE);
 }
 
 void
@@ -302,7 +328,23 @@ _pinhole_server_handle_remove (PinholeServerConnection *c,
                                JsonObject              *stanza,
                                const char              *id)
 {
-  end_relation (c, stanza, id, FALSE);
+  end_relation (c, stanza, id, END_REMOVE);
+}
+
+void
+_pinhole_server_handle_block (PinholeServerConnection *c,
+                              JsonObject              *stanza,
+                              const char              *id)
+{
+  end_relation (c, stanza, id, END_BLOCK);
+}
+
+void
+_pinhole_server_handle_unblock (PinholeServerConnection *c,
+                                JsonObject              *stanza,
+                                const char              *id)
+{
+  end_relation (c, stanza, id, END_UNBLOCK);
 }
 
 void

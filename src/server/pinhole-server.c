@@ -390,6 +390,8 @@ static const struct
   { "accept", _pinhole_server_handle_accept, TRUE },
   { "decline", _pinhole_server_handle_decline, TRUE },
   { "remove", _pinhole_server_handle_remove, TRUE },
+  { "block", _pinhole_server_handle_block, TRUE },
+  { "unblock", _pinhole_server_handle_unblock, TRUE },
   { "presence", _pinhole_server_handle_presence, TRUE },
   { "message", _pinhole_server_handle_message, TRUE },
   { "offline-ack", _pinhole_server_handle_offline_ack, TRUE },

@@ -259,7 +259,7 @@ store_get_relation (PinholeStore *store, const char *owner, const char *contact,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     return (PinholeRelation) CLAMP (sqlite3_column_int (stmt, 0), PINHOLE_RELATION_NONE,
-                                    PINHOLE_RELATION_MUTUAL);
+                                    PINHOLE_RELATION_BLOCKED);
   if (rc != SQLITE_DONE)
     sql_failed (self, rc, error);
   return PINHOLE_RELATION_NONE;
@@ -324,7 +324,7 @@ store_list_contacts (PinholeStore *store, const char *owner, GError **error)
 
       c->user = column_text (stmt, 0);
       c->relation = (PinholeRelation) CLAMP (sqlite3_column_int (stmt, 1),
-                                             PINHOLE_RELATION_NONE, PINHOLE_RELATION_MUTUAL);
+                                             PINHOLE_RELATION_NONE, PINHOLE_RELATION_BLOCKED);
       g_ptr_array_add (contacts, c);
     }
   if (rc != SQLITE_DONE)

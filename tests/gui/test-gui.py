@@ -179,6 +179,24 @@ def test_path_relay_toggle(rig, a11y, s):
         a11y.press('Escape')
 
 
+def test_block_request(rig, a11y, s):
+    """a blocked request goes, and the same person asking again never shows up"""
+    import time
+    alice = s['alice']
+    rig.cli('carol', 'register', 'carol')
+    rig.cli('carol', 'add', 'alice')
+    a11y.click(a11y.wait(alice, 'push button', name='Block carol', timeout=15))
+    a11y.wait_gone(alice, 'push button', name='Accept carol', timeout=10)
+    r = rig.cli('carol', 'add', 'alice')
+    if '"requested"' not in r.stdout:
+        raise G.Failure(f'asking again should look like asking anyone: {r.stdout!r}')
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if a11y.find(alice, 'push button', name='Accept carol'):
+            raise G.Failure('a blocked user\'s request reached the window')
+        time.sleep(0.2)
+
+
 ROLES_NEEDING_NAMES = ('push button', 'toggle button', 'text', 'entry', 'password text')
 
 
@@ -282,6 +300,7 @@ SCENARIOS = {
                           ('chat-both-ways', test_chat_both_ways),
                           ('path-goes-direct', test_path_direct),
                           ('path-relayed-then-direct', test_path_relay_toggle),
+                          ('block-request', test_block_request),
                           ('every-control-named', test_a11y_names)], True),
     'key-change': (key_setup, [('key-changed-banner', test_key_changed_banner),
                                ('message-held', test_message_held),
