@@ -46,7 +46,10 @@ static const char schema[] =
   "  key BLOB, pending_key BLOB, first_seen INTEGER NOT NULL, PRIMARY KEY (user, device));"
   "CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
   "  peer TEXT NOT NULL, id TEXT NOT NULL, direction INTEGER NOT NULL, text TEXT NOT NULL,"
-  "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));";
+  "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
+  /* a page of one conversation, and its unread count, without reading the rest of it: made
+   * on the first open of an older file too (no version of its own: older programs ignore it) */
+  "CREATE INDEX IF NOT EXISTS history_by_peer ON history (peer, seq);";
 
 /* version 2: a device key the user compared and marked verified (cleared when another key is
  * trusted for the device), and how far the user has read each conversation. Profiles of
@@ -506,7 +509,7 @@ pinhole_profile_list_messages (PinholeProfile *self,
 {
   g_autoptr(sqlite3_stmt) stmt =
     prepare (self, "SELECT peer, id, direction, text, timestamp, state, seq FROM ("
-                   " SELECT * FROM history WHERE peer = ?1 AND (?2 = 0 OR seq < ?2)"
+                   " SELECT * FROM history WHERE peer = ?1 AND seq < ?2"
                    " ORDER BY seq DESC LIMIT ?3) ORDER BY seq", error);
   g_autoptr(GPtrArray) out = NULL;
   int rc;
@@ -515,7 +518,7 @@ pinhole_profile_list_messages (PinholeProfile *self,
     return NULL;
   out = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_history_entry_free);
   sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 2, before);
+  sqlite3_bind_int64 (stmt, 2, before > 0 ? before : G_MAXINT64);
   sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
