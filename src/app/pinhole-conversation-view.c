@@ -23,6 +23,8 @@
 #define PAGE 50
 /* the most rows the list holds: a few screens around the view */
 #define WINDOW_ROWS 200
+/* the rows a conversation opens with: more than a screen; the rest come as one scrolls */
+#define OPEN_ROWS 25
 /* within this many pixels of the end counts as being at the end */
 #define BOTTOM_SLACK 8.0
 
@@ -782,7 +784,7 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   hdy_status_page_set_description (self->empty_page, hello);
   self->window = pinhole_message_window_new (G_LIST_MODEL (self->conversation), WINDOW_ROWS);
   pinhole_message_list_bind (self->messages_box, G_LIST_MODEL (self->window), user);
-  pinhole_message_window_show_latest (self->window, PAGE);
+  pinhole_message_window_show_latest (self->window, OPEN_ROWS);
   g_signal_connect_object (self->conversation, "items-changed", G_CALLBACK (messages_changed_cb),
                            self, G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_object (self->conversation, "notify::has-older", G_CALLBACK (update_loading),
