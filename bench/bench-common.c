@@ -30,9 +30,10 @@ bench_server_start (BenchServer  *server,
   const char *url;
   const char *colon;
 
+  /* every client of a benchmark comes from 127.0.0.1: no per-address cap */
   server->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, server_path,
                                       "--listen", "127.0.0.1:0", "--stun-port", "0", "--db",
-                                      server->db, NULL);
+                                      server->db, "--max-per-address", "1000000", NULL);
   if (server->process == NULL)
     return FALSE;
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));

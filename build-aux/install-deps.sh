@@ -22,6 +22,7 @@ PACKAGES="
   libgtk-3-dev libhandy-1-dev gettext appstream desktop-file-utils
   xvfb xauth at-spi2-core python3-dogtail python3-gi gir1.2-gtk-3.0 gir1.2-atspi-2.0
   xdotool imagemagick adwaita-icon-theme librsvg2-common fonts-cantarell
+  locales
 "
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,4 +40,16 @@ if [ -n "$missing" ]; then
   apt-get update -q
   # shellcheck disable=SC2086
   apt-get install -y -q --no-install-recommends $missing
+fi
+
+# The German locale, for the test that runs the app as a German user would (LANG=de_DE.UTF-8,
+# which also gives German dates and a decimal comma). Debian builds no locale but C.UTF-8 by
+# itself; without this one setlocale() falls back to C, and glibc ignores LANGUAGE under C.
+if ! locale -a 2>/dev/null | grep -qix 'de_DE.utf-\{0,1\}8'; then
+  if grep -q '^# *de_DE.UTF-8 UTF-8' /etc/locale.gen; then
+    sed -i 's/^# *\(de_DE.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  elif ! grep -q '^de_DE.UTF-8 UTF-8' /etc/locale.gen; then
+    echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen
+  fi
+  locale-gen
 fi

@@ -201,6 +201,7 @@ about_activated (GSimpleAction *action,
                                        "the network allows it"),
                          "license-type", GTK_LICENSE_GPL_3_0,
                          "authors", authors,
+                         /* Translators: your names, one per line, for the about dialog */
                          "translator-credits", _("translator-credits"),
                          NULL);
 }

@@ -83,6 +83,7 @@ key_words (PinholeKeyState state)
   switch (state)
     {
     case PINHOLE_KEY_STATE_CHANGED:
+      /* Translators: a device's key state, after its presence ("online · key trusted") */
       return _("new key, not accepted yet");
     case PINHOLE_KEY_STATE_UNVERIFIED:
       return _("key not seen before");
@@ -101,7 +102,9 @@ device_header_row (PinholeContactDialog *self,
   g_autofree char *subtitle = g_strdup_printf (
     "%s · %s",
     pinhole_enum_to_sentence (PINHOLE_TYPE_PRESENCE, pinhole_device_get_presence (device)),
+    /* Translators: a device whose safety number you compared, after its presence */
     verified ? _("verified") : key_words (pinhole_device_get_key_state (device)));
+  /* Translators: a screen reader's name for the button; %s is the device's name */
   g_autofree char *button_name = g_strdup_printf (verified ? _("Unmark %s as verified")
                                                            : _("Mark %s as verified"), name);
   GtkWidget *row = hdy_action_row_new ();
@@ -194,6 +197,7 @@ rebuild_devices (PinholeContactDialog *self)
     {
       g_autoptr(PinholeDevice) device = g_list_model_get_item (devices, i);
       g_autofree char *number = device_number (device);
+      /* Translators: %s is the device's name */
       g_autofree char *name = g_strdup_printf (_("Safety number of %s"),
                                                pinhole_device_get_name (device));
 
@@ -313,6 +317,7 @@ pinhole_contact_dialog_new (GtkWindow      *parent,
   self->client = g_object_ref (client);
   self->contact = g_object_ref (contact);
   user = pinhole_contact_get_user (contact);
+  /* Translators: the contact dialog's title; %s is the contact's user name */
   title = g_strdup_printf (_("%s — Details"), user);
   gtk_window_set_title (GTK_WINDOW (self), title);
   hdy_avatar_set_text (self->avatar, user);
@@ -328,6 +333,7 @@ pinhole_contact_dialog_new (GtkWindow      *parent,
   atk_object_set_description (gtk_widget_get_accessible (GTK_WIDGET (self->own_number_label)),
                               own);
 
+  /* Translators: the "Relay only for this contact" switch; %s is the contact's user name */
   subtitle = g_strdup_printf (_("%s never learns your addresses; messages always go through "
                                 "the server."), user);
   hdy_action_row_set_subtitle (self->relay_only_row, subtitle);

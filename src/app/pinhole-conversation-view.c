@@ -14,6 +14,7 @@
 #include <handy.h>
 
 #include "pinhole-contact-dialog.h"
+#include "pinhole-error.h"
 #include "pinhole-message-list.h"
 #include "pinhole-message-window.h"
 #include "pinhole-offline-banner.h"
@@ -201,6 +202,9 @@ sent_cb (GObject      *source,
   /* a message that could not even be queued (too long, not a contact): say so in place,
    * and give the text back if the entry is still the one it came from and empty */
   if (message != NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  /* held for a changed key: it is in the list as held, and the banner says what to do */
+  if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED))
     return;
   words = g_strdup_printf (_("Your message could not be sent: %s"), error->message);
   show_error (self, words);

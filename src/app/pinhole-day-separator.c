@@ -61,15 +61,16 @@ pinhole_day_describe (gint64 timestamp,
   /* count calendar days, not 24 h spans: a DST change makes one day 23 or 25 h long */
   days_ago = (gint) ((g_date_time_to_unix (today) - g_date_time_to_unix (day) + 43200) / 86400);
   if (days_ago == 0)
+    /* Translators: a day separator in a conversation */
     return g_strdup (_("Today"));
   if (days_ago == 1)
     return g_strdup (_("Yesterday"));
   if (days_ago > 1 && days_ago < 7)
     return g_date_time_format (day, "%A");
   if (g_date_time_get_year (day) == g_date_time_get_year (today))
-    /* TRANSLATORS: a day of this year in a conversation, see strftime(3) */
+    /* Translators: a day of this year in a conversation, see strftime(3) */
     return g_date_time_format (day, _("%A, %B %-e"));
-  /* TRANSLATORS: a day of another year in a conversation, see strftime(3) */
+  /* Translators: a day of another year in a conversation, see strftime(3) */
   return g_date_time_format (day, _("%B %-e, %Y"));
 }
 

@@ -55,6 +55,7 @@ pinhole_message_failure_set_reason (PinholeMessageFailure *self,
 
   g_return_if_fail (PINHOLE_IS_MESSAGE_FAILURE (self));
 
+  /* Translators: %s is why the message failed, e.g. "not connected to the server" */
   words = g_strdup_printf (_("Not sent: %s"),
                            reason != NULL && *reason != '\0' ? reason : _("unknown error"));
   gtk_label_set_text (self->reason_label, words);

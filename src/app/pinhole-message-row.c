@@ -44,15 +44,20 @@ state_words (PinholeMessageState state)
   switch (state)
     {
     case PINHOLE_MESSAGE_STATE_QUEUED:
+      /* Translators: a sent message's state, after its time ("14:02 · Sent") */
       return _("Sending");
     case PINHOLE_MESSAGE_STATE_SENT:
       return _("Sent");
     case PINHOLE_MESSAGE_STATE_STORED_FOR_OFFLINE:
+      /* Translators: the contact is offline; the server keeps the sealed message for them */
       return _("Stored for offline");
     case PINHOLE_MESSAGE_STATE_DELIVERED:
       return _("Delivered");
     case PINHOLE_MESSAGE_STATE_FAILED:
       return _("Failed");
+    case PINHOLE_MESSAGE_STATE_HELD:
+      /* TRANSLATORS: a message not sent yet because the contact's safety number changed */
+      return _("Held until you accept the new key");
     case PINHOLE_MESSAGE_STATE_RECEIVED:
     default:
       return NULL;
@@ -74,10 +79,23 @@ state_icon (PinholeMessageState state)
       return "emblem-default-symbolic";
     case PINHOLE_MESSAGE_STATE_FAILED:
       return "dialog-error-symbolic";
+    case PINHOLE_MESSAGE_STATE_HELD:
+      return "changes-prevent-symbolic";
     case PINHOLE_MESSAGE_STATE_RECEIVED:
     default:
       return NULL;
     }
+}
+
+/* "Delivered" → "delivered" to follow a comma; only the first letter, so that a language that
+ * capitalises nouns keeps them ("bis Sie den neuen Schlüssel annehmen") */
+static char *
+first_lower (const char *words)
+{
+  const char *rest = g_utf8_next_char (words);
+  g_autofree char *first = g_utf8_strdown (words, rest - words);
+
+  return g_strconcat (first, rest, NULL);
 }
 
 static char *
@@ -98,17 +116,20 @@ update_name (PinholeMessageRow *self)
   const char *words = state_words (state);
   const char *failure = pinhole_message_get_failure (self->message);
   gboolean failed = state == PINHOLE_MESSAGE_STATE_FAILED;
-  g_autofree char *lower = words ? g_utf8_strdown (words, -1) : NULL;
+  g_autofree char *lower = words ? first_lower (words) : NULL;
   g_autofree char *name = NULL;
 
   /* read as "alice, 14:02: hello" or "You, 14:03: hi, delivered" */
   if (!self->ours)
+    /* Translators: a screen reader's words for a message received: sender, time, text */
     name = g_strdup_printf (_("%s, %s: %s"), self->peer, time,
                             pinhole_message_get_text (self->message));
   else if (failed && failure != NULL && *failure != '\0')
+    /* Translators: a screen reader's words for a message sent: time, text, why it failed */
     name = g_strdup_printf (_("You, %s: %s, failed: %s"), time,
                             pinhole_message_get_text (self->message), failure);
   else
+    /* Translators: a screen reader's words for a message sent: time, text, state ("sent") */
     name = g_strdup_printf (_("You, %s: %s, %s"), time,
                             pinhole_message_get_text (self->message), lower ? lower : "");
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), name);

@@ -19,6 +19,8 @@ struct _PinholePathButton
   /* template children */
   GtkImage       *icon;
   GtkLabel       *label;
+  GtkLabel       *short_label;
+  GtkImage       *short_icon;
 
   /* owned */
   PinholeClient  *client;
@@ -34,6 +36,7 @@ update (PinholePathButton *self)
 {
   PinholePathKind kind;
   g_autofree char *title = NULL;
+  g_autofree char *short_title = NULL;
   g_autofree char *name = NULL;
   GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
 
@@ -41,8 +44,12 @@ update (PinholePathButton *self)
     return;
   kind = pinhole_contact_get_path_kind (self->contact);
   title = pinhole_path_text_title (kind, pinhole_contact_get_rtt_ms (self->contact));
+  short_title = pinhole_path_text_short_title (kind, pinhole_contact_get_rtt_ms (self->contact));
   gtk_label_set_text (self->label, title);
+  gtk_label_set_text (self->short_label, short_title);
   gtk_image_set_from_icon_name (self->icon, pinhole_path_text_icon_name (kind),
+                                GTK_ICON_SIZE_MENU);
+  gtk_image_set_from_icon_name (self->short_icon, pinhole_path_text_icon_name (kind),
                                 GTK_ICON_SIZE_MENU);
   if (kind == PINHOLE_PATH_KIND_RELAY || kind == PINHOLE_PATH_KIND_NONE)
     gtk_style_context_remove_class (style, "direct");
@@ -109,6 +116,8 @@ pinhole_path_button_class_init (PinholePathButtonClass *klass)
                                                "/org/pinhole/Pinhole/pinhole-path-button.ui");
   gtk_widget_class_bind_template_child (widget_class, PinholePathButton, icon);
   gtk_widget_class_bind_template_child (widget_class, PinholePathButton, label);
+  gtk_widget_class_bind_template_child (widget_class, PinholePathButton, short_label);
+  gtk_widget_class_bind_template_child (widget_class, PinholePathButton, short_icon);
 }
 
 static void

@@ -77,18 +77,21 @@ update_checks (PinholePathPopover *self)
   clear_children (GTK_CONTAINER (self->local_box));
   clear_children (GTK_CONTAINER (self->checks_grid));
   if (local == NULL || local->len == 0)
+    /* Translators: this device has no candidate addresses for a direct path */
     gtk_container_add (GTK_CONTAINER (self->local_box), mono_label (_("none")));
   for (guint i = 0; local != NULL && i < local->len; i++)
     gtk_container_add (GTK_CONTAINER (self->local_box),
                        mono_label (g_ptr_array_index (local, i)));
 
+  /* Translators: a heading in the path popover; %s is the contact's user name */
   title = g_strdup_printf (_("%s’s device"), pinhole_contact_get_user (self->contact));
   gtk_label_set_text (self->checks_title, title);
   if (checks == NULL || checks->len == 0)
     {
-      gtk_grid_attach (self->checks_grid,
-                       mono_label (checks == NULL ? _("no search") : _("no candidates yet")),
-                       0, 0, 1, 1);
+      /* Translators: no search for a direct path to this device, or one without candidates */
+      const char *words = checks == NULL ? _("no search") : _("no candidates yet");
+
+      gtk_grid_attach (self->checks_grid, mono_label (words), 0, 0, 1, 1);
       return;
     }
   /* the address matters most: the candidate on its line, what its check did under it */
@@ -116,6 +119,7 @@ sync_relay_only (PinholePathPopover *self)
 {
   const char *user = pinhole_contact_get_user (self->contact);
   g_autofree char *subtitle =
+    /* Translators: the "Relay only for this contact" switch; %s is the contact's user name */
     g_strdup_printf (_("%s never learns your addresses; messages always go through the server."),
                      user);
 
@@ -182,6 +186,7 @@ update (PinholePathPopover *self)
   gtk_label_set_text (self->rtt_label, rtt != NULL ? rtt : "");
   if (rtt != NULL)
     {
+      /* Translators: a screen reader's name for the round-trip time, "Round trip 23 ms" */
       g_autofree char *name = g_strdup_printf (_("Round trip %s"), rtt);
 
       atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self->rtt_label)), name);
@@ -193,7 +198,8 @@ update (PinholePathPopover *self)
   gtk_widget_set_visible (self->relay_box, kind == PINHOLE_PATH_KIND_RELAY);
   if (reason != NULL && *reason != '\0')
     {
-      /* the core's sentence starts lower-case, to fit after "relayed: " in the CLI */
+      /* Translators: %s is the core's reason in lower case (the CLI prints it after
+         "relayed: "), e.g. "UDP is blocked on this network and TCP punching failed" */
       reason_text = g_strdup_printf (_("Why relayed: %s."), reason);
       gtk_label_set_text (self->reason_label, reason_text);
     }
@@ -201,11 +207,13 @@ update (PinholePathPopover *self)
   gtk_widget_set_visible (self->retry_button, can_retry (contact));
 
   ours = pinhole_client_dup_network_description (self->client);
+  /* Translators: under "This device": this device does not look for direct paths */
   gtk_label_set_text (self->our_nat_label, ours != NULL ? ours : _("direct paths are off"));
   theirs_title = g_strdup_printf (_("%s’s device"), user);
   gtk_label_set_text (self->their_nat_title, theirs_title);
   nat = self->device != NULL ? pinhole_device_get_nat (self->device) : NULL;
   theirs = nat != NULL ? pinhole_nat_info_describe (nat) : NULL;
+  /* Translators: the contact's device has not described its network yet */
   gtk_label_set_text (self->their_nat_label, theirs != NULL ? theirs : _("not told yet"));
 
   if (gtk_widget_get_mapped (GTK_WIDGET (self)))

@@ -17,8 +17,10 @@ pinhole_path_text_badge (PinholePathKind kind)
     case PINHOLE_PATH_KIND_NAT_PMP:
     case PINHOLE_PATH_KIND_UDP_PUNCH:
     case PINHOLE_PATH_KIND_TCP_PUNCH:
+      /* Translators: the contact row's badge: messages skip the server. Keep it short */
       return _("Direct");
     case PINHOLE_PATH_KIND_RELAY:
+      /* Translators: the contact row's badge: messages pass through the server. Keep it short */
       return _("Relayed");
     case PINHOLE_PATH_KIND_NONE:
     default:
@@ -54,7 +56,9 @@ pinhole_path_text_rtt (gdouble rtt_ms)
     return NULL;
   /* below 10 ms a tenth tells a LAN from a fast link; above, it is noise */
   if (rtt_ms < 10)
+    /* Translators: a round-trip time in milliseconds, e.g. "0.4 ms" */
     return g_strdup_printf (_("%.1f ms"), rtt_ms);
+  /* Translators: a round-trip time in milliseconds, e.g. "23 ms" */
   return g_strdup_printf (_("%.0f ms"), rtt_ms);
 }
 
@@ -69,6 +73,7 @@ pinhole_path_text_title (PinholePathKind kind,
   switch (kind)
     {
     case PINHOLE_PATH_KIND_LAN:
+      /* Translators: the conversation header's path: "Direct", then how it was made */
       words = _("Direct · same network");
       break;
     case PINHOLE_PATH_KIND_UPNP:
@@ -78,21 +83,40 @@ pinhole_path_text_title (PinholePathKind kind,
       words = _("Direct · NAT-PMP");
       break;
     case PINHOLE_PATH_KIND_UDP_PUNCH:
+      /* Translators: "hole punch": a way through both NATs (UDP/TCP hole punching) */
       words = _("Direct · UDP hole punch");
       break;
     case PINHOLE_PATH_KIND_TCP_PUNCH:
       words = _("Direct · TCP hole punch");
       break;
     case PINHOLE_PATH_KIND_RELAY:
+      /* Translators: the conversation header's path: messages pass through the server */
       words = _("Relayed via server");
       break;
     case PINHOLE_PATH_KIND_NONE:
     default:
+      /* Translators: the conversation header's path while the contact is offline */
       return g_strdup (_("Not connected"));
     }
   if (rtt == NULL)
     return g_strdup (words);
   return g_strdup_printf ("%s · %s", words, rtt);
+}
+
+/* Returns: (transfer full): the header bar's line where the full one does not fit (a narrow
+ * window): "Direct · 0.4 ms", "Relayed · 41 ms"; the popover has the rest */
+char *
+pinhole_path_text_short_title (PinholePathKind kind,
+                               gdouble         rtt_ms)
+{
+  g_autofree char *rtt = pinhole_path_text_rtt (rtt_ms);
+  const char *badge = pinhole_path_text_badge (kind);
+
+  if (*badge == '\0')
+    return pinhole_path_text_title (kind, rtt_ms);
+  if (rtt == NULL)
+    return g_strdup (badge);
+  return g_strdup_printf ("%s · %s", badge, rtt);
 }
 
 /* Returns: (transfer full): the popover's sentence on how messages travel to @user */
@@ -103,6 +127,7 @@ pinhole_path_text_explain (PinholePathKind kind,
   switch (kind)
     {
     case PINHOLE_PATH_KIND_LAN:
+      /* Translators: %s is the contact's user name */
       return g_strdup_printf (_("Messages go straight to %s’s device on your local network."),
                               user);
     case PINHOLE_PATH_KIND_UPNP:

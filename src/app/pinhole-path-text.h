@@ -13,6 +13,8 @@ const char *pinhole_path_text_badge     (PinholePathKind kind);
 const char *pinhole_path_text_icon_name (PinholePathKind kind);
 char       *pinhole_path_text_title     (PinholePathKind kind,
                                          gdouble         rtt_ms);
+char       *pinhole_path_text_short_title (PinholePathKind kind,
+                                           gdouble         rtt_ms);
 char       *pinhole_path_text_rtt       (gdouble         rtt_ms);
 char       *pinhole_path_text_explain   (PinholePathKind kind,
                                          const char     *user);

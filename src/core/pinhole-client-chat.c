@@ -101,6 +101,9 @@ send_op_settle (SendOp       *op,
         counts[1] = op->stored;
         g_task_return_pointer (task, counts, g_free);
       }
+    g_assert (client->sends_in_flight > 0);
+    if (--client->sends_in_flight == 0)
+      _pinhole_client_sends_settled (client);
   }
 }
 
@@ -416,6 +419,7 @@ send_copies (PinholeClient *self,
              GPtrArray     *targets)
 {
   op->pending = targets->len;
+  self->sends_in_flight++;
   for (guint i = 0; i < targets->len; i++)
     {
       PinholeDevice *d = g_ptr_array_index (targets, i);
@@ -447,6 +451,9 @@ _pinhole_client_send_text_async (PinholeClient       *self,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GPtrArray) targets = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GError) record_error = NULL;
+  PinholeMessageState state;
+  gboolean held;
   SendOp *op;
 
   g_task_set_source_tag (task, pinhole_client_send_message_async);
@@ -459,32 +466,132 @@ _pinhole_client_send_text_async (PinholeClient       *self,
       return;
     }
   targets = send_targets (self, user, &error);
-  if (targets == NULL)
+  /* a changed key holds the message back (recorded, shown) until the user trusts the key */
+  held = targets == NULL && g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED);
+  if (targets == NULL && !held)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  state = held ? PINHOLE_MESSAGE_STATE_HELD : PINHOLE_MESSAGE_STATE_QUEUED;
 
   op = send_op_new (user, g_uuid_string_random (), text, g_get_real_time () / G_USEC_PER_SEC);
   if (!pinhole_profile_add_message (self->profile, user, op->id, PINHOLE_MESSAGE_DIRECTION_OUT,
-                                    text, op->timestamp, PINHOLE_MESSAGE_STATE_QUEUED, NULL,
-                                    &error))
+                                    text, op->timestamp, state, NULL, &record_error))
     {
       send_op_unref (op);
-      g_task_return_error (task, g_steal_pointer (&error));
+      g_task_return_error (task, g_steal_pointer (&record_error));
       return;
     }
   _pinhole_client_message_recorded (self, user, op->id, PINHOLE_MESSAGE_DIRECTION_OUT, text,
-                                    op->timestamp, PINHOLE_MESSAGE_STATE_QUEUED);
+                                    op->timestamp, state);
   if (out_id != NULL)
     *out_id = g_strdup (op->id);
+  if (held)
+    {
+      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED,
+                               "%s; the message is held until then", error->message);
+      send_op_unref (op);
+      return;
+    }
   op->task = g_steal_pointer (&task);
   send_copies (self, op, targets);
 }
 
+typedef struct
+{
+  PinholeClient *client;
+  char          *user;
+  char          *id;
+} HeldSend;
+
+static void
+held_send_free (HeldSend *h)
+{
+  g_object_unref (h->client);
+  g_free (h->user);
+  g_free (h->id);
+  g_free (h);
+}
+
+static void
+held_sent_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  HeldSend *h = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* yet another changed key keeps it held; anything else (no server) makes it failed, so
+   * that Retry can take it */
+  if (!pinhole_client_send_message_finish (h->client, result, NULL, NULL, &error) &&
+      !g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED))
+    {
+      g_debug ("a held message to %s was not sent: %s", h->user, error->message);
+      pinhole_profile_set_message_state (h->client->profile, h->user, h->id,
+                                         PINHOLE_MESSAGE_DIRECTION_OUT,
+                                         PINHOLE_MESSAGE_STATE_FAILED, NULL);
+      _pinhole_client_message_state (h->client, h->user, h->id, PINHOLE_MESSAGE_STATE_FAILED,
+                                     error->message);
+    }
+  held_send_free (h);
+}
+
+/**
+ * _pinhole_client_send_held_trusted:
+ * Sends what is held for contacts whose keys are all trusted now (trusted while this client
+ * was not running, by `pinhole-cli trust`): the roster is loaded, so the keys are known.
+ */
+void
+_pinhole_client_send_held_trusted (PinholeClient *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) peers = pinhole_profile_list_held_peers (self->profile, &error);
+
+  if (peers == NULL)
+    {
+      g_warning ("could not read which messages are held: %s", error->message);
+      return;
+    }
+  for (guint i = 0; peers[i] != NULL; i++)
+    if (!pinhole_profile_has_untrusted_key (self->profile, peers[i]))
+      _pinhole_client_send_held (self, peers[i]);
+}
+
+/**
+ * _pinhole_client_send_held:
+ * Sends the messages to @user that a changed key held back (in the profile, so also those of
+ * an earlier run), oldest first, now that the user trusted the key.
+ */
+void
+_pinhole_client_send_held (PinholeClient *self,
+                           const char    *user)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) held = pinhole_profile_list_held (self->profile, user, &error);
+
+  if (held == NULL)
+    {
+      g_warning ("could not read the messages held for %s: %s", user, error->message);
+      return;
+    }
+  for (guint i = 0; i < held->len; i++)
+    {
+      PinholeHistoryEntry *e = g_ptr_array_index (held, i);
+      g_autoptr(PinholeMessage) m = pinhole_message_new (e->id, e->direction, e->text,
+                                                         e->timestamp, e->state);
+      HeldSend *h = g_new0 (HeldSend, 1);
+
+      h->client = g_object_ref (self);
+      h->user = g_strdup (user);
+      h->id = g_strdup (e->id);
+      _pinhole_client_resend_async (self, user, m, NULL, held_sent_cb, h);
+    }
+}
+
 /**
  * _pinhole_client_resend_async:
- * Sends the failed outgoing @message to @user again, with its id and timestamp, so that a
+ * Sends the failed or held outgoing @message to @user again, with its id and timestamp, so that a
  * device that got it after all keeps one copy; its state goes back to queued, in the profile
  * too. Completes as pinhole_client_send_message_async() does.
  */
@@ -557,6 +664,20 @@ pinhole_client_send_message_finish (PinholeClient *self,
 
 /* ---- receiving sealed messages ---- */
 
+/* keeps a sealed push for later, within the bound; one beyond it stays on the server */
+static void
+hold_offline (PinholeClient *self,
+              JsonObject    *stanza)
+{
+  if (self->held_offline->len >= PINHOLE_CLIENT_MAX_HELD_OFFLINE)
+    {
+      g_debug ("%u sealed pushes held already: this one waits on the server",
+               self->held_offline->len);
+      return;
+    }
+  g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+}
+
 void
 _pinhole_client_handle_offline (PinholeClient *self,
                                 JsonObject    *stanza,
@@ -587,7 +708,7 @@ _pinhole_client_handle_offline (PinholeClient *self,
     }
   if (!self->roster_loaded)
     {
-      g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+      hold_offline (self, stanza);
       return;
     }
   plain = pinhole_identity_open_sealed (pinhole_profile_get_identity (self->profile), sealed,
@@ -605,7 +726,7 @@ _pinhole_client_handle_offline (PinholeClient *self,
       g_debug ("offline message from %s/%s held back: %s", from, from_device, error->message);
       if (!roster_fresh && !g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED))
         {
-          g_ptr_array_add (self->held_offline, json_object_ref (stanza));
+          hold_offline (self, stanza);
           _pinhole_client_refresh_roster (self);
         }
       return;

@@ -196,10 +196,51 @@ mapper_shutdown_cb (GObject      *source,
   g_task_return_boolean (task, TRUE);
 }
 
+/* how long a shutdown waits for messages on their way to be delivered or stored */
+#define SHUTDOWN_SEND_WAIT_MS 5000
+
+static void
+shutdown_now (PinholeClient *self)
+{
+  GTask *task = g_steal_pointer (&self->shutdown);
+
+  g_clear_handle_id (&self->shutdown_timeout, g_source_remove);
+  pinhole_client_disconnect (self);
+  if (self->mapper == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  pinhole_port_mapper_shutdown_async (self->mapper, g_task_get_cancellable (task),
+                                      mapper_shutdown_cb, task);
+}
+
+static gboolean
+shutdown_timeout_cb (gpointer user_data)
+{
+  PinholeClient *self = user_data;
+
+  self->shutdown_timeout = 0;
+  g_debug ("leaving with %u message(s) still on their way", self->sends_in_flight);
+  shutdown_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* every message sent is delivered, stored or failed: a waiting shutdown goes on */
+void
+_pinhole_client_sends_settled (PinholeClient *self)
+{
+  if (self->shutdown != NULL)
+    shutdown_now (self);
+}
+
 /**
  * pinhole_client_shutdown_async:
- * Leaves cleanly: disconnects from the server and deletes the port mappings this device made
- * at the router (within the port mapper's bounded time).
+ * Leaves cleanly: waits (a few seconds at most) for messages on their way to be delivered,
+ * stored or failed, so that none is left "sending" in the profile, then disconnects from the
+ * server and deletes the port mappings this device made at the router (within the port
+ * mapper's bounded time).
  */
 void
 pinhole_client_shutdown_async (PinholeClient       *self,
@@ -210,14 +251,19 @@ pinhole_client_shutdown_async (PinholeClient       *self,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, pinhole_client_shutdown_async);
-  pinhole_client_disconnect (self);
-  if (self->mapper == NULL)
+  if (self->shutdown != NULL)
     {
-      g_task_return_boolean (task, TRUE);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "already shutting down");
       g_object_unref (task);
       return;
     }
-  pinhole_port_mapper_shutdown_async (self->mapper, cancellable, mapper_shutdown_cb, task);
+  self->shutdown = task;
+  if (self->sends_in_flight == 0)
+    {
+      shutdown_now (self);
+      return;
+    }
+  self->shutdown_timeout = g_timeout_add (SHUTDOWN_SEND_WAIT_MS, shutdown_timeout_cb, self);
 }
 
 gboolean

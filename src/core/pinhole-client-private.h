@@ -14,6 +14,10 @@
 
 G_BEGIN_DECLS
 
+/* sealed pushes kept while the roster is not loaded (or a key waits for trust); more are left
+ * on the server, which pushes them again at the next log-in */
+#define PINHOLE_CLIENT_MAX_HELD_OFFLINE 256
+
 struct _PinholeClient
 {
   GObject                  parent_instance;
@@ -31,7 +35,8 @@ struct _PinholeClient
   GHashTable              *by_user;    /* user → PinholeContact, in one of the two stores */
   GHashTable              *conversations; /* user → PinholeConversation */
   PinholeRelayChannels    *relays;
-  GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster */
+  GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster,
+                                          * at most PINHOLE_CLIENT_MAX_HELD_OFFLINE */
   char                    *stun_host;
   GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
   char                    *rejected_server;      /* the server that presented it */
@@ -49,6 +54,13 @@ struct _PinholeClient
   gboolean                 direct_paths;
   guint64                  next_request;
   gboolean                 roster_loaded;
+  gboolean                 roster_refreshing; /* a background refresh is in flight */
+  gboolean                 roster_again;      /* and another was asked for meanwhile */
+
+  /* messages on their way: a shutdown waits for them (bounded) so none stays "sending" */
+  guint                    sends_in_flight;
+  GTask                   *shutdown;      /* waiting for sends_in_flight to reach 0 */
+  guint                    shutdown_timeout;
 };
 
 /* pinhole-client.c */
@@ -120,8 +132,12 @@ void        _pinhole_client_resend_async        (PinholeClient       *self,
                                                  GCancellable        *cancellable,
                                                  GAsyncReadyCallback  callback,
                                                  gpointer             user_data);
+void        _pinhole_client_send_held           (PinholeClient       *self,
+                                                 const char          *user);
+void        _pinhole_client_send_held_trusted   (PinholeClient       *self);
 
 /* pinhole-client-direct.c */
+void        _pinhole_client_sends_settled       (PinholeClient       *self);
 void        _pinhole_client_direct_start        (PinholeClient *self);
 void        _pinhole_client_direct_stop         (PinholeClient *self);
 

@@ -275,6 +275,7 @@ refresh_roster_cb (GObject      *source,
   }
   self->roster_loaded = TRUE;
   _pinhole_client_release_held (self);
+  _pinhole_client_send_held_trusted (self);
   /* sessions that outlived a lost server connection get their relay back */
   _pinhole_client_foreach_device (self, resume_relay, NULL);
   g_task_return_boolean (task, TRUE);
@@ -304,16 +305,30 @@ refresh_done_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
+  PinholeClient *self = PINHOLE_CLIENT (source);
   g_autoptr(GError) error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_debug ("roster refresh failed: %s", error->message);
+  self->roster_refreshing = FALSE;
+  if (self->roster_again)
+    {
+      self->roster_again = FALSE;
+      _pinhole_client_refresh_roster (self);
+    }
 }
 
-/* fetches the roster again in the background (after a contact change) */
+/* fetches the roster again in the background (after a contact change); asked again while one
+ * is in flight, it makes one more after it, however many pushes asked */
 void
 _pinhole_client_refresh_roster (PinholeClient *self)
 {
+  if (self->roster_refreshing)
+    {
+      self->roster_again = TRUE;
+      return;
+    }
+  self->roster_refreshing = TRUE;
   _pinhole_client_refresh_roster_async (self, refresh_done_cb, NULL);
 }
 
@@ -579,6 +594,7 @@ pinhole_client_trust (PinholeClient *self,
   if (!pinhole_profile_trust_keys (self->profile, user, error))
     return FALSE;
   _pinhole_client_foreach_device (self, refresh_key_state, NULL);
+  _pinhole_client_send_held (self, user);
   return TRUE;
 }
 

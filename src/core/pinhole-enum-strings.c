@@ -36,6 +36,8 @@ static const Sentence sentences[] = {
   { pinhole_message_state_get_type, PINHOLE_MESSAGE_STATE_DELIVERED, N_("delivered") },
   { pinhole_message_state_get_type, PINHOLE_MESSAGE_STATE_FAILED, N_("not sent") },
   { pinhole_message_state_get_type, PINHOLE_MESSAGE_STATE_RECEIVED, N_("received") },
+  { pinhole_message_state_get_type, PINHOLE_MESSAGE_STATE_HELD,
+    N_("held until you accept the contact's new key") },
 
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_LAN, N_("direct, on the local network") },
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_UPNP, N_("direct, through a UPnP port mapping") },

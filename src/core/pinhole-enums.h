@@ -42,6 +42,8 @@ typedef enum
   PINHOLE_MESSAGE_STATE_DELIVERED,           /* a device of the contact has it */
   PINHOLE_MESSAGE_STATE_FAILED,              /* neither delivered nor stored: see its reason */
   PINHOLE_MESSAGE_STATE_RECEIVED,            /* an incoming message */
+  PINHOLE_MESSAGE_STATE_HELD,                /* outgoing, kept back: a device key of the contact
+                                              * changed and waits for the user's trust */
 } PinholeMessageState;
 
 typedef enum

@@ -11,6 +11,7 @@
 #include "pinhole-error.h"
 #include "pinhole-stun-client.h"
 
+#include <glib/gi18n-lib.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -496,16 +497,18 @@ pinhole_gatherer_describe (PinholeGatherer *self)
 {
   GString *s = g_string_new (pinhole_nat_mapping_to_string (self->nat_mapping));
 
+  /* the same words as pinhole_nat_info_describe(), which says them of the contact's side */
   if (!self->udp_works)
-    g_string_append (s, ", UDP gets no STUN answer");
+    g_string_append_printf (s, ", %s", _("UDP gets no STUN answer"));
   if (!self->tcp_works)
-    g_string_append (s, ", TCP gets no STUN answer");
+    g_string_append_printf (s, ", %s", _("TCP gets no STUN answer"));
   if (pinhole_gatherer_has_mapping (self))
-    g_string_append (s, ", router port mapping");
+    g_string_append_printf (s, ", %s", _("router port mapping"));
   else if (self->mapper != NULL)
     {
       g_autofree char *summary = pinhole_port_mapper_dup_summary (self->mapper);
-      g_string_append_printf (s, ", no port mapping (%s)", summary ? summary : "none");
+      /* the routers' answers stay as the protocols name them: "upnp: no answer, …" */
+      g_string_append_printf (s, ", %s (%s)", _("no port mapping"), summary ? summary : "none");
     }
   return g_string_free (s, FALSE);
 }

@@ -6,6 +6,8 @@
 #include "pinhole-enum-strings.h"
 #include "pinhole-error.h"
 
+#include <glib/gi18n-lib.h>
+
 G_DEFINE_BOXED_TYPE (PinholeNatInfo, pinhole_nat_info, pinhole_nat_info_copy,
                      pinhole_nat_info_free)
 
@@ -98,9 +100,11 @@ pinhole_nat_info_describe (const PinholeNatInfo *info)
   GString *s = g_string_new (pinhole_enum_to_sentence (PINHOLE_TYPE_NAT_MAPPING, info->mapping));
 
   if (!info->udp)
-    g_string_append (s, ", UDP gets no STUN answer");
+    /* Translators: what a side's network allows, after its NAT kind ("no NAT, …") */
+    g_string_append_printf (s, ", %s", _("UDP gets no STUN answer"));
   if (!info->tcp)
-    g_string_append (s, ", TCP gets no STUN answer");
-  g_string_append (s, info->port_mapping ? ", router port mapping" : ", no port mapping");
+    g_string_append_printf (s, ", %s", _("TCP gets no STUN answer"));
+  g_string_append_printf (s, ", %s",
+                          info->port_mapping ? _("router port mapping") : _("no port mapping"));
   return g_string_free (s, FALSE);
 }

@@ -49,7 +49,9 @@ static const char schema[] =
   "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
   /* a page of one conversation, and its unread count, without reading the rest of it: made
    * on the first open of an older file too (no version of its own: older programs ignore it) */
-  "CREATE INDEX IF NOT EXISTS history_by_peer ON history (peer, seq);";
+  "CREATE INDEX IF NOT EXISTS history_by_peer ON history (peer, seq);"
+  /* the few messages a changed key holds back, found without reading the history */
+  "CREATE INDEX IF NOT EXISTS history_held ON history (peer) WHERE state = 'held';";
 
 /* version 2: a device key the user compared and marked verified (cleared when another key is
  * trusted for the device), and how far the user has read each conversation. Profiles of
@@ -494,32 +496,16 @@ state_from_record (const char *name)
   return PINHOLE_MESSAGE_STATE_FAILED;
 }
 
-/**
- * pinhole_profile_list_messages:
- * @before: only messages recorded before the one whose seq this is; 0 for the newest
- * Returns: (transfer full) (element-type PinholeHistoryEntry): the newest @limit messages
- *   with @peer (before @before), oldest first
- */
-GPtrArray *
-pinhole_profile_list_messages (PinholeProfile *self,
-                               const char     *peer,
-                               gint64          before,
-                               guint           limit,
-                               GError        **error)
+/* the rows of @stmt (peer, id, direction, text, timestamp, state, seq) as history entries */
+static GPtrArray *
+history_entries (PinholeProfile *self,
+                 sqlite3_stmt   *stmt,
+                 GError        **error)
 {
-  g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "SELECT peer, id, direction, text, timestamp, state, seq FROM ("
-                   " SELECT * FROM history WHERE peer = ?1 AND seq < ?2"
-                   " ORDER BY seq DESC LIMIT ?3) ORDER BY seq", error);
-  g_autoptr(GPtrArray) out = NULL;
+  g_autoptr(GPtrArray) out =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_history_entry_free);
   int rc;
 
-  if (stmt == NULL)
-    return NULL;
-  out = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_history_entry_free);
-  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 2, before > 0 ? before : G_MAXINT64);
-  sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       PinholeHistoryEntry *e = g_new0 (PinholeHistoryEntry, 1);
@@ -540,6 +526,80 @@ pinhole_profile_list_messages (PinholeProfile *self,
       return NULL;
     }
   return g_steal_pointer (&out);
+}
+
+/**
+ * pinhole_profile_list_messages:
+ * @before: only messages recorded before the one whose seq this is; 0 for the newest
+ * Returns: (transfer full) (element-type PinholeHistoryEntry): the newest @limit messages
+ *   with @peer (before @before), oldest first
+ */
+GPtrArray *
+pinhole_profile_list_messages (PinholeProfile *self,
+                               const char     *peer,
+                               gint64          before,
+                               guint           limit,
+                               GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT peer, id, direction, text, timestamp, state, seq FROM ("
+                   " SELECT * FROM history WHERE peer = ?1 AND seq < ?2"
+                   " ORDER BY seq DESC LIMIT ?3) ORDER BY seq", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, before > 0 ? before : G_MAXINT64);
+  sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
+  return history_entries (self, stmt, error);
+}
+
+/**
+ * pinhole_profile_list_held:
+ * Returns: (transfer full) (element-type PinholeHistoryEntry): the outgoing messages to @peer
+ *   held back for a changed key (PINHOLE_MESSAGE_STATE_HELD), oldest first
+ */
+GPtrArray *
+pinhole_profile_list_held (PinholeProfile *self,
+                           const char     *peer,
+                           GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT peer, id, direction, text, timestamp, state, seq FROM history"
+                   " WHERE peer = ?1 AND direction = ?2 AND state = 'held' ORDER BY seq", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 2, PINHOLE_MESSAGE_DIRECTION_OUT);
+  return history_entries (self, stmt, error);
+}
+
+/**
+ * pinhole_profile_list_held_peers:
+ * Returns: (transfer full): the contacts that messages are held for (see
+ *   pinhole_profile_list_held()), %NULL-terminated; %NULL on a database error
+ */
+GStrv
+pinhole_profile_list_held_peers (PinholeProfile *self,
+                                 GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT DISTINCT peer FROM history WHERE state = 'held'", error);
+  g_autoptr(GStrvBuilder) peers = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  peers = g_strv_builder_new ();
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_strv_builder_add (peers, (const char *) sqlite3_column_text (stmt, 0));
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, error);
+      return NULL;
+    }
+  return g_strv_builder_end (peers);
 }
 
 /* Returns: how many messages from @peer were recorded after the read mark */

@@ -100,6 +100,11 @@ GPtrArray       *pinhole_profile_list_messages    (PinholeProfile *self,
                                                    gint64          before,
                                                    guint           limit,
                                                    GError        **error);
+GPtrArray       *pinhole_profile_list_held        (PinholeProfile *self,
+                                                   const char     *peer,
+                                                   GError        **error);
+GStrv            pinhole_profile_list_held_peers  (PinholeProfile *self,
+                                                   GError        **error);
 guint            pinhole_profile_count_unread     (PinholeProfile *self,
                                                    const char     *peer);
 gboolean         pinhole_profile_mark_read        (PinholeProfile *self,

@@ -4,12 +4,16 @@
 #define G_LOG_DOMAIN "pinhole-stun"
 
 #include "pinhole-stun-responder.h"
+#include "pinhole-acceptor.h"
 #include "pinhole-error.h"
 #include "pinhole-stun-message.h"
 
 #include <string.h>
 
 #define DEFAULT_MAX_CONNECTIONS 128
+/* one address cannot take every slot, nor hold one long without asking */
+#define MAX_PER_ADDRESS         8
+#define FIRST_MESSAGE_MS        3000
 #define DEFAULT_IDLE_TIMEOUT_MS 30000
 #define DEFAULT_MAX_BUFFER      2048
 #define MIN_BUFFER              (PINHOLE_STUN_HEADER_LEN + 4)
@@ -28,7 +32,7 @@ struct _PinholeStunResponder
   /* owned */
   GSocket          *udp_socket;
   GSource          *udp_source;
-  GSocketService   *service;
+  PinholeAcceptor  *acceptor;      /* STUN over TCP */
   GPtrArray        *conns;         /* Conn *, freed by conn_close */
   char             *software;
 
@@ -54,6 +58,7 @@ struct _Conn
 
   guint8                chunk[TCP_READ_CHUNK];
   gboolean              pending;   /* a read or write is in flight */
+  gboolean              answered;  /* a request came: from now on the idle timeout applies */
   gboolean              closed;
 };
 
@@ -256,7 +261,8 @@ conn_touch (Conn *conn)
       g_source_destroy (conn->idle);
       g_clear_pointer (&conn->idle, g_source_unref);
     }
-  conn->idle = g_timeout_source_new (conn->self->idle_timeout_ms);
+  conn->idle = g_timeout_source_new (conn->answered ? conn->self->idle_timeout_ms
+                                     : MIN (FIRST_MESSAGE_MS, conn->self->idle_timeout_ms));
   g_source_set_callback (conn->idle, conn_idle_cb, conn, NULL);
   g_source_set_static_name (conn->idle, "[pinhole] STUN TCP idle");
   g_source_attach (conn->idle, g_main_context_get_thread_default ());
@@ -343,6 +349,11 @@ conn_process (Conn *conn)
 
       reply = build_reply (self, conn->buffer->data, total, conn->remote, &error);
       g_byte_array_remove_range (conn->buffer, 0, (guint) total);
+      if (!conn->answered)
+        {
+          conn->answered = TRUE;
+          conn_touch (conn);
+        }
       if (reply == NULL && error != NULL)
         {
           g_debug ("closing STUN TCP connection: %s", error->message);
@@ -374,10 +385,9 @@ conn_process (Conn *conn)
                              conn->cancellable, conn_read_cb, conn);
 }
 
-static gboolean
-incoming_cb (GSocketService    *service,
+static void
+incoming_cb (PinholeAcceptor   *acceptor,
              GSocketConnection *connection,
-             GObject           *source_object,
              gpointer           user_data)
 {
   PinholeStunResponder *self = user_data;
@@ -387,7 +397,7 @@ incoming_cb (GSocketService    *service,
     {
       g_debug ("refusing STUN TCP connection: %u open", self->conns->len);
       g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      return TRUE;
+      return;
     }
 
   conn = g_new0 (Conn, 1);
@@ -400,12 +410,11 @@ incoming_cb (GSocketService    *service,
     {
       conn_free (conn);
       g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      return TRUE;
+      return;
     }
   g_ptr_array_add (self->conns, conn);
   conn_touch (conn);
   conn_process (conn);
-  return TRUE;
 }
 
 /* listening */
@@ -428,6 +437,7 @@ bind_socket (GInetAddress    *address,
    * so that a second responder cannot share the port */
   if (!g_socket_bind (socket, local, type == G_SOCKET_TYPE_STREAM, error))
     return NULL;
+  g_socket_set_listen_backlog (socket, PINHOLE_ACCEPTOR_BACKLOG);
   if (type == G_SOCKET_TYPE_STREAM && !g_socket_listen (socket, error))
     return NULL;
   g_socket_set_blocking (socket, FALSE);
@@ -487,14 +497,10 @@ pinhole_stun_responder_listen (PinholeStunResponder  *self,
       return FALSE;
     }
 
-  self->service = g_socket_service_new ();
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), tcp, NULL, error))
-    {
-      g_clear_object (&self->service);
-      return FALSE;
-    }
-  g_signal_connect_object (self->service, "incoming", G_CALLBACK (incoming_cb), self, 0);
-  g_socket_service_start (self->service);
+  /* the responder counts its connections itself (max-connections can change) */
+  self->acceptor = pinhole_acceptor_new (tcp, G_MAXUINT, MAX_PER_ADDRESS);
+  g_signal_connect_object (self->acceptor, "incoming", G_CALLBACK (incoming_cb), self, 0);
+  pinhole_acceptor_start (self->acceptor);
 
   self->udp_socket = g_steal_pointer (&udp);
   self->udp_source = g_socket_create_source (self->udp_socket, G_IO_IN, NULL);
@@ -521,12 +527,11 @@ pinhole_stun_responder_stop (PinholeStunResponder *self)
 
   while (self->conns->len > 0)
     conn_close (g_ptr_array_index (self->conns, self->conns->len - 1));
-  if (self->service != NULL)
+  if (self->acceptor != NULL)
     {
-      g_socket_service_stop (self->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-      g_signal_handlers_disconnect_by_data (self->service, self);
-      g_clear_object (&self->service);
+      pinhole_acceptor_stop (self->acceptor);
+      g_signal_handlers_disconnect_by_data (self->acceptor, self);
+      g_clear_object (&self->acceptor);
     }
   if (self->udp_source != NULL)
     {

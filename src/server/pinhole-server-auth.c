@@ -171,9 +171,17 @@ auth_done_cb (GObject      *source,
   if (r->connection->closed)
     return;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
-    _pinhole_server_send_gerror (r->connection, r->id, error);
+    {
+      if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH))
+        _pinhole_server_login_failed (r->connection->server, r->user, r->connection->address);
+      _pinhole_server_send_gerror (r->connection, r->id, error);
+    }
   else
-    auth_finish (r);
+    {
+      if (!r->registering)
+        _pinhole_server_login_succeeded (r->connection->server, r->user);
+      auth_finish (r);
+    }
 }
 
 static void
@@ -285,13 +293,26 @@ _pinhole_server_handle_login (PinholeServerConnection *c,
   {
     const char *password = pinhole_stanza_require_string (stanza, "password", PASSWORD_MAX,
                                                           &error);
+    guint wait;
+
     if (password == NULL)
       goto fail;
+    /* after too many failures the password is not even checked (pinhole-server-throttle.c) */
+    if ((wait = _pinhole_server_login_wait (c->server, r->user, c->address)) > 0)
+      {
+        g_debug ("log-in to %s from %s waits %u s", r->user, c->address, wait);
+        g_clear_pointer (&r, auth_request_free);
+        _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_RATE_LIMITED,
+                                    "too many failed log-ins: try again in a moment");
+        return;
+      }
     r->password_hash = pinhole_store_dup_password_hash (c->server->store, r->user, &error);
     if (r->password_hash == NULL)
       {
         if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
           {
+            /* guessing user names counts against the address too */
+            _pinhole_server_login_failed (c->server, r->user, c->address);
             g_clear_error (&error);
             g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown user %s",
                          r->user);

@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "pinhole-server.h"
 #include "pinhole-sqlite-store.h"
@@ -15,6 +16,9 @@
 #define DEFAULT_LISTEN "127.0.0.1:7300"
 #define DEFAULT_STUN_PORT 3478
 #define SHUTDOWN_GRACE_MS 2000
+/* descriptors kept out of the connection cap: the database and its WAL, the STUN sockets, the
+ * listeners, the log */
+#define FDS_KEPT 32
 
 typedef struct
 {
@@ -90,6 +94,28 @@ parse_listen (const char *text,
   return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (address, (guint16) port));
 }
 
+/* raises the soft limit on open files to the hard one, and returns how many connections fit
+ * under it with room for the database, the STUN sockets and the log */
+static guint
+connections_the_fds_allow (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+    return G_MAXUINT;
+  if (rl.rlim_cur < rl.rlim_max)
+    {
+      rlim_t want = rl.rlim_max;
+
+      rl.rlim_cur = want;
+      if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        getrlimit (RLIMIT_NOFILE, &rl);
+    }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > G_MAXUINT)
+    return G_MAXUINT;
+  return rl.rlim_cur > FDS_KEPT ? (guint) (rl.rlim_cur - FDS_KEPT) : 1;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -100,6 +126,10 @@ main (int   argc,
   g_autofree char *tls_key = NULL;
   gint stun_port = DEFAULT_STUN_PORT;
   gint max_offline = 0;
+  gint max_per_address = 0;
+  gint max_offline_per_sender = 0;
+  gint offline_days = 0;
+  gint handshake_timeout = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -116,6 +146,15 @@ main (int   argc,
       "FILE" },
     { "max-offline", 0, 0, G_OPTION_ARG_INT, &max_offline,
       "sealed messages kept for one offline device (default 1000)", "N" },
+    { "max-offline-per-sender", 0, 0, G_OPTION_ARG_INT, &max_offline_per_sender,
+      "of those, from one sender (default 250)", "N" },
+    { "offline-days", 0, 0, G_OPTION_ARG_INT, &offline_days,
+      "days a sealed message waits before it is dropped (default 30)", "N" },
+    { "max-per-address", 0, 0, G_OPTION_ARG_INT, &max_per_address,
+      "connections open at once from one address (default 256; raise it behind a reverse "
+      "proxy, whose address every client has)", "N" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
+      "seconds a connection has to open its WebSocket, and then to log in (default 10)", "S" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -170,6 +209,15 @@ main (int   argc,
   pinhole_server_limits_init_default (&limits);
   if (max_offline > 0)
     limits.max_offline_per_device = (guint) max_offline;
+  if (max_per_address > 0)
+    limits.max_per_address = (guint) max_per_address;
+  if (max_offline_per_sender > 0)
+    limits.max_offline_per_sender = (guint) max_offline_per_sender;
+  if (offline_days > 0)
+    limits.offline_days = (guint) offline_days;
+  if (handshake_timeout > 0)
+    limits.handshake_timeout_s = (guint) handshake_timeout;
+  limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))
     goto fail;

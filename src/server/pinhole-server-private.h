@@ -6,10 +6,14 @@
 #include <json-glib/json-glib.h>
 
 #include "pinhole-server.h"
+#include "pinhole-acceptor.h"
 
 G_BEGIN_DECLS
 
 typedef struct _PinholeServerConnection PinholeServerConnection;
+
+/* relay channels one connection is an end of, whichever end opened them */
+#define PINHOLE_SERVER_MAX_CHANNELS 256
 
 struct _PinholeServerConnection
 {
@@ -22,12 +26,14 @@ struct _PinholeServerConnection
   char                    *device;
   char                    *show;        /* "online" / "away"; NULL when not announced */
   char                    *stun_host;   /* the host this client used to reach us */
+  char                    *address;     /* the client's IP address, as the server sees it */
   GArray                  *channels;    /* guint32 relay channels this connection is on */
 
   double                   tokens;      /* request rate limiter (token bucket) */
   gint64                   tokens_at;
   gboolean                 authenticating;
   gboolean                 closed;
+  guint                    login_timeout;  /* closes it unless it logs in in time */
 };
 
 struct _PinholeServer
@@ -41,6 +47,11 @@ struct _PinholeServer
   /* owned */
   PinholeStore       *store;
   SoupServer         *soup;
+  PinholeAcceptor    *acceptor;
+  GTlsCertificate    *certificate;   /* wss:// when set */
+  GHashTable         *handshakes;    /* "address port" → Handshake*: accepted, not upgraded */
+  guint               purge_source;  /* drops expired sealed messages, hourly */
+  GHashTable         *strikes;       /* failed log-ins per account and address */
   GHashTable         *connections;   /* PinholeServerConnection* (owned, rc box) */
   GHashTable         *devices;       /* "user/device" → connection (borrowed) */
   GHashTable         *users;         /* user → GPtrArray of connections (borrowed) */
@@ -57,6 +68,16 @@ typedef struct
 typedef void (*PinholeServerHandler) (PinholeServerConnection *connection,
                                       JsonObject              *stanza,
                                       const char              *id);
+
+/* pinhole-server-throttle.c */
+guint _pinhole_server_login_wait      (PinholeServer *server,
+                                       const char    *user,
+                                       const char    *address);
+void  _pinhole_server_login_failed    (PinholeServer *server,
+                                       const char    *user,
+                                       const char    *address);
+void  _pinhole_server_login_succeeded (PinholeServer *server,
+                                       const char    *user);
 
 /* sending */
 void _pinhole_server_send          (PinholeServerConnection *connection,

@@ -87,6 +87,7 @@ _pinhole_server_handle_message (PinholeServerConnection *c,
   g_autoptr(GBytes) sealed = NULL;
   PinholeStoreOffline m = { 0 };
   PinholeServerConnection *target;
+  guint from_sender = 0;
 
   if (!require_contact_device (c, stanza, &user, &device, &error))
     goto fail;
@@ -102,6 +103,15 @@ _pinhole_server_handle_message (PinholeServerConnection *c,
   if (sealed == NULL)
     goto fail;
 
+  if (!pinhole_store_count_offline_from (server->store, user, device, c->user, &from_sender,
+                                         &error))
+    goto fail;
+  if (from_sender >= server->limits.max_offline_per_sender)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                   "%u of your messages already wait for %s/%s", from_sender, user, device);
+      goto fail;
+    }
   m.id = (char *) message_id;
   m.from_user = c->user;
   m.from_device = c->device;
@@ -185,10 +195,17 @@ _pinhole_server_handle_relay_open (PinholeServerConnection *c,
                    device);
       goto fail;
     }
-  if (c->channels->len >= 256)
+  if (c->channels->len >= PINHOLE_SERVER_MAX_CHANNELS)
     {
       g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
                            "too many relay channels open on this connection");
+      goto fail;
+    }
+  /* the cap holds for the end that is asked too, however many open channels to it */
+  if (peer->channels->len >= PINHOLE_SERVER_MAX_CHANNELS)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                   "%s/%s has too many relay channels open", user, device);
       goto fail;
     }
 

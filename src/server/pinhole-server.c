@@ -17,10 +17,14 @@ void
 pinhole_server_limits_init_default (PinholeServerLimits *limits)
 {
   limits->max_offline_per_device = 1000;
+  limits->max_offline_per_sender = 250;
+  limits->offline_days = 30;
   limits->max_sealed_bytes = 16 * 1024;
   limits->stanzas_per_second = 50;
   limits->stanza_burst = 200;
   limits->max_connections = 20000;
+  limits->max_per_address = 256;
+  limits->handshake_timeout_s = 10;
 }
 
 /* ---- connections ---- */
@@ -28,11 +32,13 @@ pinhole_server_limits_init_default (PinholeServerLimits *limits)
 static void
 connection_clear (PinholeServerConnection *c)
 {
+  g_clear_handle_id (&c->login_timeout, g_source_remove);
   g_clear_object (&c->ws);
   g_free (c->user);
   g_free (c->device);
   g_free (c->show);
   g_free (c->stun_host);
+  g_free (c->address);
   g_clear_pointer (&c->channels, g_array_unref);
 }
 
@@ -498,6 +504,7 @@ ws_closed_cb (SoupWebsocketConnection *ws,
   gboolean announced = c->show != NULL;
 
   c->closed = TRUE;
+  g_clear_handle_id (&c->login_timeout, g_source_remove);
   connection_close_channels (c);
   if (c->user != NULL && announced)
     _pinhole_server_broadcast_presence (c, "offline");
@@ -522,6 +529,112 @@ host_from_header (const char *header)
   return end != NULL ? g_strndup (header, end - header) : g_strdup (header);
 }
 
+/* ---- accepting: bounded, and timed until the client logs in ---- */
+
+/* a connection accepted and not upgraded to WebSocket yet */
+typedef struct
+{
+  PinholeServer *server;
+  char          *key;
+  GWeakRef       stream;
+  guint          timeout;
+} Handshake;
+
+static void
+handshake_free (Handshake *h)
+{
+  g_clear_handle_id (&h->timeout, g_source_remove);
+  g_weak_ref_clear (&h->stream);
+  g_free (h->key);
+  g_free (h);
+}
+
+static char *
+handshake_key (GSocketAddress *remote)
+{
+  g_autofree char *ip = NULL;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return NULL;
+  ip = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  return g_strdup_printf ("%s %u", ip,
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote)));
+}
+
+static gboolean
+handshake_timeout_cb (gpointer user_data)
+{
+  Handshake *h = user_data;
+  g_autoptr(GIOStream) stream = g_weak_ref_get (&h->stream);
+
+  h->timeout = 0;
+  if (stream != NULL)
+    {
+      g_debug ("%s did not open a WebSocket in time: closed", h->key);
+      g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+    }
+  g_hash_table_remove (h->server->handshakes, h->key);
+  return G_SOURCE_REMOVE;
+}
+
+/* the client at @remote opened its WebSocket: its handshake is no longer timed */
+static void
+handshake_done (PinholeServer  *self,
+                GSocketAddress *remote)
+{
+  g_autofree char *key = handshake_key (remote);
+
+  if (key != NULL)
+    g_hash_table_remove (self->handshakes, key);
+}
+
+static gboolean
+login_timeout_cb (gpointer user_data)
+{
+  PinholeServerConnection *c = user_data;
+
+  c->login_timeout = 0;
+  if (c->user == NULL && !c->authenticating && !c->closed)
+    soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                     "log in or register first");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+incoming_cb (PinholeAcceptor   *acceptor,
+             GSocketConnection *connection,
+             PinholeServer     *self)
+{
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) error = NULL;
+  GIOStream *stream = G_IO_STREAM (connection);
+  Handshake *h;
+
+  if (self->certificate != NULL)
+    {
+      tls = g_tls_server_connection_new (stream, self->certificate, &error);
+      if (tls == NULL)
+        {
+          g_message ("cannot serve TLS: %s", error->message);
+          return;
+        }
+      stream = tls;
+    }
+  h = g_new0 (Handshake, 1);
+  h->server = self;
+  h->key = handshake_key (remote);
+  if (h->key == NULL)
+    h->key = g_strdup_printf ("connection %p", (gpointer) connection);
+  g_weak_ref_init (&h->stream, stream);
+  h->timeout = g_timeout_add_seconds (self->limits.handshake_timeout_s, handshake_timeout_cb, h);
+  g_hash_table_replace (self->handshakes, h->key, h);
+  if (!soup_server_accept_iostream (self->soup, stream, local, remote, &error))
+    g_message ("cannot serve a connection: %s", error->message);
+}
+
 static void
 websocket_cb (SoupServer              *soup,
               SoupServerMessage       *msg,
@@ -541,10 +654,14 @@ websocket_cb (SoupServer              *soup,
       return;
     }
 
+  handshake_done (self, soup_server_message_get_remote_address (msg));
   c = g_rc_box_new0 (PinholeServerConnection);
   c->server = self;
   c->ws = g_object_ref (ws);
   c->stun_host = host_from_header (host);
+  c->address = g_strdup (soup_server_message_get_remote_host (msg));
+  if (c->address == NULL)
+    c->address = g_strdup ("unknown");
   c->channels = g_array_new (FALSE, FALSE, sizeof (guint32));
   c->tokens = self->limits.stanza_burst;
   c->tokens_at = g_get_monotonic_time ();
@@ -553,6 +670,8 @@ websocket_cb (SoupServer              *soup,
   soup_websocket_connection_set_keepalive_interval (ws, 30);
   g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), c);
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), c);
+  c->login_timeout = g_timeout_add_seconds (self->limits.handshake_timeout_s, login_timeout_cb,
+                                            c);
   g_hash_table_add (self->connections, c);
 }
 
@@ -583,6 +702,8 @@ pinhole_server_dispose (GObject *object)
   PinholeServer *self = PINHOLE_SERVER (object);
 
   pinhole_server_shutdown (self);
+  g_clear_object (&self->acceptor);
+  g_clear_object (&self->certificate);
   g_clear_object (&self->soup);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (pinhole_server_parent_class)->dispose (object);
@@ -597,6 +718,8 @@ pinhole_server_finalize (GObject *object)
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_pointer (&self->users, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
+  g_clear_pointer (&self->handshakes, g_hash_table_unref);
+  g_clear_pointer (&self->strikes, g_hash_table_unref);
   G_OBJECT_CLASS (pinhole_server_parent_class)->finalize (object);
 }
 
@@ -620,6 +743,9 @@ pinhole_server_init (PinholeServer *self)
   self->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) g_ptr_array_unref);
   self->channels = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->handshakes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify) handshake_free);
+  self->strikes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->next_channel = g_random_int_range (1, G_MAXINT32);
 }
 
@@ -644,6 +770,23 @@ pinhole_server_new (PinholeStore              *store,
  * pinhole_server_listen:
  * @certificate: (nullable): serve wss:// with this certificate, or ws:// when %NULL
  */
+/* the sealed messages nobody fetched within offline_days go */
+static gboolean
+purge_cb (gpointer user_data)
+{
+  PinholeServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gint64 before = g_get_real_time () - (gint64) self->limits.offline_days * 86400 * G_USEC_PER_SEC;
+  guint purged = 0;
+
+  if (!pinhole_store_purge_offline (self->store, before, &purged, &error))
+    g_warning ("cannot drop expired sealed messages: %s", error->message);
+  else if (purged > 0)
+    g_message ("dropped %u sealed message(s) older than %u days", purged,
+               self->limits.offline_days);
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean
 pinhole_server_listen (PinholeServer      *self,
                        GInetSocketAddress *address,
@@ -651,35 +794,38 @@ pinhole_server_listen (PinholeServer      *self,
                        GError            **error)
 {
   const char *protocols[] = { PINHOLE_WEBSOCKET_PROTOCOL, NULL };
+  g_autoptr(GSocket) socket = NULL;
 
   g_return_val_if_fail (self->soup == NULL, FALSE);
 
-  self->soup = soup_server_new ("server-header", "pinhole-server/" PINHOLE_VERSION,
-                                "tls-certificate", certificate, NULL);
+  socket = pinhole_acceptor_listen_tcp (address, error);
+  if (socket == NULL)
+    return FALSE;
+  /* connections come from the acceptor (pinhole-acceptor.c says why not from libsoup's own
+   * listener), with TLS on them when there is a certificate */
+  self->soup = soup_server_new ("server-header", "pinhole-server/" PINHOLE_VERSION, NULL);
   soup_server_add_handler (self->soup, "/", index_cb, self, NULL);
   soup_server_add_websocket_handler (self->soup, PINHOLE_WEBSOCKET_PATH, NULL,
                                      (char **) protocols, websocket_cb, self, NULL);
-  return soup_server_listen (self->soup, G_SOCKET_ADDRESS (address),
-                             certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  self->certificate = certificate != NULL ? g_object_ref (certificate) : NULL;
+  self->acceptor = pinhole_acceptor_new (socket, self->limits.max_connections,
+                                         self->limits.max_per_address);
+  g_signal_connect (self->acceptor, "incoming", G_CALLBACK (incoming_cb), self);
+  pinhole_acceptor_start (self->acceptor);
+  purge_cb (self);
+  self->purge_source = g_timeout_add_seconds (3600, purge_cb, self);
+  return TRUE;
 }
 
 /* Returns: the TCP port the WebSocket endpoint is bound to (useful after listening on 0) */
 guint16
 pinhole_server_get_port (PinholeServer *self)
 {
-  GSList *listeners;
-  guint16 port = 0;
+  g_autoptr(GSocketAddress) addr = NULL;
 
-  g_return_val_if_fail (self->soup != NULL, 0);
-  listeners = soup_server_get_listeners (self->soup);
-  if (listeners != NULL)
-    {
-      g_autoptr(GSocketAddress) addr = g_socket_get_local_address (listeners->data, NULL);
-      if (addr != NULL)
-        port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr));
-    }
-  g_slist_free (listeners);
-  return port;
+  g_return_val_if_fail (self->acceptor != NULL, 0);
+  addr = g_socket_get_local_address (pinhole_acceptor_get_socket (self->acceptor), NULL);
+  return addr != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)) : 0;
 }
 
 /* the STUN ports announced at login (the host is the one each client reached us at); the
@@ -707,6 +853,13 @@ pinhole_server_shutdown (PinholeServer *self)
   GHashTableIter iter;
   gpointer key;
 
+  if (self->acceptor != NULL)
+    {
+      pinhole_acceptor_stop (self->acceptor);
+      g_signal_handlers_disconnect_by_data (self->acceptor, self);
+    }
+  g_hash_table_remove_all (self->handshakes);
+  g_clear_handle_id (&self->purge_source, g_source_remove);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_hash_table_iter_init (&iter, self->connections);

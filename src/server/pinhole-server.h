@@ -11,10 +11,14 @@ G_BEGIN_DECLS
 typedef struct
 {
   guint max_offline_per_device;  /* sealed messages waiting for one device */
+  guint max_offline_per_sender;  /* of those, from one user: no contact fills it for all */
+  guint offline_days;            /* a sealed message not fetched by then is dropped */
   guint max_sealed_bytes;        /* one sealed offline message */
   guint stanzas_per_second;      /* sustained request rate per connection */
   guint stanza_burst;            /* requests allowed at once before the rate applies */
-  guint max_connections;
+  guint max_connections;         /* open at once, upgraded to WebSocket or not */
+  guint max_per_address;         /* open at once from one source address */
+  guint handshake_timeout_s;     /* to upgrade to WebSocket, and then to log in */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())

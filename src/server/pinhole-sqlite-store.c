@@ -477,6 +477,45 @@ pinhole_sqlite_store_init (PinholeSqliteStore *self)
 {
 }
 
+static gboolean
+store_count_offline_from (PinholeStore *store, const char *to_user, const char *to_device,
+                          const char *from_user, guint *out_count, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) count =
+    prepare (self, "SELECT count(*) FROM offline WHERE to_user = ? AND to_device = ?"
+                   " AND from_user = ?", error);
+
+  if (count == NULL)
+    return FALSE;
+  bind_text (count, 1, to_user);
+  bind_text (count, 2, to_device);
+  bind_text (count, 3, from_user);
+  if (sqlite3_step (count) != SQLITE_ROW)
+    return sql_failed (self, sqlite3_errcode (self->db), error);
+  *out_count = (guint) sqlite3_column_int (count, 0);
+  return TRUE;
+}
+
+static gboolean
+store_purge_offline (PinholeStore *store, gint64 stored_before, guint *out_purged,
+                     GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) purge = prepare (self, "DELETE FROM offline WHERE stored < ?", error);
+  int rc;
+
+  if (purge == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (purge, 1, stored_before);
+  rc = sqlite3_step (purge);
+  if (rc != SQLITE_DONE)
+    return sql_failed (self, rc, error);
+  if (out_purged != NULL)
+    *out_purged = (guint) sqlite3_changes (self->db);
+  return TRUE;
+}
+
 static void
 pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
 {
@@ -491,6 +530,8 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
   iface->queue_offline = store_queue_offline;
   iface->list_offline = store_list_offline;
   iface->take_offline = store_take_offline;
+  iface->count_offline_from = store_count_offline_from;
+  iface->purge_offline = store_purge_offline;
 }
 
 /**

@@ -125,3 +125,21 @@ pinhole_store_take_offline (PinholeStore *self, const char *user, const char *de
 {
   return IFACE (self)->take_offline (self, user, device, id, error);
 }
+
+/* @out_count: how many messages from @from_user wait for @to_user's @to_device */
+gboolean
+pinhole_store_count_offline_from (PinholeStore *self, const char *to_user, const char *to_device,
+                                  const char *from_user, guint *out_count, GError **error)
+{
+  return IFACE (self)->count_offline_from (self, to_user, to_device, from_user, out_count,
+                                           error);
+}
+
+/* removes the sealed messages stored before @stored_before (µs since the epoch, as
+ * PinholeStoreOffline's timestamp); @out_purged: how many */
+gboolean
+pinhole_store_purge_offline (PinholeStore *self, gint64 stored_before, guint *out_purged,
+                             GError **error)
+{
+  return IFACE (self)->purge_offline (self, stored_before, out_purged, error);
+}

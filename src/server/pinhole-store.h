@@ -70,6 +70,10 @@ struct _PinholeStoreInterface
                                  guint limit, GError **error);
   PinholeStoreOffline *(*take_offline) (PinholeStore *self, const char *user, const char *device,
                                         const char *id, GError **error);
+  gboolean (*count_offline_from) (PinholeStore *self, const char *to_user, const char *to_device,
+                                  const char *from_user, guint *out_count, GError **error);
+  gboolean (*purge_offline)     (PinholeStore *self, gint64 stored_before, guint *out_purged,
+                                 GError **error);
 };
 
 gboolean   pinhole_store_create_account    (PinholeStore *self, const char *user,
@@ -100,5 +104,10 @@ GPtrArray *pinhole_store_list_offline      (PinholeStore *self, const char *user
 PinholeStoreOffline *pinhole_store_take_offline (PinholeStore *self, const char *user,
                                                  const char *device, const char *id,
                                                  GError **error);
+gboolean   pinhole_store_count_offline_from (PinholeStore *self, const char *to_user,
+                                             const char *to_device, const char *from_user,
+                                             guint *out_count, GError **error);
+gboolean   pinhole_store_purge_offline     (PinholeStore *self, gint64 stored_before,
+                                            guint *out_purged, GError **error);
 
 G_END_DECLS

@@ -59,6 +59,21 @@ test_title (void)
   g_assert_cmpstr (none, ==, "Not connected");
 }
 
+/* what a narrow header bar shows: the kind and the time, the rest in the popover */
+static void
+test_short_title (void)
+{
+  g_autofree char *lan = pinhole_path_text_short_title (PINHOLE_PATH_KIND_LAN, 0.42);
+  g_autofree char *tcp = pinhole_path_text_short_title (PINHOLE_PATH_KIND_TCP_PUNCH, -1);
+  g_autofree char *relay = pinhole_path_text_short_title (PINHOLE_PATH_KIND_RELAY, 41);
+  g_autofree char *none = pinhole_path_text_short_title (PINHOLE_PATH_KIND_NONE, 12);
+
+  g_assert_cmpstr (lan, ==, "Direct · 0.4 ms");
+  g_assert_cmpstr (tcp, ==, "Direct");
+  g_assert_cmpstr (relay, ==, "Relayed · 41 ms");
+  g_assert_cmpstr (none, ==, "Not connected");
+}
+
 static void
 test_rtt (void)
 {
@@ -118,6 +133,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/app/path-text/every-kind", test_every_kind);
   g_test_add_func ("/app/path-text/title", test_title);
+  g_test_add_func ("/app/path-text/short-title", test_short_title);
   g_test_add_func ("/app/path-text/rtt", test_rtt);
   g_test_add_func ("/app/path-text/split-check", test_split_check);
   g_test_add_func ("/app/key-text/layout", test_key_layout);

@@ -155,6 +155,30 @@ def test_path_direct(rig, a11y, s):
         raise G.Failure(f'the path started as {seen[0]!r}, neither relayed nor direct')
 
 
+def test_path_relay_toggle(rig, a11y, s):
+    """the path label follows the path live: relay only on, Relayed; off again, Direct"""
+    alice = s['alice']
+    seen = []
+
+    def path_is(word):
+        def check():
+            b = a11y.find(alice, BUTTON, prefix='Connection path:')
+            if b is not None and (not seen or seen[-1] != b.name):
+                seen.append(b.name)
+            return b is not None and b.name.startswith(f'Connection path: {word}')
+        return check
+    a11y.click(a11y.wait(alice, BUTTON, prefix='Connection path: Direct'))
+    switch = a11y.wait(alice, 'toggle button', name='Relay only for this contact')
+    try:
+        a11y.click(switch)
+        G.wait_until(path_is('Relayed'), 15, 'the path button says Relayed with relay only on')
+        a11y.click(switch)
+        G.wait_until(path_is('Direct'), 30, 'the path button says Direct again')
+    finally:
+        print(f'# path button names seen: {seen}')
+        a11y.press('Escape')
+
+
 ROLES_NEEDING_NAMES = ('push button', 'toggle button', 'text', 'entry', 'password text')
 
 
@@ -223,12 +247,30 @@ def test_key_changed_banner(rig, a11y, s):
     a11y.wait(win, 'label', contains='safety number changed', timeout=20)
     a11y.wait(win, 'push button', name='Accept new key')
     a11y.wait(win, 'push button', name='Compare keys')
+    s['bob_new'] = bob_new
+
+
+def test_message_held(rig, a11y, s):
+    """what alice writes now is held, and says so, until she accepts the new key"""
+    win = s['alice']
+    entry = a11y.wait(win, 'text', name='Message')
+    text = 'written while the key is new'
+    entry.queryEditableText().insertText(0, text, len(text))
+    a11y.click(a11y.wait(win, 'push button', name='Send'))
+    a11y.wait(win, 'list item', contains=f'{text}, held until you accept the new key',
+              timeout=10)
+    if a11y.find(win, 'label', contains='could not be sent'):
+        raise G.Failure('a held message is reported as not sent')
 
 
 def test_accept_new_key(rig, a11y, s):
     win = s['alice']
     a11y.click(a11y.wait(win, 'push button', name='Accept new key'))
     a11y.wait_gone(win, 'label', contains='safety number changed', timeout=10)
+    # the held message goes out: delivered on alice's side, and bob's new device has it
+    text = 'written while the key is new'
+    a11y.wait(win, 'list item', contains=f'{text}, delivered', timeout=20)
+    rig.wait_event(s['bob_new'], 'message', text=text)
 
 
 SCENARIOS = {
@@ -239,8 +281,10 @@ SCENARIOS = {
     'chat': (chat_setup, [('request-accept', test_request_accept),
                           ('chat-both-ways', test_chat_both_ways),
                           ('path-goes-direct', test_path_direct),
+                          ('path-relayed-then-direct', test_path_relay_toggle),
                           ('every-control-named', test_a11y_names)], True),
     'key-change': (key_setup, [('key-changed-banner', test_key_changed_banner),
+                               ('message-held', test_message_held),
                                ('accept-new-key', test_accept_new_key)], True),
 }
 

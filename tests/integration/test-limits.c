@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-limits.c: the server's per-message and per-peer bounds of docs/protocol.md §2, hit on
  * purpose by raw clients of a real pinhole-server on loopback: a sealed message's size, the
- * sealed messages waiting for one device, and the relay channels one connection opens. Each
- * test also shows that what is just within the bound is accepted. */
+ * sealed messages waiting for one device and those from one sender, their expiry, and the
+ * relay channels one connection opens. Each test also shows that what is just within the
+ * bound is accepted. */
 #include "pinhole-test-peer.h"
 
 #include <sodium.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #define MAX_SEALED_BYTES  (16 * 1024)
 #define MAX_OFFLINE       3          /* --max-offline for the queue test */
 #define MAX_CHANNELS      256
+
+static gboolean never (gpointer data);
 
 typedef struct
 {
@@ -98,6 +102,116 @@ test_offline_queue (Fixture      *f,
   send_sealed (f, 32, 503);
 }
 
+/* @from seals a small message with @id for bob's device, and the server answers @code */
+static void
+send_sealed_as (PhPeer     *from,
+                PhPeer     *to,
+                const char *id,
+                gint64      code)
+{
+  ph_peer_expect (from, code, "\"type\":\"message\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"message\":\"%s\",\"sealed\":\"c2VhbGVk\"", to->user, to->device, id);
+}
+
+/* one contact cannot fill a device's queue for everyone */
+static void
+test_offline_per_sender (Fixture      *f,
+                         gconstpointer data)
+{
+  const char *args[] = { "--max-offline", "4", "--max-offline-per-sender", "2", NULL };
+  g_autoptr(PhPeer) carol = NULL;
+  g_autoptr(PhPeer) dave = NULL;
+
+  start (f, args);
+  ph_return_if_failed ();
+  carol = ph_peer_new (f->server->url, "carol");
+  dave = ph_peer_new (f->server->url, "dave");
+  ph_peer_register (carol);
+  ph_peer_register (dave);
+  ph_peer_befriend (carol, f->bob);
+  ph_peer_befriend (dave, f->bob);
+  ph_return_if_failed ();
+  ph_peer_close (f->bob);
+  send_sealed_as (f->alice, f->bob, "a1", PH_RESULT);
+  send_sealed_as (f->alice, f->bob, "a2", PH_RESULT);
+  ph_return_if_failed ();
+  send_sealed_as (f->alice, f->bob, "a3", 503);
+  /* alice's share is full, not bob's queue */
+  send_sealed_as (carol, f->bob, "c1", PH_RESULT);
+  send_sealed_as (carol, f->bob, "c2", PH_RESULT);
+  ph_return_if_failed ();
+  /* and the queue's own bound still holds */
+  send_sealed_as (dave, f->bob, "d1", 503);
+}
+
+/* a sealed message that waited longer than --offline-days is dropped, at the latest when the
+ * server starts; a younger one is still delivered */
+static void
+test_offline_expiry (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  ph_peer_close (f->bob);
+  send_sealed_as (f->alice, f->bob, "old-one", PH_RESULT);
+  send_sealed_as (f->alice, f->bob, "young-one", PH_RESULT);
+  ph_return_if_failed ();
+  g_assert_true (ph_server_stop (f->server, NULL));
+  g_assert_cmpint (sqlite3_open (f->server->db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "UPDATE offline SET stored = stored - 31 * 86400000000"
+                                     " WHERE id = 'old-one'", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+  g_assert_true (ph_server_restart (f->server, &error));
+  g_assert_no_error (error);
+  ph_return_if_failed ();
+  ph_peer_mark (f->bob);
+  g_assert_true (ph_peer_login (f->bob));
+  ph_peer_expect_push (f->bob, "offline-message", "message", "young-one", NULL);
+  ph_peer_sync (f->bob);
+  g_assert_false (ph_peer_ever_received (f->bob, "old-one"));
+}
+
+/* one password log-in of @p on a new connection, answered @code */
+static void
+log_in_with (PhPeer     *p,
+             const char *password,
+             gint64      code)
+{
+  ph_peer_close (p);
+  g_assert_true (ph_peer_connect (p));
+  ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"password\":\"%s\"", p->user, p->device, p->key64,
+                  password);
+}
+
+/* guessing a password: five wrong ones are answered, then the account waits (1 s, then 2 s)
+ * and even the right password gets 429 until then; after the wait it gets in */
+static void
+test_password_guessing (Fixture      *f,
+                        gconstpointer data)
+{
+  g_autofree char *right = NULL;
+  g_autofree char *bobs = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  right = ph_peer_dup_password (f->alice);
+  bobs = ph_peer_dup_password (f->bob);
+  for (guint i = 0; i < 5; i++)
+    log_in_with (f->alice, "not-the-password", 401);
+  ph_return_if_failed ();
+  log_in_with (f->alice, "not-the-password", 401);   /* the sixth: 1 s from now */
+  log_in_with (f->alice, right, 429);
+  /* bob is not held up by alice's failures */
+  log_in_with (f->bob, bobs, PH_RESULT);
+  ph_iterate_until (never, NULL, 1200);
+  log_in_with (f->alice, right, PH_RESULT);
+}
+
 static gboolean
 never (gpointer data)
 {
@@ -108,27 +222,67 @@ static void
 test_relay_channels (Fixture      *f,
                      gconstpointer data)
 {
+  g_autoptr(PhPeer) carol = NULL;
   guint opened = 0;
 
   start (f, NULL);
   ph_return_if_failed ();
+  /* to two contacts, so that the opener's cap is the one that is hit */
+  carol = ph_peer_new (f->server->url, "carol");
+  ph_peer_register (carol);
+  ph_peer_befriend (f->alice, carol);
+  ph_return_if_failed ();
   ph_peer_mark (f->bob);
+  ph_peer_mark (carol);
   for (guint i = 0; i < MAX_CHANNELS; i++)
     {
+      PhPeer *to = i % 2 ? carol : f->bob;
+
       /* after the first 150, 40 a second: under the server's request rate (§2) */
       if (i >= 150)
         ph_iterate_until (never, NULL, 25);
-      ph_peer_expect (f->alice, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"bob\","
+      ph_peer_expect (f->alice, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"%s\","
+                      "\"device\":\"%s\"", to->user, to->device);
+      ph_return_if_failed ();
+    }
+  ph_peer_expect (f->alice, 503, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
+                  f->bob->device);
+  /* bob and carol were told of each channel that opened, and of no other */
+  ph_peer_sync (f->bob);
+  ph_peer_sync (carol);
+  for (guint i = f->bob->mark; i < f->bob->ws->texts->len; i++)
+    opened += strstr (g_ptr_array_index (f->bob->ws->texts, i), "\"relay-open\"") != NULL;
+  for (guint i = carol->mark; i < carol->ws->texts->len; i++)
+    opened += strstr (g_ptr_array_index (carol->ws->texts, i), "\"relay-open\"") != NULL;
+  g_assert_cmpuint (opened, ==, MAX_CHANNELS);
+}
+
+/* the cap holds for the end that is asked, too: alice and carol together open 256 to bob */
+static void
+test_relay_channels_accepted (Fixture      *f,
+                              gconstpointer data)
+{
+  g_autoptr(PhPeer) carol = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  carol = ph_peer_new (f->server->url, "carol");
+  ph_peer_register (carol);
+  ph_peer_befriend (carol, f->bob);
+  ph_return_if_failed ();
+  for (guint i = 0; i < MAX_CHANNELS; i++)
+    {
+      /* 128 each: within the server's request burst (§2) */
+      PhPeer *opener = i % 2 ? carol : f->alice;
+
+      ph_peer_expect (opener, PH_RESULT, "\"type\":\"relay-open\",\"user\":\"bob\","
                       "\"device\":\"%s\"", f->bob->device);
       ph_return_if_failed ();
     }
   ph_peer_expect (f->alice, 503, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
                   f->bob->device);
-  /* bob was told of each channel that opened, and of no other */
-  ph_peer_sync (f->bob);
-  for (guint i = f->bob->mark; i < f->bob->ws->texts->len; i++)
-    opened += strstr (g_ptr_array_index (f->bob->ws->texts, i), "\"relay-open\"") != NULL;
-  g_assert_cmpuint (opened, ==, MAX_CHANNELS);
+  ph_peer_expect (carol, 503, "\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
+                  f->bob->device);
 }
 
 int
@@ -148,7 +302,11 @@ main (int   argc,
   g_test_add (path, Fixture, NULL, NULL, func, fixture_teardown)
   ADD ("/integration/limits/sealed-size", test_sealed_size);
   ADD ("/integration/limits/offline-queue", test_offline_queue);
+  ADD ("/integration/limits/offline-per-sender", test_offline_per_sender);
+  ADD ("/integration/limits/offline-expiry", test_offline_expiry);
+  ADD ("/integration/limits/password-guessing", test_password_guessing);
   ADD ("/integration/limits/relay-channels", test_relay_channels);
+  ADD ("/integration/limits/relay-channels-accepted", test_relay_channels_accepted);
 #undef ADD
 
   return g_test_run ();

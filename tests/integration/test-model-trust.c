@@ -3,7 +3,8 @@
  * PinholeClients in this process on a real pinhole-server on loopback: both sides show the
  * same safety number for a device key; a verified device stays verified across a restart;
  * when its key changes it is CHANGED and unverified, cannot be verified before it is trusted,
- * and after pinhole_client_trust() it is TRUSTED and still unverified. */
+ * and after pinhole_client_trust() it is TRUSTED and still unverified. A message sent while a
+ * key waits for trust is held (shown, kept across a restart) and goes out once it is trusted. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-model.h"
@@ -181,6 +182,107 @@ test_verify (PhModelFixture *f,
   g_signal_handlers_disconnect_by_data (c, &contact_notes);
 }
 
+static gboolean
+has_two_devices (gpointer client)
+{
+  PinholeContact *c = pinhole_client_lookup_contact (client, "bob");
+
+  return c != NULL && g_list_model_get_n_items (pinhole_contact_get_devices (c)) == 2;
+}
+
+typedef struct
+{
+  PinholeConversation *conversation;
+  const char          *text;
+} TextWait;
+
+static gboolean
+last_text_is (gpointer data)
+{
+  TextWait *w = data;
+  PinholeMessage *m = pinhole_conversation_get_last_message (w->conversation);
+
+  return m != NULL && g_strcmp0 (pinhole_message_get_text (m), w->text) == 0;
+}
+
+static gboolean
+is_settled (gpointer message)
+{
+  PinholeMessageState state = pinhole_message_get_state (message);
+
+  return state == PINHOLE_MESSAGE_STATE_DELIVERED || state == PINHOLE_MESSAGE_STATE_FAILED;
+}
+
+static void
+test_held (PhModelFixture *f,
+           gconstpointer   data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeMessage) first = NULL;
+  g_autoptr(PinholeMessage) none = NULL;
+  g_autoptr(PinholeClient) bob_new = NULL;
+  g_autofree char *held_id = NULL;
+  PinholeConversation *to_bob;
+  PinholeMessage *held;
+  TextWait arrived;
+
+  ph_return_if_failed ();
+  f->alice = ph_model_client_log_in (f, "alice");
+  f->bob = ph_model_client_log_in (f, "bob");
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  first = ph_model_send_text (pinhole_client_get_conversation (f->alice, "bob"), "first",
+                              &error);
+  g_assert_no_error (error);
+  ph_return_if_failed ();
+
+  /* bob signs in on a new device: its key is not trusted yet, so a message is held */
+  {
+    g_autofree char *dir = ph_model_profile_dir (f, "bob-new");
+    const char *args[] = { "login", "bob", NULL };
+    g_autoptr(PhResult) r = ph_cli_run (f->server->url, dir, "password-of-bob", NULL, args);
+
+    g_assert_cmpint (r->status, ==, 0);
+  }
+  bob_new = ph_model_client_log_in (f, "bob-new");
+  g_assert_true (ph_iterate_until (has_two_devices, f->alice, PH_MODEL_WAIT_MS));
+  ph_return_if_failed ();
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  none = ph_model_send_text (to_bob, "while the key is new", &error);
+  g_assert_null (none);
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_KEY_CHANGED);
+  g_clear_error (&error);
+  held = pinhole_conversation_get_last_message (to_bob);
+  g_assert_nonnull (held);
+  ph_return_if_failed ();
+  g_assert_cmpstr (pinhole_message_get_text (held), ==, "while the key is new");
+  g_assert_cmpint (pinhole_message_get_state (held), ==, PINHOLE_MESSAGE_STATE_HELD);
+  held_id = g_strdup (pinhole_message_get_id (held));
+
+  /* it is kept: a restarted client still shows it held, and nothing reached bob */
+  g_clear_object (&f->alice);
+  f->alice = ph_model_client_log_in (f, "alice");
+  g_assert_true (ph_iterate_until (has_two_devices, f->alice, PH_MODEL_WAIT_MS));
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  held = pinhole_conversation_get_last_message (to_bob);
+  g_assert_nonnull (held);
+  ph_return_if_failed ();
+  g_assert_cmpstr (pinhole_message_get_id (held), ==, held_id);
+  g_assert_cmpint (pinhole_message_get_state (held), ==, PINHOLE_MESSAGE_STATE_HELD);
+  g_assert_null (pinhole_conversation_get_last_message (
+                   pinhole_client_get_conversation (bob_new, "alice")));
+
+  /* trusting the key sends it: delivered, and on bob's new device */
+  g_assert_true (pinhole_client_trust (f->alice, "bob", &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_iterate_until (is_settled, held, PH_MODEL_WAIT_MS));
+  g_assert_cmpint (pinhole_message_get_state (held), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  arrived.conversation = pinhole_client_get_conversation (bob_new, "alice");
+  arrived.text = "while the key is new";
+  g_assert_true (ph_iterate_until (last_text_is, &arrived, PH_MODEL_WAIT_MS));
+  arrived.conversation = pinhole_client_get_conversation (f->bob, "alice");
+  g_assert_true (ph_iterate_until (last_text_is, &arrived, PH_MODEL_WAIT_MS));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -190,6 +292,7 @@ main (int    argc,
 #define ADD(path, fn) \
   g_test_add (path, PhModelFixture, NULL, ph_model_fixture_setup, fn, ph_model_fixture_teardown)
   ADD ("/integration/model-trust/verify", test_verify);
+  ADD ("/integration/model-trust/held", test_held);
 #undef ADD
   return g_test_run ();
 }

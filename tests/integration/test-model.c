@@ -3,7 +3,8 @@
  * PinholeClients in this process on a real pinhole-server on loopback. The contact's presence,
  * path-kind and rtt-ms notify as the session comes up; a conversation gets the message
  * appended and its state goes sent → delivered; a message stored for an offline contact
- * becomes delivered when the contact comes online; a device's key state follows trust. */
+ * becomes delivered when the contact comes online; a shutdown waits for a message on its way;
+ * a device's key state follows trust. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-model.h"
@@ -217,6 +218,38 @@ test_stored_then_delivered (Fixture      *f,
   g_assert_cmpstr (seen, ==, "queued stored-for-offline delivered");
   g_assert_cmpuint (g_list_model_get_n_items (
                       G_LIST_MODEL (pinhole_client_get_conversation (f->bob, "alice"))), ==, 1);
+}
+
+/* a client told to shut down right after a send waits for the message to be delivered, so
+ * that it is never left "sending" in the profile */
+static void
+test_shutdown_waits (Fixture      *f,
+                     gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  PhModelWait sent = { NULL }, down = { NULL };
+  PinholeConversation *to_bob;
+  PinholeMessage *m;
+
+  ph_return_if_failed ();
+  f->alice = ph_model_client_log_in (f, "alice");
+  f->bob = ph_model_client_log_in (f, "bob");
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  ph_return_if_failed ();
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  pinhole_conversation_send_async (to_bob, "just before I quit", NULL, ph_model_store_result_cb,
+                                   &sent);
+  pinhole_client_shutdown_async (f->alice, NULL, ph_model_store_result_cb, &down);
+  g_assert_true (ph_iterate_until (ph_model_has_result, &down, WAIT_MS));
+  g_assert_true (pinhole_client_shutdown_finish (f->alice, down.result, &error));
+  g_assert_no_error (error);
+  m = pinhole_conversation_get_last_message (to_bob);
+  g_assert_nonnull (m);
+  ph_return_if_failed ();
+  g_assert_cmpint (pinhole_message_get_state (m), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  g_assert_true (ph_iterate_until (ph_model_has_result, &sent, WAIT_MS));
+  g_clear_object (&sent.result);
+  g_clear_object (&down.result);
 }
 
 /* the history is paged: the newest page at once, older ones on demand */
@@ -579,6 +612,7 @@ main (int    argc,
   g_test_add (path, Fixture, NULL, ph_model_fixture_setup, fn, ph_model_fixture_teardown)
   ADD ("/integration/model/live", test_live);
   ADD ("/integration/model/stored-then-delivered", test_stored_then_delivered);
+  ADD ("/integration/model/shutdown-waits", test_shutdown_waits);
   ADD ("/integration/model/history-pages", test_history_pages);
   ADD ("/integration/model/server-loss", test_server_loss);
   ADD ("/integration/model/relay-only-toggle", test_relay_only_toggle);
