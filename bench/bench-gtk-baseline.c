@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * bench-gtk-baseline.c: the baseline of bench-app.py, what GTK itself costs for the same
  * steps: a window with a header bar and a list, first frame; then a list of 50 two-label rows
- * shown; then pages of 50 more rows prepended until N, each page drawn. Same output lines as
- * the app's probe (src/app/pinhole-bench.c). */
+ * shown; then pages of 50 more rows prepended until N, each page drawn, all of them kept in
+ * the list. Same output lines as the app's probe (src/app/pinhole-bench.c). */
 #include <gtk/gtk.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct
 {
@@ -17,7 +18,30 @@ typedef struct
   guint      total;
   guint      pages;
   gint64     started_us;
+  gint64     page_us;
+  GArray    *page_ms;     /* double: the time each page took */
 } Baseline;
+
+static double
+cpu_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static double
+mean_ms (GArray *ms,
+         guint   from,
+         guint   count)
+{
+  double sum = 0;
+
+  for (guint i = from; i < from + count; i++)
+    sum += g_array_index (ms, double, i);
+  return count > 0 ? sum / count : 0;
+}
 
 static void
 add_rows (Baseline *b,
@@ -55,7 +79,7 @@ after_paint_cb (GdkFrameClock *clock,
 
   if (b->step == 0)
     {
-      printf ("first-frame\n");
+      printf ("first-frame %.1f\n", cpu_ms ());
       fflush (stdout);
       b->step = 1;
       b->started_us = now;
@@ -63,15 +87,19 @@ after_paint_cb (GdkFrameClock *clock,
     }
   else if (b->step == 1)
     {
-      printf ("open-ms %.1f\n", (now - b->started_us) / 1000.0);
+      printf ("open-ms %.1f %.1f\n", (now - b->started_us) / 1000.0, cpu_ms ());
       printf ("open-rss-kib %ld\n", rss_kib ());
       b->step = 2;
-      b->started_us = g_get_monotonic_time ();
+      b->started_us = b->page_us = g_get_monotonic_time ();
       b->pages++;
       add_rows (b, 50);
     }
   else if (b->step == 2)
     {
+      double ms = (now - b->page_us) / 1000.0;
+
+      g_array_append_val (b->page_ms, ms);
+      b->page_us = now;
       if (b->rows < b->total)
         {
           b->pages++;
@@ -80,6 +108,8 @@ after_paint_cb (GdkFrameClock *clock,
       else
         {
           printf ("scroll-ms %.1f %u %u\n", (now - b->started_us) / 1000.0, b->pages, b->rows);
+          printf ("page-ms %.1f %.1f\n", mean_ms (b->page_ms, 0, MIN (10, b->pages)),
+                  mean_ms (b->page_ms, b->pages - MIN (10, b->pages), MIN (10, b->pages)));
           printf ("rss-kib %ld\n", rss_kib ());
           fflush (stdout);
           b->step = 3;
@@ -107,6 +137,7 @@ main (int    argc,
 
   gtk_init (&argc, &argv);
   b.total = argc > 1 ? (guint) atoi (argv[1]) : 10000;
+  b.page_ms = g_array_new (FALSE, FALSE, sizeof (double));
   b.window = gtk_window_new (GTK_WINDOW_TOPLEVEL);
   gtk_window_set_default_size (GTK_WINDOW (b.window), 900, 640);
   header = gtk_header_bar_new ();

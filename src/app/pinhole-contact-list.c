@@ -10,8 +10,13 @@
 #include <handy.h>
 
 #include "pinhole-contact-row.h"
+#include "pinhole-list-prefix.h"
 #include "pinhole-offline-banner.h"
 #include "pinhole-request-row.h"
+
+/* rows made before the first frame, a screen's worth, then so many more in each idle */
+#define FIRST_ROWS 25
+#define MORE_ROWS 25
 
 struct _PinholeContactList
 {
@@ -35,6 +40,7 @@ struct _PinholeContactList
 
   /* owned */
   PinholeClient  *client;
+  PinholeListPrefix *contacts;    /* the rows of the first screen at once, the rest soon */
   char           *selected;       /* the user whose conversation is open */
   gboolean        selection_visible;
 };
@@ -190,6 +196,7 @@ pinhole_contact_list_dispose (GObject *object)
       g_signal_handlers_disconnect_by_data (pinhole_client_get_pending_requests (self->client),
                                             self);
     }
+  g_clear_object (&self->contacts);
   g_clear_object (&self->client);
   g_clear_pointer (&self->selected, g_free);
   G_OBJECT_CLASS (pinhole_contact_list_parent_class)->dispose (object);
@@ -250,7 +257,10 @@ pinhole_contact_list_set_client (PinholeContactList *self,
   if (self->client == client)
     return;
   g_set_object (&self->client, client);
-  gtk_list_box_bind_model (self->contacts_box, pinhole_client_get_contacts (client),
+  g_clear_object (&self->contacts);
+  self->contacts = pinhole_list_prefix_new (pinhole_client_get_contacts (client), FIRST_ROWS,
+                                            MORE_ROWS);
+  gtk_list_box_bind_model (self->contacts_box, G_LIST_MODEL (self->contacts),
                            create_contact_row, self, NULL);
   /* after the model: a list box warns of a filter set before it, yet applies one set after */
   gtk_list_box_set_filter_func (self->contacts_box, filter_cb, self, NULL);
@@ -260,6 +270,9 @@ pinhole_contact_list_set_client (PinholeContactList *self,
                            G_CALLBACK (update_visibility), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (pinhole_client_get_pending_requests (client), "items-changed",
                            G_CALLBACK (update_visibility), self, G_CONNECT_SWAPPED);
+  /* the open conversation's row may come in later */
+  g_signal_connect_object (self->contacts, "items-changed", G_CALLBACK (reselect), self,
+                           G_CONNECT_SWAPPED);
   update_visibility (self);
 }
 

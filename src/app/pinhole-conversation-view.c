@@ -2,7 +2,8 @@
  * pinhole-conversation-view.c: the conversation with one contact, bound to its
  * PinholeContact (title, path, key state) and PinholeConversation (the messages, a
  * GListModel). Enter sends, Shift+Enter starts a new line; each contact keeps its draft.
- * Older pages load as the top comes near, without moving what is on screen. */
+ * The list shows a window of the conversation (pinhole-message-window.c): pages come in as
+ * the top or the bottom comes near and the far end goes, without moving what is on screen. */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-conversation-view.h"
@@ -15,11 +16,16 @@
 #include "pinhole-contact-dialog.h"
 #include "pinhole-error.h"
 #include "pinhole-message-list.h"
+#include "pinhole-message-window.h"
 #include "pinhole-offline-banner.h"
 #include "pinhole-path-button.h"
 
 /* one page of history per load, as the core reads it */
-#define OLDER_PAGE 50
+#define PAGE 50
+/* the most rows the list holds: a few screens around the view */
+#define WINDOW_ROWS 200
+/* the rows a conversation opens with: more than a screen; the rest come as one scrolls */
+#define OPEN_ROWS 25
 /* within this many pixels of the end counts as being at the end */
 #define BOTTOM_SLACK 8.0
 
@@ -56,17 +62,20 @@ struct _PinholeConversationView
   PinholeClient       *client;
   PinholeContact      *contact;
   PinholeConversation *conversation;
+  PinholeMessageWindow *window;      /* the part of the conversation in the list */
   GHashTable          *drafts;       /* user → the text left in the entry */
-  guint                load_id;      /* the idle that loads an older page */
+  guint                shift_id;     /* the idle that moves the window a page */
+  gboolean             shift_older;  /* which way it moves */
 
   /* borrowed: the toplevel we watch for is-active */
   GtkWidget           *toplevel;
 
-  /* the scroll position: stuck to the end, or kept at a distance from it while older
-   * messages are added above */
+  /* the scroll position: stuck to the end, or kept while rows come and go around it: the
+   * row at the top of the view stays @anchor_y pixels from the top */
   gboolean             stick_bottom;
   gboolean             keeping;
-  double               keep_from_bottom;
+  GtkWidget           *anchor;       /* owned: a row of messages_box, while keeping */
+  int                  anchor_y;
   gboolean             adjusting;    /* the value is being set by us, not the user */
 };
 
@@ -206,6 +215,16 @@ sent_cb (GObject      *source,
     gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), data->text, -1);
 }
 
+/* the newest messages in the list, and the view stuck to them */
+static void
+follow_end (PinholeConversationView *self)
+{
+  if (self->window != NULL && !pinhole_message_window_get_at_end (self->window))
+    pinhole_message_window_show_latest (self->window, PAGE);
+  self->stick_bottom = TRUE;
+  self->keeping = FALSE;
+}
+
 static void
 send_text (PinholeConversationView *self,
            const char              *text)
@@ -216,7 +235,7 @@ send_text (PinholeConversationView *self,
   data->user = g_strdup (pinhole_contact_get_user (self->contact));
   data->text = g_strdup (text);
   /* what one sends, one wants to see */
-  self->stick_bottom = TRUE;
+  follow_end (self);
   pinhole_conversation_send_async (self->conversation, text, NULL, sent_cb, data);
 }
 
@@ -335,7 +354,7 @@ retry_activated (GSimpleAction *action,
   if (message == NULL || pinhole_message_get_state (message) != PINHOLE_MESSAGE_STATE_FAILED)
     return;
   gtk_info_bar_set_revealed (self->error_bar, FALSE);
-  self->stick_bottom = TRUE;
+  follow_end (self);
   pinhole_conversation_retry_async (self->conversation, message, NULL, retried_cb,
                                     g_object_ref (self));
 }
@@ -368,11 +387,19 @@ update_empty (PinholeConversationView *self)
   gtk_stack_set_visible_child_name (self->list_stack, empty ? "empty" : "messages");
 }
 
+/* whether there is more above the list's first row, in the conversation or the history */
+static gboolean
+has_older (PinholeConversationView *self)
+{
+  return self->conversation != NULL &&
+         (pinhole_message_window_get_start (self->window) > 0 ||
+          pinhole_conversation_get_has_older (self->conversation));
+}
+
 static void
 update_loading (PinholeConversationView *self)
 {
-  gboolean more = self->conversation != NULL &&
-                  pinhole_conversation_get_has_older (self->conversation);
+  gboolean more = has_older (self);
 
   /* shown while there is more above, so that reaching it is what loads it */
   gtk_revealer_set_reveal_child (self->loading_revealer, more);
@@ -382,21 +409,63 @@ update_loading (PinholeConversationView *self)
     gtk_spinner_stop (self->loading_spinner);
 }
 
+/* the message row at the top of the view: it stays where it is while the window moves */
+static void
+take_anchor (PinholeConversationView *self)
+{
+  GtkListBoxRow *row;
+  int x, y;
+
+  g_clear_object (&self->anchor);
+  self->keeping = FALSE;
+  if (self->stick_bottom ||
+      !gtk_widget_translate_coordinates (GTK_WIDGET (self->scrolled),
+                                         GTK_WIDGET (self->messages_box), 0, 0, &x, &y))
+    return;
+  row = gtk_list_box_get_row_at_y (self->messages_box, MAX (y, 0));
+  if (row == NULL ||
+      !gtk_widget_translate_coordinates (GTK_WIDGET (row), GTK_WIDGET (self->scrolled), 0, 0,
+                                         &x, &self->anchor_y))
+    return;
+  self->anchor = g_object_ref (GTK_WIDGET (row));
+  self->keeping = TRUE;
+}
+
+/* the rows have their new places: scroll so that the anchor is back where it was */
+static void
+messages_allocated_cb (PinholeConversationView *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+  int x, y;
+
+  if (!self->keeping || self->anchor == NULL ||
+      gtk_widget_get_parent (self->anchor) != GTK_WIDGET (self->messages_box) ||
+      !gtk_widget_translate_coordinates (self->anchor, GTK_WIDGET (self->scrolled), 0, 0,
+                                         &x, &y) ||
+      y == self->anchor_y)
+    return;
+  set_value (self, gtk_adjustment_get_value (adj) + y - self->anchor_y);
+}
+
 static gboolean
-load_older_cb (gpointer user_data)
+shift_cb (gpointer user_data)
 {
   PinholeConversationView *self = user_data;
-  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
   g_autoptr(GError) error = NULL;
 
-  self->load_id = 0;
+  self->shift_id = 0;
   if (self->conversation == NULL)
     return G_SOURCE_REMOVE;
-  /* the rows go in above: keep what is on screen where it is */
-  self->keep_from_bottom = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj) -
-                           gtk_adjustment_get_value (adj);
-  self->keeping = !self->stick_bottom;
-  pinhole_conversation_load_older (self->conversation, OLDER_PAGE, &error);
+  take_anchor (self);
+  if (!self->shift_older)
+    pinhole_message_window_show_newer (self->window, PAGE);
+  else
+    {
+      /* the window is at the oldest message read so far: read a page more */
+      if (pinhole_message_window_get_start (self->window) == 0)
+        pinhole_conversation_load_older (self->conversation, PAGE, &error);
+      pinhole_message_window_show_older (self->window, PAGE);
+    }
   if (error != NULL)
     {
       g_autofree char *words =
@@ -405,45 +474,48 @@ load_older_cb (gpointer user_data)
     }
   update_loading (self);
   update_empty (self);
+  update_jump (self);
   return G_SOURCE_REMOVE;
 }
 
-/* load the next page when less than a screen is left above, or nothing fills the view */
+/* a page more above when less than a screen is left there, or nothing fills the view; a page
+ * more below likewise, when the window does not reach the newest message */
 static void
-maybe_load_older (PinholeConversationView *self)
+maybe_shift (PinholeConversationView *self)
 {
   GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
+  double value = gtk_adjustment_get_value (adj);
+  double page = gtk_adjustment_get_page_size (adj);
+  double upper = gtk_adjustment_get_upper (adj);
 
-  if (self->conversation == NULL || self->load_id != 0 ||
-      !pinhole_conversation_get_has_older (self->conversation))
+  if (self->conversation == NULL || self->shift_id != 0)
     return;
-  if (gtk_adjustment_get_value (adj) > gtk_adjustment_get_page_size (adj) &&
-      gtk_adjustment_get_upper (adj) > gtk_adjustment_get_page_size (adj))
+  if (has_older (self) && (value <= page || upper <= page))
+    self->shift_older = TRUE;
+  else if (!pinhole_message_window_get_at_end (self->window) && upper - page - value <= page)
+    self->shift_older = FALSE;
+  else
     return;
   /* not from inside the layout pass that told us */
-  self->load_id = g_idle_add (load_older_cb, self);
+  self->shift_id = g_idle_add (shift_cb, self);
 }
 
 static void
 edge_reached_cb (PinholeConversationView *self,
                  GtkPositionType          position)
 {
-  if (position == GTK_POS_TOP)
-    maybe_load_older (self);
+  if (position == GTK_POS_TOP || position == GTK_POS_BOTTOM)
+    maybe_shift (self);
 }
 
-/* the content or the window changed size: follow the end, or keep the distance to it */
+/* the content or the window changed size: follow the end, or look for the next page */
 static void
 adjustment_changed_cb (PinholeConversationView *self,
                        GtkAdjustment           *adj)
 {
-  double end = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
-
   if (self->stick_bottom)
-    set_value (self, end);
-  else if (self->keeping)
-    set_value (self, end - self->keep_from_bottom);
-  maybe_load_older (self);
+    set_value (self, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  maybe_shift (self);
 }
 
 static void
@@ -456,9 +528,11 @@ value_changed_cb (PinholeConversationView *self,
     return;
   /* the user scrolled: this is now the place to keep */
   self->keeping = FALSE;
-  self->stick_bottom = end - gtk_adjustment_get_value (adj) < BOTTOM_SLACK;
+  g_clear_object (&self->anchor);
+  self->stick_bottom = end - gtk_adjustment_get_value (adj) < BOTTOM_SLACK &&
+                       (self->window == NULL || pinhole_message_window_get_at_end (self->window));
   update_jump (self);
-  maybe_load_older (self);
+  maybe_shift (self);
   mark_read_if_seen (self);
 }
 
@@ -467,9 +541,10 @@ jump_clicked_cb (PinholeConversationView *self)
 {
   GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scrolled);
 
-  self->stick_bottom = TRUE;
-  self->keeping = FALSE;
+  follow_end (self);
+  g_clear_object (&self->anchor);
   set_value (self, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  update_loading (self);
   update_jump (self);
   mark_read_if_seen (self);
 }
@@ -480,6 +555,9 @@ messages_changed_cb (PinholeConversationView *self,
                      guint                    removed,
                      guint                    added)
 {
+  /* a message that comes in may push the oldest row out of the window: keep the view */
+  if (!self->stick_bottom && !self->keeping)
+    take_anchor (self);
   update_empty (self);
   update_jump (self);
   mark_read_if_seen (self);
@@ -533,7 +611,8 @@ pinhole_conversation_view_dispose (GObject *object)
 
   if (self->contact != NULL)
     pinhole_conversation_view_set_contact (self, NULL, NULL);
-  g_clear_handle_id (&self->load_id, g_source_remove);
+  g_clear_handle_id (&self->shift_id, g_source_remove);
+  g_clear_object (&self->anchor);
   if (self->toplevel != NULL)
     g_signal_handlers_disconnect_by_func (self->toplevel, toplevel_active_cb, self);
   self->toplevel = NULL;
@@ -624,6 +703,9 @@ pinhole_conversation_view_init (PinholeConversationView *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (adj, "value-changed", G_CALLBACK (value_changed_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->messages_box, "size-allocate",
+                           G_CALLBACK (messages_allocated_cb), self,
+                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_object (gtk_text_view_get_buffer (self->text_view), "changed",
                            G_CALLBACK (text_changed_cb), self, G_CONNECT_SWAPPED);
   update_empty (self);
@@ -681,7 +763,9 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   if (self->conversation != NULL)
     g_signal_handlers_disconnect_by_data (self->conversation, self);
   g_clear_object (&self->conversation);
-  g_clear_handle_id (&self->load_id, g_source_remove);
+  g_clear_object (&self->window);
+  g_clear_object (&self->anchor);
+  g_clear_handle_id (&self->shift_id, g_source_remove);
   g_set_object (&self->contact, contact);
   g_set_object (&self->client, client);
   pinhole_path_button_set_contact (self->path_button, client, contact);
@@ -702,7 +786,9 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   gtk_label_set_text (self->title_label, user);
   hello = g_strdup_printf (_("Say hello to %s"), user);
   hdy_status_page_set_description (self->empty_page, hello);
-  pinhole_message_list_bind (self->messages_box, G_LIST_MODEL (self->conversation), user);
+  self->window = pinhole_message_window_new (G_LIST_MODEL (self->conversation), WINDOW_ROWS);
+  pinhole_message_list_bind (self->messages_box, G_LIST_MODEL (self->window), user);
+  pinhole_message_window_show_latest (self->window, OPEN_ROWS);
   g_signal_connect_object (self->conversation, "items-changed", G_CALLBACK (messages_changed_cb),
                            self, G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_object (self->conversation, "notify::has-older", G_CALLBACK (update_loading),

@@ -8,6 +8,8 @@
 
 #include <glib/gi18n.h>
 
+#include "pinhole-message-failure.h"
+
 /* a bubble takes at most this share of the row, so that a long message still reads as
  * one side of the conversation */
 #define BUBBLE_SHARE 0.7
@@ -22,15 +24,16 @@ struct _PinholeMessageRow
   GtkLabel       *text_label;
   GtkLabel       *meta_label;
   GtkImage       *state_image;
-  GtkWidget      *failure_box;
-  GtkLabel       *failure_label;
-  GtkWidget      *retry_button;
+
+  /* borrowed: a child of content, while the message is failed */
+  GtkWidget      *failure;
 
   /* owned */
   PinholeMessage *message;
   char           *peer;      /* who "theirs" is, for the accessible name */
 
   gboolean        ours;
+  gboolean        named;     /* the accessible exists and has its name */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeMessageRow, pinhole_message_row, GTK_TYPE_LIST_BOX_ROW)
@@ -95,38 +98,26 @@ first_lower (const char *words)
   return g_strconcat (first, rest, NULL);
 }
 
-static void
-update_state (PinholeMessageRow *self)
+static char *
+format_time (PinholeMessageRow *self)
 {
-  PinholeMessageState state = pinhole_message_get_state (self->message);
   g_autoptr(GDateTime) dt =
     g_date_time_new_from_unix_local (pinhole_message_get_timestamp (self->message));
-  g_autofree char *time = dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
+
+  return dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
+}
+
+/* what a screen reader says for the row: made when one first asks for the row's accessible */
+static void
+update_name (PinholeMessageRow *self)
+{
+  PinholeMessageState state = pinhole_message_get_state (self->message);
+  g_autofree char *time = format_time (self);
   const char *words = state_words (state);
-  const char *icon = state_icon (state);
   const char *failure = pinhole_message_get_failure (self->message);
   gboolean failed = state == PINHOLE_MESSAGE_STATE_FAILED;
-  g_autofree char *meta = words ? g_strdup_printf ("%s · %s", time, words) : g_strdup (time);
   g_autofree char *lower = words ? first_lower (words) : NULL;
   g_autofree char *name = NULL;
-
-  gtk_label_set_text (self->meta_label, meta);
-  if (icon != NULL)
-    gtk_image_set_from_icon_name (self->state_image, icon, GTK_ICON_SIZE_MENU);
-  gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
-
-  if (failed)
-    {
-      g_autofree char *reason =
-        /* Translators: %s is why the message failed, e.g. "not connected to the server" */
-        g_strdup_printf (_("Not sent: %s"),
-                         failure != NULL && *failure != '\0' ? failure : _("unknown error"));
-      gtk_label_set_text (self->failure_label, reason);
-      gtk_style_context_add_class (gtk_widget_get_style_context (self->bubble), "failed");
-    }
-  else
-    gtk_style_context_remove_class (gtk_widget_get_style_context (self->bubble), "failed");
-  gtk_widget_set_visible (self->failure_box, failed);
 
   /* read as "alice, 14:02: hello" or "You, 14:03: hi, delivered" */
   if (!self->ours)
@@ -142,6 +133,57 @@ update_state (PinholeMessageRow *self)
     name = g_strdup_printf (_("You, %s: %s, %s"), time,
                             pinhole_message_get_text (self->message), lower ? lower : "");
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), name);
+}
+
+static void
+update_state (PinholeMessageRow *self)
+{
+  PinholeMessageState state = pinhole_message_get_state (self->message);
+  g_autofree char *time = format_time (self);
+  const char *words = state_words (state);
+  const char *icon = state_icon (state);
+  gboolean failed = state == PINHOLE_MESSAGE_STATE_FAILED;
+  g_autofree char *meta = words ? g_strdup_printf ("%s · %s", time, words) : g_strdup (time);
+
+  gtk_label_set_text (self->meta_label, meta);
+  if (icon != NULL)
+    gtk_image_set_from_icon_name (self->state_image, icon, GTK_ICON_SIZE_MENU);
+  gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
+
+  if (failed && self->failure == NULL)
+    {
+      self->failure = pinhole_message_failure_new (pinhole_message_get_id (self->message));
+      gtk_widget_set_halign (self->failure, self->ours ? GTK_ALIGN_END : GTK_ALIGN_START);
+      gtk_container_add (GTK_CONTAINER (self->content), self->failure);
+      gtk_widget_show (self->failure);
+    }
+  else if (!failed && self->failure != NULL)
+    g_clear_pointer (&self->failure, gtk_widget_destroy);
+  if (failed)
+    {
+      pinhole_message_failure_set_reason (PINHOLE_MESSAGE_FAILURE (self->failure),
+                                          pinhole_message_get_failure (self->message));
+      gtk_style_context_add_class (gtk_widget_get_style_context (self->bubble), "failed");
+    }
+  else
+    gtk_style_context_remove_class (gtk_widget_get_style_context (self->bubble), "failed");
+  if (self->named)
+    update_name (self);
+}
+
+static AtkObject *
+pinhole_message_row_get_accessible (GtkWidget *widget)
+{
+  PinholeMessageRow *self = PINHOLE_MESSAGE_ROW (widget);
+  AtkObject *accessible =
+    GTK_WIDGET_CLASS (pinhole_message_row_parent_class)->get_accessible (widget);
+
+  if (!self->named && self->message != NULL)
+    {
+      self->named = TRUE;
+      update_name (self);
+    }
+  return accessible;
 }
 
 /* the bubble's width for a row @width wide: its natural width, up to BUBBLE_SHARE */
@@ -222,6 +264,7 @@ pinhole_message_row_class_init (PinholeMessageRowClass *klass)
   widget_class->get_preferred_height_for_width =
     pinhole_message_row_get_preferred_height_for_width;
   widget_class->size_allocate = pinhole_message_row_size_allocate;
+  widget_class->get_accessible = pinhole_message_row_get_accessible;
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/pinhole/Pinhole/pinhole-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, content);
@@ -229,9 +272,6 @@ pinhole_message_row_class_init (PinholeMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, meta_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, state_image);
-  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, failure_box);
-  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, failure_label);
-  gtk_widget_class_bind_template_child (widget_class, PinholeMessageRow, retry_button);
 }
 
 static void
@@ -259,9 +299,6 @@ pinhole_message_row_new (PinholeMessage *message,
   gtk_style_context_add_class (gtk_widget_get_style_context (self->bubble), side);
   gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self)), side);
   gtk_widget_set_halign (self->bubble, self->ours ? GTK_ALIGN_END : GTK_ALIGN_START);
-  gtk_widget_set_halign (self->failure_box, self->ours ? GTK_ALIGN_END : GTK_ALIGN_START);
-  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->retry_button), "s",
-                                    pinhole_message_get_id (message));
   g_signal_connect_object (message, "notify::state", G_CALLBACK (update_state), self,
                            G_CONNECT_SWAPPED);
   update_state (self);
@@ -280,7 +317,9 @@ GtkWidget *
 pinhole_message_row_get_retry (PinholeMessageRow *self)
 {
   g_return_val_if_fail (PINHOLE_IS_MESSAGE_ROW (self), NULL);
-  return gtk_widget_get_visible (self->failure_box) ? self->retry_button : NULL;
+  return self->failure != NULL
+           ? pinhole_message_failure_get_retry (PINHOLE_MESSAGE_FAILURE (self->failure))
+           : NULL;
 }
 
 /* a message that follows one from the same side within minutes sits closer to it */

@@ -47,6 +47,9 @@ static const char schema[] =
   "CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
   "  peer TEXT NOT NULL, id TEXT NOT NULL, direction INTEGER NOT NULL, text TEXT NOT NULL,"
   "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
+  /* a page of one conversation, and its unread count, without reading the rest of it: made
+   * on the first open of an older file too (no version of its own: older programs ignore it) */
+  "CREATE INDEX IF NOT EXISTS history_by_peer ON history (peer, seq);"
   /* the few messages a changed key holds back, found without reading the history */
   "CREATE INDEX IF NOT EXISTS history_held ON history (peer) WHERE state = 'held';";
 
@@ -540,13 +543,13 @@ pinhole_profile_list_messages (PinholeProfile *self,
 {
   g_autoptr(sqlite3_stmt) stmt =
     prepare (self, "SELECT peer, id, direction, text, timestamp, state, seq FROM ("
-                   " SELECT * FROM history WHERE peer = ?1 AND (?2 = 0 OR seq < ?2)"
+                   " SELECT * FROM history WHERE peer = ?1 AND seq < ?2"
                    " ORDER BY seq DESC LIMIT ?3) ORDER BY seq", error);
 
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_text (stmt, 1, peer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 2, before);
+  sqlite3_bind_int64 (stmt, 2, before > 0 ? before : G_MAXINT64);
   sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
   return history_entries (self, stmt, error);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-message-list.c: the conversation's rows bound to a GListStore of PinholeMessage, as
- * the view binds a PinholeConversation: day headings, grouping, Retry, accessible names. */
+ * the view binds a PinholeConversation: day headings, grouping, Retry, accessible names; and
+ * the window of rows over a long history (PinholeMessageWindow), which stays bounded. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <gtk/gtk.h>
@@ -8,6 +10,7 @@
 #include "pinhole-day-separator.h"
 #include "pinhole-message-list.h"
 #include "pinhole-message-row.h"
+#include "pinhole-message-window.h"
 
 /* local midnight of today, plus @hours (negative: earlier days) */
 static gint64
@@ -190,6 +193,148 @@ test_day_words (void)
   g_assert_cmpint (pinhole_day_of (today_at (-1)), <, pinhole_day_of (today_at (1)));
 }
 
+/* a conversation of HISTORY messages "0".."HISTORY-1", oldest first, of which the store holds
+ * the newest ones read so far; read_older() puts a page more at its start, as
+ * pinhole_conversation_load_older() does */
+#define HISTORY 1000
+#define PAGE 50
+#define BOUND 200
+
+typedef struct
+{
+  GListStore *store;
+  guint       unread;    /* how many of the history are not in the store yet */
+} History;
+
+static void
+read_older (History *h)
+{
+  guint count = MIN (PAGE, h->unread);
+  g_autoptr(GPtrArray) page = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = h->unread - count; i < h->unread; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("%u", i);
+
+      g_ptr_array_add (page, pinhole_message_new (id, i % 3 ? PINHOLE_MESSAGE_DIRECTION_OUT
+                                                              : PINHOLE_MESSAGE_DIRECTION_IN,
+                                                  "a line of an ordinary conversation",
+                                                  today_at (-24 * 30) + i * 60,
+                                                  i % 3 ? PINHOLE_MESSAGE_STATE_DELIVERED
+                                                        : PINHOLE_MESSAGE_STATE_RECEIVED));
+    }
+  h->unread -= count;
+  g_list_store_splice (h->store, 0, 0, page->pdata, page->len);
+}
+
+static guint
+row_id (GtkListBox *box,
+        int         index)
+{
+  return (guint) atoi (pinhole_message_get_id (pinhole_message_row_get_message (
+                         row_at (box, index))));
+}
+
+/* the rows are the window's messages, in order, none twice, none missing between the first
+ * and the last, and no more of them than the bound; @seen counts each message shown */
+static void
+check_rows (GtkListBox           *box,
+            PinholeMessageWindow *window,
+            GListStore           *store,
+            guint                *seen)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (window));
+  guint start = pinhole_message_window_get_start (window);
+  g_autoptr(PinholeMessage) first = NULL;
+
+  g_assert_cmpuint (n, >, 0);
+  g_assert_cmpuint (n, <=, BOUND);
+  g_assert_null (gtk_list_box_get_row_at_index (box, n));
+  first = g_list_model_get_item (G_LIST_MODEL (store), start);
+  g_assert_true (pinhole_message_row_get_message (row_at (box, 0)) == first);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (row_id (box, i), ==, row_id (box, 0) + i);
+      seen[row_id (box, i)]++;
+    }
+}
+
+static void
+test_window_bounded (void)
+{
+  History h = { g_list_store_new (PINHOLE_TYPE_MESSAGE), HISTORY };
+  g_autoptr(PinholeMessageWindow) window = NULL;
+  g_autoptr(GtkListBox) box = GTK_LIST_BOX (gtk_list_box_new ());
+  g_autoptr(PinholeMessage) live = NULL;
+  g_autofree guint *seen = g_new0 (guint, HISTORY);
+  guint steps = 0;
+
+  g_object_ref_sink (box);
+  gtk_widget_show (GTK_WIDGET (box));
+  read_older (&h);
+  window = pinhole_message_window_new (G_LIST_MODEL (h.store), BOUND);
+  pinhole_message_list_bind (box, G_LIST_MODEL (window), "alice");
+  pinhole_message_window_show_latest (window, PAGE);
+  check_rows (box, window, h.store, seen);
+  g_assert_cmpuint (row_id (box, 0), ==, HISTORY - PAGE);
+  g_assert_true (pinhole_message_window_get_at_end (window));
+
+  /* up to the first message, a page at a time, reading the history as the view does */
+  while (h.unread > 0 || pinhole_message_window_get_start (window) > 0)
+    {
+      if (pinhole_message_window_get_start (window) == 0)
+        read_older (&h);
+      g_assert_cmpuint (pinhole_message_window_show_older (window, PAGE), ==, PAGE);
+      check_rows (box, window, h.store, seen);
+      steps++;
+    }
+  g_assert_cmpuint (steps, ==, HISTORY / PAGE - 1);
+  g_assert_cmpuint (row_id (box, 0), ==, 0);
+  g_assert_false (pinhole_message_window_get_at_end (window));
+  g_assert_cmpuint (pinhole_message_window_show_older (window, PAGE), ==, 0);
+
+  /* a message that comes in now is not in the window, which does not reach the end */
+  live = pinhole_message_new ("1000", PINHOLE_MESSAGE_DIRECTION_IN, "new", today_at (0.5),
+                              PINHOLE_MESSAGE_STATE_RECEIVED);
+  g_list_store_append (h.store, live);
+  check_rows (box, window, h.store, seen);
+  g_assert_cmpuint (row_id (box, 0), ==, 0);
+
+  /* and back down from what is read already, to the live end */
+  while (!pinhole_message_window_get_at_end (window))
+    {
+      g_assert_cmpuint (pinhole_message_window_show_newer (window, PAGE), >, 0);
+      check_rows (box, window, h.store, seen);
+    }
+  g_assert_cmpuint (row_id (box, g_list_model_get_n_items (G_LIST_MODEL (window)) - 1), ==,
+                    HISTORY);
+
+  /* every message of the history was a row, on the way up and again on the way down */
+  for (guint i = 0; i < HISTORY; i++)
+    g_assert_cmpuint (seen[i], >=, 2);
+
+  /* at the end, appended messages come in and the oldest rows go */
+  for (guint i = 1; i <= 10; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("%u", HISTORY + i);
+      g_autoptr(PinholeMessage) m = pinhole_message_new (id, PINHOLE_MESSAGE_DIRECTION_OUT,
+                                                         "more", today_at (0.6),
+                                                         PINHOLE_MESSAGE_STATE_QUEUED);
+
+      g_list_store_append (h.store, m);
+      g_assert_cmpuint (row_id (box, g_list_model_get_n_items (G_LIST_MODEL (window)) - 1), ==,
+                        HISTORY + i);
+      g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (window)), ==, BOUND);
+    }
+
+  /* the jump to the end: the newest page alone */
+  pinhole_message_window_show_older (window, 3 * PAGE);
+  pinhole_message_window_show_latest (window, PAGE);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (window)), ==, PAGE);
+  g_assert_cmpuint (row_id (box, PAGE - 1), ==, HISTORY + 10);
+  g_object_unref (h.store);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -201,5 +346,6 @@ main (int   argc,
   g_test_add_func ("/app/message-list/day-headings", test_day_headings);
   g_test_add_func ("/app/message-list/failed-has-retry", test_failed_has_retry);
   g_test_add_func ("/app/message-list/day-words", test_day_words);
+  g_test_add_func ("/app/message-list/window-bounded", test_window_bounded);
   return g_test_run ();
 }
