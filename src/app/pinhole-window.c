@@ -211,7 +211,6 @@ pinhole_window_class_init (PinholeWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/pinhole/Pinhole/pinhole-window.ui");
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, main_stack);
-  gtk_widget_class_bind_template_child (widget_class, PinholeWindow, sign_in_view);
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, contact_list);
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, content_stack);
@@ -220,7 +219,6 @@ pinhole_window_class_init (PinholeWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, contact_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, back_cb);
   gtk_widget_class_bind_template_callback (widget_class, folded_cb);
-  gtk_widget_class_bind_template_callback (widget_class, signed_in_cb);
 }
 
 static void
@@ -251,10 +249,20 @@ pinhole_window_new (PinholeApplication *app,
                                g_settings_get_int (settings, "window-height"));
   if (g_settings_get_boolean (settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
-  pinhole_sign_in_view_set_client (self->sign_in_view, pinhole_application_get_client (app),
-                                   pinhole_application_get_settings (app), server_url);
+  /* the sign-in view is made only when it is needed: a signed-in profile opens faster */
   if (pinhole_application_is_signed_in (app))
     show_chats (self);
+  else
+    {
+      self->sign_in_view = g_object_new (PINHOLE_TYPE_SIGN_IN_VIEW, "visible", TRUE, NULL);
+      g_signal_connect_object (self->sign_in_view, "signed-in", G_CALLBACK (signed_in_cb), self,
+                               G_CONNECT_SWAPPED);
+      pinhole_sign_in_view_set_client (self->sign_in_view, pinhole_application_get_client (app),
+                                       pinhole_application_get_settings (app), server_url);
+      gtk_stack_add_named (self->main_stack, GTK_WIDGET (self->sign_in_view), "sign-in");
+      gtk_stack_set_visible_child_full (self->main_stack, "sign-in",
+                                        GTK_STACK_TRANSITION_TYPE_NONE);
+    }
   folded_cb (self);
   pinhole_bench_attach (self);
   return self;
