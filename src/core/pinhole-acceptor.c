@@ -16,6 +16,9 @@
 
 #include "pinhole-acceptor.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #define ACCEPTS_PER_WAKEUP 64
 #define BACKOFF_FIRST_MS   50
 #define BACKOFF_MAX_MS     1000
@@ -101,6 +104,9 @@ take (PinholeAcceptor *self,
       g_socket_close (client, NULL);
       return;
     }
+  /* small frames (chat, acks, pushes) go out at once, not after Nagle's wait for more: as
+   * libsoup's own listener does */
+  g_socket_set_option (client, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   connection = g_socket_connection_factory_create_connection (client);
   t = g_new0 (Tracked, 1);
   t->self = g_object_ref (self);
