@@ -21,7 +21,7 @@ typedef struct
 {
   guint                 channel;
   GBytes               *payload;
-  guint64               seq;       /* on the current session; 0 when not sent on it */
+  guint64               frame_id;  /* on the current session; 0 when not sent on it */
   PinholeDeviceSent     sent;      /* nullable, called once */
   PinholeDeviceSettled  settled;
   gpointer              user_data;
@@ -176,14 +176,14 @@ session_frame_cb (PinholeSession *session,
 
 static void
 session_acked_cb (PinholeSession *session,
-                  guint64         seq,
+                  guint64         frame_id,
                   PinholeDevice  *self)
 {
   for (GList *l = self->outbox.head; l != NULL; l = l->next)
     {
       Outgoing *o = l->data;
 
-      if (o->seq == seq)
+      if (o->frame_id == frame_id)
         {
           g_queue_delete_link (&self->outbox, l);
           outgoing_settle (self, o, NULL);
@@ -265,9 +265,9 @@ flush_outbox (PinholeDevice *self)
       Outgoing *o = l->data;
       g_autoptr(GError) error = NULL;
 
-      if (o->seq != 0)
+      if (o->frame_id != 0)
         continue;
-      if (!pinhole_session_send (self->session, o->channel, o->payload, &o->seq, &error))
+      if (!pinhole_session_send (self->session, o->channel, o->payload, &o->frame_id, &error))
         g_debug ("cannot queue a frame for %s: %s", self->id, error->message);
       else if (o->sent != NULL)
         {
@@ -303,9 +303,9 @@ attach_session (PinholeDevice    *self,
   pinhole_session_attach_path (session, PINHOLE_PATH (relay));
   self->establish_timeout = g_timeout_add_seconds (ESTABLISH_TIMEOUT_S, establish_timeout_cb,
                                                    self);
-  /* waiting frames get new sequence numbers on the new session */
+  /* waiting frames get new ids on the new session */
   for (GList *l = self->outbox.head; l != NULL; l = l->next)
-    ((Outgoing *) l->data)->seq = 0;
+    ((Outgoing *) l->data)->frame_id = 0;
   flush_outbox (self);
   if (initiator)
     pinhole_session_start (session);
