@@ -280,9 +280,10 @@ pinhole_manifest_validate (PinholeManifest *self,
   return TRUE;
 }
 
-static gboolean
-parse_sha256 (const char *hex,
-              guint8     *out)
+/* Returns: whether @hex is 64 lowercase hex digits; then @out holds their 32 bytes */
+gboolean
+pinhole_sha256_from_hex (const char *hex,
+                         guint8     *out)
 {
   if (strlen (hex) != 2 * PINHOLE_MANIFEST_SHA256_BYTES)
     return FALSE;
@@ -345,7 +346,7 @@ parse_entry (PinholeManifest *self,
   hex = pinhole_stanza_require_string (object, "sha256", 64, error);
   if (hex == NULL)
     goto bad;
-  if (!parse_sha256 (hex, sha256))
+  if (!pinhole_sha256_from_hex (hex, sha256))
     {
       g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
                            "\"sha256\" is not 64 lowercase hex digits");
@@ -357,6 +358,21 @@ parse_entry (PinholeManifest *self,
 bad:
   g_prefix_error (error, "manifest entry %u: ", index);
   return FALSE;
+}
+
+/* @out: 65 bytes: the 64 lowercase hex digits of @sha256 and a NUL */
+void
+pinhole_sha256_to_hex (const guint8 *sha256,
+                       char         *out)
+{
+  static const char digits[] = "0123456789abcdef";
+
+  for (gsize i = 0; i < PINHOLE_MANIFEST_SHA256_BYTES; i++)
+    {
+      out[2 * i] = digits[sha256[i] >> 4];
+      out[2 * i + 1] = digits[sha256[i] & 0xf];
+    }
+  out[2 * PINHOLE_MANIFEST_SHA256_BYTES] = '\0';
 }
 
 /**
@@ -434,8 +450,7 @@ pinhole_manifest_to_string (PinholeManifest *self,
         {
           char hex[2 * PINHOLE_MANIFEST_SHA256_BYTES + 1];
 
-          for (gsize b = 0; b < PINHOLE_MANIFEST_SHA256_BYTES; b++)
-            g_snprintf (hex + 2 * b, 3, "%02x", entry->sha256[b]);
+          pinhole_sha256_to_hex (entry->sha256, hex);
           json_object_set_int_member (object, "size", (gint64) entry->size);
           json_object_set_int_member (object, "mtime", entry->mtime);
           json_object_set_string_member (object, "sha256", hex);

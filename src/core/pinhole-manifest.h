@@ -60,6 +60,12 @@ gboolean         pinhole_manifest_check_path   (const char      *path,
                                                 GError         **error);
 guint64          pinhole_manifest_entry_get_n_blocks (const PinholeManifestEntry *entry);
 
+/* SHA-256 as the manifest and the messages write it: 64 lowercase hex digits */
+gboolean         pinhole_sha256_from_hex       (const char      *hex,
+                                                guint8          *out);
+void             pinhole_sha256_to_hex         (const guint8    *sha256,
+                                                char            *out);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeManifest, pinhole_manifest_free)
 
 G_END_DECLS
