@@ -8,6 +8,7 @@
 #include "pinhole-transfer-message.h"
 #include "pinhole-error.h"
 #include "pinhole-session.h"
+#include "pinhole-test-transfer.h"
 #include "pinhole-test-util.h"
 
 #include <fcntl.h>
@@ -38,30 +39,6 @@ fixture_tear_down (Fixture       *f,
   g_free (f->root);
 }
 
-static void
-write_file (const char *root,
-            const char *rel,
-            gsize       len,
-            guint8      seed)
-{
-  g_autofree char *path = g_build_filename (root, rel, NULL);
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree guint8 *data = g_malloc (len + 1);
-
-  for (gsize i = 0; i < len; i++)
-    data[i] = (guint8) (seed + i * 7 + i / 1000);
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_assert_true (g_file_set_contents (path, (const char *) data, (gssize) len, NULL));
-}
-
-static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
 static PinholeManifest *
 build (const char *const *paths,
        GPtrArray        **out_sources,
@@ -69,7 +46,7 @@ build (const char *const *paths,
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  pinhole_manifest_build_async (paths, NULL, store_result_cb, &result);
+  pinhole_manifest_build_async (paths, NULL, ph_test_store_result_cb, &result);
   g_assert_true (ph_wait_pointer ((gpointer const *) &result, 30000));
   return pinhole_manifest_build_finish (result, out_sources, error);
 }
@@ -83,7 +60,7 @@ read_block (const char                 *source,
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  pinhole_file_reader_read_block_async (source, entry, block, NULL, store_result_cb, &result);
+  pinhole_file_reader_read_block_async (source, entry, block, NULL, ph_test_store_result_cb, &result);
   g_assert_true (ph_wait_pointer ((gpointer const *) &result, 30000));
   return pinhole_file_reader_read_block_finish (result, sha256, error);
 }
@@ -105,9 +82,9 @@ test_tree (Fixture       *f,
   g_autofree char *expected = NULL;
   PinholeManifestEntry *e;
 
-  write_file (f->root, "photos/2024/beach.jpg", 2 * MIB + 5, 1);
-  write_file (f->root, "photos/a.txt", 0, 2);
-  write_file (f->root, "notes.txt", 11, 3);
+  ph_test_write_file (f->root, "photos/2024/beach.jpg", 2 * MIB + 5, 1);
+  ph_test_write_file (f->root, "photos/a.txt", 0, 2);
+  ph_test_write_file (f->root, "notes.txt", 11, 3);
   g_assert_cmpint (g_mkdir_with_parents (empty, 0755), ==, 0);
   g_assert_cmpint (symlink ("/etc", link), ==, 0);
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
@@ -148,8 +125,8 @@ test_refused_names (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(PinholeManifest) m = NULL;
 
-  write_file (f->root, "d/ok.txt", 1, 1);
-  write_file (f->root, "d/what?.txt", 1, 1);
+  ph_test_write_file (f->root, "d/ok.txt", 1, 1);
+  ph_test_write_file (f->root, "d/what?.txt", 1, 1);
   m = build (paths, &sources, &error);
   g_assert_null (m);
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL);
@@ -167,8 +144,8 @@ test_same_name_twice (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(PinholeManifest) m = NULL;
 
-  write_file (f->root, "a/x", 1, 1);
-  write_file (f->root, "b/x", 1, 1);
+  ph_test_write_file (f->root, "a/x", 1, 1);
+  ph_test_write_file (f->root, "b/x", 1, 1);
   m = build (paths, &sources, &error);
   g_assert_null (m);
   g_assert_nonnull (strstr (error->message, "twice"));
@@ -211,14 +188,14 @@ test_changed_since_offer (Fixture       *f,
   g_autoptr(GBytes) block = NULL;
   guint8 hash[32];
 
-  write_file (f->root, "c.bin", MIB + 1, 4);
+  ph_test_write_file (f->root, "c.bin", MIB + 1, 4);
   m = build (paths, &sources, &error);
   g_assert_no_error (error);
   block = read_block (path, pinhole_manifest_get_entry (m, 0), 1, hash, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (block), ==, 1);
 
-  write_file (f->root, "c.bin", MIB + 2, 4);
+  ph_test_write_file (f->root, "c.bin", MIB + 2, 4);
   g_clear_pointer (&block, g_bytes_unref);
   block = read_block (path, pinhole_manifest_get_entry (m, 0), 0, hash, &error);
   g_assert_null (block);
@@ -237,7 +214,7 @@ deliver_entry (const char                 *source,
   g_autoptr(GAsyncResult) finished = NULL;
   g_autoptr(GError) error = NULL;
 
-  pinhole_file_writer_open_async (w, NULL, store_result_cb, &opened);
+  pinhole_file_writer_open_async (w, NULL, ph_test_store_result_cb, &opened);
   g_assert_true (ph_wait_pointer ((gpointer const *) &opened, 30000));
   g_assert_true (pinhole_file_writer_open_finish (w, opened, &error));
   for (guint64 b = 0; b < pinhole_manifest_entry_get_n_blocks (entry); b++)
@@ -267,13 +244,13 @@ deliver_entry (const char                 *source,
           off += n;
         }
       whole = g_byte_array_free_to_bytes (g_steal_pointer (&assembled));
-      pinhole_file_writer_write_block_async (w, b, announced, whole, NULL, store_result_cb,
+      pinhole_file_writer_write_block_async (w, b, announced, whole, NULL, ph_test_store_result_cb,
                                              &written);
       g_assert_true (ph_wait_pointer ((gpointer const *) &written, 30000));
       g_assert_true (pinhole_file_writer_write_block_finish (w, written, &error));
       g_assert_no_error (error);
     }
-  pinhole_file_writer_finish_async (w, NULL, store_result_cb, &finished);
+  pinhole_file_writer_finish_async (w, NULL, ph_test_store_result_cb, &finished);
   g_assert_true (ph_wait_pointer ((gpointer const *) &finished, 30000));
   g_assert_true (pinhole_file_writer_finish_finish (w, finished, &error));
   g_assert_no_error (error);
@@ -294,9 +271,9 @@ test_reader_to_writer (Fixture       *f,
   gsize len;
   int fd;
 
-  write_file (f->root, "send/docs/big.bin", 3 * MIB + 77, 5);
-  write_file (f->root, "send/docs/sub/small.txt", 100, 6);
-  write_file (f->root, "send/docs/sub/empty.txt", 0, 7);
+  ph_test_write_file (f->root, "send/docs/big.bin", 3 * MIB + 77, 5);
+  ph_test_write_file (f->root, "send/docs/sub/small.txt", 100, 6);
+  ph_test_write_file (f->root, "send/docs/sub/empty.txt", 0, 7);
   g_assert_cmpint (g_mkdir_with_parents (tree, 0755), ==, 0);
   {
     g_autofree char *e = g_build_filename (tree, "nothing-here", NULL);
