@@ -30,6 +30,7 @@ struct _PinholeClient
   GListStore              *requests;   /* PinholeContact: incoming */
   GHashTable              *by_user;    /* user → PinholeContact, in one of the two stores */
   GHashTable              *conversations; /* user → PinholeConversation */
+  GListStore              *transfers;  /* PinholeTransfer, both ways, in the order they began */
   PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster */
   char                    *stun_host;
@@ -124,6 +125,11 @@ void        _pinhole_client_resend_async        (PinholeClient       *self,
 /* pinhole-client-direct.c */
 void        _pinhole_client_direct_start        (PinholeClient *self);
 void        _pinhole_client_direct_stop         (PinholeClient *self);
+
+/* transfers (pinhole-client-transfer.c) */
+void        _pinhole_client_transfer_offered    (PinholeClient   *self,
+                                                 PinholeDevice   *device,
+                                                 PinholeTransfer *transfer);
 
 /* pinhole-conversation.c */
 PinholeConversation *_pinhole_conversation_new  (PinholeClient           *client,

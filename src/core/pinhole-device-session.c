@@ -70,6 +70,12 @@ clear_session (PinholeDevice *self)
       g_autoptr(PinholeSession) session = g_object_ref (self->session);
 
       g_signal_handlers_disconnect_by_data (session, self);
+      if (self->transfers != NULL)
+        {
+          g_signal_handlers_disconnect_by_data (self->transfers, self);
+          pinhole_transfer_link_close (self->transfers);
+          g_clear_object (&self->transfers);
+        }
       if (pinhole_session_get_state (session) < PINHOLE_SESSION_STATE_CLOSED)
         pinhole_session_close (session);
       set_session (self, NULL);
@@ -280,6 +286,15 @@ flush_outbox (PinholeDevice *self)
 }
 
 static void
+transfer_offer_cb (PinholeTransferLink *link,
+                   PinholeTransfer     *transfer,
+                   PinholeDevice       *self)
+{
+  if (self->client != NULL)
+    _pinhole_client_transfer_offered (self->client, self, transfer);
+}
+
+static void
 attach_session (PinholeDevice    *self,
                 PinholeRelayPath *relay,
                 gboolean          initiator)
@@ -299,6 +314,8 @@ attach_session (PinholeDevice    *self,
   g_signal_connect (session, "path-changed", G_CALLBACK (session_path_changed_cb), self);
   g_signal_connect (session, "notify::rtt-ms", G_CALLBACK (session_rtt_cb), self);
   g_signal_connect (session, "path-lost", G_CALLBACK (session_path_lost_cb), self);
+  self->transfers = pinhole_transfer_link_new (session);
+  g_signal_connect (self->transfers, "offer-received", G_CALLBACK (transfer_offer_cb), self);
   set_session (self, session);
   pinhole_session_attach_path (session, PINHOLE_PATH (relay));
   self->establish_timeout = g_timeout_add_seconds (ESTABLISH_TIMEOUT_S, establish_timeout_cb,
