@@ -76,6 +76,7 @@ state_cb (PinholeTransfer *t,
 
         json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
         json_object_set_int_member (fields, "bytes", (gint64) pinhole_transfer_get_bytes_total (t));
+        json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
         cli_event (run->cli, "done", fields, "%s verified all %u entries (%s)", run->user,
                    pinhole_manifest_get_n_entries (pinhole_transfer_get_manifest (t)), size);
         cli_quit (run->cli, NULL);
@@ -112,6 +113,22 @@ state_cb (PinholeTransfer *t,
   cli_quit (run->cli, error);
 }
 
+/* a run begins: the first, or after the recipient came back with what it holds */
+static void
+run_cb (PinholeTransfer *t,
+        guint64          missing,
+        SendFileRun     *run)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autofree char *missing_text = g_format_size (missing);
+
+  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+  json_object_set_int_member (fields, "missing", (gint64) missing);
+  json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
+  cli_event (run->cli, "run", fields, "sending %s that %s does not have yet", missing_text,
+             run->user);
+}
+
 static void
 sent_cb (GObject      *source,
          GAsyncResult *result,
@@ -128,6 +145,7 @@ sent_cb (GObject      *source,
     }
   g_signal_connect (run->transfer, "notify::state", G_CALLBACK (state_cb), run);
   g_signal_connect (run->transfer, "notify::bytes-done", G_CALLBACK (bytes_cb), run);
+  g_signal_connect (run->transfer, "run-started", G_CALLBACK (run_cb), run);
   state_cb (run->transfer, NULL, run);
 }
 

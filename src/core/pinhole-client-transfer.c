@@ -9,6 +9,7 @@
 #include "pinhole-device-private.h"
 #include "pinhole-error.h"
 #include "pinhole-file-reader.h"
+#include "pinhole-transfer-private.h"
 
 /* Returns: (transfer none): every transfer of this run, both ways, in the order they began */
 GListModel *
@@ -41,6 +42,7 @@ _pinhole_client_transfer_offered (PinholeClient   *self,
 {
   g_debug ("%s offers %u entries", device->id,
            pinhole_manifest_get_n_entries (pinhole_transfer_get_manifest (transfer)));
+  _pinhole_transfer_set_peer (transfer, device->user, device->id);
   g_list_store_append (self->transfers, transfer);
 }
 
@@ -112,6 +114,7 @@ session_cb (GObject      *source,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  _pinhole_transfer_set_peer (transfer, device->user, device->id);
   g_list_store_append (self->transfers, transfer);
   g_task_return_pointer (task, transfer, g_object_unref);
 }

@@ -25,6 +25,9 @@ void             _pinhole_transfer_handle_message (PinholeTransfer        *self,
 void             _pinhole_transfer_handle_data    (PinholeTransfer        *self,
                                                    PinholeTransferData    *data);
 void             _pinhole_transfer_link_lost      (PinholeTransfer        *self);
+void             _pinhole_transfer_set_peer       (PinholeTransfer        *self,
+                                                   const char             *user,
+                                                   const char             *device);
 
 /* the link (pinhole-transfer-link.c) */
 gboolean         _pinhole_transfer_link_send      (PinholeTransferLink    *self,

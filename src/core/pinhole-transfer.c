@@ -37,6 +37,8 @@ struct _PinholeTransfer
   GArray                   *todo;           /* outgoing: guint64 entry << 32 | block */
   GHashTable               *have;           /* outgoing: entry -> GByteArray bitmap, or NULL */
   char                     *folder;         /* incoming */
+  char                     *peer_user;
+  char                     *peer_device;
   GPtrArray                *writers;        /* incoming: PinholeFileWriter, beside accepted */
   GByteArray               *rx_buf;         /* incoming: the block being assembled */
 
@@ -92,6 +94,9 @@ enum
 };
 static GParamSpec *properties[N_PROPS];
 
+enum { SIGNAL_RUN_STARTED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 static void sender_pump (PinholeTransfer *self);
 static void recipient_open_next (PinholeTransfer *self);
 
@@ -120,6 +125,8 @@ pinhole_transfer_finalize (GObject *object)
   g_clear_pointer (&self->todo, g_array_unref);
   g_clear_pointer (&self->have, g_hash_table_unref);
   g_free (self->folder);
+  g_free (self->peer_user);
+  g_free (self->peer_device);
   g_clear_pointer (&self->writers, g_ptr_array_unref);
   g_clear_pointer (&self->rx_buf, g_byte_array_unref);
   if (self->folder_fd >= 0)
@@ -188,6 +195,15 @@ pinhole_transfer_class_init (PinholeTransferClass *klass)
   properties[PROP_RATE] = g_param_spec_double ("rate", NULL, NULL, 0, G_MAXDOUBLE, 0, flags);
   properties[PROP_ERROR] = g_param_spec_string ("error", NULL, NULL, NULL, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * PinholeTransfer::run-started:
+   * @missing: the bytes the sender is about to send: what the recipient does not hold
+   * The sender begins a run, after the recipient's have and ready (the first, or a resume).
+   */
+  signals[SIGNAL_RUN_STARTED] =
+    g_signal_new ("run-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
@@ -486,6 +502,7 @@ sender_ready (PinholeTransfer        *self,
   sending = pinhole_transfer_message_new (PINHOLE_TRANSFER_MESSAGE_SENDING, self->id);
   sending->channel = self->channel;
   _pinhole_transfer_link_send (self->link, sending);
+  g_signal_emit (self, signals[SIGNAL_RUN_STARTED], 0, self->bytes_total - have_bytes);
   if (!self->paused_here && !self->paused_there)
     set_state (self, PINHOLE_TRANSFER_STATE_RUNNING);
   sender_pump (self);
@@ -1173,6 +1190,49 @@ _pinhole_transfer_link_lost (PinholeTransfer *self)
 }
 
 /* ---- public API ---- */
+
+void
+_pinhole_transfer_set_peer (PinholeTransfer *self,
+                            const char      *user,
+                            const char      *device)
+{
+  g_free (self->peer_user);
+  g_free (self->peer_device);
+  self->peer_user = g_strdup (user);
+  self->peer_device = g_strdup (device);
+}
+
+/* Returns: (nullable): the contact's user name */
+const char *
+pinhole_transfer_get_peer (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
+  return self->peer_user;
+}
+
+/* Returns: (nullable): the contact's device, "user/device" */
+const char *
+pinhole_transfer_get_peer_device (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
+  return self->peer_device;
+}
+
+/* Returns: (nullable): where an accepted incoming transfer saves */
+const char *
+pinhole_transfer_get_folder (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
+  return self->folder;
+}
+
+/* Returns: (transfer none) (nullable): the accepted entries, guint32 indices */
+GArray *
+pinhole_transfer_get_accepted (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
+  return self->accepted;
+}
 
 const char *
 pinhole_transfer_get_id (PinholeTransfer *self)

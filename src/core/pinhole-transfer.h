@@ -52,6 +52,10 @@ gdouble                   pinhole_transfer_get_rate        (PinholeTransfer *sel
 const char               *pinhole_transfer_get_error       (PinholeTransfer *self);
 const char               *pinhole_transfer_get_current_path (PinholeTransfer *self);
 gboolean                  pinhole_transfer_is_over         (PinholeTransfer *self);
+const char               *pinhole_transfer_get_peer        (PinholeTransfer *self);
+const char               *pinhole_transfer_get_peer_device (PinholeTransfer *self);
+const char               *pinhole_transfer_get_folder      (PinholeTransfer *self);
+GArray                   *pinhole_transfer_get_accepted    (PinholeTransfer *self);
 
 gboolean                  pinhole_transfer_accept          (PinholeTransfer *self,
                                                             const char      *folder,

@@ -166,6 +166,14 @@ has_bytes (gpointer data)
   return f->offer != NULL && pinhole_transfer_get_bytes_done (f->offer) >= 3 * MIB;
 }
 
+static void
+run_started_cb (PinholeTransfer *transfer,
+                guint64          missing,
+                GArray          *runs)
+{
+  g_array_append_val (runs, missing);
+}
+
 /* the recipient goes away mid-transfer (its objects are gone, its partial stays) and comes
  * back: the sender sends exactly the bytes it does not hold */
 static void
@@ -179,12 +187,14 @@ test_resume_recipient (Fixture       *f,
   g_autofree char *id = NULL;
   g_autofree char *manifest_text = NULL;
   g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr(GArray) runs = g_array_new (FALSE, FALSE, sizeof (guint64));
   guint64 total = 12 * MIB + 5, before, held;
   guint32 zero = 0;
   gsize len;
 
   ph_test_write_file (f->root, "movie.bin", total, 9);
   sent = offer (f, path);
+  g_signal_connect (sent, "run-started", G_CALLBACK (run_started_cb), runs);
   g_assert_true (ph_iterate_until (has_bytes, f, 30000));
   id = g_strdup (pinhole_transfer_get_id (f->offer));
   manifest_text = pinhole_manifest_to_string (pinhole_transfer_get_manifest (f->offer), &len);
@@ -231,6 +241,11 @@ test_resume_recipient (Fixture       *f,
                   " bytes; %" G_GUINT64_FORMAT " were sent before it quit, %" G_GUINT64_FORMAT
                   " after", held, total, before, pinhole_transfer_get_bytes_sent (sent) - before);
   g_assert_cmpuint (pinhole_transfer_get_bytes_sent (sent) - before, ==, total - held);
+  /* and said so when it began the run */
+  g_assert_cmpuint (runs->len, ==, 2);
+  g_assert_cmpuint (g_array_index (runs, guint64, 0), ==, total);
+  g_assert_cmpuint (g_array_index (runs, guint64, 1), ==, total - held);
+  g_signal_handlers_disconnect_by_data (sent, runs);
 }
 
 /* ---- a hand-made sender, to send what a real one would not ---- */

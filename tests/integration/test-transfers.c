@@ -102,6 +102,12 @@ test_small_and_binary (Fixture       *x,
   g_assert_cmpint (r->status, ==, 0);
   g_assert_nonnull (ph_result_event (r, "done"));
   g_assert_nonnull (ph_result_event (r, "progress"));
+  /* one run, which put every byte on the wire once */
+  g_assert_cmpuint (ph_result_count (r, "run"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (ph_result_event (r, "run"), "missing"), ==,
+                   11 + 5 * 1024 * 1024 + 17);
+  g_assert_cmpint (json_object_get_int_member (ph_result_event (r, "done"), "sent"), ==,
+                   11 + 5 * 1024 * 1024 + 17);
   assert_same (small, small_in);
   assert_same (binary, binary_in);
   g_assert_nonnull (ph_proc_wait_named (x->bob, &cursor, "offer", NULL, NULL, PH_EVENT_MS));
