@@ -84,7 +84,16 @@ items_changed_cb (GListModel         *list,
         continue;
       g_ptr_array_add (self->watched, g_object_ref (t));
       g_signal_connect (t, "notify::state", G_CALLBACK (state_cb), self);
-      offered (self, t);
+      if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED)
+        offered (self, t);
+      else
+        {
+          g_autoptr(JsonObject) fields = json_object_new ();
+
+          json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+          cli_event (self->cli, "resumed", fields, "transfer %s carries on",
+                     pinhole_transfer_get_id (t));
+        }
     }
 }
 

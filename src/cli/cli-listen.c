@@ -368,6 +368,8 @@ cli_listen (Cli   *cli,
   if (!cli_login (cli, TRUE))
     return cli_fail (cli, cli->error);
   transfers = cli_listen_transfers_start (cli, run.accept_files);
+  /* the accepted transfers the profile kept carry on */
+  pinhole_client_resume_transfers (cli->client);
   /* on the bus before "online", so that whoever waits for that line finds the instance */
   instance_start (cli);
   /* before "online": whoever waits for that line may stop us right after it */

@@ -163,9 +163,9 @@ cli_send_file (Cli   *cli,
     return cli_usage ("send-file", "expected USER and at least one PATH");
   run.user = argv[1];
   cli->direct_paths = TRUE;
-  if (!cli_connect (cli))
+  if (!cli_check_server (cli))
     return cli_fail (cli, cli->error);
-  if (cli->remote != NULL)
+  if (cli_find_instance (cli))
     {
       g_autoptr(GError) error =
         g_error_new_literal (PINHOLE_ERROR, PINHOLE_ERROR_BUSY,
@@ -173,6 +173,10 @@ cli_send_file (Cli   *cli,
                              "or send from another profile");
       return cli_fail (cli, error);
     }
+  /* announced: a transfer may last, and a recipient that restarts must see us online to
+   * carry it on */
+  if (!cli_login (cli, TRUE))
+    return cli_fail (cli, cli->error);
   pinhole_client_send_files_async (cli->client, run.user, (const char *const *) argv + 2, NULL,
                                    sent_cb, &run);
   cli_run (cli);

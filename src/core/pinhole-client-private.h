@@ -130,6 +130,13 @@ void        _pinhole_client_direct_stop         (PinholeClient *self);
 void        _pinhole_client_transfer_offered    (PinholeClient   *self,
                                                  PinholeDevice   *device,
                                                  PinholeTransfer *transfer);
+void        _pinhole_client_transfers_attach    (PinholeClient   *self,
+                                                 PinholeDevice   *device);
+void        _pinhole_client_transfers_presence_cb (PinholeClient *self,
+                                                   const char    *user,
+                                                   const char    *device,
+                                                   const char    *show,
+                                                   gpointer       user_data);
 
 /* pinhole-conversation.c */
 PinholeConversation *_pinhole_conversation_new  (PinholeClient           *client,

@@ -116,6 +116,7 @@ gboolean       pinhole_client_send_message_finish (PinholeClient       *self,
 GListModel    *pinhole_client_get_transfers       (PinholeClient       *self);
 PinholeTransfer *pinhole_client_lookup_transfer   (PinholeClient       *self,
                                                    const char          *id);
+void           pinhole_client_resume_transfers    (PinholeClient       *self);
 void           pinhole_client_send_files_async    (PinholeClient       *self,
                                                    const char          *user,
                                                    const char *const   *paths,

@@ -316,6 +316,7 @@ attach_session (PinholeDevice    *self,
   g_signal_connect (session, "path-lost", G_CALLBACK (session_path_lost_cb), self);
   self->transfers = pinhole_transfer_link_new (session);
   g_signal_connect (self->transfers, "offer-received", G_CALLBACK (transfer_offer_cb), self);
+  _pinhole_client_transfers_attach (client, self);
   set_session (self, session);
   pinhole_session_attach_path (session, PINHOLE_PATH (relay));
   self->establish_timeout = g_timeout_add_seconds (ESTABLISH_TIMEOUT_S, establish_timeout_cb,

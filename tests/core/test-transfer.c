@@ -188,7 +188,7 @@ test_resume_recipient (Fixture       *f,
   g_autofree char *manifest_text = NULL;
   g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GArray) runs = g_array_new (FALSE, FALSE, sizeof (guint64));
-  guint64 total = 12 * MIB + 5, before, held;
+  guint64 total = 32 * MIB + 5, before, held;
   guint32 zero = 0;
   gsize len;
 

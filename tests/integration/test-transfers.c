@@ -2,8 +2,10 @@
  * test-transfers.c: file transfer end to end on loopback: a real pinhole-server, bob's
  * `listen --accept-files DIR` and alice's `send-file`: a small file, a binary file and a tree
  * with an empty file and an empty folder arrive byte for byte and send-file exits 0 only once
- * bob has verified them; a 1 GiB sparse file arrives with both ends under 64 MiB of RSS; a
- * name the recipient would refuse is refused before anything goes. */
+ * bob has verified them; a 1 GiB sparse file arrives with both ends under 64 MiB of RSS; bob
+ * killed mid-transfer and started again gets only the blocks he lacks (alice's own count of
+ * the bytes she put on the wire proves it); a name the recipient would refuse is refused
+ * before anything goes. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-fixture.h"
@@ -227,6 +229,76 @@ test_large_sparse (Fixture       *x,
   }
 }
 
+static gboolean
+progress_past (JsonObject *event,
+               gpointer    data)
+{
+  return g_strcmp0 (ph_event_string (event, "event"), "progress") == 0 &&
+         json_object_get_int_member_with_default (event, "bytes", 0) >= *(gint64 *) data;
+}
+
+static void
+test_recipient_restarts (Fixture       *x,
+                         gconstpointer  data)
+{
+  const gint64 total = 160 * 1024 * 1024 + 4321, past = 16 * 1024 * 1024;
+  g_autofree char *big = g_build_filename (x->outbox, "video.mkv", NULL);
+  g_autofree char *big_in = g_build_filename (x->inbox, "video.mkv", NULL);
+  const char *args[] = { "send-file", "bob", big, NULL };
+  const char *listen_args[] = { "listen", "--accept-files", x->inbox, NULL };
+  PhProc *alice, *bob2;
+  JsonObject *run2, *done;
+  guint cursor = 0, bob_cursor = 0;
+  gint64 missing, sent_before;
+  const char *debug_env[] = { "G_MESSAGES_DEBUG=pinhole-transfer,pinhole-device", NULL };
+  PhCliOptions debug = { debug_env, FALSE };
+
+  ph_return_if_failed ();
+  write_file (x->outbox, "video.mkv", (gsize) total, 7);
+  alice = ph_fixture_spawn (&x->f, "alice", &debug, args);
+  g_assert_nonnull (ph_proc_wait_event (alice, &cursor, progress_past, (gpointer) &past, 30000));
+
+  /* bob's program dies at once, without a word (its debug lines say why, should it fail) */
+  ph_proc_kill (x->bob);
+  bob2 = ph_fixture_spawn (&x->f, "bob", &debug, listen_args);
+  g_assert_nonnull (ph_proc_wait_named (bob2, &bob_cursor, "online", "user", "bob",
+                                        PH_EVENT_MS));
+  /* (it says so before it says it is online) */
+  bob_cursor = 0;
+  g_assert_nonnull (ph_proc_wait_named (bob2, &bob_cursor, "resumed", NULL, NULL, PH_EVENT_MS));
+
+  if (!ph_proc_wait (alice, 40000))
+    {
+      for (guint i = 0; i < alice->lines->len; i++)
+        if (strstr (alice->lines->pdata[i], "DEBUG") != NULL)
+          g_printerr ("alice: %s\n", (char *) alice->lines->pdata[i]);
+      for (guint i = 0; i < bob2->lines->len; i++)
+        if (strstr (bob2->lines->pdata[i], "DEBUG") != NULL)
+          g_printerr ("bob: %s\n", (char *) bob2->lines->pdata[i]);
+      g_error ("send-file did not end");
+    }
+  g_assert_cmpint (alice->status, ==, 0);
+  g_assert_nonnull (ph_proc_wait_named (bob2, &bob_cursor, "done", NULL, NULL, PH_EVENT_MS));
+  assert_same (big, big_in);
+
+  /* two runs: the second sent what bob lacked, and nothing else */
+  g_assert_cmpuint (ph_proc_count (alice, "run"), ==, 2);
+  cursor = 0;
+  ph_proc_wait_named (alice, &cursor, "run", NULL, NULL, 0);
+  run2 = ph_proc_wait_named (alice, &cursor, "run", NULL, NULL, 0);
+  done = ph_proc_wait_named (alice, &cursor, "done", NULL, NULL, 0);
+  g_assert_nonnull (run2);
+  g_assert_nonnull (done);
+  missing = json_object_get_int_member (run2, "missing");
+  sent_before = json_object_get_int_member (run2, "sent");
+  g_test_message ("bob held %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes when he came "
+                  "back; alice had sent %" G_GINT64_FORMAT ", then %" G_GINT64_FORMAT,
+                  total - missing, total, sent_before,
+                  json_object_get_int_member (done, "sent") - sent_before);
+  g_assert_cmpint (missing, <=, total - past);
+  g_assert_cmpint (json_object_get_int_member (done, "sent") - sent_before, ==, missing);
+}
+
 static void
 test_refused_name (Fixture       *x,
                    gconstpointer  data)
@@ -256,6 +328,7 @@ main (int   argc,
   ADD ("tree", test_tree);
   ADD ("refused-name", test_refused_name);
   ADD ("large-sparse", test_large_sparse);
+  ADD ("recipient-restarts", test_recipient_restarts);
 #undef ADD
   return g_test_run ();
 }
