@@ -162,6 +162,13 @@ int cli_block    (Cli *cli, int argc, char **argv);
 int cli_unblock  (Cli *cli, int argc, char **argv);
 int cli_contacts (Cli *cli, int argc, char **argv);
 int cli_send     (Cli *cli, int argc, char **argv);
+int cli_send_file (Cli *cli, int argc, char **argv);
+
+/* listen's transfers (cli-listen-transfers.c) */
+typedef struct _CliListenTransfers CliListenTransfers;
+CliListenTransfers *cli_listen_transfers_start (Cli                *cli,
+                                                const char         *accept_dir);
+void                cli_listen_transfers_stop  (CliListenTransfers *self);
 int cli_listen   (Cli *cli, int argc, char **argv);
 int cli_path     (Cli *cli, int argc, char **argv);
 int cli_trust    (Cli *cli, int argc, char **argv);

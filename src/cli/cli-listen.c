@@ -20,6 +20,7 @@ typedef struct
   gint     messages;
   gboolean stopping;
   GHashTable *watched;  /* device lists and devices whose paths we print (owned refs) */
+  char    *accept_files; /* --accept-files DIR */
 } ListenRun;
 
 static char *
@@ -325,11 +326,14 @@ cli_listen (Cli   *cli,
             int    argc,
             char **argv)
 {
-  ListenRun run = { cli, 0, 0, FALSE, NULL };
+  ListenRun run = { cli, 0, 0, FALSE, NULL, NULL };
+  CliListenTransfers *transfers;
   g_autoptr(PinholeReconnector) reconnector = NULL;
   GOptionEntry entries[] = {
     { "messages", 'n', 0, G_OPTION_ARG_INT, &run.max_messages,
       "exit after N messages", "N" },
+    { "accept-files", 0, 0, G_OPTION_ARG_FILENAME, &run.accept_files,
+      "accept every file offer into DIR", "DIR" },
     { NULL }
   };
   guint sigint, sigterm;
@@ -363,6 +367,9 @@ cli_listen (Cli   *cli,
   /* the first log-in must work; later ones are retried */
   if (!cli_login (cli, TRUE))
     return cli_fail (cli, cli->error);
+  transfers = cli_listen_transfers_start (cli, run.accept_files);
+  /* the accepted transfers the profile kept carry on */
+  pinhole_client_resume_transfers (cli->client);
   /* on the bus before "online", so that whoever waits for that line finds the instance */
   instance_start (cli);
   /* before "online": whoever waits for that line may stop us right after it */
@@ -385,6 +392,8 @@ cli_listen (Cli   *cli,
   pinhole_reconnector_stop (reconnector);
   instance_stop (cli);
   g_signal_handlers_disconnect_by_data (cli->client, &run);
+  cli_listen_transfers_stop (transfers);
+  g_free (run.accept_files);
   g_signal_handlers_disconnect_by_data (pinhole_client_get_contacts (cli->client), &run);
   {
     g_autoptr(GHashTable) watched = g_steal_pointer (&run.watched);

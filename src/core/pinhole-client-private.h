@@ -34,6 +34,7 @@ struct _PinholeClient
   GListStore              *requests;   /* PinholeContact: incoming */
   GHashTable              *by_user;    /* user → PinholeContact, in one of the two stores */
   GHashTable              *conversations; /* user → PinholeConversation */
+  GListStore              *transfers;  /* PinholeTransfer, both ways, in the order they began */
   PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster,
                                           * at most PINHOLE_CLIENT_MAX_HELD_OFFLINE */
@@ -141,6 +142,18 @@ void        _pinhole_client_send_held_trusted   (PinholeClient       *self);
 void        _pinhole_client_sends_settled       (PinholeClient       *self);
 void        _pinhole_client_direct_start        (PinholeClient *self);
 void        _pinhole_client_direct_stop         (PinholeClient *self);
+
+/* transfers (pinhole-client-transfer.c) */
+void        _pinhole_client_transfer_offered    (PinholeClient   *self,
+                                                 PinholeDevice   *device,
+                                                 PinholeTransfer *transfer);
+void        _pinhole_client_transfers_attach    (PinholeClient   *self,
+                                                 PinholeDevice   *device);
+void        _pinhole_client_transfers_presence_cb (PinholeClient *self,
+                                                   const char    *user,
+                                                   const char    *device,
+                                                   const char    *show,
+                                                   gpointer       user_data);
 
 /* pinhole-conversation.c */
 PinholeConversation *_pinhole_conversation_new  (PinholeClient           *client,

@@ -357,6 +357,7 @@ pinhole_client_dispose (GObject *object)
   if (self->by_user != NULL)
     _pinhole_client_forget_roster (self);
   g_clear_object (&self->contacts);
+  g_clear_object (&self->transfers);
   g_clear_object (&self->requests);
   g_clear_pointer (&self->by_user, g_hash_table_unref);
   if (self->conversations != NULL)
@@ -432,6 +433,9 @@ pinhole_client_init (PinholeClient *self)
   self->direct_paths = TRUE;
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->contacts = g_list_store_new (PINHOLE_TYPE_CONTACT);
+  self->transfers = g_list_store_new (PINHOLE_TYPE_TRANSFER);
+  g_signal_connect (self, "presence-changed", G_CALLBACK (_pinhole_client_transfers_presence_cb),
+                    NULL);
   self->requests = g_list_store_new (PINHOLE_TYPE_CONTACT);
   self->by_user = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);

@@ -11,6 +11,7 @@
 #include "pinhole-conversation.h"
 #include "pinhole-profile.h"
 #include "pinhole-session.h"
+#include "pinhole-transfer.h"
 
 G_BEGIN_DECLS
 
@@ -109,6 +110,21 @@ gboolean       pinhole_client_send_message_finish (PinholeClient       *self,
                                                    GAsyncResult        *result,
                                                    guint               *out_live,
                                                    guint               *out_stored,
+                                                   GError             **error);
+
+/* file transfer (pinhole-client-transfer.c, docs/transfer.md) */
+GListModel    *pinhole_client_get_transfers       (PinholeClient       *self);
+PinholeTransfer *pinhole_client_lookup_transfer   (PinholeClient       *self,
+                                                   const char          *id);
+void           pinhole_client_resume_transfers    (PinholeClient       *self);
+void           pinhole_client_send_files_async    (PinholeClient       *self,
+                                                   const char          *user,
+                                                   const char *const   *paths,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+PinholeTransfer *pinhole_client_send_files_finish (PinholeClient       *self,
+                                                   GAsyncResult        *result,
                                                    GError             **error);
 
 void           pinhole_client_open_session_async  (PinholeClient       *self,

@@ -5,6 +5,8 @@
  * and the calls the client makes on it. */
 #pragma once
 
+#include "pinhole-transfer-link.h"
+
 #include "pinhole-agent.h"
 #include "pinhole-client.h"
 #include "pinhole-device.h"
@@ -38,6 +40,7 @@ struct _PinholeDevice
 
   /* the session (pinhole-device-session.c) */
   PinholeSession     *session;
+  PinholeTransferLink *transfers; /* the transfers on session */
   PinholeRelayPath   *relay;
   GQueue              outbox;     /* Outgoing*: sent or waiting, not yet acknowledged */
   GPtrArray          *waiters;    /* GTask* waiting for an established session */

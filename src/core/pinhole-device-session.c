@@ -21,7 +21,7 @@ typedef struct
 {
   guint                 channel;
   GBytes               *payload;
-  guint64               seq;       /* on the current session; 0 when not sent on it */
+  guint64               frame_id;  /* on the current session; 0 when not sent on it */
   PinholeDeviceSent     sent;      /* nullable, called once */
   PinholeDeviceSettled  settled;
   gpointer              user_data;
@@ -70,6 +70,12 @@ clear_session (PinholeDevice *self)
       g_autoptr(PinholeSession) session = g_object_ref (self->session);
 
       g_signal_handlers_disconnect_by_data (session, self);
+      if (self->transfers != NULL)
+        {
+          g_signal_handlers_disconnect_by_data (self->transfers, self);
+          pinhole_transfer_link_close (self->transfers);
+          g_clear_object (&self->transfers);
+        }
       if (pinhole_session_get_state (session) < PINHOLE_SESSION_STATE_CLOSED)
         pinhole_session_close (session);
       set_session (self, NULL);
@@ -176,14 +182,14 @@ session_frame_cb (PinholeSession *session,
 
 static void
 session_acked_cb (PinholeSession *session,
-                  guint64         seq,
+                  guint64         frame_id,
                   PinholeDevice  *self)
 {
   for (GList *l = self->outbox.head; l != NULL; l = l->next)
     {
       Outgoing *o = l->data;
 
-      if (o->seq == seq)
+      if (o->frame_id == frame_id)
         {
           g_queue_delete_link (&self->outbox, l);
           outgoing_settle (self, o, NULL);
@@ -265,9 +271,9 @@ flush_outbox (PinholeDevice *self)
       Outgoing *o = l->data;
       g_autoptr(GError) error = NULL;
 
-      if (o->seq != 0)
+      if (o->frame_id != 0)
         continue;
-      if (!pinhole_session_send (self->session, o->channel, o->payload, &o->seq, &error))
+      if (!pinhole_session_send (self->session, o->channel, o->payload, &o->frame_id, &error))
         g_debug ("cannot queue a frame for %s: %s", self->id, error->message);
       else if (o->sent != NULL)
         {
@@ -277,6 +283,15 @@ flush_outbox (PinholeDevice *self)
           sent (self, o->user_data);
         }
     }
+}
+
+static void
+transfer_offer_cb (PinholeTransferLink *link,
+                   PinholeTransfer     *transfer,
+                   PinholeDevice       *self)
+{
+  if (self->client != NULL)
+    _pinhole_client_transfer_offered (self->client, self, transfer);
 }
 
 static void
@@ -299,13 +314,16 @@ attach_session (PinholeDevice    *self,
   g_signal_connect (session, "path-changed", G_CALLBACK (session_path_changed_cb), self);
   g_signal_connect (session, "notify::rtt-ms", G_CALLBACK (session_rtt_cb), self);
   g_signal_connect (session, "path-lost", G_CALLBACK (session_path_lost_cb), self);
+  self->transfers = pinhole_transfer_link_new (session);
+  g_signal_connect (self->transfers, "offer-received", G_CALLBACK (transfer_offer_cb), self);
+  _pinhole_client_transfers_attach (client, self);
   set_session (self, session);
   pinhole_session_attach_path (session, PINHOLE_PATH (relay));
   self->establish_timeout = g_timeout_add_seconds (ESTABLISH_TIMEOUT_S, establish_timeout_cb,
                                                    self);
-  /* waiting frames get new sequence numbers on the new session */
+  /* waiting frames get new ids on the new session */
   for (GList *l = self->outbox.head; l != NULL; l = l->next)
-    ((Outgoing *) l->data)->seq = 0;
+    ((Outgoing *) l->data)->frame_id = 0;
   flush_outbox (self);
   if (initiator)
     pinhole_session_start (session);

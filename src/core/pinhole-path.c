@@ -7,7 +7,7 @@
 
 G_DEFINE_INTERFACE (PinholePath, pinhole_path, G_TYPE_OBJECT)
 
-enum { SIGNAL_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
+enum { SIGNAL_RECEIVED, SIGNAL_CLOSED, SIGNAL_DRAINED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void
@@ -27,6 +27,13 @@ pinhole_path_default_init (PinholePathInterface *iface)
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  /**
+   * PinholePath::drained:
+   * Everything sent has gone to the socket (pinhole_path_get_queued_bytes() is 0).
+   */
+  signals[SIGNAL_DRAINED] =
+    g_signal_new ("drained", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 gboolean
@@ -68,6 +75,23 @@ pinhole_path_set_kind (PinholePath     *self,
   g_return_if_fail (PINHOLE_IS_PATH (self));
   if (PINHOLE_PATH_GET_IFACE (self)->set_kind != NULL)
     PINHOLE_PATH_GET_IFACE (self)->set_kind (self, kind);
+}
+
+/* Returns: the bytes the path holds that its socket has not taken; 0 for a path that cannot
+ * tell (the relay: libsoup does not say what a WebSocket connection still holds) */
+gsize
+pinhole_path_get_queued_bytes (PinholePath *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_PATH (self), 0);
+  if (PINHOLE_PATH_GET_IFACE (self)->get_queued_bytes == NULL)
+    return 0;
+  return PINHOLE_PATH_GET_IFACE (self)->get_queued_bytes (self);
+}
+
+void
+pinhole_path_emit_drained (PinholePath *self)
+{
+  g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
 }
 
 void

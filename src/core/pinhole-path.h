@@ -68,6 +68,9 @@ struct _PinholePathInterface
    * the hole was punched through the same port) */
   void            (*set_kind)   (PinholePath     *self,
                                  PinholePathKind  kind);
+  /* optional: bytes accepted by send() and not yet taken by the socket; a path that has it
+   * emits ::drained when they fall to 0, so that bulk frames wait in the session instead */
+  gsize           (*get_queued_bytes) (PinholePath *self);
 };
 
 gboolean        pinhole_path_send        (PinholePath *self,
@@ -78,12 +81,15 @@ const char     *pinhole_path_get_remote  (PinholePath *self);
 void            pinhole_path_close       (PinholePath *self);
 void            pinhole_path_set_kind    (PinholePath     *self,
                                           PinholePathKind  kind);
+gsize           pinhole_path_get_queued_bytes (PinholePath *self);
 
 /* for implementations: emit ::received (GBytes *packet) and ::closed (GError *nullable) */
 void            pinhole_path_emit_received (PinholePath  *self,
                                             GBytes       *packet);
 void            pinhole_path_emit_closed   (PinholePath  *self,
                                             const GError *error);
+/* and ::drained, when the bytes of get_queued_bytes() fall to 0 */
+void            pinhole_path_emit_drained  (PinholePath  *self);
 
 const char     *pinhole_path_kind_to_string (PinholePathKind kind);
 gboolean        pinhole_path_kind_from_string (const char      *name,

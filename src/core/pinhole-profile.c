@@ -64,7 +64,13 @@ static const char migrate_2_read_marks[] =
   "INSERT OR IGNORE INTO read_marks (peer, seq) SELECT peer, max(seq) FROM history"
   "  GROUP BY peer;";
 
-#define SCHEMA_VERSION 2
+/* version 3: the transfers of files that are not over (docs/transfer.md §8) */
+static const char migrate_3_transfers[] =
+  "CREATE TABLE IF NOT EXISTS transfers (id TEXT PRIMARY KEY, direction INTEGER NOT NULL,"
+  "  peer TEXT NOT NULL, device TEXT, manifest TEXT NOT NULL, sources TEXT, folder TEXT,"
+  "  accepted TEXT, state INTEGER NOT NULL, created INTEGER NOT NULL);";
+
+#define SCHEMA_VERSION 3
 
 void
 pinhole_history_entry_free (PinholeHistoryEntry *entry)
@@ -236,9 +242,9 @@ migrate (PinholeProfile *self,
     }
   if (version == SCHEMA_VERSION)
     return TRUE;
-  sql = g_strdup_printf ("BEGIN IMMEDIATE;%s%sPRAGMA user_version=%d;COMMIT;",
+  sql = g_strdup_printf ("BEGIN IMMEDIATE;%s%s%sPRAGMA user_version=%d;COMMIT;",
                          has_column (self, "keys", "verified") ? "" : migrate_2_verified,
-                         migrate_2_read_marks, SCHEMA_VERSION);
+                         migrate_2_read_marks, migrate_3_transfers, SCHEMA_VERSION);
   if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     {
       sql_failed (self, error);

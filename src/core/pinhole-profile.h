@@ -111,4 +111,30 @@ gboolean         pinhole_profile_mark_read        (PinholeProfile *self,
                                                    const char     *peer,
                                                    GError        **error);
 
+/* the transfers that are not over (pinhole-profile-transfers.c, docs/transfer.md §8) */
+typedef struct
+{
+  char    *id;
+  gint     direction;    /* PinholeTransferDirection */
+  char    *peer;         /* the contact's user */
+  char    *device;       /* the device that accepted or offered; nullable */
+  char    *manifest;     /* its JSON */
+  char    *sources;      /* outgoing: a JSON array of local paths, beside the entries */
+  char    *folder;       /* incoming, once accepted */
+  char    *accepted;     /* a JSON array of entry indices, once accepted */
+  gint     state;        /* PinholeTransferState */
+  gint64   created;      /* seconds since the epoch */
+} PinholeTransferRecord;
+
+void             pinhole_transfer_record_free     (PinholeTransferRecord *record);
+gboolean         pinhole_profile_save_transfer    (PinholeProfile              *self,
+                                                   const PinholeTransferRecord *record,
+                                                   GError                     **error);
+gboolean         pinhole_profile_forget_transfer  (PinholeProfile *self,
+                                                   const char     *id,
+                                                   GError        **error);
+GPtrArray       *pinhole_profile_list_transfers   (PinholeProfile *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeTransferRecord, pinhole_transfer_record_free)
+
 G_END_DECLS

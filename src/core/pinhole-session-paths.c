@@ -78,6 +78,17 @@ path_closed_cb (PinholePath  *path,
   pinhole_session_detach_path (self, path);
 }
 
+/* the path took what it held: bulk frames may go on (only the current path carries them) */
+static void
+path_drained_cb (PinholePath *path,
+                 gpointer     user_data)
+{
+  PinholeSession *self = user_data;
+
+  if (pinhole_session_get_path (self) == path)
+    _pinhole_session_pump (self);
+}
+
 void
 _pinhole_session_path_entry_free (gpointer data)
 {
@@ -85,6 +96,7 @@ _pinhole_session_path_entry_free (gpointer data)
 
   g_clear_signal_handler (&entry->received_id, entry->path);
   g_clear_signal_handler (&entry->closed_id, entry->path);
+  g_clear_signal_handler (&entry->drained_id, entry->path);
   g_object_unref (entry->path);
   g_free (entry);
 }
@@ -136,6 +148,8 @@ current_path_changed (PinholeSession *self)
       ((PathEntry *) g_ptr_array_index (self->paths, self->paths->len - 1))->probe_time =
         g_get_monotonic_time ();
       _pinhole_session_arm_liveness (self);
+      /* bulk frames the old path held back may go on this one */
+      _pinhole_session_pump (self);
     }
   if (_pinhole_session_is_live (self))
     _pinhole_session_restart_retransmit (self);
@@ -174,6 +188,7 @@ pinhole_session_attach_path (PinholeSession *self,
       entry->received_id = g_signal_connect (path, "received",
                                              G_CALLBACK (path_received_cb), self);
       entry->closed_id = g_signal_connect (path, "closed", G_CALLBACK (path_closed_cb), self);
+      entry->drained_id = g_signal_connect (path, "drained", G_CALLBACK (path_drained_cb), self);
     }
   g_ptr_array_add (self->paths, entry);
   current_path_changed (self);
@@ -207,6 +222,7 @@ pinhole_session_add_backup_path (PinholeSession *self,
   entry->path = g_object_ref (path);
   entry->received_id = g_signal_connect (path, "received", G_CALLBACK (path_received_cb), self);
   entry->closed_id = g_signal_connect (path, "closed", G_CALLBACK (path_closed_cb), self);
+  entry->drained_id = g_signal_connect (path, "drained", G_CALLBACK (path_drained_cb), self);
   /* the least recently attached: the last to become current */
   g_ptr_array_insert (self->paths, 0, entry);
 }

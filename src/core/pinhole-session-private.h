@@ -11,7 +11,9 @@ G_BEGIN_DECLS
 
 /* frames in flight before the sender waits for acknowledgements */
 #define PINHOLE_SESSION_WINDOW        64
-/* out-of-order frames the receiver buffers (sequence numbers past the cumulative ack) */
+/* out-of-order frames the receiver buffers (sequence numbers past the cumulative ack); also
+ * the most frames in flight of both classes together (bulk and channels 0-2 each use at most
+ * PINHOLE_SESSION_WINDOW) */
 #define PINHOLE_SESSION_RX_WINDOW     128
 /* payload bytes send() accepts before it fails with PINHOLE_ERROR_LIMIT */
 #define PINHOLE_SESSION_MAX_QUEUE     (16 * 1024 * 1024)
@@ -40,7 +42,8 @@ const guint8 *_pinhole_session_get_finish_key       (PinholeSession *self);
 
 typedef struct
 {
-  guint64  seq;
+  guint64  id;          /* from send(), as ::acked reports it */
+  guint64  seq;         /* given when it goes into flight */
   guint8   channel;
   guint    transmissions;
   gint64   sent_time;   /* µs, monotonic; of the last transmission */
@@ -65,6 +68,7 @@ typedef struct
 
   gulong       received_id;
   gulong       closed_id;
+  gulong       drained_id;
   gint64       last_rx;      /* µs; last authenticated packet that came on this path */
   gint64       probe_time;   /* µs; last heartbeat sent on this path */
 } PathEntry;
@@ -82,7 +86,8 @@ struct _PinholeSession
   GPtrArray           *paths;            /* PathEntry, in attach order; the last is current */
   GBytes              *hs_packet;        /* last handshake packet sent, for retransmission */
   GQueue               in_flight;        /* TxFrame, sent and unacknowledged, by seq */
-  GQueue               waiting;          /* TxFrame, not sent yet, by seq */
+  GQueue               waiting;          /* TxFrame on channels 0-2, not sent yet, by id */
+  GQueue               bulk[256];        /* TxFrame on each bulk channel, not sent yet, by id */
   RxSlot               rx_slots[PINHOLE_SESSION_RX_WINDOW];
 
   gboolean             initiator;
@@ -107,7 +112,12 @@ struct _PinholeSession
   guint64              rx_bitmap[REPLAY_WINDOW_BITS / 64];
 
   /* sending */
+  guint64              next_id;
   guint64              next_seq;
+  guint                bulk_waiting;       /* frames in bulk[] */
+  guint                bulk_in_flight;     /* bulk frames in in_flight */
+  guint                bulk_next;          /* the bulk channel whose turn is next */
+  gboolean             pumping;
   guint64              peer_acked;
   guint                dup_acks;
   guint64              recover_seq;        /* fast recovery until this seq is acked; 0: none */

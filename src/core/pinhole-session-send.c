@@ -82,24 +82,71 @@ _pinhole_session_transmit_data (PinholeSession *self,
                                    frame->payload);
 }
 
-/* move waiting frames into the window */
+/* a bulk frame goes to the current path only when the path holds nothing its socket has not
+ * taken: then a chat frame queued after it waits behind at most that one */
+static gboolean
+path_takes_bulk (PinholeSession *self)
+{
+  PinholePath *path = pinhole_session_get_path (self);
+
+  return path != NULL && pinhole_path_get_queued_bytes (path) == 0;
+}
+
+/* the next bulk frame, round-robin over the channels that have one */
+static TxFrame *
+pop_bulk (PinholeSession *self)
+{
+  for (guint i = 0; i < 256 - PINHOLE_SESSION_CHANNEL_BULK; i++)
+    {
+      guint channel = self->bulk_next;
+      TxFrame *frame = g_queue_pop_head (&self->bulk[channel]);
+
+      self->bulk_next = channel == 255 ? PINHOLE_SESSION_CHANNEL_BULK : channel + 1;
+      if (frame != NULL)
+        {
+          self->bulk_waiting--;
+          return frame;
+        }
+    }
+  g_assert_not_reached ();
+  return NULL;
+}
+
+/* move waiting frames into the window: channels 0-2 first, then bulk (docs/session.md §6) */
 void
 _pinhole_session_pump (PinholeSession *self)
 {
   gboolean started = FALSE;
 
-  if (self->state != PINHOLE_SESSION_STATE_ESTABLISHED)
+  if (self->state != PINHOLE_SESSION_STATE_ESTABLISHED || self->pumping)
     return;
 
-  while (self->in_flight.length < PINHOLE_SESSION_WINDOW && self->waiting.length > 0)
+  self->pumping = TRUE;
+  while (self->in_flight.length < PINHOLE_SESSION_RX_WINDOW)
     {
-      TxFrame *frame = g_queue_pop_head (&self->waiting);
+      guint urgent_in_flight = self->in_flight.length - self->bulk_in_flight;
+      TxFrame *frame;
 
+      if (self->waiting.length > 0 && urgent_in_flight < PINHOLE_SESSION_WINDOW)
+        frame = g_queue_pop_head (&self->waiting);
+      else if (self->bulk_waiting > 0 && self->bulk_in_flight < PINHOLE_SESSION_WINDOW &&
+               path_takes_bulk (self))
+        {
+          frame = pop_bulk (self);
+          self->bulk_in_flight++;
+        }
+      else
+        break;
+
+      frame->seq = self->next_seq++;
       if (self->in_flight.length == 0)
         started = TRUE;
       g_queue_push_tail (&self->in_flight, frame);
       _pinhole_session_transmit_data (self, frame);
+      if (self->state != PINHOLE_SESSION_STATE_ESTABLISHED)
+        break;   /* the path failed under us */
     }
+  self->pumping = FALSE;
 
   if (started)
     {
@@ -234,7 +281,7 @@ _pinhole_session_process_ack (PinholeSession *self,
   gint64 freed = 0;
   gint64 newest_sent = 0;
   gboolean clean_sample = TRUE;
-  guint64 highest_sent = self->next_seq - 1 - self->waiting.length;
+  guint64 highest_sent = self->next_seq - 1;
 
   if (ack > highest_sent)
     {
@@ -273,7 +320,9 @@ _pinhole_session_process_ack (PinholeSession *self,
         clean_sample = FALSE;
       newest_sent = frame->sent_time;
       freed += g_bytes_get_size (frame->payload);
-      g_array_append_val (acked, frame->seq);
+      if (frame->channel >= PINHOLE_SESSION_CHANNEL_BULK)
+        self->bulk_in_flight--;
+      g_array_append_val (acked, frame->id);
       _pinhole_session_tx_frame_free (frame);
     }
   if (clean_sample && acked->len > 0)

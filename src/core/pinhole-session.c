@@ -175,6 +175,8 @@ pinhole_session_finalize (GObject *object)
   g_clear_pointer (&self->paths, g_ptr_array_unref);
   g_queue_clear_full (&self->in_flight, _pinhole_session_tx_frame_free);
   g_queue_clear_full (&self->waiting, _pinhole_session_tx_frame_free);
+  for (guint i = 0; i < G_N_ELEMENTS (self->bulk); i++)
+    g_queue_clear_full (&self->bulk[i], _pinhole_session_tx_frame_free);
   for (guint i = 0; i < G_N_ELEMENTS (self->rx_slots); i++)
     g_clear_pointer (&self->rx_slots[i].payload, g_bytes_unref);
   g_clear_pointer (&self->hs_packet, g_bytes_unref);
@@ -265,7 +267,8 @@ pinhole_session_class_init (PinholeSessionClass *klass)
                   NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_BYTES);
   /**
    * PinholeSession::acked:
-   * @seq: a sequence number from pinhole_session_send() that the peer has received
+   * @id: the id pinhole_session_send() gave a frame that the peer has received; emitted
+   *   in the order the frames went out, which is the order of ids within a channel
    */
   _pinhole_session_signals[PINHOLE_SESSION_SIGNAL_ACKED] =
     g_signal_new ("acked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
@@ -297,6 +300,10 @@ pinhole_session_init (PinholeSession *self)
   self->paths = g_ptr_array_new_with_free_func (_pinhole_session_path_entry_free);
   g_queue_init (&self->in_flight);
   g_queue_init (&self->waiting);
+  for (guint i = 0; i < G_N_ELEMENTS (self->bulk); i++)
+    g_queue_init (&self->bulk[i]);
+  self->next_id = 1;
+  self->bulk_next = PINHOLE_SESSION_CHANNEL_BULK;
   self->state = PINHOLE_SESSION_STATE_NEW;
   self->rtt_ms = -1;
   self->srtt = -1;
@@ -374,11 +381,14 @@ pinhole_session_start (PinholeSession *self)
 
 /**
  * pinhole_session_send:
- * @channel: 0 control, 1 chat, 2 and up transfers
+ * @channel: 0 control, 1 chat, 2 transfer messages, 3 and up bulk (transfer data)
  * @payload: at most %PINHOLE_SESSION_MAX_PAYLOAD bytes
- * @out_seq: (out) (optional): the frame's sequence number, as ::acked will report it
+ * @out_id: (out) (optional): the frame's id, as ::acked will report it: ids count the calls
+ *   to send(), from 1
  *
- * Queues a frame. Frames queued before the handshake completes are sent after it.
+ * Queues a frame. Frames queued before the handshake completes are sent after it. Frames on
+ * channels 0-2 go before bulk ones, and bulk channels take turns (docs/session.md §6); within
+ * a channel, frames keep their order.
  * Fails with %PINHOLE_ERROR_LIMIT for a payload or queue too large and with
  * %PINHOLE_ERROR_CLOSED after the session ended.
  *
@@ -388,7 +398,7 @@ gboolean
 pinhole_session_send (PinholeSession *self,
                       guint8          channel,
                       GBytes         *payload,
-                      guint64        *out_seq,
+                      guint64        *out_id,
                       GError        **error)
 {
   TxFrame *frame;
@@ -421,13 +431,19 @@ pinhole_session_send (PinholeSession *self,
     }
 
   frame = g_new0 (TxFrame, 1);
-  frame->seq = self->next_seq++;
+  frame->id = self->next_id++;
   self->last_data_time = g_get_monotonic_time ();
   frame->channel = channel;
   frame->payload = g_bytes_ref (payload);
-  g_queue_push_tail (&self->waiting, frame);
-  if (out_seq != NULL)
-    *out_seq = frame->seq;
+  if (channel >= PINHOLE_SESSION_CHANNEL_BULK)
+    {
+      g_queue_push_tail (&self->bulk[channel], frame);
+      self->bulk_waiting++;
+    }
+  else
+    g_queue_push_tail (&self->waiting, frame);
+  if (out_id != NULL)
+    *out_id = frame->id;
 
   _pinhole_session_update_send_queue_bytes (self, (gint64) len);
   _pinhole_session_pump (self);

@@ -13,7 +13,10 @@ G_BEGIN_DECLS
 
 #define PINHOLE_SESSION_CHANNEL_CONTROL  0
 #define PINHOLE_SESSION_CHANNEL_CHAT     1
-#define PINHOLE_SESSION_CHANNEL_TRANSFER 2 /* the first of the transfer channels */
+#define PINHOLE_SESSION_CHANNEL_TRANSFER 2 /* transfer messages (docs/transfer.md §3) */
+/* the first of the bulk channels (transfer data): they yield to channels 0-2 and share the
+ * session round-robin (docs/session.md §6) */
+#define PINHOLE_SESSION_CHANNEL_BULK     3
 
 /**
  * PinholeSessionState:
@@ -54,7 +57,7 @@ void                 pinhole_session_start              (PinholeSession  *self);
 gboolean             pinhole_session_send               (PinholeSession  *self,
                                                          guint8           channel,
                                                          GBytes          *payload,
-                                                         guint64         *out_seq,
+                                                         guint64         *out_id,
                                                          GError         **error);
 void                 pinhole_session_ping               (PinholeSession  *self);
 void                 pinhole_session_close              (PinholeSession  *self);

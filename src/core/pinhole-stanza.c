@@ -154,17 +154,20 @@ unsound_value (JsonNode *node)
 }
 
 /**
- * pinhole_stanza_parse_object:
+ * pinhole_stanza_parse_document:
+ * @what: the document's name in error messages ("stanza", "manifest")
+ * @max_len: the largest @len accepted
  * Parses a JSON object with the stanza rules (size, UTF-8, depth, finite numbers, no NUL in a
- * string: refused, not truncated) but no
- * required members: for control messages inside sessions.
+ * string: refused, not truncated) but no required members.
  * Returns: (transfer full): the object, or %NULL with PINHOLE_ERROR_PROTOCOL
  *   (PINHOLE_ERROR_LIMIT when too large)
  */
 JsonObject *
-pinhole_stanza_parse_object (const char *text,
-                             gsize       len,
-                             GError    **error)
+pinhole_stanza_parse_document (const char *what,
+                               const char *text,
+                               gsize       len,
+                               gsize       max_len,
+                               GError    **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -173,24 +176,24 @@ pinhole_stanza_parse_object (const char *text,
   JsonNode *root;
   JsonObject *object;
 
-  if (len > PINHOLE_STANZA_MAX_BYTES)
+  if (len > max_len)
     {
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
-                   "stanza of %" G_GSIZE_FORMAT " bytes exceeds the limit of %d", len,
-                   PINHOLE_STANZA_MAX_BYTES);
+                   "%s of %" G_GSIZE_FORMAT " bytes exceeds the limit of %" G_GSIZE_FORMAT,
+                   what, len, max_len);
       return NULL;
     }
   if (len == 0 || memchr (text, '\0', len) != NULL || !g_utf8_validate_len (text, len, NULL))
     {
-      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                           "stanza is empty or not valid UTF-8 text");
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "%s is empty or not valid UTF-8 text", what);
       return NULL;
     }
   if (!nesting_is_bounded (text, len, PINHOLE_STANZA_MAX_DEPTH))
     {
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                   "stanza nests deeper than %d levels or is not strict JSON",
-                   PINHOLE_STANZA_MAX_DEPTH);
+                   "%s nests deeper than %d levels or is not strict JSON",
+                   what, PINHOLE_STANZA_MAX_DEPTH);
       return NULL;
     }
 
@@ -208,25 +211,34 @@ pinhole_stanza_parse_object (const char *text,
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, (gssize) len, &local_error))
     {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "stanza is not JSON: %s",
-                   local_error->message);
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "%s is not JSON: %s",
+                   what, local_error->message);
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                           "stanza is not a JSON object");
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "%s is not a JSON object",
+                   what);
       return NULL;
     }
   problem = unsound_value (root);
   if (problem != NULL)
     {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "stanza has %s", problem);
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL, "%s has %s", what, problem);
       return NULL;
     }
   object = json_node_get_object (root);
   return json_object_ref (object);
+}
+
+/* a document of at most PINHOLE_STANZA_MAX_BYTES: for control messages inside sessions */
+JsonObject *
+pinhole_stanza_parse_object (const char *text,
+                             gsize       len,
+                             GError    **error)
+{
+  return pinhole_stanza_parse_document ("stanza", text, len, PINHOLE_STANZA_MAX_BYTES, error);
 }
 
 /**

@@ -31,6 +31,11 @@ typedef enum
   PINHOLE_STANZA_ERROR_UNAVAILABLE = 503,
 } PinholeStanzaError;
 
+JsonObject *pinhole_stanza_parse_document (const char  *what,
+                                           const char  *text,
+                                           gsize        len,
+                                           gsize        max_len,
+                                           GError     **error);
 JsonObject *pinhole_stanza_parse_object   (const char  *text,
                                            gsize        len,
                                            GError     **error);

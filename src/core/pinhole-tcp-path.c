@@ -215,6 +215,8 @@ write_cb (GObject      *source,
       return;
     }
   start_write (self);
+  if (self->base.queued == 0)
+    pinhole_path_emit_drained (PINHOLE_PATH (self));
 }
 
 static void
@@ -287,6 +289,12 @@ tcp_close (PinholePath *path)
   _pinhole_path_stream_close (&PINHOLE_TCP_PATH (path)->base, NULL);
 }
 
+static gsize
+tcp_get_queued_bytes (PinholePath *path)
+{
+  return PINHOLE_TCP_PATH (path)->base.queued;
+}
+
 static void
 pinhole_tcp_path_iface_init (PinholePathInterface *iface)
 {
@@ -295,6 +303,7 @@ pinhole_tcp_path_iface_init (PinholePathInterface *iface)
   iface->set_kind = tcp_set_kind;
   iface->get_remote = tcp_get_remote;
   iface->close = tcp_close;
+  iface->get_queued_bytes = tcp_get_queued_bytes;
 }
 
 static void

@@ -49,6 +49,8 @@ struct _PinholeUdpPath
   gboolean           pumping;
   gboolean           pump_again;
   gboolean           in_pure_ack;   /* PseudoTcp is processing a segment without data or flags */
+  gboolean           sending;       /* inside send(): its caller sees what is queued itself */
+  gboolean           drain_wanted;  /* send() left bytes queued: emit ::drained once they go */
 };
 
 enum { PROP_0, PROP_CONNECTED, N_PROPS };
@@ -284,6 +286,11 @@ pump (PinholeUdpPath *self)
     g_source_set_ready_time (self->clock, 0);   /* finish in the next iteration */
   else
     schedule_clock (self);
+  if (self->drain_wanted && !self->sending && self->base.queued == 0 && !self->base.closed)
+    {
+      self->drain_wanted = FALSE;
+      pinhole_path_emit_drained (PINHOLE_PATH (self));
+    }
 }
 
 static gboolean
@@ -329,7 +336,11 @@ udp_send (PinholePath *path,
   if (len > 0)
     memcpy (frame + FRAME_HEADER, g_bytes_get_data (packet, NULL), len);
   g_queue_push_tail (&self->queue, g_bytes_new_take (frame, FRAME_HEADER + len));
+  self->sending = TRUE;
   pump (self);
+  self->sending = FALSE;
+  if (self->base.queued > 0)
+    self->drain_wanted = TRUE;
   return TRUE;
 }
 
@@ -358,6 +369,12 @@ udp_close (PinholePath *path)
   _pinhole_path_stream_close (&PINHOLE_UDP_PATH (path)->base, NULL);
 }
 
+static gsize
+udp_get_queued_bytes (PinholePath *path)
+{
+  return PINHOLE_UDP_PATH (path)->base.queued;
+}
+
 static void
 pinhole_udp_path_iface_init (PinholePathInterface *iface)
 {
@@ -366,6 +383,7 @@ pinhole_udp_path_iface_init (PinholePathInterface *iface)
   iface->set_kind = udp_set_kind;
   iface->get_remote = udp_get_remote;
   iface->close = udp_close;
+  iface->get_queued_bytes = udp_get_queued_bytes;
 }
 
 /* ---- GObject ---- */

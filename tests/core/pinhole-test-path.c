@@ -8,6 +8,8 @@
 
 #include <gio/gio.h>
 
+#include "pinhole-test-util.h"
+
 typedef struct
 {
   GBytes *packet;
@@ -22,6 +24,7 @@ struct _PinholeTestPath
   GRand           *rand;
   GQueue           inbox;      /* Pending, for this end's listeners */
   GPtrArray       *captured;   /* GBytes sent from this end, when capturing */
+  GQueue           held;       /* GBytes sent and not yet taken, while holding */
   char            *remote;
 
   /* borrowed: cleared by the peer's dispose */
@@ -33,6 +36,8 @@ struct _PinholeTestPath
   gboolean         closed;
   gboolean         closed_by_peer;
   gboolean         silent;
+  gboolean         holding;
+  gsize            held_bytes;
   gdouble          drop;
   gdouble          reorder;
   gdouble          duplicate;
@@ -138,6 +143,12 @@ test_path_send (PinholePath *path,
       return FALSE;
     }
 
+  if (self->holding)
+    {
+      g_queue_push_tail (&self->held, g_bytes_ref (packet));
+      self->held_bytes += g_bytes_get_size (packet);
+      return TRUE;
+    }
   self->n_sent++;
   if (self->captured != NULL)
     g_ptr_array_add (self->captured, g_bytes_ref (packet));
@@ -150,6 +161,54 @@ test_path_send (PinholePath *path,
   if (g_rand_double (self->rand) < self->duplicate)
     enqueue (peer, packet, self->delay_ms, FALSE);
   return TRUE;
+}
+
+static gsize
+test_path_get_queued_bytes (PinholePath *path)
+{
+  return PINHOLE_TEST_PATH (path)->held_bytes;
+}
+
+/**
+ * pinhole_test_path_set_holding:
+ * While holding, packets sent from this end wait (and count as queued bytes) until
+ * pinhole_test_path_take_held() hands them on, like a socket that is slow to take them.
+ */
+void
+pinhole_test_path_set_holding (PinholeTestPath *self,
+                               gboolean         holding)
+{
+  self->holding = holding;
+}
+
+/* the socket takes the first @n held packets (they go on as if sent now); ::drained when none
+ * is left. Returns: the packets taken, in order */
+GPtrArray *
+pinhole_test_path_take_held (PinholeTestPath *self,
+                             guint            n)
+{
+  GPtrArray *taken = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  gboolean holding = self->holding;
+
+  self->holding = FALSE;
+  while (n-- > 0 && self->held.length > 0)
+    {
+      GBytes *packet = g_queue_pop_head (&self->held);
+
+      self->held_bytes -= g_bytes_get_size (packet);
+      test_path_send (PINHOLE_PATH (self), packet, NULL);
+      g_ptr_array_add (taken, packet);
+    }
+  self->holding = holding;
+  if (self->held.length == 0)
+    pinhole_path_emit_drained (PINHOLE_PATH (self));
+  return taken;
+}
+
+guint
+pinhole_test_path_get_n_held (PinholeTestPath *self)
+{
+  return self->held.length;
 }
 
 static PinholePathKind
@@ -215,6 +274,7 @@ pinhole_test_path_iface_init (PinholePathInterface *iface)
   iface->get_kind = test_path_get_kind;
   iface->get_remote = test_path_get_remote;
   iface->close = test_path_close;
+  iface->get_queued_bytes = test_path_get_queued_bytes;
 }
 
 static void
@@ -241,6 +301,7 @@ pinhole_test_path_finalize (GObject *object)
 
   g_rand_free (self->rand);
   g_clear_pointer (&self->captured, g_ptr_array_unref);
+  g_queue_clear_full (&self->held, (GDestroyNotify) g_bytes_unref);
   g_free (self->remote);
 
   G_OBJECT_CLASS (pinhole_test_path_parent_class)->finalize (object);
@@ -259,6 +320,7 @@ static void
 pinhole_test_path_init (PinholeTestPath *self)
 {
   g_queue_init (&self->inbox);
+  g_queue_init (&self->held);
 }
 
 /**
@@ -357,4 +419,63 @@ gboolean
 pinhole_test_path_is_closed (PinholeTestPath *self)
 {
   return self->closed;
+}
+
+/* ---- real TCP streams on loopback ---- */
+
+static gboolean
+pointer_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+static void
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  GSocketConnection **out = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *out = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+accept_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  GSocketConnection **out = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *out = g_socket_listener_accept_finish (G_SOCKET_LISTENER (source), result, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* a connected pair of TCP streams over 127.0.0.1 */
+void
+pinhole_test_connect_tcp_pair (GSocketConnection **out_client,
+                               GSocketConnection **out_server)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+
+  *out_client = NULL;
+  *out_server = NULL;
+  /* loopback only: no proxy look-up (and no libproxy threads) */
+  g_socket_client_set_enable_proxy (client, FALSE);
+  g_socket_listener_add_address (listener, any, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_socket_listener_accept_async (listener, NULL, accept_cb, out_server);
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (bound), NULL, connect_cb,
+                                 out_client);
+  g_assert_true (ph_iterate_until (pointer_set, out_client, 5000));
+  g_assert_true (ph_iterate_until (pointer_set, out_server, 5000));
+  g_socket_listener_close (listener);
 }

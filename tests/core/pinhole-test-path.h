@@ -35,4 +35,15 @@ guint    pinhole_test_path_get_n_sent    (PinholeTestPath *self);
 guint    pinhole_test_path_get_n_dropped (PinholeTestPath *self);
 gboolean pinhole_test_path_is_closed     (PinholeTestPath *self);
 
+/* hold what this end sends as queued bytes until taken (a socket slow to take it) */
+void       pinhole_test_path_set_holding (PinholeTestPath *self,
+                                          gboolean         holding);
+GPtrArray *pinhole_test_path_take_held   (PinholeTestPath *self,
+                                          guint            n);
+guint      pinhole_test_path_get_n_held  (PinholeTestPath *self);
+
+/* a connected pair of TCP streams over 127.0.0.1 */
+void     pinhole_test_connect_tcp_pair   (GSocketConnection **out_client,
+                                          GSocketConnection **out_server);
+
 G_END_DECLS

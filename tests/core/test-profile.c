@@ -480,6 +480,109 @@ test_migrate_v1 (Fixture      *f,
   }
 }
 
+/* a profile of version 2 opens and keeps transfers from then on */
+static void
+test_migrate_v2 (Fixture      *f,
+                 gconstpointer data)
+{
+  static const char v2[] =
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE identity (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);"
+    "CREATE TABLE contacts (user TEXT PRIMARY KEY, relay_only INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE keys (user TEXT NOT NULL, device TEXT NOT NULL, key BLOB, pending_key BLOB,"
+    "  first_seen INTEGER NOT NULL, verified INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (user, device));"
+    "CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT, peer TEXT NOT NULL,"
+    "  id TEXT NOT NULL, direction INTEGER NOT NULL, text TEXT NOT NULL,"
+    "  timestamp INTEGER NOT NULL, state TEXT NOT NULL, UNIQUE (peer, id, direction));"
+    "CREATE TABLE read_marks (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+    "INSERT INTO history (peer, id, direction, text, timestamp, state)"
+    "  VALUES ('bob', 'old', 1, 'hi', 1, 'received');"
+    "INSERT INTO read_marks (peer, seq) VALUES ('bob', 1);"
+    "PRAGMA user_version=2;";
+  g_autofree char *dir = g_build_filename (f->dir, "profile", NULL);
+  g_autofree char *path = g_build_filename (dir, "profile.db", NULL);
+  g_autoptr(GError) error = NULL;
+  PinholeTransferRecord r = { .id = (char *) "0123456789abcdef0123456789abcdef",
+                              .peer = (char *) "bob", .manifest = (char *) "{}" };
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, v2, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_autoptr(GPtrArray) list = pinhole_profile_list_transfers (p);
+
+    g_assert_cmpuint (list->len, ==, 0);
+    g_assert_true (pinhole_profile_save_transfer (p, &r, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (pinhole_profile_count_unread (p, "bob"), ==, 0);
+  }
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_autoptr(GPtrArray) list = pinhole_profile_list_transfers (p);
+
+    g_assert_cmpuint (list->len, ==, 1);
+  }
+}
+
+/* a transfer kept, replaced by its newer state, listed oldest first, and forgotten */
+static void
+test_transfers (Fixture      *f,
+                gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  PinholeTransferRecord out = { .id = (char *) "00000000000000000000000000000001",
+                                .direction = 0, .peer = (char *) "bob",
+                                .manifest = (char *) "{\"entries\":[]}",
+                                .sources = (char *) "[\"/home/a/x\"]", .state = 1,
+                                .created = 10 };
+  PinholeTransferRecord in = { .id = (char *) "00000000000000000000000000000002",
+                               .direction = 1, .peer = (char *) "carol",
+                               .device = (char *) "phone", .manifest = (char *) "{}",
+                               .folder = (char *) "/home/a/Downloads",
+                               .accepted = (char *) "[0,2]", .state = 2, .created = 20 };
+
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+
+    g_assert_true (pinhole_profile_save_transfer (p, &in, &error));
+    g_assert_true (pinhole_profile_save_transfer (p, &out, &error));
+    out.device = (char *) "laptop";
+    out.state = 2;
+    g_assert_true (pinhole_profile_save_transfer (p, &out, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_autoptr(GPtrArray) list = pinhole_profile_list_transfers (p);
+    PinholeTransferRecord *a, *b;
+
+    g_assert_cmpuint (list->len, ==, 2);
+    a = list->pdata[0];
+    b = list->pdata[1];
+    g_assert_cmpstr (a->id, ==, out.id);
+    g_assert_cmpstr (a->device, ==, "laptop");
+    g_assert_cmpint (a->state, ==, 2);
+    g_assert_cmpstr (a->sources, ==, out.sources);
+    g_assert_null (a->folder);
+    g_assert_cmpstr (b->id, ==, in.id);
+    g_assert_cmpint (b->direction, ==, 1);
+    g_assert_cmpstr (b->folder, ==, in.folder);
+    g_assert_cmpstr (b->accepted, ==, "[0,2]");
+    g_assert_cmpint (b->created, ==, 20);
+    g_assert_true (pinhole_profile_forget_transfer (p, out.id, &error));
+  }
+  {
+    g_autoptr(PinholeProfile) p = open_profile (f);
+    g_autoptr(GPtrArray) list = pinhole_profile_list_transfers (p);
+
+    g_assert_cmpuint (list->len, ==, 1);
+  }
+}
+
 static void
 test_history (Fixture      *f,
               gconstpointer data)
@@ -669,6 +772,8 @@ main (int argc, char **argv)
   ADD ("/profile/keys/persist", test_key_trust_persists);
   ADD ("/profile/keys/verified", test_key_verified);
   ADD ("/profile/migrate-v1", test_migrate_v1);
+  ADD ("/profile/migrate-v2", test_migrate_v2);
+  ADD ("/profile/transfers", test_transfers);
   ADD ("/profile/history/add-dedup-state", test_history);
   ADD ("/profile/history/newest", test_history_newest);
   ADD ("/profile/history/unread", test_history_unread);

@@ -5,6 +5,7 @@
 
 #include "pinhole-error.h"
 #include "pinhole-tcp-path.h"
+#include "pinhole-test-path.h"
 #include "pinhole-test-util.h"
 
 #define MAX_ITERATIONS 10000000
@@ -29,63 +30,6 @@ typedef struct
 
 /* ---- helpers ---- */
 
-
-static gboolean
-pointer_set (gpointer data)
-{
-  return *(gpointer *) data != NULL;
-}
-
-static void
-connect_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  GSocketConnection **out = user_data;
-  g_autoptr(GError) error = NULL;
-
-  *out = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
-  g_assert_no_error (error);
-}
-
-static void
-accept_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  GSocketConnection **out = user_data;
-  g_autoptr(GError) error = NULL;
-
-  *out = g_socket_listener_accept_finish (G_SOCKET_LISTENER (source), result, NULL, &error);
-  g_assert_no_error (error);
-}
-
-/* a connected pair of TCP streams over 127.0.0.1 */
-static void
-connect_pair (GSocketConnection **out_client,
-              GSocketConnection **out_server)
-{
-  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GError) error = NULL;
-
-  *out_client = NULL;
-  *out_server = NULL;
-  /* loopback only: no proxy look-up (and no libproxy threads) */
-  g_socket_client_set_enable_proxy (client, FALSE);
-  g_socket_listener_add_address (listener, any, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                 NULL, &bound, &error);
-  g_assert_no_error (error);
-  g_socket_listener_accept_async (listener, NULL, accept_cb, out_server);
-  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (bound), NULL, connect_cb,
-                                 out_client);
-  g_assert_true (ph_iterate_until (pointer_set, out_client, 5000));
-  g_assert_true (ph_iterate_until (pointer_set, out_server, 5000));
-  g_socket_listener_close (listener);
-}
 
 static void
 received_cb (PinholePath *path,
@@ -142,7 +86,7 @@ make_paths (End                *a,
   g_autoptr(GSocketConnection) client = NULL;
   g_autoptr(GSocketConnection) server = NULL;
 
-  connect_pair (&client, &server);
+  pinhole_test_connect_tcp_pair (&client, &server);
   if (out_raw_client != NULL)
     *out_raw_client = g_steal_pointer (&client);
   else

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * pinhole-transfer-link.c: the transfers of one session. Channel 2 frames are parsed as
+ * transfer messages and handed to the transfer they name; an offer is assembled from its parts
+ * (at most 1 MiB, in order, 16 at once) into an incoming transfer; frames of a data channel go
+ * to the transfer that announced it with `sending`. A frame that does not parse fails the
+ * transfer it names, or is dropped when it names none. */
+#define G_LOG_DOMAIN "pinhole-transfer"
+
+#include "pinhole-transfer-private.h"
+
+#include <string.h>
+
+#include "pinhole-error.h"
+#include "pinhole-path.h"
+
+#define MAX_PENDING_OFFERS 16
+
+struct _PinholeTransferLink
+{
+  GObject          parent_instance;
+
+  /* owned */
+  PinholeSession  *session;
+  GHashTable      *transfers;         /* id -> PinholeTransfer */
+  GHashTable      *offers;            /* id -> GByteArray: a manifest being assembled */
+
+  /* borrowed: entries are cleared when their transfer leaves */
+  PinholeTransfer *incoming[256];     /* data channel (peer's numbering) -> transfer */
+
+  gulong           frame_id;
+  gboolean         outgoing[256];     /* our data channels in use */
+  guint            next_channel;
+};
+
+G_DEFINE_FINAL_TYPE (PinholeTransferLink, pinhole_transfer_link, G_TYPE_OBJECT)
+
+enum { SIGNAL_OFFER_RECEIVED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void
+detach_transfer (gpointer data)
+{
+  PinholeTransfer *transfer = data;
+
+  _pinhole_transfer_link_lost (transfer);
+  g_object_unref (transfer);
+}
+
+void
+pinhole_transfer_link_close (PinholeTransferLink *self)
+{
+  g_return_if_fail (PINHOLE_IS_TRANSFER_LINK (self));
+  if (self->session != NULL)
+    g_clear_signal_handler (&self->frame_id, self->session);
+  g_clear_object (&self->session);
+  memset (self->incoming, 0, sizeof self->incoming);
+  g_hash_table_remove_all (self->transfers);
+  g_hash_table_remove_all (self->offers);
+}
+
+static void
+pinhole_transfer_link_dispose (GObject *object)
+{
+  pinhole_transfer_link_close (PINHOLE_TRANSFER_LINK (object));
+  G_OBJECT_CLASS (pinhole_transfer_link_parent_class)->dispose (object);
+}
+
+static void
+pinhole_transfer_link_finalize (GObject *object)
+{
+  PinholeTransferLink *self = PINHOLE_TRANSFER_LINK (object);
+
+  g_hash_table_unref (self->transfers);
+  g_hash_table_unref (self->offers);
+  G_OBJECT_CLASS (pinhole_transfer_link_parent_class)->finalize (object);
+}
+
+static void
+pinhole_transfer_link_class_init (PinholeTransferLinkClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pinhole_transfer_link_dispose;
+  object_class->finalize = pinhole_transfer_link_finalize;
+
+  /**
+   * PinholeTransferLink::offer-received:
+   * @transfer: an incoming transfer in the state offered, its manifest checked
+   */
+  signals[SIGNAL_OFFER_RECEIVED] =
+    g_signal_new ("offer-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, PINHOLE_TYPE_TRANSFER);
+}
+
+static void
+pinhole_transfer_link_init (PinholeTransferLink *self)
+{
+  self->transfers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, detach_transfer);
+  self->offers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) g_byte_array_unref);
+  self->next_channel = PINHOLE_SESSION_CHANNEL_BULK;
+}
+
+/* ---- sending ---- */
+
+gboolean
+_pinhole_transfer_link_send (PinholeTransferLink    *self,
+                             PinholeTransferMessage *message)
+{
+  g_autoptr(GBytes) payload = pinhole_transfer_message_encode (message);
+  g_autoptr(GError) error = NULL;
+
+  if (self->session == NULL ||
+      !pinhole_session_send (self->session, PINHOLE_SESSION_CHANNEL_TRANSFER, payload, NULL,
+                             &error))
+    {
+      g_debug ("transfer message not sent: %s", error != NULL ? error->message : "no session");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_pinhole_transfer_link_send_data (PinholeTransferLink *self,
+                                  guint                channel,
+                                  GBytes              *frame)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->session == NULL ||
+      !pinhole_session_send (self->session, (guint8) channel, frame, NULL, &error))
+    {
+      g_debug ("transfer data not sent: %s", error != NULL ? error->message : "no session");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Returns: a free data channel of ours, or 0 when all are taken */
+guint
+_pinhole_transfer_link_claim_channel (PinholeTransferLink *self)
+{
+  for (guint i = 0; i < 256 - PINHOLE_SESSION_CHANNEL_BULK; i++)
+    {
+      guint channel = self->next_channel;
+
+      self->next_channel = channel == 255 ? PINHOLE_SESSION_CHANNEL_BULK : channel + 1;
+      if (!self->outgoing[channel])
+        {
+          self->outgoing[channel] = TRUE;
+          return channel;
+        }
+    }
+  return 0;
+}
+
+void
+_pinhole_transfer_link_release_channel (PinholeTransferLink *self,
+                                        guint                channel)
+{
+  g_return_if_fail (channel >= PINHOLE_SESSION_CHANNEL_BULK && channel <= 255);
+  self->outgoing[channel] = FALSE;
+}
+
+void
+_pinhole_transfer_link_map_incoming (PinholeTransferLink *self,
+                                     guint                channel,
+                                     PinholeTransfer     *transfer)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (self->incoming); i++)
+    if (self->incoming[i] == transfer)
+      self->incoming[i] = NULL;
+  self->incoming[channel] = transfer;
+}
+
+const char *
+_pinhole_transfer_link_get_path_text (PinholeTransferLink *self)
+{
+  PinholePath *path = self->session != NULL ? pinhole_session_get_path (self->session) : NULL;
+
+  return path != NULL ? pinhole_path_kind_to_string (pinhole_path_get_kind (path)) : NULL;
+}
+
+/* ---- receiving ---- */
+
+static void
+add_transfer (PinholeTransferLink *self,
+              PinholeTransfer     *transfer)
+{
+  _pinhole_transfer_set_link (transfer, self);
+  g_hash_table_replace (self->transfers, g_strdup (pinhole_transfer_get_id (transfer)),
+                        g_object_ref (transfer));
+}
+
+static void
+offer_part (PinholeTransferLink    *self,
+            PinholeTransferMessage *m)
+{
+  GByteArray *text = g_hash_table_lookup (self->offers, m->id);
+  g_autoptr(PinholeManifest) manifest = NULL;
+  g_autoptr(PinholeTransfer) transfer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (text == NULL)
+    {
+      if (g_hash_table_size (self->offers) >= MAX_PENDING_OFFERS)
+        {
+          g_autoptr(PinholeTransferMessage) refusal =
+            pinhole_transfer_message_new (PINHOLE_TRANSFER_MESSAGE_FAILED, m->id);
+
+          refusal->code = PINHOLE_ERROR_LIMIT;
+          refusal->reason = g_strdup_printf ("more than %d offers at once", MAX_PENDING_OFFERS);
+          _pinhole_transfer_link_send (self, refusal);
+          return;
+        }
+      text = g_byte_array_new ();
+      g_hash_table_insert (self->offers, g_strdup (m->id), text);
+    }
+  if (m->offset != text->len)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "offer part at %" G_GUINT64_FORMAT ", %u bytes expected", m->offset, text->len);
+      goto refuse;
+    }
+  g_byte_array_append (text, g_bytes_get_data (m->part, NULL), (guint) g_bytes_get_size (m->part));
+  if (text->len < m->manifest_size)
+    return;
+
+  manifest = pinhole_manifest_parse ((const char *) text->data, text->len, &error);
+  if (manifest == NULL)
+    goto refuse;
+  g_hash_table_remove (self->offers, m->id);
+  transfer = _pinhole_transfer_new_offered (m->id, g_steal_pointer (&manifest));
+  add_transfer (self, transfer);
+  g_signal_emit (self, signals[SIGNAL_OFFER_RECEIVED], 0, transfer);
+  return;
+
+refuse:
+  g_debug ("offer %s refused: %s", m->id, error->message);
+  g_hash_table_remove (self->offers, m->id);
+  {
+    g_autoptr(PinholeTransferMessage) refusal =
+      pinhole_transfer_message_new (PINHOLE_TRANSFER_MESSAGE_FAILED, m->id);
+
+    refusal->code = error->domain == PINHOLE_ERROR ? error->code : PINHOLE_ERROR_PROTOCOL;
+    refusal->reason = g_strdup_printf ("the offer was refused: %s", error->message);
+    _pinhole_transfer_link_send (self, refusal);
+  }
+}
+
+static void
+frame_cb (PinholeSession      *session,
+          guint                channel,
+          GBytes              *payload,
+          PinholeTransferLink *self)
+{
+  g_autoptr(PinholeTransferLink) hold = g_object_ref (self);
+  g_autoptr(GError) error = NULL;
+
+  if (channel == PINHOLE_SESSION_CHANNEL_TRANSFER)
+    {
+      g_autoptr(PinholeTransferMessage) m = pinhole_transfer_message_parse (payload, &error);
+      PinholeTransfer *transfer;
+
+      if (m == NULL)
+        {
+          g_debug ("transfer message dropped: %s", error->message);
+          return;
+        }
+      transfer = g_hash_table_lookup (self->transfers, m->id);
+      if (m->type == PINHOLE_TRANSFER_MESSAGE_OFFER && transfer == NULL)
+        offer_part (self, m);
+      else if (transfer != NULL)
+        _pinhole_transfer_handle_message (transfer, m);
+      else
+        g_debug ("%s for unknown transfer %s dropped",
+                 pinhole_transfer_message_type_to_string (m->type), m->id);
+      return;
+    }
+  if (channel >= PINHOLE_SESSION_CHANNEL_BULK && self->incoming[channel] != NULL)
+    {
+      PinholeTransferData d;
+
+      if (!pinhole_transfer_data_parse (payload, &d, &error))
+        {
+          g_debug ("transfer data dropped: %s", error->message);
+          return;
+        }
+      _pinhole_transfer_handle_data (self->incoming[channel], &d);
+    }
+}
+
+/**
+ * pinhole_transfer_link_new:
+ * Carries the transfers of @session: its channel 2 and its data channels.
+ */
+PinholeTransferLink *
+pinhole_transfer_link_new (PinholeSession *session)
+{
+  PinholeTransferLink *self = g_object_new (PINHOLE_TYPE_TRANSFER_LINK, NULL);
+
+  self->session = g_object_ref (session);
+  self->frame_id = g_signal_connect (session, "frame-received", G_CALLBACK (frame_cb), self);
+  return self;
+}
+
+/**
+ * pinhole_transfer_link_offer:
+ * @manifest: (transfer full): from pinhole_manifest_build_async()
+ * @sources: (transfer full): the local path of each entry
+ * Returns: (transfer full): the outgoing transfer, its offer sent
+ */
+PinholeTransfer *
+pinhole_transfer_link_offer (PinholeTransferLink  *self,
+                             PinholeManifest      *manifest,
+                             GPtrArray            *sources,
+                             GError              **error)
+{
+  g_autofree char *id = pinhole_transfer_id_new ();
+  g_autoptr(PinholeTransfer) transfer = NULL;
+
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER_LINK (self), NULL);
+  if (!pinhole_manifest_validate (manifest, error))
+    {
+      pinhole_manifest_free (manifest);
+      g_ptr_array_unref (sources);
+      return NULL;
+    }
+  transfer = _pinhole_transfer_new_outgoing (id, manifest, sources);
+  add_transfer (self, transfer);
+  _pinhole_transfer_start (transfer);
+  return g_steal_pointer (&transfer);
+}
+
+/**
+ * pinhole_transfer_link_resume:
+ * Carries on @transfer on this session (a new session, or the recipient restarted): an
+ * accepted incoming transfer reports the blocks it holds and asks for the rest.
+ */
+void
+pinhole_transfer_link_resume (PinholeTransferLink *self,
+                              PinholeTransfer     *transfer)
+{
+  g_return_if_fail (PINHOLE_IS_TRANSFER_LINK (self));
+  add_transfer (self, transfer);
+  _pinhole_transfer_start (transfer);
+}
+
+/* Returns: (transfer none) (nullable) */
+PinholeTransfer *
+pinhole_transfer_link_lookup (PinholeTransferLink *self,
+                              const char          *id)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER_LINK (self), NULL);
+  return g_hash_table_lookup (self->transfers, id);
+}
