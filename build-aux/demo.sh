@@ -35,15 +35,8 @@ TXT
 fi
 
 if [ ! -f "$schema_dir/gschemas.compiled" ]; then
-  # until the schema is part of the build: a copy compiled in a temporary folder
-  if [ -f /tmp/app-schemas/org.pinhole.Pinhole.gschema.xml ]; then
-    schema_dir=$(mktemp -d)
-    cp /tmp/app-schemas/org.pinhole.Pinhole.gschema.xml "$schema_dir/"
-    glib-compile-schemas "$schema_dir"
-  else
-    echo "demo: no compiled GSettings schema for the app in $schema_dir" >&2
-    exit 1
-  fi
+  echo "demo: no compiled GSettings schema for the app in $schema_dir (the build makes it)" >&2
+  exit 1
 fi
 export GSETTINGS_SCHEMA_DIR=$schema_dir
 

@@ -230,7 +230,9 @@ pinhole_window_init (PinholeWindow *self)
                                    pinhole_contact_list_get_header_bar (self->contact_list));
   hdy_header_group_add_header_bar (
     self->header_group, pinhole_conversation_view_get_header_bar (self->conversation_view));
-  /* the empty pane's header bar stands alone: it only shows while nothing else is right */
+  /* the right pane's other header bar, while no conversation is open: in the group too, or
+   * the sidebar's would take the window buttons as well */
+  hdy_header_group_add_header_bar (self->header_group, self->empty_header);
   g_object_bind_property (self->leaflet, "folded", self->header_group, "decorate-all",
                           G_BINDING_SYNC_CREATE);
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
