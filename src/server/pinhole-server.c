@@ -768,10 +768,6 @@ pinhole_server_new (PinholeStore              *store,
   return self;
 }
 
-/**
- * pinhole_server_listen:
- * @certificate: (nullable): serve wss:// with this certificate, or ws:// when %NULL
- */
 /* the sealed messages nobody fetched within offline_days go */
 static gboolean
 purge_cb (gpointer user_data)
@@ -789,6 +785,10 @@ purge_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/**
+ * pinhole_server_listen:
+ * @certificate: (nullable): serve wss:// with this certificate, or ws:// when %NULL
+ */
 gboolean
 pinhole_server_listen (PinholeServer      *self,
                        GInetSocketAddress *address,
