@@ -305,8 +305,10 @@ end_relation (PinholeServerConnection *c,
   }
 
   reply_relation (c, id, user, ours);
-  /* a blocked user is told no more than a removed one */
-  if (how != END_UNBLOCK)
+  /* the other side hears "none" when it knew of a relation; a block tells it no more than a
+   * removal, and nothing at all when it knew of none (or asked while blocked) */
+  if (how != END_UNBLOCK && relation != PINHOLE_RELATION_NONE &&
+      relation != PINHOLE_RELATION_BLOCKED)
     send_relation (c->server, user, c->user, PINHOLE_RELATION_NONE);
   send_relation (c->server, c->user, user, ours);
   return;

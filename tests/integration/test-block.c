@@ -2,7 +2,7 @@
  * test-block.c: `block` on a real pinhole-server, with raw clients: a blocked user's request
  * is gone, and asking again looks like asking anyone but reaches no one, whatever decline and
  * re-ask had done before; a blocked contact is removed and can no longer write or open a
- * channel; after `unblock` a request gets through again. */
+ * channel; a stranger blocked is told nothing; after `unblock` a request gets through again. */
 #include "pinhole-test-peer.h"
 
 typedef struct
@@ -101,6 +101,18 @@ test_block_contact (Fixture      *f,
                   f->bob->device);
 }
 
+/* blocking someone who never asked tells them nothing */
+static void
+test_block_stranger (Fixture      *f,
+                     gconstpointer data)
+{
+  ph_return_if_failed ();
+  ph_peer_mark (f->alice);
+  ph_peer_relate (f->bob, "block", f->alice, "blocked");
+  ph_peer_expect_no_push (f->alice, "contact", "bob");
+  ph_peer_relate (f->alice, "subscribe", f->bob, "requested");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -111,6 +123,7 @@ main (int   argc,
 #define ADD(path, func) g_test_add (path, Fixture, NULL, setup, func, teardown)
   ADD ("/integration/block/request", test_block_request);
   ADD ("/integration/block/contact", test_block_contact);
+  ADD ("/integration/block/stranger", test_block_stranger);
 #undef ADD
   return g_test_run ();
 }
