@@ -391,7 +391,9 @@ test_renew (void)
   inner_map (p, "udp", lease, "upnp", &upnp);
   inner_map (p, "udp", lease, "nat-pmp", &pmp);
   g_test_message ("granted leases: upnp %u s, nat-pmp %u s", upnp.lease, pmp.lease);
-  g_assert_cmpuint (upnp.lease, ==, lease);
+  /* miniupnpd answers UPnP with the seconds left, which may have ticked once since the grant */
+  g_assert_cmpuint (upnp.lease, <=, lease);
+  g_assert_cmpuint (upnp.lease, >=, lease - 1);
   g_assert_cmpuint (pmp.lease, ==, lease);
 
   /* 1.5 leases: without renewal both mappings would be gone */
