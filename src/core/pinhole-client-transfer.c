@@ -165,6 +165,31 @@ resume_session_cb (GObject      *source,
     g_debug ("no session to carry a transfer on: %s", error->message);
 }
 
+/* opens a session with @user when an accepted incoming transfer from them (from the device
+ * "user/device" @device_id, when not %NULL) is not over yet */
+static void
+resume_with (PinholeClient *self,
+             const char    *user,
+             const char    *device_id)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (!pinhole_transfer_is_over (t) &&
+          pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
+          pinhole_transfer_get_state (t) != PINHOLE_TRANSFER_STATE_OFFERED &&
+          g_strcmp0 (pinhole_transfer_get_peer (t), user) == 0 &&
+          (device_id == NULL || g_strcmp0 (pinhole_transfer_get_peer_device (t), device_id) == 0))
+        {
+          g_debug ("%s is online: a session for transfer %s", device_id ? device_id : user,
+                   pinhole_transfer_get_id (t));
+          pinhole_client_open_session_async (self, user, NULL, resume_session_cb, NULL);
+          return;
+        }
+    }
+}
+
 /* a device came online: an incoming transfer with it that is not over needs a session to go
  * on. Only the recipient opens it, so that the two sides do not open one each at once. */
 void
@@ -176,22 +201,8 @@ _pinhole_client_transfers_presence_cb (PinholeClient *self,
 {
   g_autofree char *id = g_strconcat (user, "/", device, NULL);
 
-  if (g_strcmp0 (show, "offline") == 0)
-    return;
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i++)
-    {
-      g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
-
-      if (!pinhole_transfer_is_over (t) &&
-          pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
-          pinhole_transfer_get_state (t) != PINHOLE_TRANSFER_STATE_OFFERED &&
-          g_strcmp0 (pinhole_transfer_get_peer_device (t), id) == 0)
-        {
-          g_debug ("%s is back: a session for transfer %s", id, pinhole_transfer_get_id (t));
-          pinhole_client_open_session_async (self, user, NULL, resume_session_cb, NULL);
-          return;
-        }
-    }
+  if (g_strcmp0 (show, "offline") != 0)
+    resume_with (self, user, id);
 }
 
 /* the contact of a resumed transfer shows up online (its presence comes with the roster,
@@ -201,24 +212,8 @@ contact_presence_cb (PinholeContact *contact,
                      GParamSpec     *pspec,
                      PinholeClient  *self)
 {
-  const char *user = pinhole_contact_get_user (contact);
-
-  if (pinhole_contact_get_presence (contact) == PINHOLE_PRESENCE_OFFLINE)
-    return;
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i++)
-    {
-      g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
-
-      if (!pinhole_transfer_is_over (t) &&
-          pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
-          pinhole_transfer_get_state (t) != PINHOLE_TRANSFER_STATE_OFFERED &&
-          g_strcmp0 (pinhole_transfer_get_peer (t), user) == 0)
-        {
-          g_debug ("%s is online: a session for transfer %s", user, pinhole_transfer_get_id (t));
-          pinhole_client_open_session_async (self, user, NULL, resume_session_cb, NULL);
-          return;
-        }
-    }
+  if (pinhole_contact_get_presence (contact) != PINHOLE_PRESENCE_OFFLINE)
+    resume_with (self, pinhole_contact_get_user (contact), NULL);
 }
 
 /**
