@@ -15,6 +15,12 @@ G_BEGIN_DECLS
  * the most frames in flight of both classes together (bulk and channels 0-2 each use at most
  * PINHOLE_SESSION_WINDOW) */
 #define PINHOLE_SESSION_RX_WINDOW     128
+/* half-done handshakes a responder keeps (docs/session.md §3) */
+#define PINHOLE_SESSION_HS_ATTEMPTS   4
+/* an initiator established but never confirmed sends a fresh HELLO after this many
+ * retransmissions of FINISH, at most PINHOLE_SESSION_HS_RESTARTS times */
+#define PINHOLE_SESSION_HS_RESTART_AFTER 2
+#define PINHOLE_SESSION_HS_RESTARTS   3
 /* payload bytes send() accepts before it fails with PINHOLE_ERROR_LIMIT */
 #define PINHOLE_SESSION_MAX_QUEUE     (16 * 1024 * 1024)
 
@@ -61,6 +67,18 @@ typedef struct
   GBytes  *payload;
 } RxSlot;
 
+/* the responder's half-done handshakes: one per HELLO with its own eph_i (at most
+ * PINHOLE_SESSION_HS_ATTEMPTS, the oldest goes first); eph_r's secret is wiped at once */
+typedef struct
+{
+  guint8   peer_eph[32];
+  guint8   eph_public[32];
+  guint8   hs_key_finish[32];
+  guint8   tx_key[32];
+  guint8   rx_key[32];
+  GBytes  *response;          /* owned: the sealed RESPONSE, resent on a repeated HELLO */
+} PinholeSessionAttempt;
+
 typedef struct
 {
   /* owned */
@@ -104,6 +122,13 @@ struct _PinholeSession
   guint8               tx_key[32];
   guint8               rx_key[32];
   gboolean             peer_confirmed;     /* initiator: the responder has sent DATA */
+  PinholeSessionAttempt attempts[PINHOLE_SESSION_HS_ATTEMPTS];   /* responder */
+  guint                n_attempts;
+  guint                restarts;           /* initiator: fresh HELLOs sent once established */
+  guint                finish_restarts;    /* …answered: hs_packet is a FINISH when equal */
+  guint8               prev_tx_key[32];    /* initiator: the keys before a restart, which */
+  guint8               prev_rx_key[32];    /* the responder may have completed after all */
+  gboolean             have_prev_keys;
 
   /* transmission counters and the replay window over received counters */
   guint64              tx_counter;
@@ -182,6 +207,7 @@ void     _pinhole_session_fail            (PinholeSession *self,
 void     _pinhole_session_wipe_handshake_secrets (PinholeSession *self);
 void     _pinhole_session_new_ephemeral   (PinholeSession *self);
 void     _pinhole_session_establish       (PinholeSession *self);
+void     _pinhole_session_restart_handshake (PinholeSession *self);
 void     _pinhole_session_handle_hello    (PinholeSession             *self,
                                            const PinholeSessionPacket *packet);
 void     _pinhole_session_handle_response (PinholeSession             *self,

@@ -5,6 +5,7 @@
 
 #include "pinhole-session-private.h"
 
+#include <sodium.h>
 #include <string.h>
 
 /* counters this far below the highest seen are refused as stale */
@@ -166,6 +167,18 @@ handle_data_packet (PinholeSession             *self,
       return;
     }
   plain = pinhole_session_packet_open (packet, self->rx_key, &error);
+  if (plain == NULL && self->have_prev_keys && !self->peer_confirmed)
+    {
+      /* the responder completed the attempt before our restart after all: back to its keys */
+      plain = pinhole_session_packet_open (packet, self->prev_rx_key, NULL);
+      if (plain != NULL)
+        {
+          g_debug ("session with %s confirmed under the keys before the restart",
+                   self->peer_id);
+          memcpy (self->tx_key, self->prev_tx_key, sizeof self->tx_key);
+          memcpy (self->rx_key, self->prev_rx_key, sizeof self->rx_key);
+        }
+    }
   if (plain == NULL)
     {
       g_debug ("DATA dropped: %s", error->message);
@@ -179,6 +192,10 @@ handle_data_packet (PinholeSession             *self,
   if (self->initiator && !self->peer_confirmed)
     {
       self->peer_confirmed = TRUE;
+      self->have_prev_keys = FALSE;
+      sodium_memzero (self->prev_tx_key, sizeof self->prev_tx_key);
+      sodium_memzero (self->prev_rx_key, sizeof self->prev_rx_key);
+      _pinhole_session_wipe_handshake_secrets (self);
       g_clear_pointer (&self->hs_packet, g_bytes_unref);
       self->progress_time = self->last_rx_time;
       _pinhole_session_arm_retransmit (self);

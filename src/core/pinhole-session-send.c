@@ -220,8 +220,13 @@ retransmit_cb (gpointer user_data)
 
   if (now >= self->retx_due)
     {
-      if (self->hs_packet != NULL &&
-          (self->state == PINHOLE_SESSION_STATE_HANDSHAKING || !self->peer_confirmed))
+      if (self->state == PINHOLE_SESSION_STATE_ESTABLISHED && self->initiator &&
+          !self->peer_confirmed && self->restarts == self->finish_restarts &&
+          self->restarts < PINHOLE_SESSION_HS_RESTARTS &&
+          self->backoff >= PINHOLE_SESSION_HS_RESTART_AFTER * (self->restarts + 1))
+        _pinhole_session_restart_handshake (self);
+      else if (self->hs_packet != NULL &&
+               (self->state == PINHOLE_SESSION_STATE_HANDSHAKING || !self->peer_confirmed))
         {
           g_debug ("retransmitting handshake packet to %s", self->peer_id);
           _pinhole_session_send_packet (self, self->hs_packet);

@@ -125,6 +125,8 @@ _pinhole_session_finish (PinholeSession *self,
   _pinhole_session_wipe_handshake_secrets (self);
   sodium_memzero (self->tx_key, sizeof self->tx_key);
   sodium_memzero (self->rx_key, sizeof self->rx_key);
+  sodium_memzero (self->prev_tx_key, sizeof self->prev_tx_key);
+  sodium_memzero (self->prev_rx_key, sizeof self->prev_rx_key);
   g_clear_pointer (&self->hs_packet, g_bytes_unref);
 
   if (error != NULL)
@@ -187,6 +189,8 @@ pinhole_session_finalize (GObject *object)
   _pinhole_session_wipe_handshake_secrets (self);
   sodium_memzero (self->tx_key, sizeof self->tx_key);
   sodium_memzero (self->rx_key, sizeof self->rx_key);
+  sodium_memzero (self->prev_tx_key, sizeof self->prev_tx_key);
+  sodium_memzero (self->prev_rx_key, sizeof self->prev_rx_key);
 
   G_OBJECT_CLASS (pinhole_session_parent_class)->finalize (object);
 }
@@ -608,5 +612,8 @@ const guint8 *
 _pinhole_session_get_finish_key (PinholeSession *self)
 {
   g_return_val_if_fail (PINHOLE_IS_SESSION (self), NULL);
+  /* the responder's: its newest attempt's */
+  if (!self->initiator && self->n_attempts > 0)
+    return self->attempts[self->n_attempts - 1].hs_key_finish;
   return self->hs_key_finish;
 }

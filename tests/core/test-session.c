@@ -2,9 +2,11 @@
  * test-session.c: PinholeSession over in-memory paths: handshake, authentication failures,
  * reliable ordered delivery under loss and reordering, path switches, RTT, close, timeout.
  * An initiator written from docs/session.md alone is test-session-conformance.c. */
+#include <sodium.h>
 #include <string.h>
 
 #include "pinhole-error.h"
+#include "pinhole-session-frame.h"
 #include "pinhole-session.h"
 #include "pinhole-session-private.h"
 #include "pinhole-test-util.h"
@@ -617,6 +619,98 @@ test_limits (Fixture       *f,
   g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->alice.session), ==, 0);
 }
 
+/* ---- a HELLO injected by someone on the path (issue: the relay forging one) ---- */
+
+static gboolean
+alice_sent_one (gpointer data)
+{
+  return pinhole_test_path_get_captured (((Fixture *) data)->path_a)->len >= 1;
+}
+
+static gboolean
+alice_established (gpointer data)
+{
+  return pinhole_session_get_state (((Fixture *) data)->alice.session) ==
+         PINHOLE_SESSION_STATE_ESTABLISHED;
+}
+
+static gboolean
+both_have_one (gpointer data)
+{
+  Fixture *f = data;
+
+  return f->bob.received->len >= 1 && f->alice.received->len >= 1;
+}
+
+/* alice's real HELLO reaches bob, bob's RESPONSE reaches alice, and then @n_forged HELLOs of
+ * strangers reach bob before alice's FINISH does; the session must still form and carry
+ * chat both ways within @within_ms */
+static void
+forged_hellos_after_the_real_one (Fixture *f,
+                                  guint    n_forged,
+                                  guint    within_ms)
+{
+  g_autoptr(GBytes) ping = g_bytes_new_static ("after the forgery", 17);
+  g_autoptr(GPtrArray) from_alice = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GPtrArray *captured;
+  gint64 t0;
+
+  pinhole_test_path_set_capture (f->path_a, TRUE);
+  pinhole_test_path_set_silent (f->path_a, TRUE);
+  pinhole_session_start (f->bob.session);
+  pinhole_session_start (f->alice.session);
+  g_assert_true (ph_iterate_until (alice_sent_one, f, 5000));
+  captured = pinhole_test_path_get_captured (f->path_a);
+  pinhole_test_path_inject (f->path_b, captured->pdata[0]);
+  g_assert_true (ph_iterate_until (alice_established, f, 5000));
+
+  for (guint i = 0; i < n_forged; i++)
+    {
+      guint8 eph[32];
+      g_autoptr(GBytes) forged = NULL;
+
+      randombytes_buf (eph, sizeof eph);
+      forged = pinhole_session_packet_build_hello (eph);
+      pinhole_test_path_inject (f->path_b, forged);
+    }
+  /* alice's FINISH (and whatever else she sent meanwhile) now arrives */
+  for (guint i = 1; i < captured->len; i++)
+    g_ptr_array_add (from_alice, g_bytes_ref (captured->pdata[i]));
+  pinhole_test_path_set_silent (f->path_a, FALSE);
+  for (guint i = 0; i < from_alice->len; i++)
+    pinhole_test_path_inject (f->path_b, from_alice->pdata[i]);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_true (pinhole_session_send (f->alice.session, 1, ping, NULL, NULL));
+  g_assert_true (pinhole_session_send (f->bob.session, 1, ping, NULL, NULL));
+  g_assert_true (ph_iterate_until (both_have_one, f, within_ms));
+  g_test_message ("%u forged HELLO(s): chat both ways %" G_GINT64_FORMAT " ms later", n_forged,
+                  (g_get_monotonic_time () - t0) / 1000);
+  g_assert_true (g_bytes_equal (f->bob.received->pdata[0], ping));
+  g_assert_true (g_bytes_equal (f->alice.received->pdata[0], ping));
+  g_assert_cmpuint (f->alice.n_closed + f->bob.n_closed, ==, 0);
+}
+
+/* one forged HELLO: bob keeps alice's attempt beside the stranger's, so her first FINISH
+ * completes it (well before her restart would) */
+static void
+test_forged_hello (Fixture       *f,
+                   gconstpointer  data)
+{
+  forged_hellos_after_the_real_one (f, 1, 1500);
+  g_assert_cmpuint (f->alice.session->restarts, ==, 0);
+}
+
+/* more forged HELLOs than bob keeps attempts: alice, confirmed by nothing, starts a fresh
+ * attempt, and that one completes */
+static void
+test_forged_hello_flood (Fixture       *f,
+                         gconstpointer  data)
+{
+  forged_hellos_after_the_real_one (f, PINHOLE_SESSION_HS_ATTEMPTS + 2, 15000);
+  g_assert_cmpuint (f->alice.session->restarts, >=, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -641,6 +735,8 @@ main (int argc, char **argv)
   ADD ("/session/retransmit-timeout", test_retransmit_timeout);
   ADD ("/session/handshake-timeout", test_handshake_timeout);
   ADD ("/session/limits", test_limits);
+  ADD ("/session/forged-hello", test_forged_hello);
+  ADD ("/session/forged-hello-flood", test_forged_hello_flood);
 
 #undef ADD
 
