@@ -258,7 +258,6 @@ _pinhole_session_handle_hello (PinholeSession             *self,
                                const PinholeSessionPacket *packet)
 {
   PinholeSessionAttempt *attempt;
-  guint8 secret[32];
   Keys keys;
   g_autoptr(GBytes) sig = NULL;
 
@@ -280,18 +279,18 @@ _pinhole_session_handle_hello (PinholeSession             *self,
       return;
     }
 
-  randombytes_buf (secret, sizeof secret);
+  _pinhole_session_new_ephemeral (self);
   attempt = add_attempt (self);
   memcpy (attempt->peer_eph, packet->ephemeral, 32);
-  crypto_scalarmult_base (attempt->eph_public, secret);
-  if (!derive_keys (self, secret, attempt->peer_eph, attempt->eph_public, &keys))
+  memcpy (attempt->eph_public, self->eph_public, 32);
+  if (!derive_keys (self, self->eph_secret, attempt->peer_eph, attempt->eph_public, &keys))
     {
-      sodium_memzero (secret, sizeof secret);
+      sodium_memzero (self->eph_secret, sizeof self->eph_secret);
       remove_attempt (self, attempt);
       return;
     }
   /* the responder needs its ephemeral secret no longer */
-  sodium_memzero (secret, sizeof secret);
+  sodium_memzero (self->eph_secret, sizeof self->eph_secret);
   memcpy (attempt->hs_key_finish, keys.hs_key_finish, 32);
   memcpy (attempt->tx_key, keys.tx_key, 32);
   memcpy (attempt->rx_key, keys.rx_key, 32);
