@@ -10,6 +10,7 @@
  *       PAIRS relay channels, both ends sending small frames with at most WINDOW unanswered
  *       each; relay frames routed per second and the server's CPU time per frame
  */
+#include "pinhole-login-proof.h"
 #include "bench-common.h"
 
 #include <json-glib/json-glib.h>
@@ -33,6 +34,7 @@ typedef struct
   SoupSession   *soup;
   BenchServer   *server;
   char          *key_b64;
+  guint8         secret_key[64];   /* every client is the same device of its own user */
   char          *token_b64;
   guint          next_connect;
   guint          connecting;
@@ -105,6 +107,7 @@ populate (Bench      *b,
   gboolean ok = FALSE;
 
   crypto_sign_keypair (pk, sk);
+  memcpy (b->secret_key, sk, sizeof b->secret_key);
   randombytes_buf (token, sizeof token);
   crypto_generichash (token_hash, sizeof token_hash, token, sizeof token, NULL, 0);
   b->key_b64 = g_base64_encode (pk, sizeof pk);
@@ -175,6 +178,34 @@ send_json (Client     *c,
   soup_websocket_connection_send_text (c->ws, text);
 }
 
+/* a token log-in that signs the server's challenge, as pinhole-cli does */
+static void
+send_login (Client     *c,
+            const char *nonce_b64)
+{
+  Bench *b = c->bench;
+  g_autoptr(JsonObject) login = json_object_new ();
+  gsize len = 0;
+  guchar *raw = g_base64_decode (nonce_b64, &len);
+  g_autoptr(GBytes) nonce = g_bytes_new_take (raw, len);
+  g_autoptr(GBytes) message = pinhole_login_proof_message (nonce, c->user, "bench");
+  guint8 sig[crypto_sign_BYTES];
+  g_autofree char *proof = NULL;
+
+  crypto_sign_detached (sig, NULL, g_bytes_get_data (message, NULL), g_bytes_get_size (message),
+                        b->secret_key);
+  proof = g_base64_encode (sig, sizeof sig);
+  json_object_set_string_member (login, "type", "login");
+  json_object_set_string_member (login, "id", "login");
+  json_object_set_string_member (login, "user", c->user);
+  json_object_set_string_member (login, "device", "bench");
+  json_object_set_string_member (login, "device_key", b->key_b64);
+  json_object_set_string_member (login, "proof", proof);
+  json_object_set_string_member (login, "token", b->token_b64);
+  json_object_set_boolean_member (login, "announce", TRUE);
+  send_json (c, login);
+}
+
 static void
 handle_text (Client     *c,
              JsonObject *o)
@@ -189,6 +220,11 @@ handle_text (Client     *c,
                c->user, json_object_get_int_member_with_default (o, "code", 0), id,
                json_object_get_string_member_with_default (o, "text", ""));
       b->failed++;
+      return;
+    }
+  if (strcmp (type, "result") == 0 && strcmp (id, "challenge") == 0)
+    {
+      send_login (c, json_object_get_string_member_with_default (o, "nonce", ""));
       return;
     }
   if (strcmp (type, "result") == 0 && strcmp (id, "login") == 0)
@@ -260,7 +296,7 @@ connected_cb (GObject      *source,
   Client *c = user_data;
   Bench *b = c->bench;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) login = json_object_new ();
+  g_autoptr(JsonObject) challenge = json_object_new ();
 
   b->connecting--;
   c->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
@@ -277,14 +313,9 @@ connected_cb (GObject      *source,
   soup_websocket_connection_set_max_incoming_payload_size (c->ws, 128 * 1024);
   g_signal_connect (c->ws, "message", G_CALLBACK (message_cb), c);
   g_signal_connect (c->ws, "closed", G_CALLBACK (closed_cb), c);
-  json_object_set_string_member (login, "type", "login");
-  json_object_set_string_member (login, "id", "login");
-  json_object_set_string_member (login, "user", c->user);
-  json_object_set_string_member (login, "device", "bench");
-  json_object_set_string_member (login, "device_key", b->key_b64);
-  json_object_set_string_member (login, "token", b->token_b64);
-  json_object_set_boolean_member (login, "announce", TRUE);
-  send_json (c, login);
+  json_object_set_string_member (challenge, "type", "challenge");
+  json_object_set_string_member (challenge, "id", "challenge");
+  send_json (c, challenge);
   connect_more (b);
 }
 

@@ -176,5 +176,7 @@ int cli_verify   (Cli *cli, int argc, char **argv);
 int cli_fingerprint (Cli *cli, int argc, char **argv);
 int cli_history  (Cli *cli, int argc, char **argv);
 int cli_set      (Cli *cli, int argc, char **argv);
+int cli_devices  (Cli *cli, int argc, char **argv);
+int cli_revoke   (Cli *cli, int argc, char **argv);
 
 G_END_DECLS

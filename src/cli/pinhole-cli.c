@@ -33,6 +33,8 @@ static const CliCommand commands[] = {
     "mark USER's DEVICE verified after comparing its safety number" },
   { "fingerprint", cli_fingerprint, "[USER]", "print this device's or USER's key fingerprints" },
   { "history", cli_history, "USER [--limit N]", "print the conversation with USER" },
+  { "devices", cli_devices, "", "list this account's devices" },
+  { "revoke", cli_revoke, "DEVICE", "remove DEVICE from this account and log it out" },
 };
 
 static char *

@@ -6,6 +6,7 @@
 
 #include "pinhole-client-private.h"
 #include "pinhole-error.h"
+#include "pinhole-login-proof.h"
 #include "pinhole-server-url.h"
 #include "pinhole-stanza.h"
 
@@ -20,12 +21,14 @@ typedef struct
   gboolean announce;
   gboolean registering;
   gboolean tried_token;
+  GBytes  *nonce;     /* the server's challenge for this connection */
 } LoginData;
 
 static void
 login_data_free (LoginData *d)
 {
   g_clear_object (&d->msg);
+  g_clear_pointer (&d->nonce, g_bytes_unref);
   g_free (d->server_url);
   g_free (d->user);
   if (d->password != NULL)
@@ -158,9 +161,16 @@ send_login (GTask *task)
   g_autofree char *token = NULL;
   g_autofree char *stored_user = pinhole_profile_dup_setting (self->profile, "user");
 
+  g_autoptr(GBytes) proof_message = pinhole_login_proof_message (d->nonce, d->user,
+                                                                 self->device);
+  g_autoptr(GBytes) proof = pinhole_identity_sign (pinhole_profile_get_identity (self->profile),
+                                                  proof_message);
+
   json_object_set_string_member (stanza, "user", d->user);
   json_object_set_string_member (stanza, "device", self->device);
   pinhole_stanza_set_base64 (stanza, "device_key", key);
+  /* the device key proves itself: the public key alone does not log in */
+  pinhole_stanza_set_base64 (stanza, "proof", proof);
   json_object_set_boolean_member (stanza, "announce", d->announce);
   /* the token goes only to the server that issued it */
   if (!d->registering && !d->tried_token &&
@@ -187,6 +197,31 @@ send_login (GTask *task)
     }
   pinhole_client_request_async (self, stanza, g_task_get_cancellable (task), login_result_cb,
                                 task);
+}
+
+/* the server's challenge, which the log-in signs */
+static void
+challenge_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  LoginData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) reply = pinhole_client_request_finish (PINHOLE_CLIENT (source), result,
+                                                              &error);
+
+  if (reply != NULL)
+    d->nonce = pinhole_stanza_require_base64 (reply, "nonce", PINHOLE_LOGIN_NONCE_BYTES,
+                                              PINHOLE_LOGIN_NONCE_BYTES, &error);
+  if (d->nonce == NULL)
+    {
+      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                               "the server at %s sent no log-in challenge (%s): is it older "
+                               "than Pinhole 0.3?", d->server_url, error->message);
+      return;
+    }
+  send_login (g_steal_pointer (&task));
 }
 
 static void
@@ -216,7 +251,13 @@ ws_connected_cb (GObject      *source,
       return;
     }
   _pinhole_client_connected (self, ws);
-  send_login (g_steal_pointer (&task));
+  {
+    g_autoptr(JsonObject) stanza = pinhole_stanza_new ("challenge", NULL);
+    GCancellable *cancellable = g_task_get_cancellable (task);
+
+    pinhole_client_request_async (self, stanza, cancellable, challenge_cb,
+                                  g_steal_pointer (&task));
+  }
 }
 
 static void

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-server-auth.c: "register" and "login" (docs/protocol.md §4). Passwords are stored as
+ * pinhole-server-auth.c: "challenge", "register" and "login" (docs/protocol.md §4). Both
+ * carry a signature by the device's key over this connection's challenge, so that a device's
+ * public key, which every contact sees, is not enough to log in as it. Passwords are stored as
  * Argon2id hashes (libsodium crypto_pwhash_str), computed in worker threads because each one
  * takes tens of milliseconds and 64 MiB; login tokens are stored as BLAKE2b hashes. */
 #define G_LOG_DOMAIN "pinhole-server"
 
 #include "pinhole-server-private.h"
 #include "pinhole-error.h"
+#include "pinhole-identity.h"
+#include "pinhole-login-proof.h"
 #include "pinhole-stanza.h"
 
 #include <sodium.h>
@@ -63,6 +67,59 @@ new_token (void)
   return g_bytes_new_take (token, TOKEN_BYTES);
 }
 
+void
+_pinhole_server_handle_challenge (PinholeServerConnection *c,
+                                  JsonObject              *stanza,
+                                  const char              *id)
+{
+  g_autoptr(JsonObject) result = json_object_new ();
+  g_autoptr(GBytes) nonce = NULL;
+
+  /* one per connection: asking again gives the same */
+  if (!c->has_nonce)
+    {
+      randombytes_buf (c->nonce, sizeof c->nonce);
+      c->has_nonce = TRUE;
+    }
+  nonce = g_bytes_new (c->nonce, sizeof c->nonce);
+  pinhole_stanza_set_base64 (result, "nonce", nonce);
+  _pinhole_server_send_result (c, id, result);
+}
+
+/* the device's signature over this connection's challenge */
+static gboolean
+check_proof (PinholeServerConnection *c,
+             JsonObject              *stanza,
+             const char              *user,
+             const char              *device,
+             GBytes                  *device_key,
+             GError                 **error)
+{
+  g_autoptr(GBytes) proof = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) message = NULL;
+
+  if (!c->has_nonce)
+    {
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                           "no challenge asked for on this connection: the device must sign "
+                           "one to log in");
+      return FALSE;
+    }
+  proof = pinhole_stanza_require_base64 (stanza, "proof", 64, 64, error);
+  if (proof == NULL)
+    return FALSE;
+  nonce = g_bytes_new (c->nonce, sizeof c->nonce);
+  message = pinhole_login_proof_message (nonce, user, device);
+  if (!pinhole_verify_signature (device_key, message, proof, NULL))
+    {
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                           "the device key's signature of the challenge does not verify");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* the fields both requests share; Returns: (transfer full) */
 static AuthRequest *
 auth_request_parse (PinholeServerConnection *c,
@@ -94,6 +151,11 @@ auth_request_parse (PinholeServerConnection *c,
   key = pinhole_stanza_require_base64 (stanza, "device_key", 32, 32, error);
   if (key == NULL)
     return NULL;
+  if (!check_proof (c, stanza, user, device, key, error))
+    {
+      g_bytes_unref (key);
+      return NULL;
+    }
 
   r = g_new0 (AuthRequest, 1);
   r->connection = _pinhole_server_connection_ref (c);
@@ -108,6 +170,30 @@ auth_request_parse (PinholeServerConnection *c,
   return r;
 }
 
+/* a new device of @user only while the account has fewer than max_devices */
+static gboolean
+device_fits (PinholeServer *server,
+             const char    *user,
+             const char    *device,
+             GError       **error)
+{
+  g_autoptr(GPtrArray) devices = pinhole_store_list_devices (server->store, user, error);
+
+  if (devices == NULL)
+    return FALSE;
+  for (guint i = 0; i < devices->len; i++)
+    if (g_strcmp0 (((PinholeStoreDevice *) devices->pdata[i])->device, device) == 0)
+      return TRUE;
+  if (devices->len >= server->limits.max_devices)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                   "%s has %u devices already: remove one from another device first "
+                   "(pinhole-cli devices, pinhole-cli revoke DEVICE)", user, devices->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* back on the main loop with a verified password (login) or a fresh hash (register) */
 static void
 auth_finish (AuthRequest *r)
@@ -119,6 +205,8 @@ auth_finish (AuthRequest *r)
   g_autoptr(GBytes) token_hash = hash_token (token);
 
   if (r->registering && !pinhole_store_create_account (store, r->user, r->password_hash, &error))
+    goto fail;
+  if (!r->registering && !device_fits (c->server, r->user, r->device, &error))
     goto fail;
   if (!pinhole_store_put_device (store, r->user, r->device, r->device_key, token_hash, &error))
     goto fail;

@@ -130,6 +130,7 @@ main (int   argc,
   gint max_offline_per_sender = 0;
   gint offline_days = 0;
   gint handshake_timeout = 0;
+  gint max_devices = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -155,6 +156,8 @@ main (int   argc,
       "proxy, whose address every client has)", "N" },
     { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
       "seconds a connection has to open its WebSocket, and then to log in (default 10)", "S" },
+    { "max-devices", 0, 0, G_OPTION_ARG_INT, &max_devices,
+      "devices one account may have (default 16)", "N" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -217,6 +220,8 @@ main (int   argc,
     limits.offline_days = (guint) offline_days;
   if (handshake_timeout > 0)
     limits.handshake_timeout_s = (guint) handshake_timeout;
+  if (max_devices > 0)
+    limits.max_devices = (guint) max_devices;
   limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))

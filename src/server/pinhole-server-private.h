@@ -33,6 +33,8 @@ struct _PinholeServerConnection
   gint64                   tokens_at;
   gboolean                 authenticating;
   gboolean                 closed;
+  guint8                   nonce[32];   /* the log-in challenge, once asked for */
+  gboolean                 has_nonce;
   guint                    login_timeout;  /* closes it unless it logs in in time */
 };
 
@@ -133,6 +135,9 @@ void _pinhole_server_handle_accept   (PinholeServerConnection *c, JsonObject *s,
 void _pinhole_server_handle_decline  (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_remove   (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_block    (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_challenge (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_devices  (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_handle_revoke   (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_unblock  (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_presence (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_message  (PinholeServerConnection *c, JsonObject *s, const char *id);

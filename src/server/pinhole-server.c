@@ -25,6 +25,7 @@ pinhole_server_limits_init_default (PinholeServerLimits *limits)
   limits->max_connections = 20000;
   limits->max_per_address = 256;
   limits->handshake_timeout_s = 10;
+  limits->max_devices = 16;
 }
 
 /* ---- connections ---- */
@@ -383,6 +384,7 @@ static const struct
   PinholeServerHandler handler;
   gboolean             needs_login;
 } handlers[] = {
+  { "challenge", _pinhole_server_handle_challenge, FALSE },
   { "register", _pinhole_server_handle_register, FALSE },
   { "login", _pinhole_server_handle_login, FALSE },
   { "roster", _pinhole_server_handle_roster, TRUE },
@@ -392,6 +394,8 @@ static const struct
   { "remove", _pinhole_server_handle_remove, TRUE },
   { "block", _pinhole_server_handle_block, TRUE },
   { "unblock", _pinhole_server_handle_unblock, TRUE },
+  { "devices", _pinhole_server_handle_devices, TRUE },
+  { "revoke", _pinhole_server_handle_revoke, TRUE },
   { "presence", _pinhole_server_handle_presence, TRUE },
   { "message", _pinhole_server_handle_message, TRUE },
   { "offline-ack", _pinhole_server_handle_offline_ack, TRUE },

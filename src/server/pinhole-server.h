@@ -19,6 +19,7 @@ typedef struct
   guint max_connections;         /* open at once, upgraded to WebSocket or not */
   guint max_per_address;         /* open at once from one source address */
   guint handshake_timeout_s;     /* to upgrade to WebSocket, and then to log in */
+  guint max_devices;             /* devices of one account */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())

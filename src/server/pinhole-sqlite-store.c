@@ -244,6 +244,48 @@ store_list_devices (PinholeStore *store, const char *user, GError **error)
   return g_steal_pointer (&devices);
 }
 
+static gboolean
+store_remove_device (PinholeStore *store, const char *user, const char *device, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) gone = NULL;
+  g_autoptr(sqlite3_stmt) queue = NULL;
+  int rc;
+
+  if (!exec (self, "BEGIN", error))
+    return FALSE;
+  gone = prepare (self, "DELETE FROM devices WHERE user = ? AND device = ?", error);
+  queue = gone ? prepare (self, "DELETE FROM offline WHERE to_user = ? AND to_device = ?",
+                          error) : NULL;
+  if (queue == NULL)
+    goto rollback;
+  bind_text (gone, 1, user);
+  bind_text (gone, 2, device);
+  if ((rc = sqlite3_step (gone)) != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      goto rollback;
+    }
+  if (sqlite3_changes (self->db) == 0)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "%s has no device %s", user,
+                   device);
+      goto rollback;
+    }
+  bind_text (queue, 1, user);
+  bind_text (queue, 2, device);
+  if ((rc = sqlite3_step (queue)) != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      goto rollback;
+    }
+  return exec (self, "COMMIT", error);
+
+rollback:
+  exec (self, "ROLLBACK", NULL);
+  return FALSE;
+}
+
 static PinholeRelation
 store_get_relation (PinholeStore *store, const char *owner, const char *contact, GError **error)
 {
@@ -524,6 +566,7 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
   iface->put_device = store_put_device;
   iface->get_device = store_get_device;
   iface->list_devices = store_list_devices;
+  iface->remove_device = store_remove_device;
   iface->get_relation = store_get_relation;
   iface->set_relation = store_set_relation;
   iface->list_contacts = store_list_contacts;

@@ -79,6 +79,14 @@ pinhole_store_list_devices (PinholeStore *self, const char *user, GError **error
   return IFACE (self)->list_devices (self, user, error);
 }
 
+/* the device, its token and the sealed messages waiting for it; NOT_FOUND when unknown */
+gboolean
+pinhole_store_remove_device (PinholeStore *self, const char *user, const char *device,
+                             GError **error)
+{
+  return IFACE (self)->remove_device (self, user, device, error);
+}
+
 PinholeRelation
 pinhole_store_get_relation (PinholeStore *self, const char *owner, const char *contact,
                             GError **error)

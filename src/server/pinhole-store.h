@@ -58,6 +58,8 @@ struct _PinholeStoreInterface
   gboolean (*get_device)        (PinholeStore *self, const char *user, const char *device,
                                  GBytes **out_key, GBytes **out_token_hash, GError **error);
   GPtrArray *(*list_devices)    (PinholeStore *self, const char *user, GError **error);
+  gboolean (*remove_device)     (PinholeStore *self, const char *user, const char *device,
+                                 GError **error);
   PinholeRelation (*get_relation) (PinholeStore *self, const char *owner, const char *contact,
                                    GError **error);
   gboolean (*set_relation)      (PinholeStore *self, const char *a, const char *b,
@@ -88,6 +90,8 @@ gboolean   pinhole_store_get_device        (PinholeStore *self, const char *user
                                             GBytes **out_token_hash, GError **error);
 GPtrArray *pinhole_store_list_devices      (PinholeStore *self, const char *user,
                                             GError **error);
+gboolean   pinhole_store_remove_device     (PinholeStore *self, const char *user,
+                                            const char *device, GError **error);
 PinholeRelation pinhole_store_get_relation (PinholeStore *self, const char *owner,
                                             const char *contact, GError **error);
 gboolean   pinhole_store_set_relation      (PinholeStore *self, const char *a, const char *b,

@@ -4,6 +4,9 @@
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-harness.h"
+#include "pinhole-login-proof.h"
+
+#include <sodium.h>
 
 #include <string.h>
 
@@ -163,6 +166,51 @@ ph_ws_wait_reply (PhWs       *ws,
 
   ph_iterate_until (reply_found, &w, timeout_ms);
   return w.found;
+}
+
+/* a device key pair for a raw client; Returns: (transfer full): the public key in base64 */
+char *
+ph_device_key_new (guint8 secret_key[64])
+{
+  guint8 pk[32];
+
+  crypto_sign_keypair (pk, secret_key);
+  return g_base64_encode (pk, sizeof pk);
+}
+
+/**
+ * ph_ws_login_proof:
+ * Asks @ws for its log-in challenge and signs it as @user's @device with @secret_key, the way
+ * pinhole-cli does (docs/protocol.md §4).
+ * Returns: (transfer full) (nullable): the "proof" member's value, base64
+ */
+char *
+ph_ws_login_proof (PhWs         *ws,
+                   guint        *cursor,
+                   const guint8 *secret_key,
+                   const char   *user,
+                   const char   *device)
+{
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) message = NULL;
+  const char *nonce64;
+  guint8 sig[crypto_sign_BYTES];
+  gsize len = 0;
+  guchar *raw;
+
+  ph_ws_send (ws, "{\"type\":\"challenge\",\"id\":\"challenge\"}");
+  reply = ph_ws_wait_reply (ws, cursor, "challenge", PH_CLI_MS);
+  nonce64 = reply != NULL ? json_object_get_string_member_with_default (reply, "nonce", NULL)
+                          : NULL;
+  if (nonce64 == NULL)
+    return NULL;
+  raw = g_base64_decode (nonce64, &len);
+  nonce = g_bytes_new_take (raw, len);
+  message = pinhole_login_proof_message (nonce, user, device);
+  crypto_sign_detached (sig, NULL, g_bytes_get_data (message, NULL), g_bytes_get_size (message),
+                        secret_key);
+  return g_base64_encode (sig, sizeof sig);
 }
 
 static gboolean

@@ -154,6 +154,12 @@ JsonObject *ph_ws_wait_reply (PhWs       *ws,
                               guint       timeout_ms);
 gboolean    ph_ws_wait_closed (PhWs      *ws,
                                guint      timeout_ms);
+char       *ph_device_key_new (guint8     secret_key[64]);
+char       *ph_ws_login_proof (PhWs         *ws,
+                               guint        *cursor,
+                               const guint8 *secret_key,
+                               const char   *user,
+                               const char   *device);
 void        ph_ws_free       (PhWs       *ws);
 
 /* ---- CLI runs with environment or plain text ---- */

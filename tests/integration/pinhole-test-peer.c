@@ -46,7 +46,7 @@ ph_peer_new (const char *url,
   p->url = g_strdup (url);
   p->user = g_strdup (user);
   p->device = g_strdup_printf ("%s-desk", user);
-  p->key64 = ph_peer_new_key ();
+  p->key64 = ph_device_key_new (p->secret_key);
   p->history = g_string_new (NULL);
   return p;
 }
@@ -234,6 +234,20 @@ take_token (PhPeer     *p,
   return p->token != NULL;
 }
 
+/* on @p's connection: @keyholder's signature of the challenge as @user's @device; Returns:
+ * (transfer full): the proof, base64 */
+char *
+ph_peer_proof_as (PhPeer     *p,
+                  PhPeer     *keyholder,
+                  const char *user,
+                  const char *device)
+{
+  char *proof = ph_ws_login_proof (p->ws, &p->cursor, keyholder->secret_key, user, device);
+
+  g_assert_nonnull (proof);
+  return proof;
+}
+
 /* sends @verb ("register" or "login") on a new connection, announcing @p's device, with
  * @member ("password" or "token") set to @secret; Returns: (transfer full): the answer */
 static JsonObject *
@@ -242,11 +256,14 @@ log_in (PhPeer     *p,
         const char *member,
         const char *secret)
 {
+  g_autofree char *proof = NULL;
+
   if (!ph_peer_connect (p))
     return NULL;
+  proof = ph_peer_proof_as (p, p, p->user, p->device);
   return ph_peer_call (p, PH_RESULT, "\"type\":\"%s\",\"user\":\"%s\",\"device\":\"%s\","
-                       "\"device_key\":\"%s\",\"%s\":\"%s\"", verb, p->user, p->device,
-                       p->key64, member, secret);
+                       "\"device_key\":\"%s\",\"proof\":\"%s\",\"%s\":\"%s\"", verb, p->user,
+                       p->device, p->key64, proof, member, secret);
 }
 
 /* a new account, with @p's device */

@@ -15,7 +15,8 @@ typedef struct
   char    *url;
   char    *user;
   char    *device;
-  char    *key64;        /* random, from ph_peer_new(): the server checks no signature */
+  char    *key64;        /* the device key, base64, from ph_peer_new() */
+  guint8   secret_key[64];
   char    *token;        /* base64, from the last password log-in */
   PhWs    *ws;           /* NULL while offline */
   GString *history;      /* every text the connections closed so far received */
@@ -28,6 +29,10 @@ char       *ph_peer_new_key             (void);
 PhPeer     *ph_peer_new                 (const char *url,
                                          const char *user);
 void        ph_peer_free                (PhPeer     *p);
+char       *ph_peer_proof_as            (PhPeer     *p,
+                                         PhPeer     *keyholder,
+                                         const char *user,
+                                         const char *device);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPeer, ph_peer_free)
 char       *ph_peer_dup_password        (PhPeer     *p);
 gboolean    ph_peer_connect             (PhPeer     *p);

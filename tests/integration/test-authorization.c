@@ -647,24 +647,27 @@ test_password_stored_hashed (Fixture      *f,
                                                    crypto_pwhash_MEMLIMIT_INTERACTIVE), ==, 0);
 }
 
-/* a log-in on a connection of its own, so that one accepted wrongly hides no other; @what
- * names the attempt in messages */
+/* a log-in on a connection of its own, so that one accepted wrongly hides no other, with
+ * @keyholder's device key and its signature of the challenge; @what names the attempt */
 static void
 try_login (Fixture    *f,
            const char *what,
            gint64      code,
            const char *user,
            const char *device,
-           const char *key64,
+           PhPeer     *keyholder,
            const char *secret_member,
            const char *secret)
 {
   g_autoptr(PhPeer) probe = ph_peer_new (f->server->url, what);
+  g_autofree char *proof = NULL;
 
-  if (ph_peer_connect (probe))
-    ph_peer_expect (probe, code, "\"type\":\"login\",\"announce\":false,\"user\":\"%s\","
-                    "\"device\":\"%s\",\"device_key\":\"%s\",\"%s\":\"%s\"", user, device, key64,
-                    secret_member, secret);
+  if (!ph_peer_connect (probe))
+    return;
+  proof = ph_peer_proof_as (probe, keyholder, user, device);
+  ph_peer_expect (probe, code, "\"type\":\"login\",\"announce\":false,\"user\":\"%s\","
+                  "\"device\":\"%s\",\"device_key\":\"%s\",\"proof\":\"%s\",\"%s\":\"%s\"",
+                  user, device, keyholder->key64, proof, secret_member, secret);
 }
 
 static void
@@ -681,13 +684,13 @@ test_password_checked (Fixture      *f,
   ph_return_if_failed ();
   shorter = g_strndup (password, strlen (password) - 1);
   longer = g_strconcat (password, "x", NULL);
-  try_login (f, "another password", 401, a->user, a->device, a->key64, "password",
+  try_login (f, "another password", 401, a->user, a->device, a, "password",
              "not-alices-password");
-  try_login (f, "a prefix of the password", 401, a->user, a->device, a->key64, "password",
+  try_login (f, "a prefix of the password", 401, a->user, a->device, a, "password",
              shorter);
-  try_login (f, "the password and more", 401, a->user, a->device, a->key64, "password", longer);
-  try_login (f, "an unknown user", 404, "nobody", a->device, a->key64, "password", password);
-  try_login (f, "the password", PH_RESULT, a->user, a->device, a->key64, "password", password);
+  try_login (f, "the password and more", 401, a->user, a->device, a, "password", longer);
+  try_login (f, "an unknown user", 404, "nobody", a->device, a, "password", password);
+  try_login (f, "the password", PH_RESULT, a->user, a->device, a, "password", password);
 }
 
 /* Returns: (transfer full) (nullable): another token whose BLAKE2b hash, which the server
@@ -710,6 +713,53 @@ near_collision (const char *token64)
         return g_base64_encode (other, sizeof other);
     }
   return NULL;
+}
+
+/* alice's password and her device's public key, which every contact sees, are not enough:
+ * the log-in must carry a signature of this connection's challenge by that device's key */
+static void
+test_device_key_proven (Fixture      *f,
+                        gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE];
+  g_autofree char *password = ph_peer_dup_password (a);
+  g_autoptr(PhPeer) mallory = NULL;
+  g_autoptr(PhPeer) other = NULL;
+  g_autofree char *forged = NULL;
+  g_autofree char *elsewhere = NULL;
+  g_autofree char *renamed = NULL;
+
+  ph_return_if_failed ();
+  ph_peer_register (a);
+  ph_return_if_failed ();
+
+  mallory = ph_peer_new (f->server->url, "mallory");
+  g_assert_true (ph_peer_connect (mallory));
+  /* no proof at all */
+  ph_peer_expect (mallory, 401, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"password\":\"%s\"", a->user, a->device, a->key64,
+                  password);
+  /* alice's key, signed with mallory's */
+  forged = ph_peer_proof_as (mallory, mallory, a->user, a->device);
+  ph_peer_expect (mallory, 401, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"proof\":\"%s\",\"password\":\"%s\"", a->user,
+                  a->device, a->key64, forged, password);
+  /* a real signature of another connection's challenge (say, one alice's device answered
+   * on a server mallory runs that forwards this one's) */
+  other = ph_peer_new (f->server->url, "other");
+  g_assert_true (ph_peer_connect (other));
+  elsewhere = ph_peer_proof_as (other, a, a->user, a->device);
+  ph_peer_expect (mallory, 401, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"proof\":\"%s\",\"password\":\"%s\"", a->user,
+                  a->device, a->key64, elsewhere, password);
+  /* a real signature of this challenge for another device name */
+  renamed = ph_peer_proof_as (mallory, a, a->user, "alice-phone");
+  ph_peer_expect (mallory, 401, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"proof\":\"%s\",\"password\":\"%s\"", a->user,
+                  a->device, a->key64, renamed, password);
+  /* and the device itself gets in */
+  try_login (f, "the device with its key", PH_RESULT, a->user, a->device, a, "password",
+             password);
 }
 
 /* a token logs in the one device it was given to, with that device's key */
@@ -736,18 +786,18 @@ test_token_checked (Fixture      *f,
   g_assert_nonnull (collision);
   ph_return_if_failed ();
 
-  try_login (f, "a random token", 401, a->user, a->device, a->key64, "token", random_token);
-  try_login (f, "a token whose hash shares a prefix", 401, a->user, a->device, a->key64,
+  try_login (f, "a random token", 401, a->user, a->device, a, "token", random_token);
+  try_login (f, "a token whose hash shares a prefix", 401, a->user, a->device, a,
              "token", collision);
-  try_login (f, "another device's token", 401, a->user, a->device, a->key64, "token",
+  try_login (f, "another device's token", 401, a->user, a->device, a, "token",
              phone->token);
-  try_login (f, "the token with another key", 401, a->user, a->device, phone->key64, "token",
+  try_login (f, "the token with another key", 401, a->user, a->device, phone, "token",
              a->token);
-  try_login (f, "the token for another user", 401, b->user, b->device, b->key64, "token",
+  try_login (f, "the token for another user", 401, b->user, b->device, b, "token",
              a->token);
-  try_login (f, "the token for an unknown device", 401, a->user, "alice-laptop", a->key64,
+  try_login (f, "the token for an unknown device", 401, a->user, "alice-laptop", a,
              "token", a->token);
-  try_login (f, "the token", PH_RESULT, a->user, a->device, a->key64, "token", a->token);
+  try_login (f, "the token", PH_RESULT, a->user, a->device, a, "token", a->token);
 }
 
 int
@@ -787,6 +837,7 @@ main (int   argc,
   ADD ("/integration/authorization/password/stored-hashed", test_password_stored_hashed);
   ADD ("/integration/authorization/password/checked", test_password_checked);
   ADD ("/integration/authorization/token/checked", test_token_checked);
+  ADD ("/integration/authorization/device-key/proven", test_device_key_proven);
 #undef ADD
 
   return g_test_run ();

@@ -186,8 +186,9 @@ test_hostile_logged_in (PhFixture    *f,
                         gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  guint8 key[32];
+  guint8 secret_key[64];
   g_autofree char *key64 = NULL;
+  g_autofree char *proof = NULL;
   g_autofree char *reg = NULL;
   g_autoptr(JsonObject) reply = NULL;
   PhWs *ws;
@@ -200,12 +201,12 @@ test_hostile_logged_in (PhFixture    *f,
   g_assert_no_error (error);
   ph_return_if_failed ();
 
-  for (guint i = 0; i < sizeof key; i++)
-    key[i] = (guint8) g_random_int ();
-  key64 = g_base64_encode (key, sizeof key);
+  key64 = ph_device_key_new (secret_key);
+  proof = ph_ws_login_proof (ws, &cursor, secret_key, "mallory", "m1");
+  g_assert_nonnull (proof);
   reg = g_strdup_printf ("{\"type\":\"register\",\"id\":\"reg\",\"user\":\"mallory\","
-                         "\"device\":\"m1\",\"device_key\":\"%s\","
-                         "\"password\":\"password-of-mallory\"}", key64);
+                         "\"device\":\"m1\",\"device_key\":\"%s\",\"proof\":\"%s\","
+                         "\"password\":\"password-of-mallory\"}", key64, proof);
   ph_ws_send (ws, reg);
   reply = ph_ws_wait_reply (ws, &cursor, "reg", PH_CLI_MS);
   g_assert_nonnull (reply);

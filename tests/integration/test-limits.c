@@ -181,11 +181,14 @@ log_in_with (PhPeer     *p,
              const char *password,
              gint64      code)
 {
+  g_autofree char *proof = NULL;
+
   ph_peer_close (p);
   g_assert_true (ph_peer_connect (p));
+  proof = ph_peer_proof_as (p, p, p->user, p->device);
   ph_peer_expect (p, code, "\"type\":\"login\",\"user\":\"%s\",\"device\":\"%s\","
-                  "\"device_key\":\"%s\",\"password\":\"%s\"", p->user, p->device, p->key64,
-                  password);
+                  "\"device_key\":\"%s\",\"proof\":\"%s\",\"password\":\"%s\"", p->user,
+                  p->device, p->key64, proof, password);
 }
 
 /* guessing a password: five wrong ones are answered, then the account waits (1 s, then 2 s)
