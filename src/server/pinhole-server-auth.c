@@ -206,6 +206,8 @@ auth_finish (AuthRequest *r)
 
   if (r->registering && !pinhole_store_create_account (store, r->user, r->password_hash, &error))
     goto fail;
+  if (r->registering)
+    _pinhole_server_registered (c->server, c->address);
   if (!r->registering && !device_fits (c->server, r->user, r->device, &error))
     goto fail;
   if (!pinhole_store_put_device (store, r->user, r->device, r->device_key, token_hash, &error))
@@ -312,6 +314,14 @@ _pinhole_server_handle_register (PinholeServerConnection *c,
     goto fail;
   if ((password = require_password (stanza, &error)) == NULL)
     goto fail;
+  if (_pinhole_server_register_wait (c->server, c->address) > 0)
+    {
+      g_debug ("registration from %s waits", c->address);
+      g_clear_pointer (&r, auth_request_free);
+      _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_RATE_LIMITED,
+                                  "too many new accounts from this address: try again later");
+      return;
+    }
   existing = pinhole_store_dup_password_hash (c->server->store, r->user, NULL);
   if (existing != NULL)
     {

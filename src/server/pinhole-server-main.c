@@ -131,6 +131,7 @@ main (int   argc,
   gint offline_days = 0;
   gint handshake_timeout = 0;
   gint max_devices = 0;
+  gint max_registrations = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -158,6 +159,9 @@ main (int   argc,
       "seconds a connection has to open its WebSocket, and then to log in (default 10)", "S" },
     { "max-devices", 0, 0, G_OPTION_ARG_INT, &max_devices,
       "devices one account may have (default 16)", "N" },
+    { "max-registrations", 0, 0, G_OPTION_ARG_INT, &max_registrations,
+      "accounts one address may create within an hour before each further one waits "
+      "(default 20; raise it behind a reverse proxy)", "N" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -222,6 +226,8 @@ main (int   argc,
     limits.handshake_timeout_s = (guint) handshake_timeout;
   if (max_devices > 0)
     limits.max_devices = (guint) max_devices;
+  if (max_registrations > 0)
+    limits.max_registrations = (guint) max_registrations;
   limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))

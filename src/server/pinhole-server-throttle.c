@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-server-throttle.c: back-off for password guessing. Each account and each source
+ * pinhole-server-throttle.c: back-off for password guessing and for mass registration. Each
+ * source address may create a few accounts an hour (--max-registrations), then waits as a
+ * failed log-in does. For password guessing, each account and each source
  * address has a few free failed log-ins (wrong password, unknown user); after those, every
  * failure closes the door for twice as long as the one before (1 s, 2 s, … up to 15 min), and
  * a log-in tried meanwhile is answered 429 without the password being checked. A log-in that
@@ -33,6 +35,12 @@ static char *
 address_key (const char *address)
 {
   return g_strconcat ("address ", address, NULL);
+}
+
+static char *
+registration_key (const char *address)
+{
+  return g_strconcat ("register ", address, NULL);
 }
 
 /* Returns: the seconds @key still has to wait, 0 when it may try */
@@ -123,4 +131,22 @@ _pinhole_server_login_succeeded (PinholeServer *server,
   g_autofree char *a = account_key (user);
 
   g_hash_table_remove (server->strikes, a);
+}
+
+/* Returns: how many seconds a registration from @address must wait (0: none) */
+guint
+_pinhole_server_register_wait (PinholeServer *server,
+                               const char    *address)
+{
+  g_autofree char *key = registration_key (address);
+
+  return wait_for (server, key);
+}
+
+/* an account was created from @address */
+void
+_pinhole_server_registered (PinholeServer *server,
+                            const char    *address)
+{
+  strike (server, registration_key (address), server->limits.max_registrations);
 }

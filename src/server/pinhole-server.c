@@ -26,6 +26,7 @@ pinhole_server_limits_init_default (PinholeServerLimits *limits)
   limits->max_per_address = 256;
   limits->handshake_timeout_s = 10;
   limits->max_devices = 16;
+  limits->max_registrations = 20;
 }
 
 /* ---- connections ---- */

@@ -20,6 +20,7 @@ typedef struct
   guint max_per_address;         /* open at once from one source address */
   guint handshake_timeout_s;     /* to upgrade to WebSocket, and then to log in */
   guint max_devices;             /* devices of one account */
+  guint max_registrations;       /* accounts one address creates in an hour without waiting */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())

@@ -288,6 +288,34 @@ test_relay_channels_accepted (Fixture      *f,
                   f->bob->device);
 }
 
+/* --max-registrations 3: alice and bob (start) and carol get accounts from this address;
+ * dave is told to wait, and nothing of his is created */
+static void
+test_registrations (Fixture      *f,
+                    gconstpointer data)
+{
+  const char *args[] = { "--max-registrations", "3", NULL };
+  g_autoptr(PhPeer) carol = NULL;
+  g_autoptr(PhPeer) dave = NULL;
+  g_autofree char *password = NULL;
+  g_autofree char *proof = NULL;
+
+  start (f, args);
+  ph_return_if_failed ();
+  carol = ph_peer_new (f->server->url, "carol");
+  g_assert_true (ph_peer_register (carol));
+  dave = ph_peer_new (f->server->url, "dave");
+  password = ph_peer_dup_password (dave);
+  g_assert_true (ph_peer_connect (dave));
+  proof = ph_peer_proof_as (dave, dave, dave->user, dave->device);
+  ph_peer_expect (dave, 429, "\"type\":\"register\",\"user\":\"dave\",\"device\":\"%s\","
+                  "\"device_key\":\"%s\",\"proof\":\"%s\",\"password\":\"%s\"",
+                  dave->device, dave->key64, proof, password);
+  /* the wait is for new accounts only: carol still logs in */
+  ph_peer_close (carol);
+  g_assert_true (ph_peer_login (carol));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -308,6 +336,7 @@ main (int   argc,
   ADD ("/integration/limits/offline-per-sender", test_offline_per_sender);
   ADD ("/integration/limits/offline-expiry", test_offline_expiry);
   ADD ("/integration/limits/password-guessing", test_password_guessing);
+  ADD ("/integration/limits/registrations", test_registrations);
   ADD ("/integration/limits/relay-channels", test_relay_channels);
   ADD ("/integration/limits/relay-channels-accepted", test_relay_channels_accepted);
 #undef ADD
