@@ -148,5 +148,6 @@ void
 _pinhole_server_registered (PinholeServer *server,
                             const char    *address)
 {
-  strike (server, registration_key (address), server->limits.max_registrations);
+  /* the next one waits once max_registrations are made */
+  strike (server, registration_key (address), MAX (server->limits.max_registrations, 1) - 1);
 }
