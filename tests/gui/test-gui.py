@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # test-gui.py SCENARIO: the app driven through AT-SPI as a person (or a screen reader) would,
 # against a real pinhole-server on loopback. Scenarios: sign-in, chat (request, both ways,
-# the path going direct, every control named), key-change. Prints TAP.
+# the path going direct, every control named), key-change, transfer (a file chosen in
+# alice's window arrives in bob's: accept, decline, cancel). Prints TAP.
 import os
 import sys
 import time
@@ -290,6 +291,159 @@ def test_accept_new_key(rig, a11y, s):
     a11y.wait(win, 'list item', contains=f'{text}, delivered', timeout=20)
     rig.wait_event(s['bob_new'], 'message', text=text)
 
+# ---- file transfer ----
+
+def app_config(rig, name, downloads):
+    """an XDG_CONFIG_HOME of the app's own: GTK's settings and a Downloads folder"""
+    import shutil
+    conf = os.path.join(rig.tmp, f'config-{name}')
+    shutil.copytree(os.path.join(rig.env['XDG_CONFIG_HOME'], 'gtk-3.0'),
+                    os.path.join(conf, 'gtk-3.0'))
+    with open(os.path.join(conf, 'user-dirs.dirs'), 'w') as f:
+        f.write(f'XDG_DOWNLOAD_DIR="{downloads}"\n')
+    return {'XDG_CONFIG_HOME': conf}
+
+
+def transfer_setup(rig, a11y):
+    rig.start_server()
+    rig.cli('alice', 'register', 'alice')
+    rig.cli('bob', 'register', 'bob')
+    rig.cli('alice', 'add', 'bob')
+    rig.cli('bob', 'accept', 'alice')
+    src = os.path.join(rig.tmp, 'alice-files')
+    downloads = os.path.join(rig.tmp, 'bob-downloads')   # made by the app when it accepts
+    os.makedirs(src)
+    alice, _, alice_win = open_window(rig, a11y, 'alice',
+                                      extra_env=app_config(rig, 'alice', os.path.join(
+                                          rig.tmp, 'alice-downloads')))
+    bob, _, bob_win = open_window(rig, a11y, 'bob', extra_env=app_config(rig, 'bob', downloads))
+    a_wid = move_window(rig, alice.pid, 0, 0)
+    move_window(rig, bob.pid, 960, 0)
+    a11y.wait(alice_win, 'list item', prefix='bob, online', timeout=20)
+    a11y.wait(bob_win, 'list item', prefix='alice, online', timeout=20)
+    open_conversation(a11y, alice_win, 'bob')
+    open_conversation(a11y, bob_win, 'alice')
+    return {'alice': alice_win, 'bob': bob_win, 'alice_proc': alice, 'a_wid': a_wid,
+            'src': src, 'downloads': downloads}
+
+
+def make_file(path, size, sparse=False):
+    with open(path, 'wb') as f:
+        if sparse:
+            f.truncate(size)
+            f.seek(size // 2)
+            f.write(b'the middle of a sparse file')
+        else:
+            f.write(os.urandom(size))
+
+
+def choose_file(rig, a11y, s, path):
+    """alice clicks Send files and picks @path in the real GtkFileChooserDialog, typing its
+    path as a person would (GTK's location entry opens on the first character)"""
+    import subprocess
+    a11y.click(a11y.wait(s['alice'], 'push button', name='Send files'))
+
+    def dialog():
+        r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', 'Send Files to bob'],
+                           env=rig.env, capture_output=True, text=True)
+        return r.stdout.split()[0] if r.stdout.split() else None
+    wid = G.wait_until(dialog, 15, 'the file chooser opens')
+    subprocess.run(['xdotool', 'windowfocus', '--sync', wid], env=rig.env, check=True)
+    app = a11y.app(s['alice_proc'].pid)
+    chooser = G.wait_until(lambda: a11y.find(app, 'file chooser'), 15,
+                           'the file chooser on the accessibility bus')
+    # a "/" typed in the dialog opens its location entry; the rest is pasted there at once
+    # (typed key by key, GTK's completion races its own folder loading)
+    subprocess.run(['xdotool', 'type', '/'], env=rig.env, check=True)
+    location = a11y.wait(chooser, 'text', timeout=10)
+    G.wait_until(lambda: a11y.text(location) == '/', 10, 'the location entry opens with "/"')
+    a11y.set_text(location, path)
+    G.wait_until(lambda: a11y.text(location) == path, 10, f'the location entry holds {path}')
+    a11y.click(a11y.wait(chooser, 'push button', name='Send'))
+    G.wait_until(lambda: dialog() is None, 10, 'the file chooser closes')
+
+
+def test_offer_arrives(rig, a11y, s):
+    path = os.path.join(s['src'], 'report.bin')
+    make_file(path, 3 * 1024 * 1024 + 123)     # four blocks, the last one short
+    choose_file(rig, a11y, s, path)
+    a11y.wait(s['alice'], 'list item', prefix='report.bin, to bob: Waiting for bob to accept',
+              timeout=20)
+    a11y.wait(s['bob'], 'list item', prefix='report.bin, from alice: alice wants to send you',
+              timeout=20)
+    a11y.wait(s['bob'], 'push button', name='Accept report.bin')
+    a11y.wait(s['bob'], 'push button', name='Decline report.bin')
+    a11y.wait(s['bob'], 'push button', name='Save report.bin in another folder')
+    a11y.wait(s['alice'], 'push button', name='Cancel report.bin')
+    if os.path.exists(s['downloads']) and os.listdir(s['downloads']):
+        raise G.Failure(f'bob\'s Downloads has {os.listdir(s["downloads"])} before he accepts')
+
+
+def test_accept_arrives_intact(rig, a11y, s):
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Accept report.bin'))
+    a11y.wait(s['bob'], 'list item', prefix='report.bin, from alice: Received and verified',
+              timeout=30)
+    a11y.wait(s['alice'], 'list item', prefix='report.bin, to bob: bob has it, verified',
+              timeout=30)
+    a11y.wait(s['bob'], 'push button', name='Open report.bin')
+    a11y.wait(s['bob'], 'push button', name='Show report.bin in its folder')
+    got = os.path.join(s['downloads'], 'report.bin')
+    with open(os.path.join(s['src'], 'report.bin'), 'rb') as a, open(got, 'rb') as b:
+        if a.read() != b.read():
+            raise G.Failure('the file in bob\'s Downloads differs from the one alice sent')
+    if a11y.find(s['bob'], 'push button', name='Accept report.bin'):
+        raise G.Failure('the Accept button is still there after the file arrived')
+
+
+def test_decline(rig, a11y, s):
+    path = os.path.join(s['src'], 'unwanted.txt')
+    make_file(path, 5000)
+    choose_file(rig, a11y, s, path)
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Decline unwanted.txt', timeout=20))
+    a11y.wait(s['alice'], 'list item', prefix='unwanted.txt, to bob: bob declined it', timeout=20)
+    a11y.wait(s['bob'], 'list item', prefix='unwanted.txt, from alice: You declined it',
+              timeout=10)
+    a11y.wait_gone(s['bob'], 'push button', name='Accept unwanted.txt')
+    if any('unwanted' in n for n in os.listdir(s['downloads'])):
+        raise G.Failure(f'a declined file reached bob\'s Downloads: {os.listdir(s["downloads"])}')
+
+
+def test_cancel_running(rig, a11y, s):
+    """bob cancels mid-transfer: both cards say so and no partial file stays behind"""
+    path = os.path.join(s['src'], 'big.img')
+    make_file(path, 1024 * 1024 * 1024, sparse=True)
+    choose_file(rig, a11y, s, path)
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Accept big.img', timeout=60))
+    a11y.wait(s['bob'], 'list item', prefix='big.img, from alice: Receiving from alice',
+              timeout=20)
+    seen = []
+
+    def described():
+        bar = a11y.find(s['bob'], 'progress bar', name='Transfer progress')
+        d = bar.description if bar is not None else None
+        if not seen or seen[-1] != d:
+            seen.append(d)
+        return d is not None and ' of 1.1 GB' in d.replace('\xa0', ' ')
+    try:
+        G.wait_until(described, 20, 'the progress bar describes the bytes done')
+    finally:
+        print(f'# progress descriptions seen: {seen[:5]}')
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Cancel big.img'))
+    a11y.wait(s['bob'], 'list item', prefix='big.img, from alice: The transfer was cancelled',
+              timeout=10)
+    a11y.wait(s['alice'], 'list item', prefix='big.img, to bob: The transfer was cancelled',
+              timeout=20)
+    G.wait_until(lambda: not [n for n in os.listdir(s['downloads']) if 'big.img' in n], 10,
+                 'the partial file of a cancelled transfer is removed')
+
+
+def test_transfer_controls_named(rig, a11y, s):
+    for win in (s['alice'], s['bob']):
+        bad = unnamed_controls(a11y, win)
+        if bad:
+            raise G.Failure('controls without an accessible name:\n' + '\n'.join(bad))
+
+
 
 SCENARIOS = {
     # each sign-in subtest opens its own window (wrong-password needs alice's account)
@@ -305,6 +459,11 @@ SCENARIOS = {
     'key-change': (key_setup, [('key-changed-banner', test_key_changed_banner),
                                ('message-held', test_message_held),
                                ('accept-new-key', test_accept_new_key)], True),
+    'transfer': (transfer_setup, [('offer-arrives', test_offer_arrives),
+                                  ('accept-arrives-intact', test_accept_arrives_intact),
+                                  ('decline', test_decline),
+                                  ('cancel-running', test_cancel_running),
+                                  ('every-control-named', test_transfer_controls_named)], True),
 }
 
 if __name__ == '__main__':
