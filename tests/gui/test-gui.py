@@ -409,7 +409,8 @@ def test_decline(rig, a11y, s):
 
 
 def test_cancel_running(rig, a11y, s):
-    """bob cancels mid-transfer: both cards say so and no partial file stays behind"""
+    """bob pauses and resumes, then cancels mid-transfer: both cards say so and no partial
+    file stays behind"""
     path = os.path.join(s['src'], 'big.img')
     make_file(path, 1024 * 1024 * 1024, sparse=True)
     choose_file(rig, a11y, s, path)
@@ -428,6 +429,13 @@ def test_cancel_running(rig, a11y, s):
         G.wait_until(described, 20, 'the progress bar describes the bytes done')
     finally:
         print(f'# progress descriptions seen: {seen[:5]}')
+    # paused on bob's side: both cards say so; resumed, it moves again
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Pause big.img'))
+    a11y.wait(s['bob'], 'list item', prefix='big.img, from alice: Paused', timeout=10)
+    a11y.wait(s['alice'], 'list item', prefix='big.img, to bob: Paused', timeout=10)
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Resume big.img'))
+    a11y.wait(s['bob'], 'list item', prefix='big.img, from alice: Receiving from alice',
+              timeout=10)
     a11y.click(a11y.wait(s['bob'], 'push button', name='Cancel big.img'))
     a11y.wait(s['bob'], 'list item', prefix='big.img, from alice: The transfer was cancelled',
               timeout=10)
