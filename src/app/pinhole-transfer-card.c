@@ -41,6 +41,7 @@ struct _PinholeTransferCard
   GtkFileChooserNative *chooser;     /* Save As…, while open */
   char                 *title;
   char                 *problem;     /* why our own accept did not start, a sentence */
+  guint                 progress_id; /* the next redraw of the numbers, while one waits */
 
   gboolean              ours;
   gboolean              accepting;   /* the folder is being made */
@@ -48,6 +49,8 @@ struct _PinholeTransferCard
 };
 
 G_DEFINE_FINAL_TYPE (PinholeTransferCard, pinhole_transfer_card, GTK_TYPE_LIST_BOX_ROW)
+
+#define PROGRESS_INTERVAL_MS 200
 
 /* Returns: (transfer full): where Accept saves: the XDG Downloads folder, else home */
 char *
@@ -151,6 +154,24 @@ update (PinholeTransferCard *self)
   }
   if (self->named)
     update_name (self);
+}
+
+static gboolean
+progress_cb (gpointer user_data)
+{
+  PinholeTransferCard *self = user_data;
+
+  self->progress_id = 0;
+  update (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* bytes-done notifies once a block (1 MiB): the numbers are redrawn at most 5 times a second */
+static void
+bytes_done_cb (PinholeTransferCard *self)
+{
+  if (self->progress_id == 0)
+    self->progress_id = g_timeout_add (PROGRESS_INTERVAL_MS, progress_cb, self);
 }
 
 static AtkObject *
@@ -424,6 +445,7 @@ pinhole_transfer_card_dispose (GObject *object)
       gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
       g_clear_object (&self->chooser);
     }
+  g_clear_handle_id (&self->progress_id, g_source_remove);
   g_clear_object (&self->transfer);
   G_OBJECT_CLASS (pinhole_transfer_card_parent_class)->dispose (object);
 }
@@ -537,7 +559,7 @@ pinhole_transfer_card_new (PinholeTransfer *transfer)
   name_button (self->show_button, _("Show %s in its folder"), self->title);
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (update), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (transfer, "notify::bytes-done", G_CALLBACK (update), self,
+  g_signal_connect_object (transfer, "notify::bytes-done", G_CALLBACK (bytes_done_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (transfer, "notify::bytes-total", G_CALLBACK (update), self,
                            G_CONNECT_SWAPPED);
