@@ -174,7 +174,8 @@ pinhole_transfer_text_status (PinholeTransferDirection  direction,
     case PINHOLE_TRANSFER_STATE_PAUSED:
       return g_strdup (_("Paused"));
     case PINHOLE_TRANSFER_STATE_DONE:
-      return out ? g_strdup_printf (_("%s has it, verified."), peer)
+      /* Translators: %s is the contact's user name */
+      return out ? g_strdup_printf (_("Delivered to %s and verified."), peer)
                  : g_strdup (_("Received and verified."));
     case PINHOLE_TRANSFER_STATE_DECLINED:
       return out ? g_strdup_printf (_("%s declined it."), peer)

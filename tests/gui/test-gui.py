@@ -383,7 +383,7 @@ def test_accept_arrives_intact(rig, a11y, s):
     a11y.click(a11y.wait(s['bob'], 'push button', name='Accept report.bin'))
     a11y.wait(s['bob'], 'list item', prefix='report.bin, from alice: Received and verified',
               timeout=30)
-    a11y.wait(s['alice'], 'list item', prefix='report.bin, to bob: bob has it, verified',
+    a11y.wait(s['alice'], 'list item', prefix='report.bin, to bob: Delivered to bob and verified',
               timeout=30)
     a11y.wait(s['bob'], 'push button', name='Open report.bin')
     a11y.wait(s['bob'], 'push button', name='Show report.bin in its folder')
