@@ -58,7 +58,7 @@ struct _PinholeConversationView
   GtkLabel            *error_label;
   GtkTextView         *text_view;
   GtkButton           *send_button;
-  GtkButton           *attach_button;
+  GtkMenuButton       *attach_button;
   GtkRevealer         *limit_revealer;
   GtkLabel            *limit_label;
 
@@ -407,26 +407,48 @@ chooser_response_cb (PinholeConversationView *self,
   pinhole_conversation_view_send_files (self, (const char *const *) paths->pdata);
 }
 
+/* Send Files… (several at once) or Send a Folder…: GTK 3's chooser picks one or the other */
 static void
-attach_clicked_cb (PinholeConversationView *self)
+choose (PinholeConversationView *self,
+        gboolean                 folder)
 {
   GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
   g_autofree char *title = NULL;
 
   if (self->contact == NULL || self->chooser != NULL)
     return;
-  /* Translators: the file chooser's title; %s is the contact's user name */
-  title = g_strdup_printf (_("Send Files to %s"), pinhole_contact_get_user (self->contact));
+  title = folder
+            /* Translators: the folder chooser's title; %s is the contact's user name */
+            ? g_strdup_printf (_("Send a Folder to %s"), pinhole_contact_get_user (self->contact))
+            /* Translators: the file chooser's title; %s is the contact's user name */
+            : g_strdup_printf (_("Send Files to %s"), pinhole_contact_get_user (self->contact));
   self->chooser = gtk_file_chooser_native_new (title,
                                                GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel)
                                                                         : NULL,
-                                               GTK_FILE_CHOOSER_ACTION_OPEN, _("_Send"),
-                                               _("_Cancel"));
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (self->chooser), TRUE);
+                                               folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER
+                                                      : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                               _("_Send"), _("_Cancel"));
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (self->chooser), !folder);
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
   g_signal_connect_object (self->chooser, "response", G_CALLBACK (chooser_response_cb), self,
                            G_CONNECT_SWAPPED);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+send_files_activated (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  choose (user_data, FALSE);
+}
+
+static void
+send_folder_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  choose (user_data, TRUE);
 }
 
 static void
@@ -834,11 +856,12 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, edge_reached_cb);
   gtk_widget_class_bind_template_callback (widget_class, jump_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, error_response_cb);
-  gtk_widget_class_bind_template_callback (widget_class, attach_clicked_cb);
 }
 
 static const GActionEntry conversation_actions[] = {
   { "retry", retry_activated, "s" },
+  { "send-files", send_files_activated },
+  { "send-folder", send_folder_activated },
 };
 
 static void

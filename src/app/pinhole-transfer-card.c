@@ -9,6 +9,8 @@
 
 #include "pinhole-transfer-card.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "pinhole-transfer-text.h"
@@ -302,32 +304,43 @@ cancel_clicked_cb (PinholeTransferCard *self)
   pinhole_transfer_cancel (self->transfer);
 }
 
-/* Returns: (transfer full) (nullable): what Open opens: the one file or folder the offer
- * stands for, else the folder it is in */
+/* Returns: (transfer full) (nullable): what Open opens: the one file, the folder the offer is
+ * in ("photos" for photos/a.jpg and photos/2024/b.jpg), else the folder it was saved in or
+ * sent from */
 static GFile *
 main_file (PinholeTransferCard *self)
 {
   PinholeManifest *manifest = pinhole_transfer_get_manifest (self->transfer);
-  gint main = pinhole_transfer_text_main_entry (manifest);
+  const char *folder = pinhole_transfer_get_folder (self->transfer);
+  g_autofree char *common = pinhole_transfer_text_common_folder (manifest);
+  g_autofree char *first = NULL;
   g_autofree char *path = NULL;
+  guint with_path = 0;
 
-  if (main >= 0)
+  /* the first entry with a place here (a folder offered has none of its own) */
+  for (; with_path < pinhole_manifest_get_n_entries (manifest) && first == NULL; with_path++)
+    first = pinhole_transfer_dup_local_path (self->transfer, with_path);
+  if (first != NULL)
+    with_path--;
+
+  if (common == NULL && pinhole_manifest_get_n_entries (manifest) == 1)
+    path = g_strdup (first);
+  else if (common != NULL && !self->ours && folder != NULL)
+    path = g_build_filename (folder, common, NULL);
+  else if (common != NULL && self->ours && first != NULL)
     {
-      PinholeManifestEntry *e = pinhole_manifest_get_entry (manifest, (guint) main);
+      /* the source of entry 0 ends with its path in the offer: cut that, add the folder */
+      const char *rel = pinhole_manifest_get_entry (manifest, with_path)->path;
+      g_autofree char *base = g_str_has_suffix (first, rel)
+                                ? g_strndup (first, strlen (first) - strlen (rel)) : NULL;
 
-      path = pinhole_transfer_dup_local_path (self->transfer, (guint) main);
-      /* a folder's entry has no local path of its own on the recipient: below the folder */
-      if (path == NULL && e->folder && pinhole_transfer_get_folder (self->transfer) != NULL)
-        path = g_build_filename (pinhole_transfer_get_folder (self->transfer), e->path, NULL);
+      if (base != NULL)
+        path = g_build_filename (*base != '\0' ? base : "/", common, NULL);
     }
-  if (path == NULL && !self->ours && pinhole_transfer_get_folder (self->transfer) != NULL)
-    path = g_strdup (pinhole_transfer_get_folder (self->transfer));
-  if (path == NULL && self->ours)
-    {
-      g_autofree char *first = pinhole_transfer_dup_local_path (self->transfer, 0);
-
-      path = first != NULL ? g_path_get_dirname (first) : NULL;
-    }
+  if (path == NULL && !self->ours && folder != NULL)
+    path = g_strdup (folder);
+  if (path == NULL && self->ours && first != NULL)
+    path = g_path_get_dirname (first);
   return path != NULL ? g_file_new_for_path (path) : NULL;
 }
 
@@ -517,9 +530,12 @@ static GIcon *
 icon_for (PinholeManifest *manifest)
 {
   gint main = pinhole_transfer_text_main_entry (manifest);
+  g_autofree char *common = pinhole_transfer_text_common_folder (manifest);
   PinholeManifestEntry *e;
   g_autofree char *type = NULL;
 
+  if (common != NULL)
+    return g_themed_icon_new ("folder-symbolic");
   if (main < 0)
     return g_themed_icon_new ("folder-documents-symbolic");
   e = pinhole_manifest_get_entry (manifest, (guint) main);

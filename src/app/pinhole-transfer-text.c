@@ -46,6 +46,30 @@ pinhole_transfer_text_main_entry (PinholeManifest *manifest)
   return folder;
 }
 
+/* Returns: (transfer full) (nullable): the folder every entry is in or is ("photos" for
+ * "photos/a.jpg" and "photos/2024/b.jpg"); %NULL for a single file or entries side by side */
+char *
+pinhole_transfer_text_common_folder (PinholeManifest *manifest)
+{
+  guint n = pinhole_manifest_get_n_entries (manifest);
+  g_autofree char *top = NULL;
+  gboolean inside = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      PinholeManifestEntry *e = pinhole_manifest_get_entry (manifest, i);
+      g_autofree char *t = top_component (e->path);
+
+      if (top != NULL && g_strcmp0 (t, top) != 0)
+        return NULL;
+      /* below it, or the folder's own entry */
+      inside = inside || strchr (e->path, '/') != NULL || e->folder;
+      if (top == NULL)
+        top = g_steal_pointer (&t);
+    }
+  return inside ? g_steal_pointer (&top) : NULL;
+}
+
 /* Returns: (transfer full): "beach.jpg", "photos" (a folder and what is in it), "3 files" */
 char *
 pinhole_transfer_text_title (PinholeManifest *manifest)

@@ -21,5 +21,6 @@ char *pinhole_transfer_text_status   (PinholeTransferDirection  direction,
                                       const char               *peer,
                                       const char               *error);
 gint  pinhole_transfer_text_main_entry (PinholeManifest *manifest);
+char *pinhole_transfer_text_common_folder (PinholeManifest *manifest);
 
 G_END_DECLS

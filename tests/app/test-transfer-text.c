@@ -53,6 +53,20 @@ test_title (void)
   g_assert_cmpint (pinhole_transfer_text_main_entry (m1), ==, 0);
   g_assert_cmpint (pinhole_transfer_text_main_entry (m2), ==, 0);
   g_assert_cmpint (pinhole_transfer_text_main_entry (m3), ==, -1);
+  {
+    const char *inside[] = { "holiday/day 1/a.jpg", "holiday/notes.txt", NULL };
+    g_autoptr(PinholeManifest) m4 = manifest_of (inside);
+    g_autofree char *c1 = pinhole_transfer_text_common_folder (m1);
+    g_autofree char *c2 = pinhole_transfer_text_common_folder (m2);
+    g_autofree char *c3 = pinhole_transfer_text_common_folder (m3);
+    g_autofree char *c4 = pinhole_transfer_text_common_folder (m4);
+
+    /* the folder Open shows when a whole folder was sent */
+    g_assert_null (c1);
+    g_assert_cmpstr (c2, ==, "photos");
+    g_assert_null (c3);
+    g_assert_cmpstr (c4, ==, "holiday");
+  }
 }
 
 static void

@@ -3,7 +3,7 @@
 # test-gui.py SCENARIO: the app driven through AT-SPI as a person (or a screen reader) would,
 # against a real pinhole-server on loopback. Scenarios: sign-in, chat (request, both ways,
 # the path going direct, every control named), key-change, transfer (a file chosen in
-# alice's window arrives in bob's: accept, decline, cancel). Prints TAP.
+# alice's window arrives in bob's: accept, a folder, decline, pause and cancel). Prints TAP.
 import os
 import sys
 import time
@@ -337,14 +337,18 @@ def make_file(path, size, sparse=False):
             f.write(os.urandom(size))
 
 
-def choose_file(rig, a11y, s, path):
-    """alice clicks Send files and picks @path in the real GtkFileChooserDialog, typing its
-    path as a person would (GTK's location entry opens on the first character)"""
+def choose_file(rig, a11y, s, path, folder=False):
+    """alice clicks Send files (or a folder) and picks @path in the real GtkFileChooserDialog,
+    typing its path as a person would (GTK's location entry opens on the first character)"""
     import subprocess
-    a11y.click(a11y.wait(s['alice'], 'push button', name='Send files'))
+    a11y.click(a11y.wait(s['alice'], 'toggle button', name='Send files or a folder'))
+    item = 'Send a Folder…' if folder else 'Send Files…'
+    a11y.click(a11y.wait(a11y.app(s['alice_proc'].pid), BUTTON + ('menu item', 'check box'),
+                         name=item))
+    title = 'Send a Folder to bob' if folder else 'Send Files to bob'
 
     def dialog():
-        r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', 'Send Files to bob'],
+        r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', title],
                            env=rig.env, capture_output=True, text=True)
         return r.stdout.split()[0] if r.stdout.split() else None
     wid = G.wait_until(dialog, 15, 'the file chooser opens')
@@ -395,6 +399,37 @@ def test_accept_arrives_intact(rig, a11y, s):
         raise G.Failure('the Accept button is still there after the file arrived')
 
 
+def tree_of(top):
+    """relative path -> bytes (None for a folder) of everything below @top"""
+    found = {}
+    for root, dirs, files in os.walk(top):
+        for d in dirs:
+            found[os.path.relpath(os.path.join(root, d), top)] = None
+        for f in files:
+            with open(os.path.join(root, f), 'rb') as fh:
+                found[os.path.relpath(os.path.join(root, f), top)] = fh.read()
+    return found
+
+
+def test_folder_arrives(rig, a11y, s):
+    """a folder with a nested one and an empty one, chosen with Send a Folder…"""
+    top = os.path.join(s['src'], 'holiday')
+    os.makedirs(os.path.join(top, 'day 1', 'raw'))
+    os.makedirs(os.path.join(top, 'empty'))
+    make_file(os.path.join(top, 'day 1', 'beach.jpg'), 1500000)
+    make_file(os.path.join(top, 'day 1', 'raw', 'beach.dng'), 2 * 1024 * 1024)
+    make_file(os.path.join(top, 'notes.txt'), 0)
+    choose_file(rig, a11y, s, top, folder=True)
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Accept holiday', timeout=30))
+    a11y.wait(s['bob'], 'list item', prefix='holiday, from alice: Received and verified',
+              timeout=30)
+    a11y.wait(s['alice'], 'list item', prefix='holiday, to bob: Delivered to bob and verified',
+              timeout=30)
+    sent, got = tree_of(top), tree_of(os.path.join(s['downloads'], 'holiday'))
+    if sent != got:
+        raise G.Failure(f'the folder differs: sent {sorted(sent)}, got {sorted(got)}')
+
+
 def test_decline(rig, a11y, s):
     path = os.path.join(s['src'], 'unwanted.txt')
     make_file(path, 5000)
@@ -414,7 +449,8 @@ def test_cancel_running(rig, a11y, s):
     path = os.path.join(s['src'], 'big.img')
     make_file(path, 1024 * 1024 * 1024, sparse=True)
     choose_file(rig, a11y, s, path)
-    a11y.click(a11y.wait(s['bob'], 'push button', name='Accept big.img', timeout=60))
+    # hashing 1 GiB first: slow on a loaded machine
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Accept big.img', timeout=150))
     a11y.wait(s['bob'], 'list item', prefix='big.img, from alice: Receiving from alice',
               timeout=20)
     seen = []
@@ -469,6 +505,7 @@ SCENARIOS = {
                                ('accept-new-key', test_accept_new_key)], True),
     'transfer': (transfer_setup, [('offer-arrives', test_offer_arrives),
                                   ('accept-arrives-intact', test_accept_arrives_intact),
+                                  ('folder-arrives', test_folder_arrives),
                                   ('decline', test_decline),
                                   ('cancel-running', test_cancel_running),
                                   ('every-control-named', test_transfer_controls_named)], True),
