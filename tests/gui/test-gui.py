@@ -3,7 +3,8 @@
 # test-gui.py SCENARIO: the app driven through AT-SPI as a person (or a screen reader) would,
 # against a real pinhole-server on loopback. Scenarios: sign-in, chat (request, both ways,
 # the path going direct, every control named), key-change, transfer (a file chosen in
-# alice's window arrives in bob's: accept, a folder, decline, pause and cancel). Prints TAP.
+# alice's window, or dragged onto her conversation or bob's row, arrives in bob's: accept, a
+# folder, decline, pause and cancel). Prints TAP.
 import os
 import sys
 import time
@@ -430,6 +431,63 @@ def test_folder_arrives(rig, a11y, s):
         raise G.Failure(f'the folder differs: sent {sorted(sent)}, got {sorted(got)}')
 
 
+def drag(rig, src, dst, steps=20):
+    """a real drag with the pointer, from (x, y) @src to @dst, in small moves"""
+    import subprocess
+    xdo = ['xdotool']
+    subprocess.run(xdo + ['mousemove', '--sync', str(src[0]), str(src[1])], env=rig.env,
+                   check=True)
+    subprocess.run(xdo + ['mousedown', '1'], env=rig.env, check=True)
+    for i in range(1, steps + 1):
+        x = src[0] + (dst[0] - src[0]) * i // steps
+        y = src[1] + (dst[1] - src[1]) * i // steps
+        subprocess.run(xdo + ['mousemove', str(x), str(y)], env=rig.env, check=True)
+        time.sleep(0.05)
+    time.sleep(0.3)   # the target answers the last XdndPosition
+    subprocess.run(xdo + ['mouseup', '1'], env=rig.env, check=True)
+
+
+def drop_file(rig, a11y, s, name, onto):
+    """drags @name (a new file of alice's) from another program onto the widget @onto"""
+    import subprocess
+    path = os.path.join(s['src'], name)
+    make_file(path, 1234567)
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = rig.spawn('drag-source', ['/usr/bin/python3', os.path.join(here, 'drag_source.py'),
+                                       '700', '600', path])
+    try:
+        def geometry():
+            r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name',
+                                'pinhole drag source', 'getwindowgeometry', '--shell'],
+                               env=rig.env, capture_output=True, text=True)
+            g = dict(line.split('=', 1) for line in r.stdout.split() if '=' in line)
+            return g if 'X' in g else None
+        g = G.wait_until(geometry, 15, 'the drag source\'s window')
+        t = onto.queryComponent().getExtents(a11y.pyatspi.DESKTOP_COORDS)
+        drag(rig, (int(g['X']) + int(g['WIDTH']) // 2, int(g['Y']) + int(g['HEIGHT']) // 2),
+             (t.x + t.width // 3, t.y + t.height // 2))
+        a11y.click(a11y.wait(s['bob'], 'push button', name=f'Accept {name}', timeout=30))
+        a11y.wait(s['bob'], 'list item', prefix=f'{name}, from alice: Received and verified',
+                  timeout=30)
+    finally:
+        source.stop()
+    with open(path, 'rb') as a, open(os.path.join(s['downloads'], name), 'rb') as b:
+        if a.read() != b.read():
+            raise G.Failure(f'the dropped {name} in bob\'s Downloads differs from alice\'s')
+
+
+def test_drop_arrives(rig, a11y, s):
+    """a file dragged from another program onto alice's conversation arrives in bob's"""
+    drop_file(rig, a11y, s, 'dropped.bin',
+              a11y.wait(s['alice'], ('list', 'list box'), name='Messages'))
+
+
+def test_drop_on_contact(rig, a11y, s):
+    """the same, dropped on bob's row in alice's sidebar"""
+    drop_file(rig, a11y, s, 'dropped-on-bob.bin',
+              a11y.wait(s['alice'], 'list item', prefix='bob, '))
+
+
 def test_decline(rig, a11y, s):
     path = os.path.join(s['src'], 'unwanted.txt')
     make_file(path, 5000)
@@ -506,6 +564,8 @@ SCENARIOS = {
     'transfer': (transfer_setup, [('offer-arrives', test_offer_arrives),
                                   ('accept-arrives-intact', test_accept_arrives_intact),
                                   ('folder-arrives', test_folder_arrives),
+                                  ('drop-arrives', test_drop_arrives),
+                                  ('drop-on-contact', test_drop_on_contact),
                                   ('decline', test_decline),
                                   ('cancel-running', test_cancel_running),
                                   ('every-control-named', test_transfer_controls_named)], True),
