@@ -63,7 +63,7 @@ row_drag_data_received_cb (GtkWidget        *row,
 {
   PinholeContactList *self = user_data;
   g_auto(GStrv) uris = gtk_selection_data_get_uris (selection);
-  g_auto(GStrv) paths = pinhole_uris_to_paths (uris);
+  g_auto(GStrv) paths = pinhole_conversation_view_uris_to_paths (uris);
 
   gtk_drag_finish (context, paths != NULL, FALSE, time);
   if (paths != NULL)

@@ -339,12 +339,12 @@ pinhole_conversation_view_send_files (PinholeConversationView *self,
 }
 
 /**
- * pinhole_uris_to_paths:
+ * pinhole_conversation_view_uris_to_paths:
  * @uris: what a drop carried (text/uri-list)
  * Returns: (transfer full): the local paths among them; %NULL when none is local
  */
 char **
-pinhole_uris_to_paths (char **uris)
+pinhole_conversation_view_uris_to_paths (char **uris)
 {
   g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
@@ -372,7 +372,7 @@ drag_data_received_cb (PinholeConversationView *self,
                        guint                    time)
 {
   g_auto(GStrv) uris = gtk_selection_data_get_uris (selection);
-  g_auto(GStrv) paths = pinhole_uris_to_paths (uris);
+  g_auto(GStrv) paths = pinhole_conversation_view_uris_to_paths (uris);
 
   gtk_drag_finish (context, paths != NULL, FALSE, time);
   if (paths == NULL)

@@ -22,7 +22,7 @@ void pinhole_conversation_view_set_show_back (PinholeConversationView *self,
                                               gboolean                 show);
 void pinhole_conversation_view_send_files    (PinholeConversationView *self,
                                               const char *const       *paths);
-char **pinhole_uris_to_paths                 (char                   **uris);
+char **pinhole_conversation_view_uris_to_paths (char **uris);
 
 HdyHeaderBar *pinhole_conversation_view_get_header_bar (PinholeConversationView *self);
 PinholeOfflineBanner *pinhole_conversation_view_get_offline_banner (
