@@ -400,6 +400,30 @@ def test_accept_arrives_intact(rig, a11y, s):
         raise G.Failure('the Accept button is still there after the file arrived')
 
 
+def test_show_in_folder(rig, a11y, s):
+    """Show in Folder asks the file manager (org.freedesktop.FileManager1) for the file
+    received, by the name it took in Downloads"""
+    import json
+    here = os.path.dirname(os.path.abspath(__file__))
+    log = os.path.join(rig.tmp, 'file-manager-calls.jsonl')
+    fm = rig.spawn('file-manager', ['/usr/bin/python3', os.path.join(here, 'fake_file_manager.py'),
+                                    log])
+    try:
+        G.wait_until(lambda: 'ready' in open(fm.log).read(), 15, 'the file manager is on the bus')
+        a11y.click(a11y.wait(s['bob'], 'push button', name='Show report.bin in its folder'))
+
+        def asked():
+            if not os.path.exists(log):
+                return None
+            return [json.loads(line) for line in open(log)]
+        calls = G.wait_until(asked, 10, 'Show in Folder calls the file manager')
+    finally:
+        fm.stop()
+    want = 'file://' + os.path.join(s['downloads'], 'report.bin')
+    if calls[0] != {'method': 'ShowItems', 'uris': [want]}:
+        raise G.Failure(f'the file manager was asked {calls}, not to show {want}')
+
+
 def tree_of(top):
     """relative path -> bytes (None for a folder) of everything below @top"""
     found = {}
@@ -563,6 +587,7 @@ SCENARIOS = {
                                ('accept-new-key', test_accept_new_key)], True),
     'transfer': (transfer_setup, [('offer-arrives', test_offer_arrives),
                                   ('accept-arrives-intact', test_accept_arrives_intact),
+                                  ('show-in-folder', test_show_in_folder),
                                   ('folder-arrives', test_folder_arrives),
                                   ('drop-arrives', test_drop_arrives),
                                   ('drop-on-contact', test_drop_on_contact),
