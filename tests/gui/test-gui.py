@@ -311,6 +311,13 @@ def transfer_setup(rig, a11y):
     rig.cli('bob', 'register', 'bob')
     rig.cli('alice', 'add', 'bob')
     rig.cli('bob', 'accept', 'alice')
+    # the desktop's file manager and notification server, as stand-ins that log each call
+    here = os.path.dirname(os.path.abspath(__file__))
+    calls = os.path.join(rig.tmp, 'desktop-calls.jsonl')
+    desktop = rig.spawn('desktop', ['/usr/bin/python3', os.path.join(here, 'fake_desktop.py'),
+                                    calls])
+    G.wait_until(lambda: 'ready' in open(desktop.log).read(), 15,
+                 'the stand-in file manager and notification server are on the bus')
     src = os.path.join(rig.tmp, 'alice-files')
     downloads = os.path.join(rig.tmp, 'bob-downloads')   # made by the app when it accepts
     os.makedirs(src)
@@ -325,7 +332,15 @@ def transfer_setup(rig, a11y):
     open_conversation(a11y, alice_win, 'bob')
     open_conversation(a11y, bob_win, 'alice')
     return {'alice': alice_win, 'bob': bob_win, 'alice_proc': alice, 'a_wid': a_wid,
-            'src': src, 'downloads': downloads}
+            'src': src, 'downloads': downloads, 'calls': calls}
+
+
+def desktop_calls(s, method):
+    """what the app asked of the stand-in desktop so far, of one @method"""
+    import json
+    if not os.path.exists(s['calls']):
+        return []
+    return [c for c in map(json.loads, open(s['calls'])) if c['method'] == method]
 
 
 def make_file(path, size, sparse=False):
@@ -403,25 +418,24 @@ def test_accept_arrives_intact(rig, a11y, s):
 def test_show_in_folder(rig, a11y, s):
     """Show in Folder asks the file manager (org.freedesktop.FileManager1) for the file
     received, by the name it took in Downloads"""
-    import json
-    here = os.path.dirname(os.path.abspath(__file__))
-    log = os.path.join(rig.tmp, 'file-manager-calls.jsonl')
-    fm = rig.spawn('file-manager', ['/usr/bin/python3', os.path.join(here, 'fake_file_manager.py'),
-                                    log])
-    try:
-        G.wait_until(lambda: 'ready' in open(fm.log).read(), 15, 'the file manager is on the bus')
-        a11y.click(a11y.wait(s['bob'], 'push button', name='Show report.bin in its folder'))
-
-        def asked():
-            if not os.path.exists(log):
-                return None
-            return [json.loads(line) for line in open(log)]
-        calls = G.wait_until(asked, 10, 'Show in Folder calls the file manager')
-    finally:
-        fm.stop()
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Show report.bin in its folder'))
+    calls = G.wait_until(lambda: desktop_calls(s, 'ShowItems'), 10,
+                         'Show in Folder calls the file manager')
     want = 'file://' + os.path.join(s['downloads'], 'report.bin')
-    if calls[0] != {'method': 'ShowItems', 'uris': [want]}:
+    if calls != [{'method': 'ShowItems', 'uris': [want]}]:
         raise G.Failure(f'the file manager was asked {calls}, not to show {want}')
+
+
+def test_notified(rig, a11y, s):
+    """bob's window was not focused: the offer and the finished file each made a notification"""
+    def seen():
+        n = [(c['summary'], c['body']) for c in desktop_calls(s, 'Notify')]
+        return n if ('alice wants to send you files', 'report.bin, 3.1\xa0MB') in n and \
+            ('Files from alice arrived', 'report.bin') in n else None
+    try:
+        G.wait_until(seen, 10, 'notifications of the offer and of the file arrived')
+    finally:
+        print(f'# notifications: {desktop_calls(s, "Notify")}')
 
 
 def tree_of(top):
@@ -588,6 +602,7 @@ SCENARIOS = {
     'transfer': (transfer_setup, [('offer-arrives', test_offer_arrives),
                                   ('accept-arrives-intact', test_accept_arrives_intact),
                                   ('show-in-folder', test_show_in_folder),
+                                  ('notified', test_notified),
                                   ('folder-arrives', test_folder_arrives),
                                   ('drop-arrives', test_drop_arrives),
                                   ('drop-on-contact', test_drop_on_contact),
