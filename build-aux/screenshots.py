@@ -153,18 +153,6 @@ def main():
 G_BUTTONS = ('push button', 'toggle button')
 
 
-def downloads_env(rig, name):
-    """an XDG_CONFIG_HOME whose Downloads folder is in the rig's scratch, never the user's"""
-    import shutil
-    conf = os.path.join(rig.tmp, f'config-{name}')
-    downloads = os.path.join(rig.tmp, f'downloads-{name}')
-    shutil.copytree(os.path.join(rig.env['XDG_CONFIG_HOME'], 'gtk-3.0'),
-                    os.path.join(conf, 'gtk-3.0'))
-    with open(os.path.join(conf, 'user-dirs.dirs'), 'w') as f:
-        f.write(f'XDG_DOWNLOAD_DIR="{downloads}"\n')
-    return {'XDG_CONFIG_HOME': conf}
-
-
 def dark_style(a11y, win):
     """the main menu's Dark Style check, on or off again"""
     a11y.click(a11y.wait(win, G_BUTTONS, name='Main menu'))
@@ -177,7 +165,7 @@ def dark_style(a11y, win):
 def transfer_shots(rig, a11y, bob_listen):
     """bob's CLI offers a 2 GiB sparse file: alice's offered card, then it running (and
     narrow); cancelled at the end so that nothing big stays on disk"""
-    env = downloads_env(rig, 'alice')
+    env = rig.downloads_env('alice', os.path.join(rig.tmp, 'downloads-alice'))
     proc, win, wid = open_app(rig, a11y, 'alice', extra_env=env)
     resize(rig, wid, *WIDE)
     open_conversation(rig, a11y, win, 'bob')

@@ -278,28 +278,12 @@ key_press_cb (PinholeConversationView *self,
   return GDK_EVENT_PROPAGATE;
 }
 
-typedef struct
-{
-  PinholeConversationView *self;      /* owned */
-  char                    *user;
-} FilesData;
-
-static void
-files_data_free (FilesData *data)
-{
-  g_object_unref (data->self);
-  g_free (data->user);
-  g_free (data);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FilesData, files_data_free)
-
 static void
 files_sent_cb (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  g_autoptr(FilesData) data = user_data;
+  g_autoptr(SendData) data = user_data;   /* no text: files */
   g_autoptr(GError) error = NULL;
   g_autoptr(PinholeTransfer) transfer =
     pinhole_client_send_files_finish (PINHOLE_CLIENT (source), result, &error);
@@ -324,13 +308,13 @@ void
 pinhole_conversation_view_send_files (PinholeConversationView *self,
                                       const char *const       *paths)
 {
-  FilesData *data;
+  SendData *data;
 
   g_return_if_fail (PINHOLE_IS_CONVERSATION_VIEW (self));
 
   if (self->contact == NULL || paths == NULL || paths[0] == NULL)
     return;
-  data = g_new0 (FilesData, 1);
+  data = g_new0 (SendData, 1);
   data->self = g_object_ref (self);
   data->user = g_strdup (pinhole_contact_get_user (self->contact));
   gtk_info_bar_set_revealed (self->error_bar, FALSE);

@@ -295,6 +295,23 @@ class Rig:
             return None
         return wait_until(seen, timeout, f'{proc.name} prints {event} {fields}')
 
+    def downloads_env(self, name, downloads):
+        """the environment for an app whose XDG Downloads folder is @downloads: an
+        XDG_CONFIG_HOME of its own, with GTK's settings and a user-dirs.dirs"""
+        conf = os.path.join(self.tmp, f'config-{name}')
+        shutil.copytree(os.path.join(self.env['XDG_CONFIG_HOME'], 'gtk-3.0'),
+                        os.path.join(conf, 'gtk-3.0'))
+        with open(os.path.join(conf, 'user-dirs.dirs'), 'w') as f:
+            f.write(f'XDG_DOWNLOAD_DIR="{downloads}"\n')
+        return {'XDG_CONFIG_HOME': conf}
+
+    def mutual_contacts(self, a, b):
+        """accounts @a and @b, each the other's contact"""
+        self.cli(a, 'register', a)
+        self.cli(b, 'register', b)
+        self.cli(a, 'add', b)
+        self.cli(b, 'accept', a)
+
     def app(self, profile, extra_env=None, args=()):
         exe = program('PINHOLE_APP_PROGRAM')
         env = dict(self.app_env)

@@ -240,10 +240,7 @@ def test_a11y_names(rig, a11y, s):
 
 def key_setup(rig, a11y):
     rig.start_server()
-    rig.cli('alice', 'register', 'alice')
-    rig.cli('bob', 'register', 'bob')
-    rig.cli('alice', 'add', 'bob')
-    rig.cli('bob', 'accept', 'alice')
+    rig.mutual_contacts('alice', 'bob')
     bob = rig.cli_listen('bob')
     rig.wait_event(bob, 'online')
     alice, _, win = open_window(rig, a11y, 'alice')
@@ -294,23 +291,9 @@ def test_accept_new_key(rig, a11y, s):
 
 # ---- file transfer ----
 
-def app_config(rig, name, downloads):
-    """an XDG_CONFIG_HOME of the app's own: GTK's settings and a Downloads folder"""
-    import shutil
-    conf = os.path.join(rig.tmp, f'config-{name}')
-    shutil.copytree(os.path.join(rig.env['XDG_CONFIG_HOME'], 'gtk-3.0'),
-                    os.path.join(conf, 'gtk-3.0'))
-    with open(os.path.join(conf, 'user-dirs.dirs'), 'w') as f:
-        f.write(f'XDG_DOWNLOAD_DIR="{downloads}"\n')
-    return {'XDG_CONFIG_HOME': conf}
-
-
 def transfer_setup(rig, a11y):
     rig.start_server()
-    rig.cli('alice', 'register', 'alice')
-    rig.cli('bob', 'register', 'bob')
-    rig.cli('alice', 'add', 'bob')
-    rig.cli('bob', 'accept', 'alice')
+    rig.mutual_contacts('alice', 'bob')
     # the desktop's file manager and notification server, as stand-ins that log each call
     here = os.path.dirname(os.path.abspath(__file__))
     calls = os.path.join(rig.tmp, 'desktop-calls.jsonl')
@@ -322,9 +305,9 @@ def transfer_setup(rig, a11y):
     downloads = os.path.join(rig.tmp, 'bob-downloads')   # made by the app when it accepts
     os.makedirs(src)
     alice, _, alice_win = open_window(rig, a11y, 'alice',
-                                      extra_env=app_config(rig, 'alice', os.path.join(
+                                      extra_env=rig.downloads_env('alice', os.path.join(
                                           rig.tmp, 'alice-downloads')))
-    bob, _, bob_win = open_window(rig, a11y, 'bob', extra_env=app_config(rig, 'bob', downloads))
+    bob, _, bob_win = open_window(rig, a11y, 'bob', extra_env=rig.downloads_env('bob', downloads))
     a_wid = move_window(rig, alice.pid, 0, 0)
     move_window(rig, bob.pid, 960, 0)
     a11y.wait(alice_win, 'list item', prefix='bob, online', timeout=20)
