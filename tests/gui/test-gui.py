@@ -4,7 +4,7 @@
 # against a real pinhole-server on loopback. Scenarios: sign-in, chat (request, both ways,
 # the path going direct, every control named), key-change, transfer (a file chosen in
 # alice's window, or dragged onto her conversation or bob's row, arrives in bob's: accept, a
-# folder, decline, pause and cancel). Prints TAP.
+# folder, decline, Save As…, pause and cancel). Prints TAP.
 import os
 import sys
 import time
@@ -314,8 +314,8 @@ def transfer_setup(rig, a11y):
     a11y.wait(bob_win, 'list item', prefix='alice, online', timeout=20)
     open_conversation(a11y, alice_win, 'bob')
     open_conversation(a11y, bob_win, 'alice')
-    return {'alice': alice_win, 'bob': bob_win, 'alice_proc': alice, 'a_wid': a_wid,
-            'src': src, 'downloads': downloads, 'calls': calls}
+    return {'alice': alice_win, 'bob': bob_win, 'alice_proc': alice, 'bob_proc': bob,
+            'a_wid': a_wid, 'src': src, 'downloads': downloads, 'calls': calls}
 
 
 def desktop_calls(s, method):
@@ -336,23 +336,18 @@ def make_file(path, size, sparse=False):
             f.write(os.urandom(size))
 
 
-def choose_file(rig, a11y, s, path, folder=False):
-    """alice clicks Send files (or a folder) and picks @path in the real GtkFileChooserDialog,
-    typing its path as a person would (GTK's location entry opens on the first character)"""
+def pick_in_dialog(rig, a11y, pid, title, path, button):
+    """in the real GtkFileChooserDialog @title of the app @pid, picks @path, typing it as a
+    person would (GTK's location entry opens on the first character), and clicks @button"""
     import subprocess
-    a11y.click(a11y.wait(s['alice'], 'toggle button', name='Send files or a folder'))
-    item = 'Send a Folder…' if folder else 'Send Files…'
-    a11y.click(a11y.wait(a11y.app(s['alice_proc'].pid), BUTTON + ('menu item', 'check box'),
-                         name=item))
-    title = 'Send a Folder to bob' if folder else 'Send Files to bob'
 
     def dialog():
         r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', title],
                            env=rig.env, capture_output=True, text=True)
         return r.stdout.split()[0] if r.stdout.split() else None
-    wid = G.wait_until(dialog, 15, 'the file chooser opens')
+    wid = G.wait_until(dialog, 15, f'the file chooser "{title}" opens')
     subprocess.run(['xdotool', 'windowfocus', '--sync', wid], env=rig.env, check=True)
-    app = a11y.app(s['alice_proc'].pid)
+    app = a11y.app(pid)
     chooser = G.wait_until(lambda: a11y.find(app, 'file chooser'), 15,
                            'the file chooser on the accessibility bus')
     # a "/" typed in the dialog opens its location entry; the rest is pasted there at once
@@ -362,8 +357,37 @@ def choose_file(rig, a11y, s, path, folder=False):
     G.wait_until(lambda: a11y.text(location) == '/', 10, 'the location entry opens with "/"')
     a11y.set_text(location, path)
     G.wait_until(lambda: a11y.text(location) == path, 10, f'the location entry holds {path}')
-    a11y.click(a11y.wait(chooser, 'push button', name='Send'))
+    a11y.click(a11y.wait(chooser, 'push button', name=button))
     G.wait_until(lambda: dialog() is None, 10, 'the file chooser closes')
+
+
+def choose_file(rig, a11y, s, path, folder=False):
+    """alice clicks Send files (or a folder) and picks @path"""
+    a11y.click(a11y.wait(s['alice'], 'toggle button', name='Send files or a folder'))
+    item = 'Send a Folder…' if folder else 'Send Files…'
+    a11y.click(a11y.wait(a11y.app(s['alice_proc'].pid), BUTTON + ('menu item', 'check box'),
+                         name=item))
+    pick_in_dialog(rig, a11y, s['alice_proc'].pid,
+                   'Send a Folder to bob' if folder else 'Send Files to bob', path, 'Send')
+
+
+def test_save_as(rig, a11y, s):
+    """Save As… on bob's card: the file goes to the folder he picks, not to Downloads"""
+    path = os.path.join(s['src'], 'elsewhere.bin')
+    make_file(path, 200000)
+    choose_file(rig, a11y, s, path)
+    there = os.path.join(rig.tmp, 'bob-chosen')
+    os.makedirs(there)
+    a11y.click(a11y.wait(s['bob'], 'push button', name='Save elsewhere.bin in another folder',
+                         timeout=20))
+    pick_in_dialog(rig, a11y, s['bob_proc'].pid, 'Save In', there, 'Save Here')
+    a11y.wait(s['bob'], 'list item', prefix='elsewhere.bin, from alice: Received and verified',
+              timeout=30)
+    with open(path, 'rb') as a, open(os.path.join(there, 'elsewhere.bin'), 'rb') as b:
+        if a.read() != b.read():
+            raise G.Failure('the file saved with Save As… differs from the one alice sent')
+    if os.path.exists(os.path.join(s['downloads'], 'elsewhere.bin')):
+        raise G.Failure('Save As… saved into Downloads too')
 
 
 def test_offer_arrives(rig, a11y, s):
@@ -590,6 +614,7 @@ SCENARIOS = {
                                   ('drop-arrives', test_drop_arrives),
                                   ('drop-on-contact', test_drop_on_contact),
                                   ('decline', test_decline),
+                                  ('save-as', test_save_as),
                                   ('cancel-running', test_cancel_running),
                                   ('every-control-named', test_transfer_controls_named)], True),
 }
