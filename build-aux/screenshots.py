@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Renders the app's main states into docs/screenshots/ (sign-in, main, path-popover, narrow,
-# dark, key-changed) under a private Xvfb, with a local server and demo accounts on loopback,
+# dark, transfer-offered, transfer-running, transfer-dark, transfer-narrow, key-changed) under a private Xvfb, with a local server and demo accounts on loopback,
 # through the GUI tests' harness (tests/gui/pinhole_gui.py). Needs a build in _build/ (or
 # BUILD_DIR). Run with /usr/bin/python3: Debian's dogtail and PyGObject live there.
 import os
@@ -127,6 +127,9 @@ def main():
         shot(rig, wid, 'dark.png')
         proc.stop()
 
+        # bob offers alice a file: her card with Accept, then the transfer running
+        transfer_shots(rig, a11y, bob)
+
         # bob re-installs: a new device key for the same account
         proc, win, wid = open_app(rig, a11y, 'alice')
         resize(rig, wid, *WIDE)
@@ -148,6 +151,54 @@ def main():
 
 
 G_BUTTONS = ('push button', 'toggle button')
+
+
+def dark_style(a11y, win):
+    """the main menu's Dark Style check, on or off again"""
+    a11y.click(a11y.wait(win, G_BUTTONS, name='Main menu'))
+    item = a11y.wait(win.parent, ('check menu item', 'menu item', 'check box', 'toggle button'),
+                     name='Dark Style', timeout=10)
+    a11y.click(item)
+    settle(a11y, win)
+    # no window manager gives the keyboard to the menu: close it with its button if open
+    button = a11y.wait(win, G_BUTTONS, name='Main menu')
+    if button.getState().contains(a11y.pyatspi.STATE_CHECKED):
+        a11y.click(button)
+
+
+def transfer_shots(rig, a11y, bob_listen):
+    """bob's CLI offers a 2 GiB sparse file: alice's offered card, then it running (and
+    narrow); cancelled at the end so that nothing big stays on disk"""
+    env = rig.downloads_env('alice', os.path.join(rig.tmp, 'downloads-alice'))
+    proc, win, wid = open_app(rig, a11y, 'alice', extra_env=env)
+    resize(rig, wid, *WIDE)
+    open_conversation(rig, a11y, win, 'bob')
+    bob_listen.stop()
+    path = os.path.join(rig.tmp, 'holiday-video.mkv')
+    with open(path, 'wb') as f:
+        f.truncate(2 * 1024 * 1024 * 1024)
+    cli = G.program('PINHOLE_CLI_PROGRAM')
+    sender = rig.spawn('send-file', [cli, '--json', '--profile', rig.profile('bob'), 'send-file',
+                                     'alice', path])
+    accept = a11y.wait(win, 'push button', name='Accept holiday-video.mkv', timeout=90)
+    a11y.wait(win, G_BUTTONS, prefix='Connection path: Direct', timeout=30)
+    settle(a11y, win)
+    shot(rig, wid, 'transfer-offered.png')
+    a11y.click(accept)
+    a11y.wait(win, 'label', contains='left', timeout=30)
+    settle(a11y, win)
+    shot(rig, wid, 'transfer-running.png')
+    dark_style(a11y, win)
+    settle(a11y, win)
+    shot(rig, wid, 'transfer-dark.png')
+    dark_style(a11y, win)
+    resize(rig, wid, 360, 720)
+    settle(a11y, win)
+    shot(rig, wid, 'transfer-narrow.png')
+    a11y.click(a11y.wait(win, 'push button', name='Cancel holiday-video.mkv'))
+    a11y.wait(win, 'list item', contains='cancelled', timeout=10)
+    sender.stop()
+    proc.stop()
 
 if __name__ == '__main__':
     sys.exit(main())

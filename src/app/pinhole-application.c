@@ -82,6 +82,15 @@ instance_started_cb (GObject      *source,
     g_message ("not the profile's running instance on the session bus: %s", error->message);
 }
 
+/* online again: the accepted incoming transfers the profile kept carry on (those already in
+ * the list are left as they are) */
+static void
+reconnector_state_cb (PinholeApplication *self)
+{
+  if (pinhole_reconnector_get_state (self->reconnector) == PINHOLE_CONNECTION_STATE_ONLINE)
+    pinhole_client_resume_transfers (self->client);
+}
+
 static void
 start_online (PinholeApplication *self)
 {
@@ -90,6 +99,8 @@ start_online (PinholeApplication *self)
   if (self->reconnector != NULL)
     return;
   self->reconnector = pinhole_reconnector_new (self->client, server);
+  g_signal_connect_object (self->reconnector, "notify::state", G_CALLBACK (reconnector_state_cb),
+                           self, G_CONNECT_SWAPPED);
   pinhole_reconnector_start (self->reconnector);
   self->instance = pinhole_instance_new (self->client);
   pinhole_instance_start_async (self->instance, NULL, self->cancellable, instance_started_cb,

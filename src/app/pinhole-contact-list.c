@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-contact-list.c: the sidebar bound to the client's two lists, contacts and pending
  * requests (GListModels of PinholeContact). Activating a contact emits "contact-activated";
- * the window opens its conversation. */
+ * the window opens its conversation. Files dropped on a contact's row emit "files-dropped". */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-contact-list.h"
@@ -10,6 +10,7 @@
 #include <handy.h>
 
 #include "pinhole-contact-row.h"
+#include "pinhole-conversation-view.h"
 #include "pinhole-list-prefix.h"
 #include "pinhole-offline-banner.h"
 #include "pinhole-request-row.h"
@@ -47,8 +48,28 @@ struct _PinholeContactList
 
 G_DEFINE_FINAL_TYPE (PinholeContactList, pinhole_contact_list, GTK_TYPE_BOX)
 
-enum { SIGNAL_CONTACT_ACTIVATED, N_SIGNALS };
+enum { SIGNAL_CONTACT_ACTIVATED, SIGNAL_FILES_DROPPED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+static void
+row_drag_data_received_cb (GtkWidget        *row,
+                           GdkDragContext   *context,
+                           gint              x,
+                           gint              y,
+                           GtkSelectionData *selection,
+                           guint             info,
+                           guint             time,
+                           gpointer          user_data)
+{
+  PinholeContactList *self = user_data;
+  g_auto(GStrv) uris = gtk_selection_data_get_uris (selection);
+  g_auto(GStrv) paths = pinhole_conversation_view_uris_to_paths (uris);
+
+  gtk_drag_finish (context, paths != NULL, FALSE, time);
+  if (paths != NULL)
+    g_signal_emit (self, signals[SIGNAL_FILES_DROPPED], 0,
+                   pinhole_contact_row_get_contact (PINHOLE_CONTACT_ROW (row)), paths);
+}
 
 static GtkWidget *
 create_contact_row (gpointer item,
@@ -62,6 +83,11 @@ create_contact_row (gpointer item,
   /* a contact blocked meanwhile leaves the list (filter_cb) */
   g_signal_connect_object (contact, "notify::relation", G_CALLBACK (gtk_list_box_row_changed),
                            row, G_CONNECT_SWAPPED);
+  /* files dropped on a contact go to them, like files dropped on their conversation */
+  gtk_drag_dest_set (row, GTK_DEST_DEFAULT_ALL, NULL, 0, GDK_ACTION_COPY);
+  gtk_drag_dest_add_uri_targets (row);
+  g_signal_connect_object (row, "drag-data-received", G_CALLBACK (row_drag_data_received_cb),
+                           self, 0);
   return row;
 }
 
@@ -213,6 +239,14 @@ pinhole_contact_list_class_init (PinholeContactListClass *klass)
   signals[SIGNAL_CONTACT_ACTIVATED] =
     g_signal_new ("contact-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 1, PINHOLE_TYPE_CONTACT);
+  /**
+   * PinholeContactList::files-dropped:
+   * @contact: the contact whose row they were dropped on
+   * @paths: the local files and folders
+   */
+  signals[SIGNAL_FILES_DROPPED] =
+    g_signal_new ("files-dropped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, PINHOLE_TYPE_CONTACT, G_TYPE_STRV);
 
   g_type_ensure (PINHOLE_TYPE_OFFLINE_BANNER);
   gtk_widget_class_set_template_from_resource (widget_class,

@@ -3,7 +3,9 @@
  * PinholeContact (title, path, key state) and PinholeConversation (the messages, a
  * GListModel). Enter sends, Shift+Enter starts a new line; each contact keeps its draft.
  * The list shows a window of the conversation (pinhole-message-window.c): pages come in as
- * the top or the bottom comes near and the far end goes, without moving what is on screen. */
+ * the top or the bottom comes near and the far end goes, without moving what is on screen.
+ * Transfers with the contact sit among the messages as cards (pinhole-timeline.c); files
+ * dropped on the view or chosen with Send Files… are offered to the contact. */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-conversation-view.h"
@@ -19,6 +21,7 @@
 #include "pinhole-message-window.h"
 #include "pinhole-offline-banner.h"
 #include "pinhole-path-button.h"
+#include "pinhole-timeline.h"
 
 /* one page of history per load, as the core reads it */
 #define PAGE 50
@@ -55,6 +58,7 @@ struct _PinholeConversationView
   GtkLabel            *error_label;
   GtkTextView         *text_view;
   GtkButton           *send_button;
+  GtkMenuButton       *attach_button;
   GtkRevealer         *limit_revealer;
   GtkLabel            *limit_label;
 
@@ -63,6 +67,8 @@ struct _PinholeConversationView
   PinholeContact      *contact;
   PinholeConversation *conversation;
   PinholeMessageWindow *window;      /* the part of the conversation in the list */
+  PinholeTimeline     *timeline;     /* the window with the transfers among its messages */
+  GtkFileChooserNative *chooser;     /* Send Files…, while open */
   GHashTable          *drafts;       /* user → the text left in the entry */
   guint                shift_id;     /* the idle that moves the window a page */
   gboolean             shift_older;  /* which way it moves */
@@ -273,6 +279,163 @@ key_press_cb (PinholeConversationView *self,
 }
 
 static void
+files_sent_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(SendData) data = user_data;   /* no text: files */
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeTransfer) transfer =
+    pinhole_client_send_files_finish (PINHOLE_CLIENT (source), result, &error);
+  g_autofree char *words = NULL;
+
+  /* the card is in the list now: it says the rest */
+  if (transfer != NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  /* Translators: the first %s is the contact's user name, the second why, a sentence */
+  words = g_strdup_printf (_("Your files could not be offered to %s: %s"), data->user,
+                           error->message);
+  show_error (data->self, words);
+}
+
+/**
+ * pinhole_conversation_view_send_files:
+ * @paths: local files and folders
+ * Offers @paths to the open conversation's contact: they are hashed off the main loop, and
+ * the card comes in once the offer is made; a failure shows in the error bar.
+ */
+void
+pinhole_conversation_view_send_files (PinholeConversationView *self,
+                                      const char *const       *paths)
+{
+  SendData *data;
+
+  g_return_if_fail (PINHOLE_IS_CONVERSATION_VIEW (self));
+
+  if (self->contact == NULL || paths == NULL || paths[0] == NULL)
+    return;
+  data = g_new0 (SendData, 1);
+  data->self = g_object_ref (self);
+  data->user = g_strdup (pinhole_contact_get_user (self->contact));
+  gtk_info_bar_set_revealed (self->error_bar, FALSE);
+  follow_end (self);
+  pinhole_client_send_files_async (self->client, data->user, paths, NULL, files_sent_cb, data);
+}
+
+/**
+ * pinhole_conversation_view_uris_to_paths:
+ * @uris: what a drop carried (text/uri-list)
+ * Returns: (transfer full): the local paths among them; %NULL when none is local
+ */
+char **
+pinhole_conversation_view_uris_to_paths (char **uris)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; uris != NULL && uris[i] != NULL; i++)
+    {
+      g_autoptr(GFile) file = g_file_new_for_uri (uris[i]);
+      char *path = g_file_get_path (file);
+
+      if (path != NULL)
+        g_ptr_array_add (paths, path);
+    }
+  if (paths->len == 0)
+    return NULL;
+  g_ptr_array_add (paths, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&paths), FALSE);
+}
+
+static void
+drag_data_received_cb (PinholeConversationView *self,
+                       GdkDragContext          *context,
+                       gint                     x,
+                       gint                     y,
+                       GtkSelectionData        *selection,
+                       guint                    info,
+                       guint                    time)
+{
+  g_auto(GStrv) uris = gtk_selection_data_get_uris (selection);
+  g_auto(GStrv) paths = pinhole_conversation_view_uris_to_paths (uris);
+
+  gtk_drag_finish (context, paths != NULL, FALSE, time);
+  if (paths == NULL)
+    {
+      if (uris != NULL)
+        show_error (self, _("Only files on this computer can be sent."));
+      return;
+    }
+  pinhole_conversation_view_send_files (self, (const char *const *) paths);
+}
+
+static void
+chooser_response_cb (PinholeConversationView *self,
+                     gint                     response)
+{
+  g_autoptr(GtkFileChooserNative) chooser = g_steal_pointer (&self->chooser);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  GSList *files;
+
+  if (response != GTK_RESPONSE_ACCEPT)
+    return;
+  files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
+  for (GSList *l = files; l != NULL; l = l->next)
+    {
+      char *path = g_file_get_path (l->data);
+
+      if (path != NULL)
+        g_ptr_array_add (paths, path);
+    }
+  g_slist_free_full (files, g_object_unref);
+  g_ptr_array_add (paths, NULL);
+  pinhole_conversation_view_send_files (self, (const char *const *) paths->pdata);
+}
+
+/* Send Files… (several at once) or Send a Folder…: GTK 3's chooser picks one or the other */
+static void
+choose (PinholeConversationView *self,
+        gboolean                 folder)
+{
+  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
+  g_autofree char *title = NULL;
+
+  if (self->contact == NULL || self->chooser != NULL)
+    return;
+  title = folder
+            /* Translators: the folder chooser's title; %s is the contact's user name */
+            ? g_strdup_printf (_("Send a Folder to %s"), pinhole_contact_get_user (self->contact))
+            /* Translators: the file chooser's title; %s is the contact's user name */
+            : g_strdup_printf (_("Send Files to %s"), pinhole_contact_get_user (self->contact));
+  self->chooser = gtk_file_chooser_native_new (title,
+                                               GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel)
+                                                                        : NULL,
+                                               folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER
+                                                      : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                               _("_Send"), _("_Cancel"));
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (self->chooser), !folder);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
+  g_signal_connect_object (self->chooser, "response", G_CALLBACK (chooser_response_cb), self,
+                           G_CONNECT_SWAPPED);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+send_files_activated (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  choose (user_data, FALSE);
+}
+
+static void
+send_folder_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  choose (user_data, TRUE);
+}
+
+static void
 back_clicked_cb (PinholeConversationView *self)
 {
   g_signal_emit (self, signals[SIGNAL_BACK], 0);
@@ -382,7 +545,9 @@ update_empty (PinholeConversationView *self)
 {
   gboolean empty = self->conversation == NULL ||
                    (g_list_model_get_n_items (G_LIST_MODEL (self->conversation)) == 0 &&
-                    !pinhole_conversation_get_has_older (self->conversation));
+                    !pinhole_conversation_get_has_older (self->conversation) &&
+                    (self->timeline == NULL ||
+                     pinhole_timeline_count_transfers (self->timeline) == 0));
 
   gtk_stack_set_visible_child_name (self->list_stack, empty ? "empty" : "messages");
 }
@@ -613,6 +778,12 @@ pinhole_conversation_view_dispose (GObject *object)
     pinhole_conversation_view_set_contact (self, NULL, NULL);
   g_clear_handle_id (&self->shift_id, g_source_remove);
   g_clear_object (&self->anchor);
+  if (self->chooser != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->chooser, self);
+      gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+      g_clear_object (&self->chooser);
+    }
   if (self->toplevel != NULL)
     g_signal_handlers_disconnect_by_func (self->toplevel, toplevel_active_cb, self);
   self->toplevel = NULL;
@@ -658,6 +829,7 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, error_label);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, text_view);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, send_button);
+  gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, attach_button);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, limit_revealer);
   gtk_widget_class_bind_template_child (widget_class, PinholeConversationView, limit_label);
   gtk_widget_class_bind_template_callback (widget_class, send_clicked_cb);
@@ -672,6 +844,8 @@ pinhole_conversation_view_class_init (PinholeConversationViewClass *klass)
 
 static const GActionEntry conversation_actions[] = {
   { "retry", retry_activated, "s" },
+  { "send-files", send_files_activated },
+  { "send-folder", send_folder_activated },
 };
 
 static void
@@ -708,6 +882,10 @@ pinhole_conversation_view_init (PinholeConversationView *self)
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_object (gtk_text_view_get_buffer (self->text_view), "changed",
                            G_CALLBACK (text_changed_cb), self, G_CONNECT_SWAPPED);
+  /* files and folders dropped anywhere on the conversation are offered to the contact */
+  gtk_drag_dest_set (GTK_WIDGET (self), GTK_DEST_DEFAULT_ALL, NULL, 0, GDK_ACTION_COPY);
+  gtk_drag_dest_add_uri_targets (GTK_WIDGET (self));
+  g_signal_connect (self, "drag-data-received", G_CALLBACK (drag_data_received_cb), NULL);
   update_empty (self);
 }
 
@@ -763,6 +941,9 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   if (self->conversation != NULL)
     g_signal_handlers_disconnect_by_data (self->conversation, self);
   g_clear_object (&self->conversation);
+  if (self->timeline != NULL)
+    g_signal_handlers_disconnect_by_data (self->timeline, self);
+  g_clear_object (&self->timeline);
   g_clear_object (&self->window);
   g_clear_object (&self->anchor);
   g_clear_handle_id (&self->shift_id, g_source_remove);
@@ -787,8 +968,12 @@ pinhole_conversation_view_set_contact (PinholeConversationView *self,
   hello = g_strdup_printf (_("Say hello to %s"), user);
   hdy_status_page_set_description (self->empty_page, hello);
   self->window = pinhole_message_window_new (G_LIST_MODEL (self->conversation), WINDOW_ROWS);
-  pinhole_message_list_bind (self->messages_box, G_LIST_MODEL (self->window), user);
+  self->timeline = pinhole_timeline_new (self->window, pinhole_client_get_transfers (client),
+                                         user);
+  pinhole_message_list_bind (self->messages_box, G_LIST_MODEL (self->timeline), user);
   pinhole_message_window_show_latest (self->window, OPEN_ROWS);
+  g_signal_connect_object (self->timeline, "items-changed", G_CALLBACK (update_empty), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "items-changed", G_CALLBACK (messages_changed_cb),
                            self, G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_object (self->conversation, "notify::has-older", G_CALLBACK (update_loading),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-conversation-view.h: the chat with one contact: the header bar with the live path
- * indicator, banners (offline, key changed), the messages and the entry. */
+ * indicator, banners (offline, key changed), the messages with transfer cards among them, and
+ * the entry with Send Files…; a drop of files offers them. */
 #pragma once
 
 #include <handy.h>
@@ -19,6 +20,9 @@ void pinhole_conversation_view_set_contact   (PinholeConversationView *self,
                                               PinholeContact          *contact);
 void pinhole_conversation_view_set_show_back (PinholeConversationView *self,
                                               gboolean                 show);
+void pinhole_conversation_view_send_files    (PinholeConversationView *self,
+                                              const char *const       *paths);
+char **pinhole_conversation_view_uris_to_paths (char **uris);
 
 HdyHeaderBar *pinhole_conversation_view_get_header_bar (PinholeConversationView *self);
 PinholeOfflineBanner *pinhole_conversation_view_get_offline_banner (

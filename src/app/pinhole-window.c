@@ -2,7 +2,7 @@
  * pinhole-window.c: the main window. On first run it shows the sign-in view; once the profile
  * has an account, the contact list and the conversation, side by side or, below 720 px, one at
  * a time. It binds the views to the application's client, keeps its size in GSettings and
- * notifies of messages that arrive while it is not focused. */
+ * notifies of messages, file offers and finished files that arrive while it is not focused. */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-window.h"
@@ -13,6 +13,7 @@
 #include "pinhole-contact-list.h"
 #include "pinhole-conversation-view.h"
 #include "pinhole-sign-in-view.h"
+#include "pinhole-transfer-text.h"
 
 struct _PinholeWindow
 {
@@ -70,6 +71,16 @@ contact_activated_cb (PinholeWindow  *self,
   pinhole_window_open_conversation (self, pinhole_contact_get_user (contact));
 }
 
+/* files dropped on a contact in the sidebar: their conversation opens and shows the card */
+static void
+files_dropped_cb (PinholeWindow  *self,
+                  PinholeContact *contact,
+                  char          **paths)
+{
+  pinhole_window_open_conversation (self, pinhole_contact_get_user (contact));
+  pinhole_conversation_view_send_files (self->conversation_view, (const char *const *) paths);
+}
+
 static void
 back_cb (PinholeWindow *self)
 {
@@ -107,6 +118,76 @@ message_received_cb (PinholeClient *client,
   g_application_send_notification (G_APPLICATION (self->app), target, notification);
 }
 
+static void
+notify_transfer (PinholeWindow   *self,
+                 PinholeTransfer *transfer,
+                 const char      *title,
+                 const char      *body)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *target = NULL;
+  const char *from = pinhole_transfer_get_peer (transfer);
+
+  if (from == NULL || gtk_window_is_active (GTK_WINDOW (self)) ||
+      !g_settings_get_boolean (pinhole_application_get_settings (self->app), "notifications"))
+    return;
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, body);
+  g_notification_set_default_action_and_target (notification, "app.open-conversation", "s",
+                                                from);
+  target = g_strconcat ("transfer-", pinhole_transfer_get_id (transfer), NULL);
+  g_application_send_notification (G_APPLICATION (self->app), target, notification);
+}
+
+/* an incoming transfer is over: a notification when its files arrived */
+static void
+transfer_state_cb (PinholeTransfer *transfer,
+                   GParamSpec      *pspec,
+                   PinholeWindow   *self)
+{
+  g_autofree char *what = NULL;
+  g_autofree char *title = NULL;
+
+  if (pinhole_transfer_get_state (transfer) != PINHOLE_TRANSFER_STATE_DONE)
+    return;
+  what = pinhole_transfer_text_title (pinhole_transfer_get_manifest (transfer));
+  /* Translators: a notification's title; %s is the contact's user name */
+  title = g_strdup_printf (_("Files from %s arrived"), pinhole_transfer_get_peer (transfer));
+  notify_transfer (self, transfer, title, what);
+}
+
+/* a transfer comes into the client's list: an offer to us notifies */
+static void
+transfers_changed_cb (PinholeWindow *self,
+                      guint          position,
+                      guint          removed,
+                      guint          added,
+                      GListModel    *transfers)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (transfers, i);
+      g_autofree char *what = NULL;
+      g_autofree char *size = NULL;
+      g_autofree char *title = NULL;
+      g_autofree char *body = NULL;
+
+      if (pinhole_transfer_get_direction (t) != PINHOLE_TRANSFER_DIRECTION_INCOMING ||
+          pinhole_transfer_is_over (t))
+        continue;
+      g_signal_connect_object (t, "notify::state", G_CALLBACK (transfer_state_cb), self, 0);
+      if (pinhole_transfer_get_state (t) != PINHOLE_TRANSFER_STATE_OFFERED)
+        continue;
+      what = pinhole_transfer_text_title (pinhole_transfer_get_manifest (t));
+      size = pinhole_transfer_text_size (pinhole_transfer_get_manifest (t));
+      /* Translators: a notification's title; %s is the contact's user name */
+      title = g_strdup_printf (_("%s wants to send you files"), pinhole_transfer_get_peer (t));
+      /* Translators: a notification's text: what is offered and its size, "beach.jpg, 2.5 MB" */
+      body = g_strdup_printf (_("%s, %s"), what, size);
+      notify_transfer (self, t, title, body);
+    }
+}
+
 /* the views bind to the client once the profile has an account */
 static void
 show_chats (PinholeWindow *self)
@@ -120,6 +201,8 @@ show_chats (PinholeWindow *self)
     pinhole_conversation_view_get_offline_banner (self->conversation_view), reconnector);
   g_signal_connect_object (client (self), "message-received", G_CALLBACK (message_received_cb),
                            self, 0);
+  g_signal_connect_object (pinhole_client_get_transfers (client (self)), "items-changed",
+                           G_CALLBACK (transfers_changed_cb), self, G_CONNECT_SWAPPED);
   gtk_stack_set_visible_child_name (self->main_stack, "chats");
 }
 
@@ -217,6 +300,7 @@ pinhole_window_class_init (PinholeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, conversation_view);
   gtk_widget_class_bind_template_child (widget_class, PinholeWindow, empty_header);
   gtk_widget_class_bind_template_callback (widget_class, contact_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, files_dropped_cb);
   gtk_widget_class_bind_template_callback (widget_class, back_cb);
   gtk_widget_class_bind_template_callback (widget_class, folded_cb);
 }

@@ -50,6 +50,7 @@ struct _PinholeTransfer
   guint64                   bytes_done;
   guint64                   bytes_total;
   guint64                   bytes_sent;     /* outgoing: DATA payload put on the session */
+  gint64                    created;        /* seconds since the epoch, when made in this run */
   gdouble                   rate;
   gint64                    rate_time;
   guint64                   rate_bytes;
@@ -227,6 +228,7 @@ transfer_new (const char               *id,
   self->direction = direction;
   self->state = state;
   self->bytes_total = pinhole_manifest_get_total_bytes (manifest);
+  self->created = g_get_real_time () / G_USEC_PER_SEC;
   return self;
 }
 
@@ -1298,6 +1300,47 @@ pinhole_transfer_get_error (PinholeTransfer *self)
 {
   g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
   return self->error;
+}
+
+/* Returns: when this object was made, in seconds since the epoch: the offer's time in this
+ * run (a transfer the profile brought back after a restart has the time it came back) */
+gint64
+pinhole_transfer_get_created (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), 0);
+  return self->created;
+}
+
+/**
+ * pinhole_transfer_dup_local_path:
+ * @entry: an index into the manifest
+ * Where entry @entry is on this device: for an outgoing transfer the file or folder offered,
+ * for an incoming one the name it took in the chosen folder once verified (maybe "a (1).txt").
+ * Returns: (transfer full) (nullable): an absolute path, or %NULL when there is none (yet)
+ */
+char *
+pinhole_transfer_dup_local_path (PinholeTransfer *self,
+                                 guint            entry)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
+
+  if (entry >= pinhole_manifest_get_n_entries (self->manifest))
+    return NULL;
+  if (self->direction == PINHOLE_TRANSFER_DIRECTION_OUTGOING)
+    /* a folder's source is "" (pinhole_manifest_build_finish()) */
+    return self->sources != NULL && entry < self->sources->len &&
+           *(const char *) self->sources->pdata[entry] != '\0'
+             ? g_strdup (self->sources->pdata[entry]) : NULL;
+  for (guint i = 0; self->accepted != NULL && self->writers != NULL && i < self->accepted->len &&
+                    i < self->writers->len; i++)
+    if (g_array_index (self->accepted, guint32, i) == entry)
+      {
+        const char *name = pinhole_file_writer_get_final_path (self->writers->pdata[i]);
+
+        return name != NULL && self->folder != NULL
+                 ? g_build_filename (self->folder, name, NULL) : NULL;
+      }
+  return NULL;
 }
 
 /* Returns: (nullable): the kind of path the transfer's session is on ("relay", "lan" …) */

@@ -55,6 +55,9 @@ gboolean                  pinhole_transfer_is_over         (PinholeTransfer *sel
 const char               *pinhole_transfer_get_peer        (PinholeTransfer *self);
 const char               *pinhole_transfer_get_peer_device (PinholeTransfer *self);
 const char               *pinhole_transfer_get_folder      (PinholeTransfer *self);
+gint64                    pinhole_transfer_get_created     (PinholeTransfer *self);
+char                     *pinhole_transfer_dup_local_path  (PinholeTransfer *self,
+                                                            guint            entry);
 GArray                   *pinhole_transfer_get_accepted    (PinholeTransfer *self);
 
 gboolean                  pinhole_transfer_accept          (PinholeTransfer *self,

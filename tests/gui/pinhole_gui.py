@@ -15,6 +15,15 @@ import time
 import traceback
 
 DISPLAYS = range(90, 100)        # other test rigs on these machines use :77-:88
+
+
+def displays():
+    """PINHOLE_TEST_DISPLAYS=71-79 picks other numbers, for machines that share :90-:99"""
+    spec = os.environ.get('PINHOLE_TEST_DISPLAYS', '')
+    if '-' in spec:
+        first, last = spec.split('-', 1)
+        return range(int(first), int(last) + 1)
+    return DISPLAYS
 SCREEN = '1900x800x24'           # two 900 px windows side by side: no window manager to place them
 POLL = 0.1
 
@@ -193,7 +202,7 @@ class Rig:
 
     def start_display(self):
         xvfb = need('Xvfb')
-        for n in DISPLAYS:
+        for n in displays():
             if os.path.exists(f'/tmp/.X{n}-lock'):
                 continue
             proc = self.spawn(f'xvfb-{n}', [xvfb, f':{n}', '-screen', '0', SCREEN, '-nolisten',
@@ -209,7 +218,7 @@ class Rig:
                 self.env['DISPLAY'] = self.app_env['DISPLAY'] = self.display
                 return
             self.procs.remove(proc)
-        raise Failure('no free X display among :90-:99')
+        raise Failure(f'no free X display among {list(displays())}')
 
     def start_buses(self):
         daemon = need('dbus-daemon')
@@ -285,6 +294,23 @@ class Rig:
                     return o
             return None
         return wait_until(seen, timeout, f'{proc.name} prints {event} {fields}')
+
+    def downloads_env(self, name, downloads):
+        """the environment for an app whose XDG Downloads folder is @downloads: an
+        XDG_CONFIG_HOME of its own, with GTK's settings and a user-dirs.dirs"""
+        conf = os.path.join(self.tmp, f'config-{name}')
+        shutil.copytree(os.path.join(self.env['XDG_CONFIG_HOME'], 'gtk-3.0'),
+                        os.path.join(conf, 'gtk-3.0'))
+        with open(os.path.join(conf, 'user-dirs.dirs'), 'w') as f:
+            f.write(f'XDG_DOWNLOAD_DIR="{downloads}"\n')
+        return {'XDG_CONFIG_HOME': conf}
+
+    def mutual_contacts(self, a, b):
+        """accounts @a and @b, each the other's contact"""
+        self.cli(a, 'register', a)
+        self.cli(b, 'register', b)
+        self.cli(a, 'add', b)
+        self.cli(b, 'accept', a)
 
     def app(self, profile, extra_env=None, args=()):
         exe = program('PINHOLE_APP_PROGRAM')
