@@ -65,6 +65,8 @@ struct _PinholeClient
 };
 
 /* pinhole-client.c */
+void        _pinhole_client_handle_text (PinholeClient *self,
+                                         GBytes        *message);
 void        _pinhole_client_send_stanza (PinholeClient *self,
                                          JsonObject    *stanza);
 void        _pinhole_client_close_channel (PinholeClient *self,

@@ -173,9 +173,11 @@ _pinhole_client_close_channel (PinholeClient *self,
 
 /* ---- pushes ---- */
 
-static void
-handle_text (PinholeClient *self,
-             GBytes        *message)
+/* a text message from the server: a reply or a push (tests/fuzz/fuzz-client-push.c feeds it
+ * whatever a hostile server could send) */
+void
+_pinhole_client_handle_text (PinholeClient *self,
+                             GBytes        *message)
 {
   g_autoptr(GError) error = NULL;
   gsize len;
@@ -221,7 +223,7 @@ ws_message_cb (SoupWebsocketConnection *ws,
   g_autoptr(PinholeClient) hold = g_object_ref (self);
 
   if (type == SOUP_WEBSOCKET_DATA_TEXT)
-    handle_text (self, message);
+    _pinhole_client_handle_text (self, message);
   else
     pinhole_relay_channels_deliver (self->relays, message);
 }
