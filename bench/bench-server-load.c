@@ -116,8 +116,10 @@ populate (Bench      *b,
   if (sqlite3_open (path, &db) != SQLITE_OK || !exec_sql (db, "BEGIN") ||
       sqlite3_prepare_v2 (db, "INSERT INTO accounts (user, password_hash, created) "
                           "VALUES (?, 'not-a-password-hash', 0)", -1, &account, NULL) ||
-      sqlite3_prepare_v2 (db, "INSERT INTO devices (user, device, key, token_hash) "
-                          "VALUES (?, 'bench', ?, ?)", -1, &device, NULL) ||
+      sqlite3_prepare_v2 (db, "INSERT INTO devices (user, device, key, token_hash, "
+                          "token_issued) VALUES (?, 'bench', ?, ?, "
+                          "CAST (strftime ('%s', 'now') AS INTEGER) * 1000000)", -1, &device,
+                          NULL) ||
       sqlite3_prepare_v2 (db, "INSERT INTO relations (owner, contact, relation) "
                           "VALUES (?, ?, 3)", -1, &relation, NULL))
     {

@@ -10,6 +10,7 @@
 #include "pinhole-error.h"
 #include "pinhole-identity.h"
 #include "pinhole-login-proof.h"
+#include "pinhole-server-token.h"
 #include "pinhole-stanza.h"
 
 #include <sodium.h>
@@ -354,15 +355,16 @@ _pinhole_server_handle_login (PinholeServerConnection *c,
   if (json_object_has_member (stanza, "token"))
     {
       /* a device logging in again with the token it was given: cheap, no Argon2id */
-      g_autoptr(GBytes) stored_key = NULL;
-      g_autoptr(GBytes) stored_hash = NULL;
+      g_auto(PinholeStoreToken) stored = { 0 };
       g_autoptr(GBytes) token_hash = NULL;
+      g_autoptr(GBytes) fresh = NULL;
+      gint64 now = g_get_real_time ();
+      PinholeServerLimits *limits = &c->server->limits;
 
       token = pinhole_stanza_require_base64 (stanza, "token", TOKEN_BYTES, TOKEN_BYTES, &error);
       if (token == NULL)
         goto fail;
-      if (!pinhole_store_get_device (c->server->store, r->user, r->device, &stored_key,
-                                     &stored_hash, &error))
+      if (!pinhole_store_get_token (c->server->store, r->user, r->device, &stored, &error))
         {
           if (g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND))
             {
@@ -373,17 +375,35 @@ _pinhole_server_handle_login (PinholeServerConnection *c,
           goto fail;
         }
       token_hash = hash_token (token);
-      if (g_bytes_get_size (stored_hash) != g_bytes_get_size (token_hash) ||
-          sodium_memcmp (g_bytes_get_data (stored_hash, NULL),
-                         g_bytes_get_data (token_hash, NULL),
-                         g_bytes_get_size (token_hash)) != 0 ||
-          !g_bytes_equal (stored_key, r->device_key))
+      switch (pinhole_token_check (&stored, r->device_key, token_hash, now,
+                                   (gint64) limits->token_days * 86400 * G_USEC_PER_SEC,
+                                   (gint64) limits->token_rotate_s * G_USEC_PER_SEC))
         {
+        case PINHOLE_TOKEN_REFUSED:
           g_set_error_literal (&error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
                                "login token not valid; log in with the password");
           goto fail;
+        case PINHOLE_TOKEN_EXPIRED:
+          g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_AUTH,
+                       "login token expired (after %u days); log in with the password",
+                       limits->token_days);
+          goto fail;
+        case PINHOLE_TOKEN_ROTATE:
+          {
+            g_autoptr(GBytes) fresh_hash = NULL;
+
+            fresh = new_token ();
+            fresh_hash = hash_token (fresh);
+            if (!pinhole_store_rotate_token (c->server->store, r->user, r->device, fresh_hash,
+                                             now + PINHOLE_TOKEN_OVERLAP_US, &error))
+              goto fail;
+          }
+          break;
+        case PINHOLE_TOKEN_VALID:
+        default:
+          break;
         }
-      _pinhole_server_login_complete (c, id, r->user, r->device, NULL, r->announce);
+      _pinhole_server_login_complete (c, id, r->user, r->device, fresh, r->announce);
       auth_request_free (r);
       return;
     }

@@ -132,6 +132,7 @@ main (int   argc,
   gint handshake_timeout = 0;
   gint max_devices = 0;
   gint max_registrations = 0;
+  gint token_days = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -162,6 +163,9 @@ main (int   argc,
     { "max-registrations", 0, 0, G_OPTION_ARG_INT, &max_registrations,
       "accounts one address may create within an hour before each further one waits "
       "(default 20; raise it behind a reverse proxy)", "N" },
+    { "token-days", 0, 0, G_OPTION_ARG_INT, &token_days,
+      "days a device's login token lasts unless it logs in (it gets a new one daily; "
+      "default 90)", "N" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -228,6 +232,8 @@ main (int   argc,
     limits.max_devices = (guint) max_devices;
   if (max_registrations > 0)
     limits.max_registrations = (guint) max_registrations;
+  if (token_days > 0)
+    limits.token_days = (guint) token_days;
   limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))

@@ -27,6 +27,8 @@ pinhole_server_limits_init_default (PinholeServerLimits *limits)
   limits->handshake_timeout_s = 10;
   limits->max_devices = 16;
   limits->max_registrations = 20;
+  limits->token_days = 90;
+  limits->token_rotate_s = 24 * 3600;
 }
 
 /* ---- connections ---- */

@@ -21,6 +21,8 @@ typedef struct
   guint handshake_timeout_s;     /* to upgrade to WebSocket, and then to log in */
   guint max_devices;             /* devices of one account */
   guint max_registrations;       /* accounts one address creates in an hour without waiting */
+  guint token_days;              /* a login token not replaced by then no longer logs in */
+  guint token_rotate_s;          /* a token older than this is replaced at its next log-in */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())

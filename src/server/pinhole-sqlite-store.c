@@ -28,15 +28,19 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PinholeSqliteStore, pinhole_sqlite_store, G_TYPE_
                                G_IMPLEMENT_INTERFACE (PINHOLE_TYPE_STORE,
                                                       pinhole_sqlite_store_iface_init))
 
-static const char schema[] =
+static const char pragmas[] =
   "PRAGMA journal_mode=WAL;"
   "PRAGMA synchronous=FULL;"
-  "PRAGMA foreign_keys=ON;"
+  "PRAGMA foreign_keys=ON;";
+
+/* a new database: version 2 */
+static const char schema[] =
   "CREATE TABLE IF NOT EXISTS accounts ("
   "  user TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL);"
   "CREATE TABLE IF NOT EXISTS devices ("
   "  user TEXT NOT NULL REFERENCES accounts(user) ON DELETE CASCADE, device TEXT NOT NULL,"
-  "  key BLOB NOT NULL, token_hash BLOB NOT NULL, PRIMARY KEY (user, device));"
+  "  key BLOB NOT NULL, token_hash BLOB NOT NULL, token_issued INTEGER NOT NULL DEFAULT 0,"
+  "  prev_token_hash BLOB, prev_until INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user, device));"
   "CREATE TABLE IF NOT EXISTS relations ("
   "  owner TEXT NOT NULL, contact TEXT NOT NULL, relation INTEGER NOT NULL,"
   "  PRIMARY KEY (owner, contact));"
@@ -44,7 +48,18 @@ static const char schema[] =
   "  seq INTEGER PRIMARY KEY AUTOINCREMENT, to_user TEXT NOT NULL, to_device TEXT NOT NULL,"
   "  id TEXT NOT NULL, from_user TEXT NOT NULL, from_device TEXT NOT NULL,"
   "  sealed BLOB NOT NULL, stored INTEGER NOT NULL, UNIQUE (to_user, to_device, id));"
-  "PRAGMA user_version=1;";
+  "PRAGMA user_version=2;";
+
+/* version 1 to 2: tokens expire and rotate, so each keeps when it was issued (tokens of
+ * version 1 count from the upgrade) */
+static const char migrate_1_to_2[] =
+  "BEGIN;"
+  "ALTER TABLE devices ADD COLUMN token_issued INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE devices ADD COLUMN prev_token_hash BLOB;"
+  "ALTER TABLE devices ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE devices SET token_issued = CAST (strftime ('%s', 'now') AS INTEGER) * 1000000;"
+  "PRAGMA user_version=2;"
+  "COMMIT;";
 
 static gboolean
 sql_failed (PinholeSqliteStore *self,
@@ -161,8 +176,10 @@ store_put_device (PinholeStore *store, const char *user, const char *device, GBy
 {
   PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
   g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "INSERT INTO devices (user, device, key, token_hash) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT (user, device) DO UPDATE SET token_hash = excluded.token_hash "
+    prepare (self, "INSERT INTO devices (user, device, key, token_hash, token_issued) "
+                   "VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT (user, device) DO UPDATE SET token_hash = excluded.token_hash, "
+                   "token_issued = excluded.token_issued, prev_token_hash = NULL, prev_until = 0 "
                    "WHERE key = excluded.key", error);
   int rc;
 
@@ -172,6 +189,7 @@ store_put_device (PinholeStore *store, const char *user, const char *device, GBy
   bind_text (stmt, 2, device);
   bind_bytes (stmt, 3, key);
   bind_bytes (stmt, 4, token_hash);
+  sqlite3_bind_int64 (stmt, 5, g_get_real_time ());
   rc = sqlite3_step (stmt);
   if (rc != SQLITE_DONE)
     return sql_failed (self, rc, error);
@@ -242,6 +260,66 @@ store_list_devices (PinholeStore *store, const char *user, GError **error)
       return NULL;
     }
   return g_steal_pointer (&devices);
+}
+
+static gboolean
+store_get_token (PinholeStore *store, const char *user, const char *device,
+                 PinholeStoreToken *out, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT key, token_hash, token_issued, prev_token_hash, prev_until "
+                   "FROM devices WHERE user = ? AND device = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, device);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown device %s of %s",
+                   device, user);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    return sql_failed (self, rc, error);
+  out->key = column_bytes (stmt, 0);
+  out->hash = column_bytes (stmt, 1);
+  out->issued = sqlite3_column_int64 (stmt, 2);
+  out->prev_hash = sqlite3_column_type (stmt, 3) == SQLITE_NULL ? NULL : column_bytes (stmt, 3);
+  out->prev_until = sqlite3_column_int64 (stmt, 4);
+  return TRUE;
+}
+
+static gboolean
+store_rotate_token (PinholeStore *store, const char *user, const char *device,
+                    GBytes *new_hash, gint64 prev_until, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "UPDATE devices SET prev_token_hash = token_hash, prev_until = ?, "
+                   "token_hash = ?, token_issued = ? WHERE user = ? AND device = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, prev_until);
+  bind_bytes (stmt, 2, new_hash);
+  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  bind_text (stmt, 4, user);
+  bind_text (stmt, 5, device);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_DONE)
+    return sql_failed (self, rc, error);
+  if (sqlite3_changes (self->db) == 0)
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown device %s of %s",
+                   device, user);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -567,6 +645,8 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
   iface->get_device = store_get_device;
   iface->list_devices = store_list_devices;
   iface->remove_device = store_remove_device;
+  iface->get_token = store_get_token;
+  iface->rotate_token = store_rotate_token;
   iface->get_relation = store_get_relation;
   iface->set_relation = store_set_relation;
   iface->list_contacts = store_list_contacts;
@@ -582,6 +662,41 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
  * @path: the database file, created with its folder when missing
  * Returns: (transfer full): the store
  */
+/* a new database gets the schema; an older one is brought to version 2 */
+static gboolean
+migrate (PinholeSqliteStore *self,
+         GError            **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, "PRAGMA user_version", error);
+  gint64 version;
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return sql_failed (self, sqlite3_errcode (self->db), error);
+  version = sqlite3_column_int64 (stmt, 0);
+  switch (version)
+    {
+    case 0:
+      return exec (self, schema, error);
+    case 1:
+      g_message ("upgrading the database to version 2 (login tokens that expire)");
+      if (!exec (self, migrate_1_to_2, error))
+        {
+          exec (self, "ROLLBACK", NULL);
+          return FALSE;
+        }
+      return TRUE;
+    case 2:
+      return TRUE;
+    default:
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "the database is of version %"
+                   G_GINT64_FORMAT ", newer than this server (2): run a newer pinhole-server",
+                   version);
+      return FALSE;
+    }
+}
+
 PinholeStore *
 pinhole_sqlite_store_open (const char *path,
                            GError    **error)
@@ -607,7 +722,7 @@ pinhole_sqlite_store_open (const char *path,
       return NULL;
     }
   sqlite3_busy_timeout (self->db, 5000);
-  if (!exec (self, schema, error))
+  if (!exec (self, pragmas, error) || !migrate (self, error))
     return NULL;
   return PINHOLE_STORE (g_steal_pointer (&self));
 }

@@ -87,6 +87,31 @@ pinhole_store_remove_device (PinholeStore *self, const char *user, const char *d
   return IFACE (self)->remove_device (self, user, device, error);
 }
 
+void
+pinhole_store_token_clear (PinholeStoreToken *token)
+{
+  g_clear_pointer (&token->key, g_bytes_unref);
+  g_clear_pointer (&token->hash, g_bytes_unref);
+  g_clear_pointer (&token->prev_hash, g_bytes_unref);
+  token->issued = token->prev_until = 0;
+}
+
+/* the device's token record; NOT_FOUND for an unknown device */
+gboolean
+pinhole_store_get_token (PinholeStore *self, const char *user, const char *device,
+                         PinholeStoreToken *out, GError **error)
+{
+  return IFACE (self)->get_token (self, user, device, out, error);
+}
+
+/* a new token (its hash) issued now; the one it replaces logs in until @prev_until */
+gboolean
+pinhole_store_rotate_token (PinholeStore *self, const char *user, const char *device,
+                            GBytes *new_hash, gint64 prev_until, GError **error)
+{
+  return IFACE (self)->rotate_token (self, user, device, new_hash, prev_until, error);
+}
+
 PinholeRelation
 pinhole_store_get_relation (PinholeStore *self, const char *owner, const char *contact,
                             GError **error)

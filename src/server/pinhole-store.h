@@ -28,6 +28,19 @@ typedef struct
   PinholeRelation relation;
 } PinholeStoreContact;
 
+/* a device's login token, as kept: hashes only */
+typedef struct
+{
+  GBytes *key;          /* the device's Ed25519 public key */
+  GBytes *hash;         /* of the current token */
+  gint64  issued;       /* real time µs the current token was issued */
+  GBytes *prev_hash;    /* (nullable) of the token before the last rotation */
+  gint64  prev_until;   /* real time µs until which that one still logs in */
+} PinholeStoreToken;
+
+void pinhole_store_token_clear (PinholeStoreToken *token);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PinholeStoreToken, pinhole_store_token_clear)
+
 typedef struct
 {
   char   *id;
@@ -60,6 +73,10 @@ struct _PinholeStoreInterface
   GPtrArray *(*list_devices)    (PinholeStore *self, const char *user, GError **error);
   gboolean (*remove_device)     (PinholeStore *self, const char *user, const char *device,
                                  GError **error);
+  gboolean (*get_token)         (PinholeStore *self, const char *user, const char *device,
+                                 PinholeStoreToken *out, GError **error);
+  gboolean (*rotate_token)      (PinholeStore *self, const char *user, const char *device,
+                                 GBytes *new_hash, gint64 prev_until, GError **error);
   PinholeRelation (*get_relation) (PinholeStore *self, const char *owner, const char *contact,
                                    GError **error);
   gboolean (*set_relation)      (PinholeStore *self, const char *a, const char *b,
@@ -92,6 +109,12 @@ GPtrArray *pinhole_store_list_devices      (PinholeStore *self, const char *user
                                             GError **error);
 gboolean   pinhole_store_remove_device     (PinholeStore *self, const char *user,
                                             const char *device, GError **error);
+gboolean   pinhole_store_get_token         (PinholeStore *self, const char *user,
+                                            const char *device, PinholeStoreToken *out,
+                                            GError **error);
+gboolean   pinhole_store_rotate_token      (PinholeStore *self, const char *user,
+                                            const char *device, GBytes *new_hash,
+                                            gint64 prev_until, GError **error);
 PinholeRelation pinhole_store_get_relation (PinholeStore *self, const char *owner,
                                             const char *contact, GError **error);
 gboolean   pinhole_store_set_relation      (PinholeStore *self, const char *a, const char *b,

@@ -762,6 +762,104 @@ test_device_key_proven (Fixture      *f,
              password);
 }
 
+/* runs @sql on the running server's database (WAL: the server keeps serving) */
+static void
+server_sql (Fixture    *f,
+            const char *sql)
+{
+  sqlite3 *db = NULL;
+  char *message = NULL;
+
+  g_assert_cmpint (sqlite3_open (f->server->db_path, &db), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_test_fail_printf ("%s: %s", sql, message);
+  sqlite3_free (message);
+  sqlite3_close (db);
+}
+
+/* @p's token log-in on a connection of its own; Returns: (transfer full): the answer */
+static JsonObject *
+token_login (Fixture    *f,
+             PhPeer     *p,
+             const char *token,
+             gint64      code)
+{
+  g_autoptr(PhPeer) probe = ph_peer_new (f->server->url, "probe");
+  g_autofree char *proof = NULL;
+
+  if (!ph_peer_connect (probe))
+    return NULL;
+  proof = ph_peer_proof_as (probe, p, p->user, p->device);
+  return ph_peer_call (probe, code, "\"type\":\"login\",\"announce\":false,\"user\":\"%s\","
+                       "\"device\":\"%s\",\"device_key\":\"%s\",\"proof\":\"%s\","
+                       "\"token\":\"%s\"", p->user, p->device, p->key64, proof, token);
+}
+
+/* a token over a day old is replaced at its next log-in; the replaced one logs in for an
+ * hour more (another process of the profile may have read it); a token older than its
+ * lifetime (90 days) no longer logs in, and says so */
+static void
+test_token_rotates (Fixture      *f,
+                    gconstpointer data)
+{
+  PhPeer *a = f->peers[ALICE];
+  g_autofree char *old = NULL;
+  g_autofree char *fresh = NULL;
+  g_autofree char *sql = NULL;
+  JsonObject *reply;
+
+  ph_return_if_failed ();
+  ph_peer_register (a);
+  ph_return_if_failed ();
+  old = g_strdup (a->token);
+
+  /* fresh: logs in, no new token */
+  reply = token_login (f, a, old, PH_RESULT);
+  g_assert_nonnull (reply);
+  g_assert_false (json_object_has_member (reply, "token"));
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* two days old: a new one comes with the result */
+  sql = g_strdup_printf ("UPDATE devices SET token_issued = token_issued - %" G_GINT64_FORMAT
+                         " WHERE user = '%s'", (gint64) 2 * 86400 * G_USEC_PER_SEC, a->user);
+  server_sql (f, sql);
+  reply = token_login (f, a, old, PH_RESULT);
+  g_assert_nonnull (reply);
+  fresh = g_strdup (json_object_get_string_member_with_default (reply, "token", NULL));
+  g_clear_pointer (&reply, json_object_unref);
+  g_assert_nonnull (fresh);
+  g_assert_cmpstr (fresh, !=, old);
+
+  /* both log in now; the old one does not rotate again */
+  reply = token_login (f, a, old, PH_RESULT);
+  g_assert_false (json_object_has_member (reply, "token"));
+  g_clear_pointer (&reply, json_object_unref);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = token_login (f, a, fresh, PH_RESULT);
+  g_assert_false (json_object_has_member (reply, "token"));
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* the overlap over: the old one is refused, the new one still logs in */
+  server_sql (f, "UPDATE devices SET prev_until = 0");
+  g_clear_pointer (&reply, json_object_unref);
+  reply = token_login (f, a, old, 401);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = token_login (f, a, fresh, PH_RESULT);
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* 100 days without a log-in: expired */
+  g_free (sql);
+  sql = g_strdup_printf ("UPDATE devices SET token_issued = token_issued - %" G_GINT64_FORMAT
+                         " WHERE user = '%s'", (gint64) 100 * 86400 * G_USEC_PER_SEC, a->user);
+  server_sql (f, sql);
+  reply = token_login (f, a, fresh, 401);
+  g_assert_nonnull (reply);
+  g_assert_nonnull (strstr (json_object_get_string_member_with_default (reply, "text", ""),
+                            "expired"));
+  g_clear_pointer (&reply, json_object_unref);
+}
+
 /* a token logs in the one device it was given to, with that device's key */
 static void
 test_token_checked (Fixture      *f,
@@ -838,6 +936,7 @@ main (int   argc,
   ADD ("/integration/authorization/password/checked", test_password_checked);
   ADD ("/integration/authorization/token/checked", test_token_checked);
   ADD ("/integration/authorization/device-key/proven", test_device_key_proven);
+  ADD ("/integration/authorization/token/rotates", test_token_rotates);
 #undef ADD
 
   return g_test_run ();

@@ -6,6 +6,7 @@
 #include "pinhole-test-util.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <string.h>
 
@@ -526,6 +527,99 @@ test_file_mode (Fixture      *f,
   umask (saved);
 }
 
+/* a token rotates: the new hash is the token, the old one is kept with its overlap, and a
+ * password log-in (put_device) starts afresh */
+static void
+test_tokens (Fixture      *f,
+             gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = make_bytes (1, 32);
+  g_autoptr(GBytes) t0 = make_bytes (2, 32);
+  g_autoptr(GBytes) t1 = make_bytes (3, 32);
+  g_autoptr(GBytes) t2 = make_bytes (4, 32);
+  gint64 before = g_get_real_time ();
+
+  g_assert_true (pinhole_store_create_account (f->store, "alice", "hash", &error));
+  g_assert_true (pinhole_store_put_device (f->store, "alice", "laptop", key, t0, &error));
+  {
+    g_auto(PinholeStoreToken) token = { 0 };
+
+    g_assert_true (pinhole_store_get_token (f->store, "alice", "laptop", &token, &error));
+    g_assert_true (g_bytes_equal (token.key, key));
+    g_assert_true (g_bytes_equal (token.hash, t0));
+    g_assert_cmpint (token.issued, >=, before);
+    g_assert_cmpint (token.issued, <=, g_get_real_time ());
+    g_assert_null (token.prev_hash);
+  }
+  g_assert_true (pinhole_store_rotate_token (f->store, "alice", "laptop", t1, 12345, &error));
+  {
+    g_auto(PinholeStoreToken) token = { 0 };
+
+    g_assert_true (pinhole_store_get_token (f->store, "alice", "laptop", &token, &error));
+    g_assert_true (g_bytes_equal (token.hash, t1));
+    g_assert_nonnull (token.prev_hash);
+    g_assert_true (g_bytes_equal (token.prev_hash, t0));
+    g_assert_cmpint (token.prev_until, ==, 12345);
+  }
+  g_assert_true (pinhole_store_put_device (f->store, "alice", "laptop", key, t2, &error));
+  {
+    g_auto(PinholeStoreToken) token = { 0 };
+
+    g_assert_true (pinhole_store_get_token (f->store, "alice", "laptop", &token, &error));
+    g_assert_true (g_bytes_equal (token.hash, t2));
+    g_assert_null (token.prev_hash);
+  }
+  g_assert_false (pinhole_store_rotate_token (f->store, "alice", "phone", t1, 0, &error));
+  g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+}
+
+/* a database of version 1 (before tokens expired) opens as version 2, its accounts and
+ * devices kept, each token counted from the upgrade */
+static void
+test_migrate_1 (Fixture      *f,
+                gconstpointer data)
+{
+  static const char v1[] =
+    "CREATE TABLE accounts (user TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE devices (user TEXT NOT NULL REFERENCES accounts(user) ON DELETE CASCADE,"
+    "  device TEXT NOT NULL, key BLOB NOT NULL, token_hash BLOB NOT NULL,"
+    "  PRIMARY KEY (user, device));"
+    "CREATE TABLE relations (owner TEXT NOT NULL, contact TEXT NOT NULL,"
+    "  relation INTEGER NOT NULL, PRIMARY KEY (owner, contact));"
+    "CREATE TABLE offline (seq INTEGER PRIMARY KEY AUTOINCREMENT, to_user TEXT NOT NULL,"
+    "  to_device TEXT NOT NULL, id TEXT NOT NULL, from_user TEXT NOT NULL,"
+    "  from_device TEXT NOT NULL, sealed BLOB NOT NULL, stored INTEGER NOT NULL,"
+    "  UNIQUE (to_user, to_device, id));"
+    "INSERT INTO accounts VALUES ('alice', 'hash', 0);"
+    "INSERT INTO devices VALUES ('alice', 'laptop', x'01', x'02');"
+    "PRAGMA user_version=1;";
+  g_autofree char *old = g_build_filename (f->dir, "v1.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStore) store = NULL;
+  g_auto(PinholeStoreToken) token = { 0 };
+  g_autofree char *hash = NULL;
+  sqlite3 *db = NULL;
+  gint64 before = g_get_real_time () - G_USEC_PER_SEC;
+
+  g_assert_cmpint (sqlite3_open (old, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, v1, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = open_store (old);
+  hash = pinhole_store_dup_password_hash (store, "alice", &error);
+  g_assert_cmpstr (hash, ==, "hash");
+  g_assert_true (pinhole_store_get_token (store, "alice", "laptop", &token, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (token.issued, >=, before);
+  g_assert_null (token.prev_hash);
+  g_clear_object (&store);
+  /* and again: nothing to do the second time */
+  store = open_store (old);
+  g_assert_true (pinhole_store_get_token (store, "alice", "laptop", &token, &error));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -540,6 +634,8 @@ main (int argc, char **argv)
   ADD ("/server/store/reopen", test_reopen);
   ADD ("/server/store/open-fails", test_open_fails);
   ADD ("/server/store/file-mode", test_file_mode);
+  ADD ("/server/store/tokens", test_tokens);
+  ADD ("/server/store/migrate-1", test_migrate_1);
 #undef ADD
   return g_test_run ();
 }
