@@ -130,6 +130,7 @@ main (int   argc,
   gint max_offline_per_sender = 0;
   gint offline_days = 0;
   gint handshake_timeout = 0;
+  gint stall_timeout = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -155,6 +156,9 @@ main (int   argc,
       "proxy, whose address every client has)", "N" },
     { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
       "seconds a connection has to open its WebSocket, and then to log in (default 10)", "S" },
+    { "stall-timeout", 0, 0, G_OPTION_ARG_INT, &stall_timeout,
+      "seconds a client with more than 256 KiB waiting for it may take nothing before it is "
+      "closed (default 10)", "S" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -217,6 +221,8 @@ main (int   argc,
     limits.offline_days = (guint) offline_days;
   if (handshake_timeout > 0)
     limits.handshake_timeout_s = (guint) handshake_timeout;
+  if (stall_timeout > 0)
+    limits.stall_timeout_s = (guint) stall_timeout;
   limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))

@@ -19,6 +19,12 @@ typedef struct
   guint max_connections;         /* open at once, upgraded to WebSocket or not */
   guint max_per_address;         /* open at once from one source address */
   guint handshake_timeout_s;     /* to upgrade to WebSocket, and then to log in */
+  guint relay_window_bytes;      /* queued for a connection: relay frames to it are dropped */
+  guint max_queued_bytes;        /* queued at once: the connection is closed */
+  guint stall_timeout_s;         /* queued over the relay window with nothing taken: closed */
+  guint relay_frames_per_second; /* sustained relay frames per connection; more are dropped */
+  guint relay_frame_burst;
+  guint max_rate_strikes;        /* requests or frames over the rate before it is closed */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())
