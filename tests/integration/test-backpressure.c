@@ -214,9 +214,12 @@ raw_wait_closed (Raw  *r,
   return 0;
 }
 
-/* a WebSocket to the server at @port, upgraded; Returns: (transfer full) */
+/* a WebSocket to the server at @port, upgraded, asking with @extra headers (each ending in
+ * CRLF); @response: (out) (optional): the server's answer head; Returns: (transfer full) */
 static Raw *
-raw_connect (guint16 port)
+raw_connect_full (guint16     port,
+                  const char *extra,
+                  char      **response)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GInetAddress) ip = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -225,7 +228,8 @@ raw_connect (guint16 port)
   g_autofree char *request = g_strdup_printf (
     "GET /pinhole HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\n"
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: pinhole-1\r\n\r\n", port);
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: pinhole-1\r\n%s\r\n", port,
+    extra);
   gint64 deadline = g_get_monotonic_time () + PH_EVENT_MS * 1000;
   const char *end;
 
@@ -244,8 +248,16 @@ raw_connect (guint16 port)
       g_assert_true (raw_read_more (r, 100));
     }
   g_assert_true (g_str_has_prefix ((const char *) r->in->data, "HTTP/1.1 101"));
+  if (response != NULL)
+    *response = g_strndup ((const char *) r->in->data, end + 4 - (const char *) r->in->data);
   g_byte_array_remove_range (r->in, 0, end + 4 - (const char *) r->in->data);
   return g_steal_pointer (&r);
+}
+
+static Raw *
+raw_connect (guint16 port)
+{
+  return raw_connect_full (port, "", NULL);
 }
 
 /* sends a request (the members of @fields and an id) and reads until its answer;
@@ -525,6 +537,44 @@ test_binary_fragments (Fixture      *f,
   expect_logged (f, "as alice (", "a binary message of more than 65540 bytes");
 }
 
+/* tiny binary frames as fast as the socket takes them, logged in, on a channel that is not
+ * open: dropped over the relay frame rate, and the connection closed for going on */
+static void
+test_frame_flood (Fixture      *f,
+                  gconstpointer data)
+{
+  g_autoptr(PhPeer) alice = ph_peer_new (f->server->url, "alice");
+  g_autoptr(Raw) r = NULL;
+  const guint8 frame[] = { 0, 0, 0, 7, 'h', 'i' };
+  gint64 end;
+  guint sent = 0;
+
+  g_assert_true (ph_peer_register (alice));
+  ph_peer_close (alice);
+  r = raw_login (f->server, alice);
+  end = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+  while (sent < 200000 && g_get_monotonic_time () < end &&
+         raw_send_frame (r, 0x2, TRUE, frame, sizeof frame))
+    sent++;
+  g_test_message ("sent %u frames", sent);
+  g_assert_cmpuint (raw_wait_closed (r, PH_EVENT_MS), ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  expect_logged (f, "as alice (", "too many requests");
+}
+
+/* permessage-deflate is refused: libsoup would inflate a frame past every limit */
+static void
+test_no_deflate (Fixture      *f,
+                 gconstpointer data)
+{
+  g_autofree char *response = NULL;
+  g_autoptr(Raw) r = raw_connect_full (f->server->port,
+                                       "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+                                       &response);
+
+  g_assert_nonnull (r);
+  g_assert_null (strstr (response, "permessage-deflate"));
+}
+
 /* a WebSocket request with a body would put frames where the server does not look for them:
  * refused before it upgrades */
 static void
@@ -566,6 +616,10 @@ main (int   argc,
               test_endless_fragments, fixture_teardown);
   g_test_add ("/integration/backpressure/binary-fragments", Fixture, NULL, fixture_setup,
               test_binary_fragments, fixture_teardown);
+  g_test_add ("/integration/backpressure/frame-flood", Fixture, NULL, fixture_setup,
+              test_frame_flood, fixture_teardown);
+  g_test_add ("/integration/backpressure/no-deflate", Fixture, NULL, fixture_setup,
+              test_no_deflate, fixture_teardown);
   g_test_add ("/integration/backpressure/request-with-body", Fixture, NULL, fixture_setup,
               test_request_with_body, fixture_teardown);
   return g_test_run ();
