@@ -582,14 +582,16 @@ pinhole_ws_stream_init (PinholeWsStream *self)
 /**
  * pinhole_ws_stream_new:
  * @base: the connection (TCP or TLS), pollable both ways
+ * @http_head: the input starts with an HTTP request head (a server's side); a client reads
+ *   the server's answer from @base itself and gives the stream only the frames after it
  * @max_text: bytes of a whole text message, fragments together
  * @max_binary: bytes of a whole binary message
  *
- * A server's stream: it starts with the client's HTTP request head (pinhole-ws-limit.c).
  * Returns: (transfer full): a stream to hand to libsoup instead of @base
  */
 PinholeWsStream *
 pinhole_ws_stream_new (GIOStream *base,
+                       gboolean   http_head,
                        guint64    max_text,
                        guint64    max_binary)
 {
@@ -600,7 +602,7 @@ pinhole_ws_stream_new (GIOStream *base,
                         NULL);
   self = g_object_new (PINHOLE_TYPE_WS_STREAM, NULL);
   self->base = g_object_ref (base);
-  pinhole_ws_limit_init (&self->limit, TRUE, max_text, max_binary);
+  pinhole_ws_limit_init (&self->limit, http_head, max_text, max_binary);
   self->input = g_object_new (PINHOLE_TYPE_WS_INPUT, NULL);
   self->input->owner = self;
   self->input->base = g_io_stream_get_input_stream (base);

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PinholeWsStream, pinhole_ws_stream, PINHOLE, WS_STREAM, GIOStream)
 
 PinholeWsStream *pinhole_ws_stream_new            (GIOStream       *base,
+                                                   gboolean         http_head,
                                                    guint64          max_text,
                                                    guint64          max_binary);
 void             pinhole_ws_stream_stop_input     (PinholeWsStream *self);

@@ -775,9 +775,9 @@ incoming_cb (PinholeAcceptor   *acceptor,
         }
       stream = tls;
     }
-  /* the largest whole message each way: a stanza, or a relay frame and its header */
-  guarded = pinhole_ws_stream_new (stream, PINHOLE_STANZA_MAX_BYTES,
-                                   PINHOLE_RELAY_HEADER_BYTES + PINHOLE_RELAY_MAX_PAYLOAD);
+  /* whole messages bounded as libsoup bounds one frame (a stanza just over 64 KiB still gets
+   * its error 400), fragments included */
+  guarded = pinhole_ws_stream_new (stream, TRUE, PINHOLE_WS_MAX_MESSAGE, PINHOLE_WS_MAX_MESSAGE);
   g_signal_connect_object (guarded, "refused", G_CALLBACK (stream_refused_cb), self, 0);
   stream = G_IO_STREAM (guarded);
   h = g_new0 (Handshake, 1);
@@ -833,8 +833,7 @@ websocket_cb (SoupServer              *soup,
   c->tokens_at = g_get_monotonic_time ();
   c->frame_tokens = self->limits.relay_frame_burst;
   c->frame_tokens_at = c->tokens_at;
-  soup_websocket_connection_set_max_incoming_payload_size (
-    ws, MAX (PINHOLE_STANZA_MAX_BYTES, PINHOLE_RELAY_HEADER_BYTES + PINHOLE_RELAY_MAX_PAYLOAD));
+  soup_websocket_connection_set_max_incoming_payload_size (ws, PINHOLE_WS_MAX_MESSAGE);
   soup_websocket_connection_set_keepalive_interval (ws, 30);
   g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), c);
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), c);
