@@ -603,6 +603,167 @@ test_request_with_body (Fixture      *f,
   expect_logged (f, "before its WebSocket opened", "a WebSocket request with a body");
 }
 
+/* ---- a hostile server, for the client ---- */
+
+typedef struct
+{
+  GSocket *listener;
+  gboolean bad_accept;    /* answers with a Sec-WebSocket-Accept for another key */
+  guint    fragments;     /* sent before the client stopped taking them */
+  gboolean upgraded;
+} Hostile;
+
+static gpointer
+hostile_run (gpointer data)
+{
+  Hostile *h = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Raw) r = g_new0 (Raw, 1);
+  g_autofree guint8 *chunk = g_malloc (16 * 1024 + 4);
+  g_autoptr(GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  g_autofree char *keyed = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree char *answer = NULL;
+  const char *key, *end;
+  guint8 digest[20];
+  gsize digest_len = sizeof digest;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  r->in = g_byte_array_new ();
+  r->socket = g_socket_accept (h->listener, NULL, &error);
+  if (r->socket == NULL)
+    return NULL;
+  g_socket_set_blocking (r->socket, TRUE);
+  g_socket_set_timeout (r->socket, 2);
+  while (r->in->len == 0 ||
+         (end = g_strstr_len ((const char *) r->in->data, r->in->len, "\r\n\r\n")) == NULL)
+    if (g_get_monotonic_time () > deadline || !raw_read_more (r, 100))
+      return NULL;
+  g_byte_array_append (r->in, (const guint8 *) "", 1);
+  key = strstr ((const char *) r->in->data, "Sec-WebSocket-Key: ");
+  if (key == NULL)
+    return NULL;
+  key += strlen ("Sec-WebSocket-Key: ");
+  keyed = g_strdup_printf ("%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+                           (int) strcspn (key, "\r"), key);
+  g_checksum_update (sha1, (const guchar *) keyed, -1);
+  g_checksum_get_digest (sha1, digest, &digest_len);
+  if (h->bad_accept)
+    digest[0] ^= 1;
+  accept = g_base64_encode (digest, digest_len);
+  answer = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                            "Sec-WebSocket-Protocol: pinhole-1\r\n\r\n", accept);
+  if (!raw_write (r, (const guint8 *) answer, strlen (answer)))
+    return NULL;
+  h->upgraded = TRUE;
+  /* a text message that never ends, unmasked as a server's frames are */
+  if (!raw_write (r, (const guint8 *) "\x01\x02{\"", 4))
+    return NULL;
+  chunk[0] = 0x00;
+  chunk[1] = 126;
+  chunk[2] = 0x40;
+  chunk[3] = 0x00;
+  memset (chunk + 4, 'a', 16 * 1024);
+  while (h->fragments < 16384 && g_get_monotonic_time () < deadline &&
+         raw_write (r, chunk, 16 * 1024 + 4))
+    h->fragments++;
+  return NULL;
+}
+
+typedef struct
+{
+  PhProc  *cli;
+  guint64  rss_max;
+} CliWatch;
+
+static gboolean
+sample_cli_cb (gpointer data)
+{
+  CliWatch *w = data;
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", ph_proc_get_pid (w->cli));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (g_file_get_contents (path, &status, NULL, NULL) &&
+      (line = strstr (status, "VmRSS:")) != NULL)
+    w->rss_max = MAX (w->rss_max, g_ascii_strtoull (line + 6, NULL, 10));
+  return G_SOURCE_CONTINUE;
+}
+
+/* pinhole-cli registering with @h's server; Returns: (transfer full): the finished CLI */
+static PhProc *
+run_against (Hostile  *h,
+             guint64  *rss_max)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) ip = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (ip, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *profile = ph_make_tmp_dir ("pinhole-hostile-XXXXXX");
+  const char *args[] = { "register", "alice", NULL };
+  CliWatch w = { 0 };
+  GThread *thread;
+  guint sampler;
+
+  h->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                              G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (h->listener, any, TRUE, &error);
+  g_assert_no_error (error);
+  g_socket_listen (h->listener, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (h->listener, 10);
+  bound = g_socket_get_local_address (h->listener, &error);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/pinhole",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  thread = g_thread_new ("hostile", hostile_run, h);
+  w.cli = ph_cli_spawn (url, profile, "password-of-alice", FALSE, args);
+  g_assert_nonnull (w.cli);
+  sampler = g_timeout_add (20, sample_cli_cb, &w);
+  g_assert_true (ph_proc_wait (w.cli, PH_EVENT_MS * 2));
+  g_source_remove (sampler);
+  g_thread_join (thread);
+  g_clear_object (&h->listener);
+  ph_remove_tree (profile);
+  g_test_message ("pinhole-cli VmRSS at most %" G_GUINT64_FORMAT " KiB; it said: %s",
+                  w.rss_max, w.cli->err_text->str);
+  *rss_max = w.rss_max;
+  return w.cli;
+}
+
+/* pinhole-cli registering with a server that answers with endless fragments: it refuses the
+ * message once past 64 KiB + 4 and fails, saying so, with its memory bounded (before: 425 MB) */
+static void
+test_hostile_server (void)
+{
+  Hostile h = { 0 };
+  guint64 rss_max;
+  PhProc *cli = run_against (&h, &rss_max);
+
+  g_test_message ("the hostile server sent %u fragments of 16 KiB", h.fragments);
+  g_assert_true (h.upgraded);
+  g_assert_cmpint (cli->status, !=, 0);
+  g_assert_nonnull (strstr (cli->err_text->str,
+                            "the server sent a text message of more than 65540 bytes"));
+  g_assert_cmpuint (rss_max, <, RSS_BOUND_KIB);
+  ph_proc_free (cli);
+}
+
+/* an answer with the wrong Sec-WebSocket-Accept is no WebSocket (RFC 6455 §4.1) */
+static void
+test_hostile_bad_accept (void)
+{
+  Hostile h = { .bad_accept = TRUE };
+  guint64 rss_max;
+  PhProc *cli = run_against (&h, &rss_max);
+
+  g_assert_cmpint (cli->status, !=, 0);
+  g_assert_nonnull (strstr (cli->err_text->str, "is not an upgrade to pinhole-1"));
+  ph_proc_free (cli);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -622,5 +783,7 @@ main (int   argc,
               test_no_deflate, fixture_teardown);
   g_test_add ("/integration/backpressure/request-with-body", Fixture, NULL, fixture_setup,
               test_request_with_body, fixture_teardown);
+  g_test_add_func ("/integration/backpressure/hostile-server", test_hostile_server);
+  g_test_add_func ("/integration/backpressure/hostile-bad-accept", test_hostile_bad_accept);
   return g_test_run ();
 }
