@@ -9,6 +9,13 @@
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-peer.h"
+#include "pinhole-test-model.h"
+#include "pinhole-contact.h"
+#include "pinhole-conversation.h"
+#include "pinhole-device.h"
+#include "pinhole-session-private.h"
+
+#include <signal.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -764,10 +771,127 @@ test_hostile_bad_accept (void)
   ph_proc_free (cli);
 }
 
+/* ---- drops at the relay, and the session's retransmission ---- */
+
+static gboolean
+message_settled (gpointer data)
+{
+  PinholeMessageState state = pinhole_message_get_state (data);
+
+  return state == PINHOLE_MESSAGE_STATE_DELIVERED || state == PINHOLE_MESSAGE_STATE_FAILED;
+}
+
+/* bob (a pinhole-cli listen) stops reading (SIGSTOP) while a second device of alice's fills
+ * his queue past the relay window; alice's next message on their relay session is dropped
+ * at the server, and once bob reads again the session's retransmission delivers it, live,
+ * not sealed */
+static void
+test_dropped_then_retransmitted (PhModelFixture *f,
+                                 gconstpointer   data)
+{
+  g_autofree char *bob_dir = ph_model_profile_dir (f, "bob");
+  const char *listen_args[] = { "listen", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Raw) flood = NULL;
+  g_autoptr(JsonObject) opened = NULL;
+  g_autoptr(PinholeMessage) before = NULL;
+  g_autofree char *key = ph_peer_new_key ();
+  g_autofree char *fields = NULL;
+  g_autofree guint8 *frame = g_malloc0 (60 * 1024);
+  PhModelWait w = { NULL };
+  PinholeConversation *to_bob;
+  PinholeContact *contact;
+  g_autoptr(PinholeDevice) device = NULL;
+  PinholeSession *session;
+  PinholeMessage *after = NULL;
+  PhProc *bob;
+  GPid bob_pid;
+  guint64 retransmitted;
+  gint64 channel, start;
+  guint sent = 0;
+
+  ph_return_if_failed ();
+  bob = ph_cli_spawn (f->server->url, bob_dir, NULL, FALSE, listen_args);
+  g_assert_true (ph_proc_wait_count (bob, "online", 1, PH_EVENT_MS));
+  bob_pid = (GPid) g_ascii_strtoll (ph_proc_get_pid (bob), NULL, 10);
+  f->alice = ph_model_client_new (f, "alice", FALSE);
+  g_assert_true (pinhole_client_set_relay_only (f->alice, "bob", TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_model_wait_presence (f->alice, "bob", PINHOLE_PRESENCE_ONLINE));
+  to_bob = pinhole_client_get_conversation (f->alice, "bob");
+  before = ph_model_send_text (to_bob, "before the flood", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pinhole_message_get_state (before), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  contact = pinhole_client_lookup_contact (f->alice, "bob");
+  device = g_list_model_get_item (pinhole_contact_get_devices (contact), 0);
+  session = pinhole_device_get_session (device);
+  g_assert_nonnull (session);
+  g_assert_cmpint (pinhole_device_get_path_kind (device), ==, PINHOLE_PATH_KIND_RELAY);
+
+  /* a second device of alice's opens a channel to bob's */
+  flood = raw_connect (f->server->port);
+  fields = g_strdup_printf ("\"type\":\"login\",\"user\":\"alice\",\"device\":\"flood\","
+                            "\"device_key\":\"%s\",\"password\":\"password-of-alice\"", key);
+  g_clear_pointer (&opened, json_object_unref);
+  opened = raw_call (flood, fields);
+  g_assert_cmpstr (ph_json_get_string (opened, "type"), ==, "result");
+  g_free (fields);
+  fields = g_strdup_printf ("\"type\":\"relay-open\",\"user\":\"bob\",\"device\":\"%s\"",
+                            pinhole_device_get_name (device));
+  g_clear_pointer (&opened, json_object_unref);
+  opened = raw_call (flood, fields);
+  channel = json_object_get_int_member_with_default (opened, "channel", 0);
+  g_assert_cmpint (channel, >, 0);
+  frame[0] = channel >> 24;
+  frame[1] = channel >> 16;
+  frame[2] = channel >> 8;
+  frame[3] = channel;
+
+  /* bob stops reading; 3 s of 1000 frames a second fill his queue, and after 1.5 s alice
+   * sends, her client running meanwhile */
+  g_assert_cmpint (kill (bob_pid, SIGSTOP), ==, 0);
+  retransmitted = _pinhole_session_get_retransmissions (session);
+  start = g_get_monotonic_time ();
+  while (g_get_monotonic_time () < start + 3 * G_USEC_PER_SEC &&
+         raw_send_frame (flood, 0x2, TRUE, frame, 60 * 1024))
+    {
+      if (++sent % 50 != 0)
+        continue;
+      if (after == NULL && g_get_monotonic_time () > start + 3 * G_USEC_PER_SEC / 2)
+        {
+          pinhole_conversation_send_async (to_bob, "after the flood", NULL,
+                                           ph_model_store_result_cb, &w);
+          after = g_list_model_get_item (G_LIST_MODEL (to_bob),
+                                         g_list_model_get_n_items (G_LIST_MODEL (to_bob)) - 1);
+        }
+      while (g_get_monotonic_time () < start + sent * (G_USEC_PER_SEC / 1000))
+        ph_iterate_for (1);
+    }
+  g_assert_nonnull (after);
+  g_assert_cmpstr (pinhole_message_get_text (after), ==, "after the flood");
+  g_assert_cmpint (kill (bob_pid, SIGCONT), ==, 0);
+
+  /* delivered live, within the time after which it would have gone sealed */
+  g_assert_true (ph_iterate_until (message_settled, after, 12000));
+  g_assert_true (ph_iterate_until (ph_model_has_result, &w, PH_EVENT_MS));
+  g_test_message ("alice's session retransmitted %" G_GUINT64_FORMAT " frames",
+                  _pinhole_session_get_retransmissions (session) - retransmitted);
+  g_assert_cmpint (pinhole_message_get_state (after), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  g_assert_cmpuint (_pinhole_session_get_retransmissions (session), >, retransmitted);
+  g_assert_true (pinhole_device_get_session (device) == session);
+  g_object_unref (after);
+  g_clear_object (&w.result);
+  ph_proc_stop (bob);
+  ph_proc_free (bob);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  /* bob may stall for longer than the 3 s he is stopped */
+  static const char *stall_args[] = { "--stall-timeout", "60", NULL };
+
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/integration/backpressure/relay-reader", Fixture, NULL, fixture_setup,
               test_relay_reader, fixture_teardown);
@@ -783,6 +907,9 @@ main (int   argc,
               test_no_deflate, fixture_teardown);
   g_test_add ("/integration/backpressure/request-with-body", Fixture, NULL, fixture_setup,
               test_request_with_body, fixture_teardown);
+  g_test_add ("/integration/backpressure/dropped-then-retransmitted", PhModelFixture,
+              stall_args, ph_model_fixture_setup, test_dropped_then_retransmitted,
+              ph_model_fixture_teardown);
   g_test_add_func ("/integration/backpressure/hostile-server", test_hostile_server);
   g_test_add_func ("/integration/backpressure/hostile-bad-accept", test_hostile_bad_accept);
   return g_test_run ();
