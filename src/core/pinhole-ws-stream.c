@@ -59,6 +59,7 @@ struct _PinholeWsOutput
   GError          *error;         /* the socket's write error, given to the next writer */
 
   guint64          written;       /* bytes the socket took, in all */
+  gsize            max_pending;   /* 0: no bound */
 };
 
 enum
@@ -333,6 +334,20 @@ output_write_nonblocking (GPollableOutputStream *stream,
       g_clear_error (&write_error);
       done = n > 0 ? (gsize) n : 0;
       self->written += done;
+    }
+  /* past the bound the stream fails: libsoup then closes it, whatever it was writing (a pong
+   * to a ping flood is written without the owner's knowing) */
+  if (self->max_pending > 0 && count - done > self->max_pending - MIN (self->pending->len,
+                                                                      self->max_pending))
+    {
+      self->error = g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                                 "more than %" G_GSIZE_FORMAT " bytes wait for the peer",
+                                 self->max_pending);
+      g_debug ("%s; dropping them", self->error->message);
+      g_byte_array_set_size (self->pending, 0);
+      output_watch (self);
+      g_propagate_error (error, g_error_copy (self->error));
+      return -1;
     }
   /* the rest waits here, where it is counted, and never in libsoup's queue */
   g_byte_array_append (self->pending, (const guint8 *) buffer + done, count - done);
@@ -610,6 +625,15 @@ pinhole_ws_stream_new (GIOStream *base,
   self->output->owner = self;
   self->output->base = g_io_stream_get_output_stream (base);
   return self;
+}
+
+/* a write that would leave more than @max_bytes waiting for the socket fails, and with it the
+ * stream (0: no bound) */
+void
+pinhole_ws_stream_set_max_queued (PinholeWsStream *self,
+                                  gsize            max_bytes)
+{
+  self->output->max_pending = max_bytes;
 }
 
 /* reads nothing more: what libsoup would go on reading and handling while it waits (up to

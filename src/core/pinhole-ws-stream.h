@@ -15,6 +15,8 @@ PinholeWsStream *pinhole_ws_stream_new            (GIOStream       *base,
                                                    guint64          max_text,
                                                    guint64          max_binary);
 void             pinhole_ws_stream_stop_input     (PinholeWsStream *self);
+void             pinhole_ws_stream_set_max_queued (PinholeWsStream *self,
+                                                   gsize            max_bytes);
 GIOStream       *pinhole_ws_stream_get_base       (PinholeWsStream *self);
 gsize            pinhole_ws_stream_get_queued_bytes (PinholeWsStream *self);
 guint64          pinhole_ws_stream_get_written_bytes (PinholeWsStream *self);

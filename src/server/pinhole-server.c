@@ -7,8 +7,9 @@
  * Each connection's WebSocket runs on a PinholeWsStream (pinhole-ws-stream.c says why), which
  * bounds whole incoming messages, fragments included, and counts the bytes queued for the
  * client: relay frames to a connection with relay_window_bytes queued are dropped (the
- * sessions retransmit), and a connection is closed when its queue passes max_queued_bytes,
- * or stays over the window while the socket takes nothing for stall_timeout_s. */
+ * sessions retransmit), and a connection is closed when its queue passes max_queued_bytes
+ * (pongs included: the stream itself fails), or stays over the window while the socket takes
+ * nothing for stall_timeout_s. */
 #define G_LOG_DOMAIN "pinhole-server"
 
 #include "pinhole-server-private.h"
@@ -141,20 +142,14 @@ stall_check_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* after something was queued for @c: its queue stays bounded */
+/* after something was queued for @c: a queue over the window is watched (max_queued_bytes
+ * is the stream's own bound, pinhole_ws_stream_set_max_queued()) */
 static void
 output_check (PinholeServerConnection *c)
 {
   PinholeServerLimits *limits = &c->server->limits;
   gsize queued = pinhole_ws_stream_get_queued_bytes (c->stream);
 
-  if (queued > limits->max_queued_bytes)
-    {
-      g_autofree char *reason = g_strdup_printf ("more than %u bytes wait for it",
-                                                 limits->max_queued_bytes);
-      connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
-      return;
-    }
   if (queued > limits->relay_window_bytes && c->stall_check == 0)
     {
       c->stall_written = pinhole_ws_stream_get_written_bytes (c->stream);
@@ -623,6 +618,22 @@ ws_message_cb (SoupWebsocketConnection *ws,
     g_debug ("dropping binary message before login");
 }
 
+/* libsoup closes the connection after this: its stream failed (a bound it hit) */
+static void
+ws_error_cb (SoupWebsocketConnection *ws,
+             const GError            *error,
+             gpointer                 user_data)
+{
+  PinholeServerConnection *c = user_data;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    g_message ("closing the connection of %s%s%s (%s): %s", c->address,
+               c->user != NULL ? " as " : "", c->user != NULL ? c->user : "",
+               c->device != NULL ? c->device : "not logged in", error->message);
+  else
+    g_debug ("connection of %s: %s", c->address, error->message);
+}
+
 static void
 ws_closed_cb (SoupWebsocketConnection *ws,
               gpointer                 user_data)
@@ -779,6 +790,8 @@ incoming_cb (PinholeAcceptor   *acceptor,
    * its error 400), fragments included */
   guarded = pinhole_ws_stream_new (stream, TRUE, PINHOLE_WS_MAX_MESSAGE, PINHOLE_WS_MAX_MESSAGE);
   g_signal_connect_object (guarded, "refused", G_CALLBACK (stream_refused_cb), self, 0);
+  /* what the server does not see itself (pongs) is bounded there */
+  pinhole_ws_stream_set_max_queued (guarded, self->limits.max_queued_bytes);
   stream = G_IO_STREAM (guarded);
   h = g_new0 (Handshake, 1);
   h->server = self;
@@ -837,6 +850,7 @@ websocket_cb (SoupServer              *soup,
   soup_websocket_connection_set_keepalive_interval (ws, 30);
   g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), c);
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), c);
+  g_signal_connect (ws, "error", G_CALLBACK (ws_error_cb), c);
   c->login_timeout = g_timeout_add_seconds (self->limits.handshake_timeout_s, login_timeout_cb,
                                             c);
   g_hash_table_add (self->connections, c);

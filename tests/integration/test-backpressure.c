@@ -493,6 +493,34 @@ test_request_flood (Fixture      *f,
   expect_logged (f, "(not logged in)", "too many requests");
 }
 
+/* WebSocket pings as fast as the socket takes them, pongs never read: libsoup answers each
+ * without telling the server, so the bound must hold on the stream itself */
+static void
+test_ping_flood (Fixture      *f,
+                 gconstpointer data)
+{
+  g_autoptr(Raw) r = raw_connect (f->server->port);
+  guint8 payload[125];
+  gint64 start, end;
+  guint sent = 0;
+
+  memset (payload, 'p', sizeof payload);
+  f->rss_before = server_rss_kib (f->server);
+  start = g_get_monotonic_time ();
+  end = start + 8 * G_USEC_PER_SEC;   /* within the 10 s a connection has to log in */
+  while (sent < 4000000 && g_get_monotonic_time () < end &&
+         raw_send_frame (r, 0x9, TRUE, payload, sizeof payload))
+    {
+      if (++sent % 5000 == 0)
+        sample_rss (f);
+    }
+  g_test_message ("sent %u pings in %.1f s", sent, (g_get_monotonic_time () - start) / 1e6);
+  expect_rss_bounded (f, "pings whose pongs are never read");
+  g_assert_cmpuint (raw_wait_closed (r, PH_EVENT_MS), !=, 0);
+  expect_honest_clients_served (f);
+  expect_logged (f, "(not logged in)", "more than 8388608 bytes wait for the peer");
+}
+
 /* a text message in 16 KiB fragments that never finish, before log-in: refused once past
  * 64 KiB + 4 with 1009, before the server holds it (before: 529 MB in 1.4 s from 2 connections) */
 static void
@@ -897,6 +925,8 @@ main (int   argc,
               test_relay_reader, fixture_teardown);
   g_test_add ("/integration/backpressure/request-flood", Fixture, NULL, fixture_setup,
               test_request_flood, fixture_teardown);
+  g_test_add ("/integration/backpressure/ping-flood", Fixture, NULL, fixture_setup,
+              test_ping_flood, fixture_teardown);
   g_test_add ("/integration/backpressure/endless-fragments", Fixture, NULL, fixture_setup,
               test_endless_fragments, fixture_teardown);
   g_test_add ("/integration/backpressure/binary-fragments", Fixture, NULL, fixture_setup,
