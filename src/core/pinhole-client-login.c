@@ -8,6 +8,7 @@
 #include "pinhole-error.h"
 #include "pinhole-login-proof.h"
 #include "pinhole-server-url.h"
+#include "pinhole-ws-connect.h"
 #include "pinhole-stanza.h"
 
 #include <string.h>
@@ -233,8 +234,7 @@ ws_connected_cb (GObject      *source,
   PinholeClient *self = g_task_get_source_object (task);
   LoginData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  SoupWebsocketConnection *ws =
-    soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  SoupWebsocketConnection *ws = _pinhole_ws_connect_finish (result, &error);
 
   if (ws == NULL)
     {
@@ -269,7 +269,6 @@ connect_and_login (PinholeClient       *self,
                    gpointer             source_tag)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  char *protocols[] = { (char *) PINHOLE_WEBSOCKET_PROTOCOL, NULL };
   g_autoptr(GUri) uri = NULL;
   gboolean completed;
 
@@ -303,8 +302,10 @@ connect_and_login (PinholeClient       *self,
   self->device = ensure_device_name (self);
   d->msg = soup_message_new_from_uri (SOUP_METHOD_GET, uri);
   _pinhole_client_watch_certificate (self, d->msg, d->server_url);
-  soup_session_websocket_connect_async (self->soup, d->msg, NULL, protocols, G_PRIORITY_DEFAULT,
-                                        cancellable, ws_connected_cb, g_steal_pointer (&task));
+  /* not soup_session_websocket_connect_async(): pinhole-ws-connect.c says why */
+  _pinhole_ws_connect_async (uri, PINHOLE_WEBSOCKET_PROTOCOL, "pinhole/" PINHOLE_VERSION,
+                             soup_session_get_tls_database (self->soup), d->msg, cancellable,
+                             ws_connected_cb, g_steal_pointer (&task));
 }
 
 /**

@@ -7,6 +7,7 @@
 #include "pinhole-client-private.h"
 #include "pinhole-error.h"
 #include "pinhole-stanza.h"
+#include "pinhole-ws-stream.h"
 
 #include <string.h>
 
@@ -260,14 +261,36 @@ ws_closed_cb (SoupWebsocketConnection *ws,
   connection_lost (self, error);
 }
 
+/* the stream refused what the server sent (a message over the limit): closed, with why */
+static void
+stream_refused_cb (PinholeWsStream *stream,
+                   const GError    *refusal,
+                   PinholeClient   *self)
+{
+  g_autoptr(PinholeClient) hold = g_object_ref (self);
+  g_autoptr(GError) error = NULL;
+
+  if (self->ws == NULL || soup_websocket_connection_get_io_stream (self->ws) !=
+      G_IO_STREAM (stream))
+    return;
+  error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                       "closed the connection: the server sent %s", refusal->message);
+  g_debug ("%s", error->message);
+  soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG, refusal->message);
+  connection_lost (self, error);
+}
+
 /* the WebSocket to the server is open: the connection starts using it */
 void
 _pinhole_client_connected (PinholeClient           *self,
                            SoupWebsocketConnection *ws)
 {
+  GIOStream *stream = soup_websocket_connection_get_io_stream (ws);
+
   self->ws = ws;
-  soup_websocket_connection_set_max_incoming_payload_size (
-    ws, MAX (PINHOLE_STANZA_MAX_BYTES, PINHOLE_RELAY_HEADER_BYTES + PINHOLE_RELAY_MAX_PAYLOAD));
+  if (PINHOLE_IS_WS_STREAM (stream))
+    g_signal_connect_object (stream, "refused", G_CALLBACK (stream_refused_cb), self, 0);
+  soup_websocket_connection_set_max_incoming_payload_size (ws, PINHOLE_WS_MAX_MESSAGE);
   soup_websocket_connection_set_keepalive_interval (ws, 20);
   g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), self);
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), self);

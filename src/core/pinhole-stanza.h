@@ -16,6 +16,9 @@ G_BEGIN_DECLS
 #define PINHOLE_STANZA_MAX_DEPTH 8
 #define PINHOLE_RELAY_HEADER_BYTES 4
 #define PINHOLE_RELAY_MAX_PAYLOAD (64 * 1024)
+/* the largest WebSocket message either side takes, one frame or fragments together */
+#define PINHOLE_WS_MAX_MESSAGE MAX (PINHOLE_STANZA_MAX_BYTES, \
+                                    PINHOLE_RELAY_HEADER_BYTES + PINHOLE_RELAY_MAX_PAYLOAD)
 
 /* error codes carried by "error" stanzas (docs/protocol.md §3) */
 typedef enum

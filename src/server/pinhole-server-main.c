@@ -133,6 +133,7 @@ main (int   argc,
   gint max_devices = 0;
   gint max_registrations = 0;
   gint token_days = 0;
+  gint stall_timeout = 0;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -166,6 +167,9 @@ main (int   argc,
     { "token-days", 0, 0, G_OPTION_ARG_INT, &token_days,
       "days a device's login token lasts unless it logs in (it gets a new one daily; "
       "default 90)", "N" },
+    { "stall-timeout", 0, 0, G_OPTION_ARG_INT, &stall_timeout,
+      "seconds a client with more than 256 KiB waiting for it may take nothing before it is "
+      "closed (default 10)", "S" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -234,6 +238,8 @@ main (int   argc,
     limits.max_registrations = (guint) max_registrations;
   if (token_days > 0)
     limits.token_days = (guint) token_days;
+  if (stall_timeout > 0)
+    limits.stall_timeout_s = (guint) stall_timeout;
   limits.max_connections = MIN (limits.max_connections, connections_the_fds_allow ());
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))

@@ -7,6 +7,7 @@
 
 #include "pinhole-server.h"
 #include "pinhole-acceptor.h"
+#include "pinhole-ws-stream.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,7 @@ struct _PinholeServerConnection
 
   /* owned */
   SoupWebsocketConnection *ws;
+  PinholeWsStream         *stream;      /* what ws runs on: its queued bytes */
   char                    *user;        /* NULL until logged in */
   char                    *device;
   char                    *show;        /* "online" / "away"; NULL when not announced */
@@ -31,6 +33,12 @@ struct _PinholeServerConnection
 
   double                   tokens;      /* request rate limiter (token bucket) */
   gint64                   tokens_at;
+  double                   frame_tokens; /* relay frame rate limiter, likewise */
+  gint64                   frame_tokens_at;
+  guint                    strikes;     /* requests and frames over the rate, since a bucket
+                                         * was last full */
+  guint                    stall_check; /* armed while queued output is over the window */
+  guint64                  stall_written; /* bytes the socket had taken when it was armed */
   gboolean                 authenticating;
   gboolean                 closed;
   guint8                   nonce[32];   /* the log-in challenge, once asked for */

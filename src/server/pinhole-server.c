@@ -2,7 +2,14 @@
  * pinhole-server.c: the WebSocket endpoint, connection bookkeeping, request dispatch with a
  * per-connection rate limit, presence fan-out and relay channel forwarding
  * (docs/protocol.md §2–§7). Everything runs on the main loop; password hashing runs in
- * worker threads (pinhole-server-auth.c). */
+ * worker threads (pinhole-server-auth.c).
+ *
+ * Each connection's WebSocket runs on a PinholeWsStream (pinhole-ws-stream.c says why), which
+ * bounds whole incoming messages, fragments included, and counts the bytes queued for the
+ * client: relay frames to a connection with relay_window_bytes queued are dropped (the
+ * sessions retransmit), and a connection is closed when its queue passes max_queued_bytes
+ * (pongs included: the stream itself fails), or stays over the window while the socket takes
+ * nothing for stall_timeout_s. */
 #define G_LOG_DOMAIN "pinhole-server"
 
 #include "pinhole-server-private.h"
@@ -29,6 +36,18 @@ pinhole_server_limits_init_default (PinholeServerLimits *limits)
   limits->max_registrations = 20;
   limits->token_days = 90;
   limits->token_rotate_s = 24 * 3600;
+  limits->relay_window_bytes = 256 * 1024;
+  limits->max_queued_bytes = 8 * 1024 * 1024;
+  limits->stall_timeout_s = 10;
+  limits->relay_frames_per_second = 10000;
+  limits->relay_frame_burst = 10000;
+  limits->max_rate_strikes = 100;
+}
+
+static GQuark
+connection_quark (void)
+{
+  return g_quark_from_static_string ("pinhole-server-connection");
 }
 
 /* ---- connections ---- */
@@ -37,7 +56,9 @@ static void
 connection_clear (PinholeServerConnection *c)
 {
   g_clear_handle_id (&c->login_timeout, g_source_remove);
+  g_clear_handle_id (&c->stall_check, g_source_remove);
   g_clear_object (&c->ws);
+  g_clear_object (&c->stream);
   g_free (c->user);
   g_free (c->device);
   g_free (c->show);
@@ -84,7 +105,61 @@ _pinhole_server_are_mutual (PinholeServer *server,
   return pinhole_store_get_relation (server->store, a, b, NULL) == PINHOLE_RELATION_MUTUAL;
 }
 
-/* ---- sending ---- */
+/* ---- sending, within bounds ---- */
+
+/* closes @c for what it did or failed to do; one line per connection closed */
+static void
+connection_close (PinholeServerConnection *c,
+                  gushort                  code,
+                  const char              *reason)
+{
+  if (c->closed || soup_websocket_connection_get_state (c->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  g_message ("closing the connection of %s%s%s (%s): %s", c->address,
+             c->user != NULL ? " as " : "", c->user != NULL ? c->user : "",
+             c->device != NULL ? c->device : "not logged in", reason);
+  soup_websocket_connection_close (c->ws, code, reason);
+  pinhole_ws_stream_stop_input (c->stream);
+}
+
+static gboolean
+stall_check_cb (gpointer user_data)
+{
+  PinholeServerConnection *c = user_data;
+  guint64 written = pinhole_ws_stream_get_written_bytes (c->stream);
+
+  if (pinhole_ws_stream_get_queued_bytes (c->stream) <= c->server->limits.relay_window_bytes)
+    {
+      c->stall_check = 0;
+      return G_SOURCE_REMOVE;
+    }
+  if (written == c->stall_written)
+    {
+      g_autofree char *reason = g_strdup_printf ("took nothing of what waits for it in %u s",
+                                                 c->server->limits.stall_timeout_s);
+      c->stall_check = 0;
+      connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+      return G_SOURCE_REMOVE;
+    }
+  /* a slow reader, but a reader: watched on */
+  c->stall_written = written;
+  return G_SOURCE_CONTINUE;
+}
+
+/* after something was queued for @c: a queue over the window is watched (max_queued_bytes
+ * is the stream's own bound, pinhole_ws_stream_set_max_queued()) */
+static void
+output_check (PinholeServerConnection *c)
+{
+  PinholeServerLimits *limits = &c->server->limits;
+  gsize queued = pinhole_ws_stream_get_queued_bytes (c->stream);
+
+  if (queued > limits->relay_window_bytes && c->stall_check == 0)
+    {
+      c->stall_written = pinhole_ws_stream_get_written_bytes (c->stream);
+      c->stall_check = g_timeout_add_seconds (limits->stall_timeout_s, stall_check_cb, c);
+    }
+}
 
 void
 _pinhole_server_send (PinholeServerConnection *c,
@@ -97,6 +172,7 @@ _pinhole_server_send (PinholeServerConnection *c,
     return;
   text = pinhole_stanza_to_string (stanza, &len);
   soup_websocket_connection_send_text (c->ws, text);
+  output_check (c);
 }
 
 void
@@ -374,9 +450,18 @@ forward_relay_frame (PinholeServerConnection *c,
   /* a peer whose socket is closing has not emitted "closed" yet */
   if (peer->closed || soup_websocket_connection_get_state (peer->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
+  /* a peer that does not take what it has loses frames, not memory: the session retransmits
+   * what is not acknowledged */
+  if (pinhole_ws_stream_get_queued_bytes (peer->stream) > c->server->limits.relay_window_bytes)
+    {
+      g_debug ("dropping relay frame on channel %u: %" G_GSIZE_FORMAT " bytes wait for the "
+               "reader", channel, pinhole_ws_stream_get_queued_bytes (peer->stream));
+      return;
+    }
   /* the frame goes out as it came in: channel header and ciphertext */
   data = g_bytes_get_data (frame, &len);
   soup_websocket_connection_send_binary (peer->ws, data, len);
+  output_check (peer);
 }
 
 /* ---- dispatch ---- */
@@ -407,19 +492,46 @@ static const struct
   { "signal", _pinhole_server_handle_signal, TRUE },
 };
 
-/* token bucket: stanza_burst requests at once, stanzas_per_second sustained */
+/* token bucket: @burst at once, @per_second sustained; a full bucket forgives the strikes */
+static gboolean
+bucket_allows (PinholeServerConnection *c,
+               double                  *tokens,
+               gint64                  *tokens_at,
+               guint                    burst,
+               guint                    per_second)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  *tokens = MIN ((double) burst, *tokens + (now - *tokens_at) / 1e6 * per_second);
+  *tokens_at = now;
+  if (*tokens >= burst)
+    c->strikes = 0;
+  if (*tokens < 1.0)
+    {
+      c->strikes++;
+      return FALSE;
+    }
+  *tokens -= 1.0;
+  return TRUE;
+}
+
+/* stanza_burst requests at once, stanzas_per_second sustained */
 static gboolean
 rate_allows (PinholeServerConnection *c)
 {
   PinholeServerLimits *limits = &c->server->limits;
-  gint64 now = g_get_monotonic_time ();
 
-  c->tokens = MIN ((double) limits->stanza_burst,
-                   c->tokens + (now - c->tokens_at) / 1e6 * limits->stanzas_per_second);
-  c->tokens_at = now;
-  if (c->tokens < 1.0)
+  return bucket_allows (c, &c->tokens, &c->tokens_at, limits->stanza_burst,
+                        limits->stanzas_per_second);
+}
+
+/* whether @c went on over the rate after being told so often enough: then it is closed */
+static gboolean
+rate_strikes_out (PinholeServerConnection *c)
+{
+  if (c->strikes <= c->server->limits.max_rate_strikes)
     return FALSE;
-  c->tokens -= 1.0;
+  connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
   return TRUE;
 }
 
@@ -436,6 +548,8 @@ handle_text (PinholeServerConnection *c,
    * its id back and the client can fail exactly that request */
   gboolean allowed = rate_allows (c);
 
+  if (!allowed && rate_strikes_out (c))
+    return;
   stanza = pinhole_stanza_parse (text, len, &error);
   if (stanza == NULL)
     {
@@ -498,10 +612,33 @@ ws_message_cb (SoupWebsocketConnection *ws,
     return;
   if (type == SOUP_WEBSOCKET_DATA_TEXT)
     handle_text (c, message);
+  else if (!bucket_allows (c, &c->frame_tokens, &c->frame_tokens_at,
+                           c->server->limits.relay_frame_burst,
+                           c->server->limits.relay_frames_per_second))
+    {
+      if (!rate_strikes_out (c))
+        g_debug ("dropping a relay frame over the rate");
+    }
   else if (c->user != NULL)
     forward_relay_frame (c, message);
   else
     g_debug ("dropping binary message before login");
+}
+
+/* libsoup closes the connection after this: its stream failed (a bound it hit) */
+static void
+ws_error_cb (SoupWebsocketConnection *ws,
+             const GError            *error,
+             gpointer                 user_data)
+{
+  PinholeServerConnection *c = user_data;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    g_message ("closing the connection of %s%s%s (%s): %s", c->address,
+               c->user != NULL ? " as " : "", c->user != NULL ? c->user : "",
+               c->device != NULL ? c->device : "not logged in", error->message);
+  else
+    g_debug ("connection of %s: %s", c->address, error->message);
 }
 
 static void
@@ -514,6 +651,8 @@ ws_closed_cb (SoupWebsocketConnection *ws,
 
   c->closed = TRUE;
   g_clear_handle_id (&c->login_timeout, g_source_remove);
+  g_clear_handle_id (&c->stall_check, g_source_remove);
+  g_object_set_qdata (G_OBJECT (c->stream), connection_quark (), NULL);
   connection_close_channels (c);
   if (c->user != NULL && announced)
     _pinhole_server_broadcast_presence (c, "offline");
@@ -587,15 +726,36 @@ handshake_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* the client at @remote opened its WebSocket: its handshake is no longer timed */
-static void
+/* the client at @remote opened its WebSocket: its handshake is no longer timed;
+ * Returns: (transfer full) (nullable): the stream it runs on */
+static PinholeWsStream *
 handshake_done (PinholeServer  *self,
                 GSocketAddress *remote)
 {
   g_autofree char *key = handshake_key (remote);
+  Handshake *h = key != NULL ? g_hash_table_lookup (self->handshakes, key) : NULL;
+  GObject *stream = h != NULL ? g_weak_ref_get (&h->stream) : NULL;
 
   if (key != NULL)
     g_hash_table_remove (self->handshakes, key);
+  return PINHOLE_IS_WS_STREAM (stream) ? PINHOLE_WS_STREAM (stream) : NULL;
+}
+
+/* the stream refused what came in: a message over the limit, or a request it cannot frame */
+static void
+stream_refused_cb (PinholeWsStream *stream,
+                   const GError    *error,
+                   PinholeServer   *self)
+{
+  PinholeServerConnection *c = g_object_get_qdata (G_OBJECT (stream), connection_quark ());
+
+  if (c != NULL)
+    {
+      connection_close (c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, error->message);
+      return;
+    }
+  g_message ("closing a connection before its WebSocket opened: %s", error->message);
+  g_io_stream_close_async (G_IO_STREAM (stream), G_PRIORITY_DEFAULT, NULL, NULL, NULL);
 }
 
 static gboolean
@@ -618,6 +778,7 @@ incoming_cb (PinholeAcceptor   *acceptor,
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(PinholeWsStream) guarded = NULL;
   g_autoptr(GError) error = NULL;
   GIOStream *stream = G_IO_STREAM (connection);
   Handshake *h;
@@ -632,6 +793,13 @@ incoming_cb (PinholeAcceptor   *acceptor,
         }
       stream = tls;
     }
+  /* whole messages bounded as libsoup bounds one frame (a stanza just over 64 KiB still gets
+   * its error 400), fragments included */
+  guarded = pinhole_ws_stream_new (stream, TRUE, PINHOLE_WS_MAX_MESSAGE, PINHOLE_WS_MAX_MESSAGE);
+  g_signal_connect_object (guarded, "refused", G_CALLBACK (stream_refused_cb), self, 0);
+  /* what the server does not see itself (pongs) is bounded there */
+  pinhole_ws_stream_set_max_queued (guarded, self->limits.max_queued_bytes);
+  stream = G_IO_STREAM (guarded);
   h = g_new0 (Handshake, 1);
   h->server = self;
   h->key = handshake_key (remote);
@@ -653,6 +821,7 @@ websocket_cb (SoupServer              *soup,
 {
   PinholeServer *self = user_data;
   PinholeServerConnection *c;
+  PinholeWsStream *stream;
   const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                                    "Host");
 
@@ -663,10 +832,18 @@ websocket_cb (SoupServer              *soup,
       return;
     }
 
-  handshake_done (self, soup_server_message_get_remote_address (msg));
+  stream = handshake_done (self, soup_server_message_get_remote_address (msg));
+  if (stream == NULL)
+    {
+      /* its handshake timed out as it upgraded */
+      soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+      return;
+    }
   c = g_rc_box_new0 (PinholeServerConnection);
   c->server = self;
   c->ws = g_object_ref (ws);
+  c->stream = stream;
+  g_object_set_qdata (G_OBJECT (stream), connection_quark (), c);
   c->stun_host = host_from_header (host);
   c->address = g_strdup (soup_server_message_get_remote_host (msg));
   if (c->address == NULL)
@@ -674,11 +851,13 @@ websocket_cb (SoupServer              *soup,
   c->channels = g_array_new (FALSE, FALSE, sizeof (guint32));
   c->tokens = self->limits.stanza_burst;
   c->tokens_at = g_get_monotonic_time ();
-  soup_websocket_connection_set_max_incoming_payload_size (
-    ws, MAX (PINHOLE_STANZA_MAX_BYTES, PINHOLE_RELAY_HEADER_BYTES + PINHOLE_RELAY_MAX_PAYLOAD));
+  c->frame_tokens = self->limits.relay_frame_burst;
+  c->frame_tokens_at = c->tokens_at;
+  soup_websocket_connection_set_max_incoming_payload_size (ws, PINHOLE_WS_MAX_MESSAGE);
   soup_websocket_connection_set_keepalive_interval (ws, 30);
   g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), c);
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), c);
+  g_signal_connect (ws, "error", G_CALLBACK (ws_error_cb), c);
   c->login_timeout = g_timeout_add_seconds (self->limits.handshake_timeout_s, login_timeout_cb,
                                             c);
   g_hash_table_add (self->connections, c);
@@ -693,6 +872,10 @@ index_cb (SoupServer        *soup,
 {
   static const char body[] = "pinhole-server " PINHOLE_VERSION "\n";
 
+  /* one request per connection: PinholeWsStream reads frames after the first request head
+   * (libsoup says the same when it refuses a WebSocket handshake) */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
   if (strcmp (path, "/") != 0)
     {
       soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
@@ -816,6 +999,9 @@ pinhole_server_listen (PinholeServer      *self,
   soup_server_add_handler (self->soup, "/", index_cb, self, NULL);
   soup_server_add_websocket_handler (self->soup, PINHOLE_WEBSOCKET_PATH, NULL,
                                      (char **) protocols, websocket_cb, self, NULL);
+  /* no permessage-deflate: libsoup 3.2 inflates a frame without bound (a 64 KiB frame may
+   * become 64 MiB), past every limit on what was received; and relay frames are ciphertext */
+  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   self->certificate = certificate != NULL ? g_object_ref (certificate) : NULL;
   self->acceptor = pinhole_acceptor_new (socket, self->limits.max_connections,
                                          self->limits.max_per_address);

@@ -23,6 +23,12 @@ typedef struct
   guint max_registrations;       /* accounts one address creates in an hour without waiting */
   guint token_days;              /* a login token not replaced by then no longer logs in */
   guint token_rotate_s;          /* a token older than this is replaced at its next log-in */
+  guint relay_window_bytes;      /* queued for a connection: relay frames to it are dropped */
+  guint max_queued_bytes;        /* queued at once: the connection is closed */
+  guint stall_timeout_s;         /* queued over the relay window with nothing taken: closed */
+  guint relay_frames_per_second; /* sustained relay frames per connection; more are dropped */
+  guint relay_frame_burst;
+  guint max_rate_strikes;        /* requests or frames over the rate before it is closed */
 } PinholeServerLimits;
 
 #define PINHOLE_TYPE_SERVER (pinhole_server_get_type ())

@@ -153,12 +153,11 @@ test_hostile_oversized (PhFixture    *f,
   expect_pong (ws, &cursor, "after-big");
   ph_ws_free (ws);
 
-  /* a frame that announces more than a WebSocket message may carry: the server drops the
-   * connection as soon as it reads the length, before any of the payload arrives. libsoup 3.2
-   * drops it outright, with no close frame (emit_error_and_close with prejudice), so the
-   * outcome to hold is a prompt close with no answer. Only the header is written, straight to
-   * the stream under libsoup, so that the test does not depend on how much of a payload the
-   * kernel would have taken before the reset. */
+  /* a frame that announces more than a WebSocket message may carry: the server closes the
+   * connection as soon as it reads the length, before any of the payload arrives, with 1009
+   * (its PinholeWsStream refuses the frame before libsoup sees it). Only the header is written,
+   * straight to the stream under libsoup, so that the test does not depend on how much of a
+   * payload the kernel would have taken before the reset. */
   ws = ph_ws_connect (f->server->url, &error);
   g_assert_no_error (error);
   ph_return_if_failed ();
@@ -173,7 +172,7 @@ test_hostile_oversized (PhFixture    *f,
     g_assert_no_error (error);
   }
   g_assert_true (ph_ws_wait_closed (ws, PH_EVENT_MS));
-  g_assert_cmpuint (ws->close_code, ==, 0);
+  g_assert_cmpuint (ws->close_code, ==, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
   g_assert_cmpuint (ws->texts->len, ==, 0);
   ph_ws_free (ws);
   g_string_free (big, TRUE);
@@ -260,7 +259,9 @@ static void
 test_hostile_burst (PhFixture    *f,
                     gconstpointer data)
 {
-  const guint n = 1000;
+  /* the burst of 200 and 80 over it: within the 100 refused after which the server closes a
+   * connection (test-backpressure goes past them) */
+  const guint n = 280;
   g_autoptr(GError) error = NULL;
   BurstWait w;
   PhWs *ws;
