@@ -66,6 +66,22 @@ bench_lab_keep_kind (Natlab       *lab,
 }
 
 gboolean
+bench_lab_police (Natlab     *lab,
+                  const char *ns,
+                  const char *port,
+                  guint       mbytes_per_s,
+                  GError    **error)
+{
+  g_autofree char *rules =
+    g_strdup_printf ("add table inet benchpolice; "
+                     "add chain inet benchpolice out { type filter hook output priority 0; }; "
+                     "add rule inet benchpolice out tcp sport %s limit rate over %u "
+                     "mbytes/second burst 1 mbytes drop", port, mbytes_per_s);
+
+  return bench_lab_nft (lab, ns, rules, error);
+}
+
+gboolean
 bench_lab_iperf3 (const char *ns,
                   const char *address,
                   const char *port,
@@ -98,8 +114,11 @@ bench_lab_iperf3 (const char *ns,
   if (!json_parser_load_from_data (parser, text->str, text->len, error))
     goto out;
   root = json_node_get_object (json_parser_get_root (parser));
-  end = root ? json_object_get_object_member (root, "end") : NULL;
-  sum = end ? json_object_get_object_member (end, "sum_received") : NULL;
+  /* a failed run (the server not listening yet) has "error" and no "end" */
+  end = root && json_object_has_member (root, "end")
+    ? json_object_get_object_member (root, "end") : NULL;
+  sum = end && json_object_has_member (end, "sum_received")
+    ? json_object_get_object_member (end, "sum_received") : NULL;
   if (sum == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "iperf3 gave no end.sum_received");

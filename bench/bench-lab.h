@@ -39,6 +39,14 @@ gboolean bench_lab_keep_kind    (Natlab             *lab,
                                  BenchLabKind        kind,
                                  const char         *ports,
                                  GError            **error);
+/* in namespace @ns: what leaves TCP port @port over @mbytes_per_s MB/s is dropped (TCP
+ * adapts); the lab's relay made slow, so that a transfer moves to the direct path before it
+ * ends */
+gboolean bench_lab_police       (Natlab             *lab,
+                                 const char         *ns,
+                                 const char         *port,
+                                 guint               mbytes_per_s,
+                                 GError            **error);
 /* `iperf3 -c @address -p @port -n @bytes -J` in namespace @ns (NULL: this one); the MB/s
  * received (10^6 bytes/s) */
 gboolean bench_lab_iperf3       (const char         *ns,

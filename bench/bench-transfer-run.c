@@ -176,12 +176,6 @@ bench_peers_send_file (const BenchPeers *peers,
               g_free (last_kind);
               last_kind = g_strdup (path);
             }
-          if (bytes_kind < 0 && want_kind != NULL && strcmp (path, want_kind) == 0)
-            {
-              /* the bytes verified by the previous report came before this path */
-              bytes_kind = last_bytes;
-              t_kind = now;
-            }
           last_bytes = json_object_get_int_member_with_default (e, "bytes", last_bytes);
         }
       for (; bob_cursor < bob->events->len; bob_cursor++)
@@ -189,6 +183,14 @@ bench_peers_send_file (const BenchPeers *peers,
           JsonObject *e = g_ptr_array_index (bob->events, bob_cursor);
           const char *name = ph_event_string (e, "event");
 
+          /* bob's listen reports the path as soon as the session moves; alice's progress
+           * names it only with the next verified block */
+          if (g_strcmp0 (name, "path") == 0 && bytes_kind < 0 && want_kind != NULL &&
+              g_strcmp0 (ph_event_string (e, "path"), want_kind) == 0)
+            {
+              bytes_kind = last_bytes;
+              t_kind = now;
+            }
           if (g_strcmp0 (name, "done") == 0)
             {
               done = e;

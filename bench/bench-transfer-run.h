@@ -22,9 +22,9 @@ typedef struct
   double  seconds;       /* from spawning send-file to bob's `done` */
   double  mbps;          /* file bytes / seconds, 10^6 bytes/s */
   double  first_progress_s;  /* to alice's first progress event: log-in, hash, offer, accept */
-  double  on_kind_mbps;  /* bytes verified from alice's first progress on the wanted path
-                          * kind to the end, over that time; -1 when never on it */
-  guint64 bytes_before_kind; /* verified before that first progress on the kind */
+  double  on_kind_mbps;  /* the bytes verified after bob's listen reported the wanted path
+                          * kind, over the time from then to done; -1 when never on it */
+  guint64 bytes_before_kind; /* verified (alice's last progress) before that report */
   char   *paths;         /* the kinds alice's progress named, in order, without repeats */
   gint64  alice_hwm_kib; /* VmHWM, sampled every 100 ms while send-file ran */
   gint64  bob_hwm_kib;   /* VmHWM of listen after the transfer */

@@ -17,7 +17,7 @@ PACKAGES="
   iproute2 procps
   nftables iptables miniupnpd-nftables miniupnpc natpmpc libnetfilter-queue-dev libmnl-dev
   iputils-ping
-  iperf3
+  iperf3 openssh-server openssh-client
   nebula
   libgtk-3-dev libhandy-1-dev gettext appstream desktop-file-utils
   xvfb xauth at-spi2-core python3-dogtail python3-gi gir1.2-gtk-3.0 gir1.2-atspi-2.0
