@@ -142,16 +142,58 @@ bench_median (double *values,
 }
 
 gint64
-bench_vm_rss_kib (int pid)
+bench_proc_status_kib (int         pid,
+                       const char *field)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
   g_autofree char *text = NULL;
+  g_autofree char *key = g_strconcat ("\n", field, ":", NULL);
   const char *line;
 
   if (!g_file_get_contents (path, &text, NULL, NULL))
     return -1;
-  line = strstr (text, "VmRSS:");
-  return line ? g_ascii_strtoll (line + 6, NULL, 10) : -1;
+  line = strstr (text, key);
+  return line ? g_ascii_strtoll (line + strlen (key), NULL, 10) : -1;
+}
+
+gint64
+bench_vm_rss_kib (int pid)
+{
+  return bench_proc_status_kib (pid, "VmRSS");
+}
+
+double
+bench_median_of (GArray *values)
+{
+  return values->len ? bench_median ((double *) (gpointer) values->data, values->len) : -1;
+}
+
+char *
+bench_join_values (GArray     *values,
+                   const char *format)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < values->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (s, ' ');
+      g_string_append_printf (s, format, g_array_index (values, double, i));
+    }
+  return g_string_free (s, FALSE);
+}
+
+char *
+bench_loadavg (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) f = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return g_strdup ("?");
+  f = g_strsplit (text, " ", 4);
+  return g_strv_length (f) >= 3 ? g_strdup_printf ("%s %s %s", f[0], f[1], f[2])
+                                : g_strdup ("?");
 }
 
 double

@@ -34,6 +34,17 @@ int          bench_compare_double (gconstpointer a,
 double       bench_median         (double        *values,
                                    guint          n);
 
+/* the median of a GArray of doubles (the array is left as it was), or -1 when empty */
+double       bench_median_of      (GArray        *values);
+/* the values of a GArray of doubles, each printed with @format, joined by spaces */
+char        *bench_join_values    (GArray        *values,
+                                   const char    *format);
+/* the first three fields of /proc/loadavg */
+char        *bench_loadavg        (void);
+
+/* a "NAME:  N kB" line of /proc/PID/status (VmRSS, VmHWM) in KiB, or -1 */
+gint64       bench_proc_status_kib (int         pid,
+                                    const char *field);
 /* VmRSS of @pid in KiB, or -1 */
 gint64       bench_vm_rss_kib     (int pid);
 /* user + system CPU time of @pid in seconds, or -1 */

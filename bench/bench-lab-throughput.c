@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "bench-lab"
 
 #include "bench-common.h"
+#include "bench-lab.h"
 #include "natlab-pinhole.h"
 #include "pinhole-client.h"
 
@@ -21,7 +22,6 @@
 #define PASSWORD       "bench-lab-password-1"
 #define STEP_MS        30000
 #define PATH_MS        30000
-#define IPERF_PORT     "5201"
 #define QUEUE_BYTES    (4u * 1024 * 1024)
 
 /* ================= the client in a host namespace ================= */
@@ -670,16 +670,6 @@ make_accounts (Bench   *b,
   return ok;
 }
 
-/* an nft ruleset as one command line in namespace @ns */
-static gboolean
-nft (Bench      *b,
-     const char *ns,
-     const char *rules,
-     GError    **error)
-{
-  return natlab_run (b->lab, ns, NULL, error, "nft", rules, NULL);
-}
-
 /* on the home router: drop direct traffic of the kind that must not win (iperf3's port
  * excepted), so that the agent confirms the other kind */
 static gboolean
@@ -687,29 +677,11 @@ set_kind_filter (Bench   *b,
                  Mode     mode,
                  GError **error)
 {
-  const char *ns = natlab_router_ns (b->lab, "home");
-  g_autofree char *rules = NULL;
+  static const BenchLabKind kinds[N_MODES] = { BENCH_LAB_KIND_ANY, BENCH_LAB_KIND_TCP,
+                                               BENCH_LAB_KIND_UDP };
 
-  /* the table is (re)created empty first, so that deleting it always works */
-  if (!nft (b, ns, "add table inet benchkind; delete table inet benchkind", error))
-    return FALSE;
-  if (mode == MODE_RELAY)
-    return TRUE;
-  if (mode == MODE_UDP)
-    rules = g_strdup_printf (
-      "add table inet benchkind; "
-      "add chain inet benchkind forward { type filter hook forward priority -300; }; "
-      "add rule inet benchkind forward ip daddr %s tcp dport != " IPERF_PORT " drop; "
-      "add rule inet benchkind forward ip saddr %s tcp sport != " IPERF_PORT " drop",
-      b->bob_address, b->bob_address);
-  else
-    rules = g_strdup_printf (
-      "add table inet benchkind; "
-      "add chain inet benchkind forward { type filter hook forward priority -300; }; "
-      "add rule inet benchkind forward ip daddr %s meta l4proto udp drop; "
-      "add rule inet benchkind forward ip saddr %s meta l4proto udp drop",
-      b->bob_address, b->bob_address);
-  return nft (b, ns, rules, error);
+  return bench_lab_keep_kind (b->lab, "home", b->bob_address, kinds[mode],
+                              BENCH_LAB_IPERF_PORT, error);
 }
 
 /* a session from alice to bob on the path kind of @mode, both clients logged in again */
@@ -783,77 +755,8 @@ iperf_run (Bench    *b,
            double   *out_mbps,
            GError  **error)
 {
-  g_autofree char *n = g_strdup_printf ("%" G_GUINT64_FORMAT, bytes);
-  const char *argv[] = { "iperf3", "-c", b->bob_address, "-p", IPERF_PORT, "-n", n, "-J",
-                         NULL };
-  guint timeout_ms = (guint) MIN (bytes / 100 + 60000, 1800000);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GString) text = g_string_new (NULL);
-  PhProc *p;
-  JsonObject *root, *end, *sum;
-  gboolean ok = FALSE;
-
-  p = natlab_pinhole_spawn (natlab_pinhole_ns (b->ph, "alice"), argv, NULL, FALSE, error);
-  if (p == NULL)
-    return FALSE;
-  if (!ph_proc_wait (p, timeout_ms) || p->status != 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "iperf3 -c %s: status %d%s %s",
-                   b->bob_address, p->status, p->exited ? "" : " (still running)",
-                   p->err_text->str);
-      goto out;
-    }
-  for (guint i = 0; i < p->lines->len; i++)
-    g_string_append_printf (text, "%s\n", (char *) g_ptr_array_index (p->lines, i));
-  if (!json_parser_load_from_data (parser, text->str, text->len, error))
-    goto out;
-  root = json_node_get_object (json_parser_get_root (parser));
-  end = root ? json_object_get_object_member (root, "end") : NULL;
-  sum = end ? json_object_get_object_member (end, "sum_received") : NULL;
-  if (sum == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "iperf3 gave no end.sum_received");
-      goto out;
-    }
-  *out_mbps = json_object_get_double_member (sum, "bits_per_second") / 8 / 1e6;
-  ok = TRUE;
-out:
-  ph_proc_free (p);
-  return ok;
-}
-
-static char *
-join_rates (GArray *values)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < values->len; i++)
-    g_string_append_printf (s, "%s%.1f", i ? " " : "", g_array_index (values, double, i));
-  return g_string_free (s, FALSE);
-}
-
-static double
-median_of (GArray *values)
-{
-  g_autoptr(GArray) copy = NULL;
-
-  if (values->len == 0)
-    return -1;
-  copy = g_array_copy (values);
-  return bench_median ((double *) (gpointer) copy->data, copy->len);
-}
-
-static char *
-loadavg (void)
-{
-  g_autofree char *text = NULL;
-  g_auto(GStrv) f = NULL;
-
-  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
-    return g_strdup ("?");
-  f = g_strsplit (text, " ", 4);
-  return g_strv_length (f) >= 3 ? g_strdup_printf ("%s %s %s", f[0], f[1], f[2])
-                                : g_strdup ("?");
+  return bench_lab_iperf3 (natlab_pinhole_ns (b->ph, "alice"), b->bob_address,
+                           BENCH_LAB_IPERF_PORT, bytes, out_mbps, error);
 }
 
 /* the whole comparison for one link setting, in a lab of its own; prints table rows */
@@ -872,9 +775,8 @@ bench_setting (const char *self_exe,
   GArray *iperf[N_MODES] = { NULL };
   GString *notes[N_MODES] = { NULL };
   guint64 bytes = (guint64) mib * 1024 * 1024;
-  g_autofree char *load_before = loadavg ();
+  g_autofree char *load_before = bench_loadavg ();
   g_autofree char *load_after = NULL;
-  g_autofree char *dnat = NULL;
   gboolean ok = FALSE;
   double baseline;
 
@@ -894,18 +796,14 @@ bench_setting (const char *self_exe,
   b.bob_address = g_strdup (natlab_router_public_address (lab, "work"));
   /* iperf3's baseline crosses the same two links and NATs as a direct path: alice's router
    * masquerades it, bob's router forwards port 5201 to bob's host */
-  dnat = g_strdup_printf ("add table ip benchfwd; "
-                          "add chain ip benchfwd pre { type nat hook prerouting priority dstnat; }; "
-                          "add rule ip benchfwd pre iifname \"wan\" tcp dport " IPERF_PORT
-                          " dnat to %s",
-                          natlab_host_address (lab, "bobh"));
-  if (!nft (&b, natlab_router_ns (lab, "work"), dnat, error))
+  if (!bench_lab_forward (lab, "work", "bobh", BENCH_LAB_IPERF_PORT, error))
     goto out;
   {
     g_autoptr(GSubprocess) server = natlab_spawn (lab, natlab_pinhole_ns (b.ph, "bob"),
                                                   G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                                   G_SUBPROCESS_FLAGS_STDERR_SILENCE, error,
-                                                  "iperf3", "-s", "-p", IPERF_PORT, NULL);
+                                                  "iperf3", "-s", "-p", BENCH_LAB_IPERF_PORT,
+                                                  NULL);
     if (server == NULL)
       goto out;
   }
@@ -986,19 +884,19 @@ bench_setting (const char *self_exe,
         }
       stop_children (&b);
     }
-  load_after = loadavg ();
+  load_after = bench_loadavg ();
 
-  baseline = median_of (all_iperf);
+  baseline = bench_median_of (all_iperf);
   {
-    g_autofree char *all = join_rates (all_iperf);
+    g_autofree char *all = bench_join_values (all_iperf, "%.1f");
 
     printf ("| %u ms, %.0f%% per link | iperf3 TCP | %.1f (%s) | 1 | loadavg %s → %s |\n",
             delay_ms, loss / 100.0, baseline, all, load_before, load_after);
   }
   for (guint m = 0; m < N_MODES; m++)
     {
-      g_autofree char *list = join_rates (rates[m]);
-      double med = median_of (rates[m]);
+      g_autofree char *list = bench_join_values (rates[m], "%.1f");
+      double med = bench_median_of (rates[m]);
 
       if (!mode_enabled[m])
         continue;
@@ -1007,7 +905,7 @@ bench_setting (const char *self_exe,
       else
         printf ("| | %s (%s) | %.2f (%s) | %.3f | iperf3 alongside: %.1f%s%s |\n",
                 mode_title[m], mode_kind[m], med, list, med / baseline,
-                median_of (iperf[m]), notes[m]->len ? "; " : "", notes[m]->str);
+                bench_median_of (iperf[m]), notes[m]->len ? "; " : "", notes[m]->str);
     }
   fflush (stdout);
   ok = TRUE;

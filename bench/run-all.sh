@@ -11,7 +11,8 @@ server=$build/src/server/pinhole-server
 
 [ -d "$build" ] || meson setup "$build" -Dbuildtype=release
 ninja -C "$build" bench/bench-relay-throughput bench/bench-server-load \
-  bench/bench-lab-throughput src/server/pinhole-server src/cli/pinhole-cli
+  bench/bench-lab-throughput bench/bench-transfer bench/bench-transfer-chat bench/bench-aead \
+  src/server/pinhole-server src/cli/pinhole-cli
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "== machine: nproc $(nproc), $cpu," \
@@ -43,3 +44,20 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: needs root"
 fi
+
+echo "== 8. file transfer next to scp and iperf3: the loopback relay"
+"$build/bench/bench-transfer" --build "$build" loopback --runs 3 --mib 1024
+
+echo "== 8. file transfer next to scp and iperf3: direct TCP and UDP in the NAT lab (root)"
+if [ "$(id -u)" = 0 ]; then
+  "$build/bench/bench-transfer" --build "$build" lab --runs 3 --delays 0,20 --losses 0,100
+else
+  echo "skipped: needs root"
+fi
+
+echo "== 9. chat latency during a transfer, next to idle"
+"$build/bench/bench-transfer-chat" --build "$build" --runs 3 --count 500 --interval-ms 5 \
+  --mib 1024
+
+echo "== 10. AEAD and SHA-256 per 32 KiB frame"
+"$build/bench/bench-aead" --runs 5 --mib 512

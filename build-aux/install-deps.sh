@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential pkg-config meson ninja-build
   libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev libsodium-dev libsqlite3-dev
-  libnice-dev
+  libnice-dev libgnutls28-dev
   glib-networking sqlite3 openssl
   clang libclang-rt-14-dev
   coturn
@@ -17,7 +17,7 @@ PACKAGES="
   iproute2 procps
   nftables iptables miniupnpd-nftables miniupnpc natpmpc libnetfilter-queue-dev libmnl-dev
   iputils-ping
-  iperf3
+  iperf3 openssh-server openssh-client
   nebula
   libgtk-3-dev libhandy-1-dev gettext appstream desktop-file-utils
   xvfb xauth at-spi2-core python3-dogtail python3-gi gir1.2-gtk-3.0 gir1.2-atspi-2.0

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-file-reader.c: the sender's disk. Builds the manifest of what the user offers (files,
  * and folders walked without following a link inside them; names checked by the recipient's
- * rules before anything is hashed), hashes each file with GChecksum, and reads a block back
+ * rules before anything is hashed), hashes each file (pinhole-sha256.c), and reads a block back
  * when it is sent, checking that the file has not changed since the offer. All of it runs in
  * GTask worker threads. */
 #define G_LOG_DOMAIN "pinhole-transfer"
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pinhole-error.h"
+#include "pinhole-sha256.h"
 
 typedef struct
 {
@@ -131,9 +132,8 @@ hash_file (const char            *source,
            GCancellable          *cancellable,
            GError               **error)
 {
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(PinholeSha256) sum = pinhole_sha256_new ();
   g_autofree guint8 *buffer = g_malloc (PINHOLE_MANIFEST_BLOCK_SIZE);
-  gsize digest_len = PINHOLE_MANIFEST_SHA256_BYTES;
   guint64 total = 0;
   int fd = open (source, O_RDONLY | O_CLOEXEC);
 
@@ -167,7 +167,7 @@ hash_file (const char            *source,
           close (fd);
           return FALSE;
         }
-      g_checksum_update (sum, buffer, n);
+      pinhole_sha256_update (sum, buffer, (gsize) n);
       total += (guint64) n;
     }
   close (fd);
@@ -177,7 +177,7 @@ hash_file (const char            *source,
                    "%s changed while it was read: try again", source);
       return FALSE;
     }
-  g_checksum_get_digest (sum, entry->sha256, &digest_len);
+  pinhole_sha256_finish (sum, entry->sha256);
   return TRUE;
 }
 
@@ -298,8 +298,7 @@ read_block_thread (GTask        *task,
   guint64 start = r->block * PINHOLE_MANIFEST_BLOCK_SIZE;
   gsize len = (gsize) MIN ((guint64) PINHOLE_MANIFEST_BLOCK_SIZE, r->entry.size - start);
   g_autofree guint8 *buffer = g_malloc (len + 1);
-  gsize done = 0, digest_len = PINHOLE_MANIFEST_SHA256_BYTES;
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize done = 0;
   struct stat st;
   int fd = open (r->source, O_RDONLY | O_CLOEXEC);
 
@@ -338,8 +337,7 @@ read_block_thread (GTask        *task,
       done += (gsize) n;
     }
   close (fd);
-  g_checksum_update (sum, buffer, (gssize) len);
-  g_checksum_get_digest (sum, r->sha256, &digest_len);
+  pinhole_sha256_compute (buffer, len, r->sha256);
   g_task_return_pointer (task, g_bytes_new_take (g_steal_pointer (&buffer), len),
                          (GDestroyNotify) g_bytes_unref);
 }

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE   /* renameat2 */
 
 #include "pinhole-file-writer.h"
+#include "pinhole-sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -269,18 +270,6 @@ pread_all (int      fd,
   return transfer_all (fd, data, len, offset, FALSE, out_errno);
 }
 
-static void
-sha256 (const guint8 *data,
-        gsize         len,
-        guint8       *out)
-{
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  gsize out_len = PINHOLE_MANIFEST_SHA256_BYTES;
-
-  g_checksum_update (sum, data, (gssize) len);
-  g_checksum_get_digest (sum, out, &out_len);
-}
-
 /* opens (making what is missing) every folder of @path below @parent, never following a link:
  * Returns: the last one's fd, or -1 with an error */
 static int
@@ -422,7 +411,7 @@ load_record (PinholeFileWriter *self,
       /* the disk may have lost or changed it since: only what still matches counts */
       if (!pread_all (r->fd, buffer, (gsize) len, b * PINHOLE_MANIFEST_BLOCK_SIZE, &saved))
         continue;
-      sha256 (buffer, (gsize) len, digest);
+      pinhole_sha256_compute (buffer, (gsize) len, digest);
       if (memcmp (digest, slot + 1, PINHOLE_MANIFEST_SHA256_BYTES) != 0)
         {
           g_debug ("block %" G_GUINT64_FORMAT " of a partial no longer matches its hash", b);
@@ -559,7 +548,7 @@ write_block_thread (GTask        *task,
 
   if (g_task_return_error_if_cancelled (task))
     return;
-  sha256 (data, len, digest);
+  pinhole_sha256_compute (data, len, digest);
   if (memcmp (digest, b->sha256, PINHOLE_MANIFEST_SHA256_BYTES) != 0)
     {
       g_autofree char *quoted = g_strescape (self->entry.path, NULL);
@@ -700,10 +689,9 @@ finish_thread (GTask        *task,
                GCancellable *cancellable)
 {
   PinholeFileWriter *self = source_object;
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(PinholeSha256) sum = pinhole_sha256_new ();
   g_autofree guint8 *buffer = g_malloc (PINHOLE_MANIFEST_BLOCK_SIZE);
   guint8 digest[PINHOLE_MANIFEST_SHA256_BYTES];
-  gsize digest_len = sizeof digest;
   g_autofree char *quoted = g_strescape (self->entry.path, NULL);
   int saved = 0;
 
@@ -722,9 +710,9 @@ finish_thread (GTask        *task,
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
-      g_checksum_update (sum, buffer, (gssize) len);
+      pinhole_sha256_update (sum, buffer, (gsize) len);
     }
-  g_checksum_get_digest (sum, digest, &digest_len);
+  pinhole_sha256_finish (sum, digest);
   if (memcmp (digest, self->entry.sha256, sizeof digest) != 0)
     {
       g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
