@@ -493,6 +493,36 @@ _pinhole_agent_add_tcp_target (PinholeAgent           *self,
 
 /* ---- incoming checks ---- */
 
+/* A request keeps its transaction id when it is retransmitted, from the same source. The same
+ * request from another source is a replay — someone captured it and sends it on, perhaps to
+ * make us answer (and check) an address of their choosing — and is dropped. Returns: TRUE to
+ * drop @request from @from */
+static gboolean
+is_replayed (PinholeAgent       *self,
+             PinholeStunMessage *request,
+             GInetSocketAddress *from)
+{
+  guint slot;
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->recent_requests); i++)
+    if (self->recent_requests[i].from != NULL &&
+        memcmp (self->recent_requests[i].txid, request->transaction_id,
+                sizeof self->recent_requests[i].txid) == 0)
+      return !_pinhole_agent_same_address (self->recent_requests[i].from, from);
+  slot = self->next_recent++ % G_N_ELEMENTS (self->recent_requests);
+  memcpy (self->recent_requests[slot].txid, request->transaction_id,
+          sizeof self->recent_requests[slot].txid);
+  g_set_object (&self->recent_requests[slot].from, from);
+  return FALSE;
+}
+
+void
+_pinhole_agent_forget_requests (PinholeAgent *self)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (self->recent_requests); i++)
+    g_clear_object (&self->recent_requests[i].from);
+}
+
 static void
 request_cb (PinholeEndpoint    *endpoint,
             PinholeStunMessage *request,
@@ -520,6 +550,15 @@ request_cb (PinholeEndpoint    *endpoint,
       tcp_check_got_request (check, request);
       if (!check->failed)
         tcp_check_read (check);
+      return;
+    }
+
+  if (is_replayed (self, request, inet))
+    {
+      g_autofree char *text = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+      g_debug ("a check seen from another address, replayed from %s:%u, dropped", text,
+               g_inet_socket_address_get_port (inet));
       return;
     }
 

@@ -85,6 +85,13 @@ struct _PinholeAgent
   gboolean          remote_done;
   guint             n_remote_signalled;  /* in remote, from the peer's messages this round */
   guint             n_remote_prflx;      /* in remote, learnt from its checks this round */
+  /* the last authentic UDP requests, to tell a retransmission (same source) from a replay
+   * (another source) */
+  struct {
+    guint8              txid[12];
+    GInetSocketAddress *from;            /* owned; NULL: an empty slot */
+  }                 recent_requests[32];
+  guint             next_recent;
   gboolean          closed;
   gboolean          failed_reported;
   guint             flush_source;
@@ -114,6 +121,7 @@ void     _pinhole_agent_reset_round (PinholeAgent *self);
 
 /* connectivity checks (pinhole-agent-checks.c) */
 void     _pinhole_agent_new_credentials (PinholeAgent *self);
+void     _pinhole_agent_forget_requests (PinholeAgent *self);
 void     _pinhole_agent_udp_check_free (UdpCheck *check);
 void     _pinhole_agent_udp_check_start (PinholeAgent *self,
                                          UdpCheck     *check);

@@ -173,6 +173,7 @@ pinhole_agent_finalize (GObject *object)
   g_ptr_array_unref (self->tcp_checks);
   g_ptr_array_unref (self->tcp_targets);
   g_ptr_array_unref (self->pending_out);
+  _pinhole_agent_forget_requests (self);
   g_free (self->local_ufrag);
   g_free (self->local_pwd);
   g_free (self->remote_ufrag);

@@ -444,6 +444,58 @@ test_udp_request (Fixture       *f,
   assert_no_path (f);
 }
 
+/* A genuine check from the peer's port, answered; then the same bytes from a stranger's port,
+ * as someone who captured them would send them on: no answer, no peer-reflexive candidate.
+ * The peer's own retransmission (same bytes, same port) is still answered. */
+static void
+test_udp_request_replayed (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GSocketAddress) agent = loopback (pinhole_endpoint_get_udp_port (f->endpoint));
+  g_autoptr(GSocket) forger = udp_socket_on_loopback ();
+  g_autoptr(GSocketAddress) peer = loopback (pinhole_endpoint_get_udp_port (f->peer));
+  g_autoptr(GBytes) genuine = NULL;
+  g_autoptr(GBytes) barrier = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 txid[PINHOLE_STUN_TRANSACTION_ID_LEN];
+  guint8 barrier_txid[PINHOLE_STUN_TRANSACTION_ID_LEN];
+  guint8 buffer[2048];
+  gssize n;
+
+  tell_peer (f, FALSE, PINHOLE_TRANSPORT_UDP);
+  genuine = peer_request (f, FORGE_NOTHING, txid);
+  pinhole_endpoint_stun_request_async (f->peer, agent, genuine, txid, 100, 5, NULL,
+                                       barrier_answered_cb, f);
+  g_assert_true (iterate_until (f, got_answer, 5000));
+  assert_authentic_answer (f->answer, f->pwd, peer);
+  g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->agent), ==, 1);
+
+  /* replayed from elsewhere, then a barrier from the peer */
+  g_assert_cmpint (g_socket_send_to (forger, agent, g_bytes_get_data (genuine, NULL),
+                                     g_bytes_get_size (genuine), NULL, &error), >, 0);
+  g_assert_no_error (error);
+  f->got_answer = FALSE;
+  g_clear_pointer (&f->answer, pinhole_stun_message_free);
+  barrier = peer_request (f, FORGE_NOTHING, barrier_txid);
+  pinhole_endpoint_stun_request_async (f->peer, agent, barrier, barrier_txid, 100, 5, NULL,
+                                       barrier_answered_cb, f);
+  g_assert_true (iterate_until (f, got_answer, 5000));
+  n = g_socket_receive (forger, (gchar *) buffer, sizeof buffer, NULL, &error);
+  if (n >= 0)
+    g_error ("a replayed check got %" G_GSSIZE_FORMAT " bytes back", n);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_assert_cmpuint (pinhole_agent_get_n_remote_candidates (f->agent), ==, 1);
+
+  /* the peer's retransmission of the first check, from its own port: answered again */
+  f->got_answer = FALSE;
+  g_clear_pointer (&f->answer, pinhole_stun_message_free);
+  pinhole_endpoint_stun_request_async (f->peer, agent, genuine, txid, 100, 5, NULL,
+                                       barrier_answered_cb, f);
+  g_assert_true (iterate_until (f, got_answer, 5000));
+  assert_authentic_answer (f->answer, f->pwd, peer);
+  assert_no_path (f);
+}
+
 /* ---- forged answers over UDP ---- */
 
 static gboolean
@@ -584,6 +636,10 @@ static const Case udp_responses[] = {
   { "/agent/auth/udp-response/wrong-txid", FORGE_WRONG_TXID, "checking" },
 };
 
+static const Case udp_replays[] = {
+  { "/agent/auth/udp-request/replayed", FORGE_NOTHING },
+};
+
 static const Case tcp_requests[] = {
   { "/agent/auth/tcp-request/genuine", FORGE_NOTHING },
   { "/agent/auth/tcp-request/no-integrity", FORGE_NO_INTEGRITY },
@@ -614,6 +670,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   add_cases (udp_requests, G_N_ELEMENTS (udp_requests), test_udp_request);
+  add_cases (udp_replays, G_N_ELEMENTS (udp_replays), test_udp_request_replayed);
   add_cases (udp_responses, G_N_ELEMENTS (udp_responses), test_udp_response);
   add_cases (tcp_requests, G_N_ELEMENTS (tcp_requests), test_tcp_request);
   add_cases (tcp_responses, G_N_ELEMENTS (tcp_responses), test_tcp_response);
