@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-send-file.c: `pinhole-cli send-file USER PATH...`: offers files and folders to USER's
- * online device and prints progress (bytes, rate, ETA, the path in use) until the recipient
- * has verified everything (exit 0), or why not (exit 1). */
+ * online devices and prints progress (bytes, rate, ETA, the path in use) until the recipient
+ * has verified everything (exit 0), or why not (exit 1). To a contact with no device online
+ * the offer waits in the profile (exit 0 at once). */
 #include "cli-common.h"
 #include "pinhole-error.h"
 #include "pinhole-transfer.h"
@@ -136,6 +137,7 @@ sent_cb (GObject      *source,
 {
   SendFileRun *run = user_data;
   g_autoptr(GError) error = NULL;
+  PinholeContact *contact;
 
   run->transfer = pinhole_client_send_files_finish (PINHOLE_CLIENT (source), result, &error);
   if (run->transfer == NULL)
@@ -146,6 +148,20 @@ sent_cb (GObject      *source,
   g_signal_connect (run->transfer, "notify::state", G_CALLBACK (state_cb), run);
   g_signal_connect (run->transfer, "notify::bytes-done", G_CALLBACK (bytes_cb), run);
   g_signal_connect (run->transfer, "run-started", G_CALLBACK (run_cb), run);
+  contact = pinhole_client_lookup_contact (run->cli->client, run->user);
+  if (contact != NULL && pinhole_contact_get_presence (contact) == PINHOLE_PRESENCE_OFFLINE)
+    {
+      g_autoptr(JsonObject) fields = json_object_new ();
+
+      /* the profile keeps it: the next instance of this profile offers it when it can */
+      json_object_set_string_member (fields, "id", pinhole_transfer_get_id (run->transfer));
+      cli_event (run->cli, "waiting", fields,
+                 "%s has no device online: transfer %s waits in this profile and goes out "
+                 "when a device of %s comes online (while `listen` or the app runs)", run->user,
+                 pinhole_transfer_get_id (run->transfer), run->user);
+      cli_quit (run->cli, NULL);
+      return;
+    }
   state_cb (run->transfer, NULL, run);
 }
 

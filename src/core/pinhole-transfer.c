@@ -50,6 +50,7 @@ struct _PinholeTransfer
   guint64                   bytes_done;
   guint64                   bytes_total;
   guint64                   bytes_sent;     /* outgoing: DATA payload put on the session */
+  gint64                    created;        /* seconds since the epoch: offered, or received */
   gdouble                   rate;
   gint64                    rate_time;
   guint64                   rate_bytes;
@@ -227,6 +228,7 @@ transfer_new (const char               *id,
   self->direction = direction;
   self->state = state;
   self->bytes_total = pinhole_manifest_get_total_bytes (manifest);
+  self->created = g_get_real_time () / G_USEC_PER_SEC;
   return self;
 }
 
@@ -244,6 +246,55 @@ _pinhole_transfer_new_outgoing (const char      *id,
   self->have = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                       (GDestroyNotify) g_byte_array_unref);
   return self;
+}
+
+/* a restarted sender's transfer that a device accepted before: the recipient's have and ready
+ * on the next session with that device start its run. @manifest, @sources: taken; @accepted:
+ * copied */
+PinholeTransfer *
+_pinhole_transfer_new_outgoing_accepted (const char      *id,
+                                         PinholeManifest *manifest,
+                                         GPtrArray       *sources,
+                                         GArray          *accepted)
+{
+  PinholeTransfer *self = _pinhole_transfer_new_outgoing (id, manifest, sources);
+
+  self->accepted = g_array_copy (accepted);
+  self->bytes_total = 0;
+  for (guint i = 0; i < self->accepted->len; i++)
+    self->bytes_total += pinhole_manifest_get_entry (manifest,
+                                                     g_array_index (accepted, guint32, i))->size;
+  self->state = PINHOLE_TRANSFER_STATE_RUNNING;
+  return self;
+}
+
+/* Returns: (transfer none) (nullable): outgoing: the local path of each entry */
+GPtrArray *
+_pinhole_transfer_get_sources (PinholeTransfer *self)
+{
+  return self->sources;
+}
+
+void
+_pinhole_transfer_set_created (PinholeTransfer *self,
+                               gint64           created)
+{
+  self->created = created;
+}
+
+/* Returns: when the offer was made (outgoing) or came (incoming), seconds since the epoch */
+gint64
+pinhole_transfer_get_created (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), 0);
+  return self->created;
+}
+
+/* Returns: (transfer none) (nullable): the link the transfer talks on */
+PinholeTransferLink *
+_pinhole_transfer_get_link (PinholeTransfer *self)
+{
+  return self->link;
 }
 
 /* @manifest: taken */
@@ -1177,6 +1228,15 @@ _pinhole_transfer_start (PinholeTransfer *self)
         }
       set_state (self, PINHOLE_TRANSFER_STATE_OFFERED);
     }
+}
+
+/* over with @reason, told to the peer when a session is up (an offer that expired) */
+void
+_pinhole_transfer_fail (PinholeTransfer *self,
+                        PinholeError     code,
+                        const char      *reason)
+{
+  fail (self, TRUE, code, "%s", reason);
 }
 
 /* the session under it ended: a new one resumes it */

@@ -56,6 +56,7 @@ const char               *pinhole_transfer_get_peer        (PinholeTransfer *sel
 const char               *pinhole_transfer_get_peer_device (PinholeTransfer *self);
 const char               *pinhole_transfer_get_folder      (PinholeTransfer *self);
 GArray                   *pinhole_transfer_get_accepted    (PinholeTransfer *self);
+gint64                    pinhole_transfer_get_created     (PinholeTransfer *self);
 
 gboolean                  pinhole_transfer_accept          (PinholeTransfer *self,
                                                             const char      *folder,
