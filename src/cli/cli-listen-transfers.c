@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * cli-listen-transfers.c: what `listen` prints of transfers (offer, done, failed), and
- * `--accept-files DIR`, which accepts every offer into DIR. */
+ * cli-listen-transfers.c: what `listen` prints of transfers both ways (offer, resumed, run,
+ * done, failed), and `--accept-files DIR`, which accepts every offer into DIR. */
 #include "cli-common.h"
 #include "pinhole-transfer.h"
 
@@ -21,10 +21,13 @@ state_cb (PinholeTransfer    *t,
   PinholeManifest *m = pinhole_transfer_get_manifest (t);
 
   json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+  json_object_set_string_member (fields, "direction", cli_transfer_direction (t));
   switch (pinhole_transfer_get_state (t))
     {
     case PINHOLE_TRANSFER_STATE_DONE:
       json_object_set_int_member (fields, "bytes", (gint64) pinhole_transfer_get_bytes_total (t));
+      if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_OUTGOING)
+        json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
       if (pinhole_manifest_get_n_entries (m) == 1 && !pinhole_manifest_get_entry (m, 0)->folder)
         {
           char hex[65];
@@ -40,6 +43,10 @@ state_cb (PinholeTransfer    *t,
       cli_event (self->cli, "failed", fields, "transfer %s failed: %s",
                  pinhole_transfer_get_id (t), pinhole_transfer_get_error (t));
       break;
+    case PINHOLE_TRANSFER_STATE_DECLINED:
+      cli_event (self->cli, "declined", fields, "transfer %s was declined",
+                 pinhole_transfer_get_id (t));
+      break;
     case PINHOLE_TRANSFER_STATE_CANCELLED:
       cli_event (self->cli, "cancelled", fields, "transfer %s was cancelled",
                  pinhole_transfer_get_id (t));
@@ -47,6 +54,22 @@ state_cb (PinholeTransfer    *t,
     default:
       break;
     }
+}
+
+/* the sender begins a run: how much the recipient lacks, and what went before */
+static void
+run_cb (PinholeTransfer    *t,
+        guint64             missing,
+        CliListenTransfers *self)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autofree char *missing_text = g_format_size (missing);
+
+  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+  json_object_set_int_member (fields, "missing", (gint64) missing);
+  json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
+  cli_event (self->cli, "run", fields, "transfer %s: sending the %s %s lacks",
+             pinhole_transfer_get_id (t), missing_text, pinhole_transfer_get_peer (t));
 }
 
 static void
@@ -80,17 +103,26 @@ items_changed_cb (GListModel         *list,
     {
       g_autoptr(PinholeTransfer) t = g_list_model_get_item (list, i);
 
-      if (pinhole_transfer_get_direction (t) != PINHOLE_TRANSFER_DIRECTION_INCOMING)
-        continue;
       g_ptr_array_add (self->watched, g_object_ref (t));
       g_signal_connect (t, "notify::state", G_CALLBACK (state_cb), self);
-      if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED)
+      if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_OUTGOING)
+        {
+          g_autoptr(JsonObject) fields = json_object_new ();
+
+          g_signal_connect (t, "run-started", G_CALLBACK (run_cb), self);
+          json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+          json_object_set_string_member (fields, "direction", "outgoing");
+          cli_event (self->cli, "resumed", fields, "transfer %s to %s carries on",
+                     pinhole_transfer_get_id (t), pinhole_transfer_get_peer (t));
+        }
+      else if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED)
         offered (self, t);
       else
         {
           g_autoptr(JsonObject) fields = json_object_new ();
 
           json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+          json_object_set_string_member (fields, "direction", "incoming");
           cli_event (self->cli, "resumed", fields, "transfer %s carries on",
                      pinhole_transfer_get_id (t));
         }

@@ -23,28 +23,10 @@ static void
 print_progress (SendFileRun *run)
 {
   PinholeTransfer *t = run->transfer;
-  guint64 done = pinhole_transfer_get_bytes_done (t);
-  guint64 total = pinhole_transfer_get_bytes_total (t);
-  gdouble rate = pinhole_transfer_get_rate (t);
-  const char *path = pinhole_transfer_get_current_path (t);
-  g_autofree char *done_text = g_format_size (done);
-  g_autofree char *total_text = g_format_size (total);
-  g_autofree char *rate_text = g_format_size ((guint64) rate);
-  g_autoptr(JsonObject) fields = json_object_new ();
-  gint64 eta = rate > 0 ? (gint64) ((total - done) / rate + 0.5) : -1;
 
-  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
-  json_object_set_int_member (fields, "bytes", (gint64) done);
-  json_object_set_int_member (fields, "total", (gint64) total);
-  json_object_set_double_member (fields, "rate", rate);
-  json_object_set_int_member (fields, "eta", eta);
-  json_object_set_string_member (fields, "path", path != NULL ? path : "none");
-  if (eta >= 0)
-    cli_event (run->cli, "progress", fields, "%s of %s, %s/s, %" G_GINT64_FORMAT " s left, via %s",
-               done_text, total_text, rate_text, eta, path != NULL ? path : "no path");
-  else
-    cli_event (run->cli, "progress", fields, "%s of %s, via %s", done_text, total_text,
-               path != NULL ? path : "no path");
+  cli_transfer_progress (run->cli, pinhole_transfer_get_id (t),
+                         pinhole_transfer_get_bytes_done (t), pinhole_transfer_get_bytes_total (t),
+                         pinhole_transfer_get_rate (t), pinhole_transfer_get_current_path (t));
 }
 
 static void

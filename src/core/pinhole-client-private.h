@@ -155,6 +155,8 @@ void        _pinhole_client_track_transfer      (PinholeClient   *self,
 char       *_pinhole_transfer_accepted_to_json  (GArray          *accepted);
 GArray     *_pinhole_transfer_accepted_from_json (const char     *text,
                                                   guint           n_entries);
+/* incoming offers a contact can have wait for an answer, over all its devices and sessions */
+#define PINHOLE_CLIENT_MAX_OFFERS_PER_USER 16
 /* the sender's side (pinhole-client-transfer-out.c) */
 gboolean    _pinhole_client_transfer_is_unanswered (PinholeTransfer *transfer,
                                                     const char      *user);

@@ -77,7 +77,10 @@ _pinhole_transfer_accepted_from_json (const char *text,
   return out->len > 0 ? g_steal_pointer (&out) : NULL;
 }
 
-/* an accepted incoming transfer is kept until it is over */
+static void save_incoming (PinholeClient   *self,
+                           PinholeTransfer *t);
+
+/* a transfer is kept in the profile until it is over */
 static void
 state_cb (PinholeTransfer *t,
           GParamSpec      *pspec,
@@ -93,14 +96,27 @@ state_cb (PinholeTransfer *t,
         g_debug ("transfer %s not forgotten: %s", pinhole_transfer_get_id (t), error->message);
       return;
     }
-  if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
-      pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_RUNNING &&
-      pinhole_transfer_get_accepted (t) != NULL)
+  if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING)
+    save_incoming (self, t);
+}
+
+/* an incoming offer, and once accepted where it goes: a restart finds them both */
+static void
+save_incoming (PinholeClient   *self,
+               PinholeTransfer *t)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED ||
+      (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_RUNNING &&
+       pinhole_transfer_get_accepted (t) != NULL))
     {
       g_autofree char *manifest = pinhole_manifest_to_string (pinhole_transfer_get_manifest (t),
                                                               NULL);
       g_autofree char *accepted =
-        _pinhole_transfer_accepted_to_json (pinhole_transfer_get_accepted (t));
+        pinhole_transfer_get_accepted (t) != NULL
+          ? _pinhole_transfer_accepted_to_json (pinhole_transfer_get_accepted (t))
+          : NULL;
       PinholeTransferRecord r = {
         .id = (char *) pinhole_transfer_get_id (t),
         .direction = PINHOLE_TRANSFER_DIRECTION_INCOMING,
@@ -109,8 +125,8 @@ state_cb (PinholeTransfer *t,
         .manifest = manifest,
         .folder = (char *) pinhole_transfer_get_folder (t),
         .accepted = accepted,
-        .state = PINHOLE_TRANSFER_STATE_RUNNING,
-        .created = g_get_real_time () / G_USEC_PER_SEC,
+        .state = pinhole_transfer_get_state (t),
+        .created = pinhole_transfer_get_created (t),
       };
 
       if (!pinhole_profile_save_transfer (self->profile, &r, &error))
@@ -125,6 +141,24 @@ _pinhole_client_track_transfer (PinholeClient   *self,
   /* first: a view may accept it as soon as it is in the list */
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (state_cb), self, 0);
   g_list_store_append (self->transfers, transfer);
+}
+
+static guint
+count_unanswered (PinholeClient *self,
+                  const char    *user)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
+          pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED &&
+          g_strcmp0 (pinhole_transfer_get_peer (t), user) == 0)
+        n++;
+    }
+  return n;
 }
 
 void
@@ -152,7 +186,21 @@ _pinhole_client_transfer_offered (PinholeClient   *self,
         _pinhole_transfer_link_withdraw (device->transfers, transfer, -1);
       return;
     }
+  if (count_unanswered (self, device->user) >= PINHOLE_CLIENT_MAX_OFFERS_PER_USER)
+    {
+      /* what a contact can make us keep in the profile, over all its sessions */
+      g_autofree char *reason =
+        g_strdup_printf ("more than %d offers from you wait for an answer",
+                         PINHOLE_CLIENT_MAX_OFFERS_PER_USER);
+
+      g_debug ("offer %s from %s refused: %s", pinhole_transfer_get_id (transfer), device->id,
+               reason);
+      _pinhole_transfer_fail (transfer, PINHOLE_ERROR_LIMIT, reason);
+      _pinhole_transfer_link_withdraw (device->transfers, transfer, -1);
+      return;
+    }
   _pinhole_transfer_set_peer (transfer, device->user, device->id);
+  save_incoming (self, transfer);
   _pinhole_client_track_transfer (self, transfer);
 }
 
@@ -271,10 +319,20 @@ pinhole_client_resume_transfers (PinholeClient *self)
       g_autoptr(GError) error = NULL;
       PinholeContact *contact;
 
-      if (r->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING || r->folder == NULL ||
-          r->device == NULL || pinhole_client_lookup_transfer (self, r->id) != NULL)
+      if (r->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING || r->device == NULL ||
+          pinhole_client_lookup_transfer (self, r->id) != NULL)
         continue;
       manifest = pinhole_manifest_parse (r->manifest, strlen (r->manifest), &error);
+      if (manifest != NULL && r->folder == NULL && r->accepted == NULL &&
+          pinhole_transfer_id_is_valid (r->id))
+        {
+          /* an offer not answered yet: the sender offers it again on the next session */
+          t = _pinhole_transfer_new_offered (r->id, manifest);
+          _pinhole_transfer_set_peer (t, r->peer, r->device);
+          _pinhole_transfer_set_created (t, r->created);
+          _pinhole_client_track_transfer (self, t);
+          continue;
+        }
       accepted = manifest != NULL
                  ? _pinhole_transfer_accepted_from_json (r->accepted,
                                                          pinhole_manifest_get_n_entries (manifest))

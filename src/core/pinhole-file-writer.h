@@ -47,6 +47,10 @@ gboolean      pinhole_file_writer_discard_finish    (PinholeFileWriter    *self,
                                                      GAsyncResult         *result,
                                                      GError              **error);
 
+gboolean      pinhole_file_writer_discard_entry     (int                          folder_fd,
+                                                     const PinholeManifestEntry  *entry,
+                                                     GError                     **error);
+
 guint64       pinhole_file_writer_get_n_blocks      (PinholeFileWriter    *self);
 gboolean      pinhole_file_writer_has_block         (PinholeFileWriter    *self,
                                                      guint64               block);

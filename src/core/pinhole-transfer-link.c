@@ -28,6 +28,9 @@ struct _PinholeTransferLink
   PinholeTransfer *incoming[256];     /* data channel (peer's numbering) -> transfer */
 
   gulong           frame_id;
+  gulong           acked_id;
+  guint64          last_sent;         /* the session's id of our latest transfer message */
+  guint64          last_acked;
   gboolean         outgoing[256];     /* our data channels in use */
   guint            next_channel;
 };
@@ -54,7 +57,10 @@ pinhole_transfer_link_close (PinholeTransferLink *self)
 
   g_return_if_fail (PINHOLE_IS_TRANSFER_LINK (self));
   if (self->session != NULL)
-    g_clear_signal_handler (&self->frame_id, self->session);
+    {
+      g_clear_signal_handler (&self->frame_id, self->session);
+      g_clear_signal_handler (&self->acked_id, self->session);
+    }
   g_clear_object (&self->session);
   memset (self->incoming, 0, sizeof self->incoming);
   g_hash_table_iter_init (&iter, self->transfers);
@@ -116,14 +122,48 @@ _pinhole_transfer_link_send (PinholeTransferLink    *self,
   g_autoptr(GBytes) payload = pinhole_transfer_message_encode (message);
   g_autoptr(GError) error = NULL;
 
+  guint64 id = 0;
+
   if (self->session == NULL ||
-      !pinhole_session_send (self->session, PINHOLE_SESSION_CHANNEL_TRANSFER, payload, NULL,
+      !pinhole_session_send (self->session, PINHOLE_SESSION_CHANNEL_TRANSFER, payload, &id,
                              &error))
     {
       g_debug ("transfer message not sent: %s", error != NULL ? error->message : "no session");
       return FALSE;
     }
+  self->last_sent = id;
   return TRUE;
+}
+
+/* whether the peer acknowledged every transfer message of ours on this session */
+gboolean
+_pinhole_transfer_link_is_flushed (PinholeTransferLink *self)
+{
+  return self->session != NULL && self->last_acked >= self->last_sent;
+}
+
+/* ids are acknowledged in the order they went out */
+static void
+acked_cb (PinholeSession      *session,
+          guint64              id,
+          PinholeTransferLink *self)
+{
+  g_autoptr(PinholeTransferLink) hold = g_object_ref (self);
+  g_autoptr(GPtrArray) transfers = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  gboolean was = self->last_acked >= self->last_sent;
+
+  self->last_acked = MAX (self->last_acked, id);
+  if (was || self->last_acked < self->last_sent)
+    return;
+  transfers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (transfers, g_object_ref (value));
+  for (guint i = 0; i < transfers->len; i++)
+    if (_pinhole_transfer_get_link (transfers->pdata[i]) == self)
+      _pinhole_transfer_emit_flushed (transfers->pdata[i]);
 }
 
 gboolean
@@ -389,6 +429,7 @@ pinhole_transfer_link_new (PinholeSession *session)
 
   self->session = g_object_ref (session);
   self->frame_id = g_signal_connect (session, "frame-received", G_CALLBACK (frame_cb), self);
+  self->acked_id = g_signal_connect (session, "acked", G_CALLBACK (acked_cb), self);
   return self;
 }
 

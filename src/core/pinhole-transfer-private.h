@@ -54,6 +54,8 @@ void             _pinhole_transfer_link_map_incoming    (PinholeTransferLink *se
                                                          guint                channel,
                                                          PinholeTransfer     *transfer);
 const char      *_pinhole_transfer_link_get_path_text   (PinholeTransferLink *self);
+gboolean         _pinhole_transfer_link_is_flushed      (PinholeTransferLink *self);
+void             _pinhole_transfer_emit_flushed         (PinholeTransfer     *self);
 gboolean         _pinhole_transfer_link_withdraw        (PinholeTransferLink *self,
                                                          PinholeTransfer     *transfer,
                                                          PinholeTransferMessageType type);

@@ -77,6 +77,7 @@ struct _PinholeTransfer
   guint8                    rx_hash[PINHOLE_MANIFEST_SHA256_BYTES];
   guint                     pending_writes;
   guint                     files_done;
+  guint                     discards;       /* partials being removed without a writer */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeTransfer, pinhole_transfer, G_TYPE_OBJECT)
@@ -95,7 +96,7 @@ enum
 };
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_RUN_STARTED, N_SIGNALS };
+enum { SIGNAL_RUN_STARTED, SIGNAL_FLUSHED, SIGNAL_LINKED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void sender_pump (PinholeTransfer *self);
@@ -205,6 +206,22 @@ pinhole_transfer_class_init (PinholeTransferClass *klass)
   signals[SIGNAL_RUN_STARTED] =
     g_signal_new ("run-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
+  /**
+   * PinholeTransfer::flushed:
+   * The peer acknowledged every transfer message sent on the transfer's session so far (a
+   * one-shot command that paused or cancelled may exit now).
+   */
+  /**
+   * PinholeTransfer::linked:
+   * A session carries the transfer now (the first, or a new one after a restart): answers
+   * and controls reach the peer from here on.
+   */
+  signals[SIGNAL_LINKED] =
+    g_signal_new ("linked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_FLUSHED] =
+    g_signal_new ("flushed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -290,6 +307,38 @@ pinhole_transfer_get_created (PinholeTransfer *self)
   return self->created;
 }
 
+void
+_pinhole_transfer_emit_flushed (PinholeTransfer *self)
+{
+  g_signal_emit (self, signals[SIGNAL_FLUSHED], 0);
+}
+
+/* Returns: whether nothing of the transfer is on its way: its peer acknowledged every
+ * message it was sent (or no session carries it) and no partial file is being removed */
+gboolean
+pinhole_transfer_is_flushed (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), FALSE);
+  return self->discards == 0 &&
+         (self->link == NULL || _pinhole_transfer_link_is_flushed (self->link));
+}
+
+/* Returns: whether this side paused it */
+gboolean
+pinhole_transfer_is_paused_here (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), FALSE);
+  return self->paused_here;
+}
+
+/* Returns: whether the transfer is on a session now */
+gboolean
+pinhole_transfer_is_linked (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), FALSE);
+  return self->link != NULL;
+}
+
 /* Returns: (transfer none) (nullable): the link the transfer talks on */
 PinholeTransferLink *
 _pinhole_transfer_get_link (PinholeTransfer *self)
@@ -331,7 +380,11 @@ void
 _pinhole_transfer_set_link (PinholeTransfer     *self,
                             PinholeTransferLink *link)
 {
+  gboolean changed = link != NULL && link != self->link;
+
   self->link = link;
+  if (changed)
+    g_signal_emit (self, signals[SIGNAL_LINKED], 0);
 }
 
 /* ---- state ---- */
@@ -1140,9 +1193,79 @@ discard_cb (GObject      *source,
     g_debug ("%s", error->message);
 }
 
+typedef struct
+{
+  char            *folder;
+  PinholeManifest *manifest;   /* a copy */
+  GArray          *accepted;
+} DiscardData;
+
+static void
+discard_data_free (gpointer data)
+{
+  DiscardData *d = data;
+
+  g_free (d->folder);
+  pinhole_manifest_free (d->manifest);
+  g_array_unref (d->accepted);
+  g_free (d);
+}
+
+static void
+discarded_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(PinholeTransfer) self = user_data;
+
+  self->discards--;
+  if (pinhole_transfer_is_flushed (self))
+    g_signal_emit (self, signals[SIGNAL_FLUSHED], 0);
+}
+
+static void
+discard_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  DiscardData *d = task_data;
+  int fd = open (d->folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  for (guint i = 0; fd >= 0 && i < d->accepted->len; i++)
+    {
+      PinholeManifestEntry *e = pinhole_manifest_get_entry (d->manifest,
+                                                            g_array_index (d->accepted,
+                                                                           guint32, i));
+      g_autoptr(GError) error = NULL;
+
+      if (!e->folder && !pinhole_file_writer_discard_entry (fd, e, &error))
+        g_debug ("%s", error->message);
+    }
+  if (fd >= 0)
+    close (fd);
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 remove_partials (PinholeTransfer *self)
 {
+  if (self->writers == NULL && self->accepted != NULL && self->folder != NULL &&
+      self->direction == PINHOLE_TRANSFER_DIRECTION_INCOMING)
+    {
+      /* no writer open (no session since a restart): the partials are found by name */
+      g_autoptr(GTask) task = g_task_new (NULL, NULL, discarded_cb, g_object_ref (self));
+      DiscardData *d = g_new0 (DiscardData, 1);
+      g_autofree char *text = pinhole_manifest_to_string (self->manifest, NULL);
+
+      d->folder = g_strdup (self->folder);
+      d->manifest = pinhole_manifest_parse (text, strlen (text), NULL);
+      d->accepted = g_array_copy (self->accepted);
+      g_task_set_task_data (task, d, discard_data_free);
+      self->discards++;
+      g_task_run_in_thread (task, discard_thread);
+      return;
+    }
   for (guint i = 0; self->writers != NULL && i < self->writers->len; i++)
     pinhole_file_writer_discard_async (self->writers->pdata[i], NULL, discard_cb, NULL);
 }
