@@ -166,6 +166,8 @@ void        _pinhole_client_transfers_offer_to  (PinholeClient   *self,
                                                  const char      *user,
                                                  const char      *device);
 void        _pinhole_client_transfers_out_resume (PinholeClient  *self);
+void        _pinhole_client_transfers_session_ended (PinholeClient *self,
+                                                     PinholeDevice *device);
 void        _pinhole_client_transfers_expire    (PinholeClient   *self);
 gboolean    _pinhole_client_device_trusted      (PinholeClient   *self,
                                                  PinholeDevice   *device);

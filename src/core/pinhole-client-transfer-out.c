@@ -182,10 +182,16 @@ offer_everywhere (PinholeClient   *self,
     {
       g_autoptr(PinholeDevice) d = g_list_model_get_item (devices, i);
 
-      if ((only_device != NULL && g_strcmp0 (d->name, only_device) != 0) ||
-          pinhole_device_get_presence (d) == PINHOLE_PRESENCE_OFFLINE ||
-          !_pinhole_client_device_trusted (self, d))
+      if (only_device != NULL && g_strcmp0 (d->name, only_device) != 0)
         continue;
+      if (pinhole_device_get_presence (d) == PINHOLE_PRESENCE_OFFLINE ||
+          !_pinhole_client_device_trusted (self, d))
+        {
+          g_debug ("transfer %s not offered to %s: %s", pinhole_transfer_get_id (t), d->id,
+                   pinhole_device_get_presence (d) == PINHOLE_PRESENCE_OFFLINE
+                     ? "offline" : "its key is not trusted");
+          continue;
+        }
       if (d->transfers != NULL && d->session != NULL &&
           pinhole_session_get_state (d->session) < PINHOLE_SESSION_STATE_CLOSED)
         {
@@ -215,19 +221,79 @@ watch_presence (PinholeClient  *self,
                              self, 0);
 }
 
-/* @device of @user came online: the offers that wait for @user go to it */
+/* an accepted outgoing transfer with no session: one with its device, if it is online. Both
+ * sides may open one at once after a restart; the session code keeps one of the two. */
+static void
+reach_recipient (PinholeClient   *self,
+                 PinholeTransfer *t)
+{
+  const char *id = pinhole_transfer_get_peer_device (t);
+  const char *slash = id != NULL ? strchr (id, '/') : NULL;
+  PinholeDevice *d = slash != NULL ? _pinhole_client_find_device (self,
+                                                                  pinhole_transfer_get_peer (t),
+                                                                  slash + 1)
+                                   : NULL;
+
+  if (d == NULL || pinhole_transfer_is_linked (t) ||
+      pinhole_device_get_presence (d) == PINHOLE_PRESENCE_OFFLINE ||
+      !_pinhole_client_device_trusted (self, d))
+    return;
+  if (d->transfers != NULL && d->session != NULL &&
+      pinhole_session_get_state (d->session) < PINHOLE_SESSION_STATE_CLOSED)
+    _pinhole_client_transfers_attach (self, d);
+  else
+    _pinhole_device_ensure_session (d);
+}
+
+/* @device of @user (any of theirs for %NULL) came online: the offers that wait for @user go
+ * to it, and the accepted transfers with it get a session */
 void
 _pinhole_client_transfers_offer_to (PinholeClient *self,
                                     const char    *user,
                                     const char    *device)
 {
+  g_autofree char *device_id = device != NULL ? g_strconcat (user, "/", device, NULL) : NULL;
+
   for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i++)
     {
       g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
 
       if (_pinhole_client_transfer_is_unanswered (t, user))
         offer_everywhere (self, t, device);
+      else if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_OUTGOING &&
+               !pinhole_transfer_is_over (t) &&
+               g_strcmp0 (pinhole_transfer_get_peer (t), user) == 0 &&
+               (device_id == NULL ||
+                g_strcmp0 (pinhole_transfer_get_peer_device (t), device_id) == 0))
+        reach_recipient (self, t);
     }
+}
+
+#define RETRY_S 2
+
+static gboolean
+retry_cb (gpointer data)
+{
+  PinholeDevice *d = data;
+
+  if (d->client != NULL && d->session == NULL &&
+      pinhole_device_get_presence (d) != PINHOLE_PRESENCE_OFFLINE)
+    {
+      g_debug ("transfers with %s: another session", d->id);
+      /* as if it came online: offers go to it, and transfers with it carry on */
+      _pinhole_client_transfers_presence_cb (d->client, d->user, d->name, "online", NULL);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* a session that carried transfers ended (it never came up, or it died) while the device
+ * may still be online: try again shortly, at most once per session that ends */
+void
+_pinhole_client_transfers_session_ended (PinholeClient *self,
+                                         PinholeDevice *device)
+{
+  g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, RETRY_S, retry_cb, g_object_ref (device),
+                              g_object_unref);
 }
 
 /* an offer's contact shows up online (presence comes with the roster, after the log-in) */
@@ -334,22 +400,13 @@ _pinhole_client_transfers_out_resume (PinholeClient *self)
       g_debug ("transfer %s to %s taken up again", r->id, r->peer);
       _pinhole_client_track_transfer (self, t);
       contact = pinhole_client_lookup_contact (self, r->peer);
-      if (contact != NULL && pinhole_transfer_get_accepted (t) == NULL)
-        {
-          watch_presence (self, contact);
-          offer_everywhere (self, t, NULL);
-        }
-      else if (contact != NULL)
-        {
-          /* the recipient may have opened the session during our log-in */
-          const char *slash = strchr (r->device, '/');
-          PinholeDevice *d = slash != NULL ? _pinhole_client_find_device (self, r->peer,
-                                                                          slash + 1)
-                                           : NULL;
-
-          if (d != NULL && d->transfers != NULL)
-            _pinhole_client_transfers_attach (self, d);
-        }
+      if (contact == NULL)
+        continue;
+      watch_presence (self, contact);
+      if (pinhole_transfer_get_accepted (t) == NULL)
+        offer_everywhere (self, t, NULL);
+      else
+        reach_recipient (self, t);   /* or the session it opened during our log-in */
     }
   _pinhole_client_transfers_expire (self);
 }

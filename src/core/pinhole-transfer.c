@@ -78,6 +78,7 @@ struct _PinholeTransfer
   guint                     pending_writes;
   guint                     files_done;
   guint                     discards;       /* partials being removed without a writer */
+  gboolean                  discard_when_open; /* cancelled while writers were opening */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeTransfer, pinhole_transfer, G_TYPE_OBJECT)
@@ -100,6 +101,7 @@ enum { SIGNAL_RUN_STARTED, SIGNAL_FLUSHED, SIGNAL_LINKED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void sender_pump (PinholeTransfer *self);
+static void discard_by_name (PinholeTransfer *self);
 static void recipient_open_next (PinholeTransfer *self);
 
 /* ---- the object ---- */
@@ -1039,7 +1041,14 @@ open_cb (GObject      *source,
   g_autoptr(PinholeTransfer) self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!pinhole_file_writer_open_finish (PINHOLE_FILE_WRITER (source), result, &error))
+  gboolean ok = pinhole_file_writer_open_finish (PINHOLE_FILE_WRITER (source), result, &error);
+
+  if (self->discard_when_open)
+    {
+      discard_by_name (self);
+      return;
+    }
+  if (!ok)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         fail (self, TRUE, PINHOLE_ERROR_FAILED, "%s", error->message);
@@ -1121,6 +1130,13 @@ prepare_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   gssize fd = g_task_propagate_int (G_TASK (result), &error);
 
+  if (self->discard_when_open)
+    {
+      if (fd >= 0)
+        close ((int) fd);
+      discard_by_name (self);
+      return;
+    }
   if (fd < 0)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1247,26 +1263,43 @@ discard_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
+/* the partials found by name, in a worker: no writer is open, or some are on their way */
+static void
+discard_by_name (PinholeTransfer *self)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, discarded_cb, g_object_ref (self));
+  DiscardData *d = g_new0 (DiscardData, 1);
+  g_autofree char *text = pinhole_manifest_to_string (self->manifest, NULL);
+
+  self->discard_when_open = FALSE;
+  d->folder = g_strdup (self->folder);
+  d->manifest = pinhole_manifest_parse (text, strlen (text), NULL);
+  d->accepted = g_array_copy (self->accepted);
+  g_task_set_task_data (task, d, discard_data_free);
+  self->discards++;
+  g_task_run_in_thread (task, discard_thread);
+}
+
 static void
 remove_partials (PinholeTransfer *self)
 {
-  if (self->writers == NULL && self->accepted != NULL && self->folder != NULL &&
-      self->direction == PINHOLE_TRANSFER_DIRECTION_INCOMING)
+  if (self->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING || self->accepted == NULL ||
+      self->folder == NULL)
+    return;
+  if (self->writers == NULL)
     {
-      /* no writer open (no session since a restart): the partials are found by name */
-      g_autoptr(GTask) task = g_task_new (NULL, NULL, discarded_cb, g_object_ref (self));
-      DiscardData *d = g_new0 (DiscardData, 1);
-      g_autofree char *text = pinhole_manifest_to_string (self->manifest, NULL);
-
-      d->folder = g_strdup (self->folder);
-      d->manifest = pinhole_manifest_parse (text, strlen (text), NULL);
-      d->accepted = g_array_copy (self->accepted);
-      g_task_set_task_data (task, d, discard_data_free);
-      self->discards++;
-      g_task_run_in_thread (task, discard_thread);
+      discard_by_name (self);   /* no session since a restart */
       return;
     }
-  for (guint i = 0; self->writers != NULL && i < self->writers->len; i++)
+  if (self->folder_fd < 0 || self->opened < self->writers->len ||
+      self->writers->len < self->accepted->len)
+    {
+      /* the folder or a writer is being opened (it may make its partial yet): when that
+       * ends, the partials go by name */
+      self->discard_when_open = TRUE;
+      return;
+    }
+  for (guint i = 0; i < self->writers->len; i++)
     pinhole_file_writer_discard_async (self->writers->pdata[i], NULL, discard_cb, NULL);
 }
 
