@@ -318,10 +318,45 @@ link_deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+take (Control         *c,
+      PinholeTransfer *t);
+
+/* an offer this profile has not seen yet: the sender offers it when it sees us online */
+static void
+transfers_changed_cb (GListModel *list,
+                      guint       position,
+                      guint       removed,
+                      guint       added,
+                      Control    *c)
+{
+  for (guint i = position; c->transfer == NULL && i < position + added; i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (list, i);
+
+      if (strcmp (pinhole_transfer_get_id (t), c->id) == 0)
+        take (c, t);
+    }
+}
+
+static gboolean
+offer_deadline_cb (gpointer data)
+{
+  Control *c = data;
+  g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND,
+                                         "no transfer %s here, and no such offer came within "
+                                         "%d s", c->id, LINK_WAIT_S);
+
+  c->deadline = 0;
+  cli_quit (c->cli, error);
+  return G_SOURCE_REMOVE;
+}
+
 static int
 control_here (Control *c)
 {
   Cli *cli = c->cli;
+  GListModel *list;
   PinholeTransfer *t;
   g_autoptr(GError) error = NULL;
 
@@ -329,10 +364,40 @@ control_here (Control *c)
   /* announced: the peer carries the transfer on when it sees us online */
   if (!cli_login (cli, TRUE))
     return cli_fail (cli, cli->error);
+  list = pinhole_client_get_transfers (cli->client);
+  g_signal_connect (list, "items-changed", G_CALLBACK (transfers_changed_cb), c);
   pinhole_client_resume_transfers (cli->client);
   t = pinhole_client_find_transfer (cli->client, c->id, TRUE, &error);
-  if (t == NULL)
-    return cli_fail (cli, error);
+  if (t == NULL && c->transfer == NULL &&
+      !(g_error_matches (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND) &&
+        (c->action == PINHOLE_TRANSFER_ACTION_ACCEPT ||
+         c->action == PINHOLE_TRANSFER_ACTION_DECLINE)))
+    {
+      g_signal_handlers_disconnect_by_data (list, c);
+      return cli_fail (cli, error);
+    }
+  if (t != NULL && c->transfer == NULL)
+    take (c, t);
+  else if (c->transfer == NULL)
+    c->deadline = g_timeout_add_seconds (LINK_WAIT_S, offer_deadline_cb, c);
+  cli_run (cli);
+  g_signal_handlers_disconnect_by_data (list, c);
+  g_clear_handle_id (&c->deadline, g_source_remove);
+  g_clear_handle_id (&c->idle, g_source_remove);
+  if (c->transfer != NULL)
+    g_signal_handlers_disconnect_by_data (c->transfer, c);
+  g_clear_object (&c->transfer);
+  if (cli->error != NULL)
+    return cli_fail (cli, cli->error);
+  return 0;
+}
+
+/* the transfer is here: act once a session carries it */
+static void
+take (Control         *c,
+      PinholeTransfer *t)
+{
+  g_clear_handle_id (&c->deadline, g_source_remove);
   c->transfer = g_object_ref (t);
   g_signal_connect (t, "linked", G_CALLBACK (linked_cb), c);
   g_signal_connect (t, "flushed", G_CALLBACK (flushed_cb), c);
@@ -345,14 +410,6 @@ control_here (Control *c)
     linked_cb (t, c);
   else
     c->deadline = g_timeout_add_seconds (LINK_WAIT_S, link_deadline_cb, c);
-  cli_run (cli);
-  g_clear_handle_id (&c->deadline, g_source_remove);
-  g_clear_handle_id (&c->idle, g_source_remove);
-  g_signal_handlers_disconnect_by_data (t, c);
-  g_clear_object (&c->transfer);
-  if (cli->error != NULL)
-    return cli_fail (cli, cli->error);
-  return 0;
 }
 
 static int

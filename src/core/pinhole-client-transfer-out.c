@@ -90,7 +90,7 @@ save (PinholeClient   *self,
     .manifest = manifest,
     .sources = sources,
     .accepted = accepted,
-    .state = pinhole_transfer_get_state (t),
+    .state = _pinhole_transfer_get_kept_state (t),
     .created = pinhole_transfer_get_created (t),
   };
 
@@ -363,6 +363,8 @@ transfer_from_record (PinholeTransferRecord *r)
       t = _pinhole_transfer_new_outgoing_accepted (r->id, g_steal_pointer (&manifest),
                                                    g_steal_pointer (&sources), accepted);
       _pinhole_transfer_set_peer (t, r->peer, r->device);
+      if (r->state == PINHOLE_TRANSFER_STATE_PAUSED)
+        _pinhole_transfer_set_paused_here (t);
     }
   else
     {

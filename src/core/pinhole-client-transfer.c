@@ -108,7 +108,8 @@ save_incoming (PinholeClient   *self,
   g_autoptr(GError) error = NULL;
 
   if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED ||
-      (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_RUNNING &&
+      ((pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_RUNNING ||
+        pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_PAUSED) &&
        pinhole_transfer_get_accepted (t) != NULL))
     {
       g_autofree char *manifest = pinhole_manifest_to_string (pinhole_transfer_get_manifest (t),
@@ -125,7 +126,7 @@ save_incoming (PinholeClient   *self,
         .manifest = manifest,
         .folder = (char *) pinhole_transfer_get_folder (t),
         .accepted = accepted,
-        .state = pinhole_transfer_get_state (t),
+        .state = _pinhole_transfer_get_kept_state (t),
         .created = pinhole_transfer_get_created (t),
       };
 
@@ -346,6 +347,8 @@ pinhole_client_resume_transfers (PinholeClient *self)
         }
       t = pinhole_transfer_new_incoming_accepted (r->id, manifest, r->folder, accepted);
       _pinhole_transfer_set_peer (t, r->peer, r->device);
+      if (r->state == PINHOLE_TRANSFER_STATE_PAUSED)
+        _pinhole_transfer_set_paused_here (t);
       _pinhole_client_track_transfer (self, t);
       /* the sender may have opened a session during our log-in, before this was loaded */
       {

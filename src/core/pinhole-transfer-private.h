@@ -24,6 +24,8 @@ PinholeTransferLink *_pinhole_transfer_get_link   (PinholeTransfer        *self)
 GPtrArray       *_pinhole_transfer_get_sources    (PinholeTransfer        *self);
 void             _pinhole_transfer_set_created    (PinholeTransfer        *self,
                                                    gint64                  created);
+void             _pinhole_transfer_set_paused_here (PinholeTransfer       *self);
+PinholeTransferState _pinhole_transfer_get_kept_state (PinholeTransfer    *self);
 void             _pinhole_transfer_fail           (PinholeTransfer        *self,
                                                    PinholeError            code,
                                                    const char             *reason);

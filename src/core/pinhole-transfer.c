@@ -1352,10 +1352,32 @@ _pinhole_transfer_handle_data (PinholeTransfer     *self,
   recipient_data (self, d);
 }
 
-/* sends the offer (outgoing) or reports what it holds (an accepted incoming one) */
+/* a transfer the profile kept as paused by this side */
+void
+_pinhole_transfer_set_paused_here (PinholeTransfer *self)
+{
+  self->paused_here = TRUE;
+  if (self->state == PINHOLE_TRANSFER_STATE_RUNNING)
+    self->state = PINHOLE_TRANSFER_STATE_PAUSED;
+}
+
+/* what the profile keeps of the state: paused only when this side paused it */
+PinholeTransferState
+_pinhole_transfer_get_kept_state (PinholeTransfer *self)
+{
+  if (self->paused_here)
+    return PINHOLE_TRANSFER_STATE_PAUSED;
+  return self->state == PINHOLE_TRANSFER_STATE_PAUSED ? PINHOLE_TRANSFER_STATE_RUNNING
+                                                      : self->state;
+}
+
+/* sends the offer (outgoing) or reports what it holds (an accepted incoming one); a side
+ * that paused says so first on every new session */
 void
 _pinhole_transfer_start (PinholeTransfer *self)
 {
+  if (self->paused_here)
+    send_simple (self, PINHOLE_TRANSFER_MESSAGE_PAUSE);
   if (self->direction == PINHOLE_TRANSFER_DIRECTION_INCOMING)
     {
       if (self->accepted != NULL)
