@@ -5,7 +5,8 @@
  * put on the wire says so); an offer made while bob is offline, delivered after alice
  * restarted, when bob comes online; bob's two devices, the first accept winning and the
  * other told `taken`; a source file changed since the offer, failed with its sentence; a
- * one-shot cancel by the restarted sender, after which bob's partial is gone. */
+ * one-shot cancel by the restarted sender, after which bob's partial is gone; an offer
+ * nobody answered for 7 days expires. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-bus.h"
@@ -13,6 +14,7 @@
 #include "pinhole-test-transfer.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <utime.h>
 
@@ -353,6 +355,64 @@ test_sender_cancels (Fixture       *x,
   g_assert_nonnull (strstr (again->err, "no transfer"));
 }
 
+/* the offer was made 8 days ago: ages the record in alice's profile (the clock of a test
+ * cannot wait a week) */
+static void
+age_offer (Fixture    *x,
+           const char *id)
+{
+  g_autofree char *dir = ph_fixture_profile (&x->f, "alice");
+  g_autofree char *path = g_build_filename (dir, "profile.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL);
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (db, "UPDATE transfers SET created = created - 8 * 86400"
+                             " WHERE id = ?", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step (stmt) == SQLITE_DONE && sqlite3_changes (db) == 1 ? SQLITE_OK
+                                                                            : SQLITE_ERROR;
+    }
+  if (rc != SQLITE_OK)
+    g_test_fail_printf ("the offer %s was not aged in %s", id, path);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+}
+
+static void
+test_offer_expires (Fixture       *x,
+                    gconstpointer  data)
+{
+  g_autofree char *src = g_build_filename (x->outbox, "old.txt", NULL);
+  g_autoptr(PhResult) r = NULL;
+  g_autoptr(PhResult) list = NULL;
+  g_autofree char *id = NULL;
+  PhProc *alice;
+  JsonObject *failed;
+  guint cursor = 0;
+
+  ph_return_if_failed ();
+  ph_test_write_file (x->outbox, "old.txt", 100, 3);
+  r = ph_fixture_cli (&x->f, "alice", "send-file", "bob", src, NULL);
+  g_assert_cmpint (r->status, ==, 0);
+  id = g_strdup (ph_event_string (ph_result_event (r, "waiting"), "id"));
+  age_offer (x, id);
+  ph_return_if_failed ();
+  alice = listen (x, "alice", NULL);
+  failed = ph_proc_wait_named (alice, &cursor, "failed", "id", id, PH_EVENT_MS);
+  g_assert_nonnull (failed);
+  g_assert_cmpstr (ph_event_string (failed, "reason"), ==,
+                   "the offer expired: nobody answered it within 7 days");
+  g_assert_true (ph_proc_stop (alice));
+  /* and it is forgotten */
+  list = ph_fixture_cli (&x->f, "alice", "transfers", NULL);
+  g_assert_cmpint (list->status, ==, 0);
+  g_assert_null (ph_result_event (list, "transfer"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -366,6 +426,7 @@ main (int   argc,
   ADD ("first-accept-wins", "two devices", test_first_accept_wins);
   ADD ("changed-source", NULL, test_changed_source);
   ADD ("sender-cancels", NULL, test_sender_cancels);
+  ADD ("offer-expires", NULL, test_offer_expires);
 #undef ADD
   return g_test_run ();
 }
