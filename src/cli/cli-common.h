@@ -192,6 +192,11 @@ void        cli_transfer_progress  (Cli             *cli,
                                     guint64          total,
                                     gdouble          rate,
                                     const char      *path);
+void        cli_transfer_run_event (Cli             *cli,
+                                    PinholeTransfer *t,
+                                    guint64          missing);
+void        cli_transfer_offer_event (Cli           *cli,
+                                      PinholeTransfer *t);
 int cli_transfers (Cli *cli, int argc, char **argv);
 int cli_transfer_accept  (Cli *cli, int argc, char **argv);
 int cli_transfer_decline (Cli *cli, int argc, char **argv);

@@ -56,38 +56,21 @@ state_cb (PinholeTransfer    *t,
     }
 }
 
-/* the sender begins a run: how much the recipient lacks, and what went before */
 static void
 run_cb (PinholeTransfer    *t,
         guint64             missing,
         CliListenTransfers *self)
 {
-  g_autoptr(JsonObject) fields = json_object_new ();
-  g_autofree char *missing_text = g_format_size (missing);
-
-  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
-  json_object_set_int_member (fields, "missing", (gint64) missing);
-  json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
-  cli_event (self->cli, "run", fields, "transfer %s: sending the %s %s lacks",
-             pinhole_transfer_get_id (t), missing_text, pinhole_transfer_get_peer (t));
+  cli_transfer_run_event (self->cli, t, missing);
 }
 
 static void
 offered (CliListenTransfers *self,
          PinholeTransfer    *t)
 {
-  g_autoptr(JsonObject) fields = json_object_new ();
-  PinholeManifest *m = pinhole_transfer_get_manifest (t);
-  g_autofree char *size = g_format_size (pinhole_manifest_get_total_bytes (m));
   g_autoptr(GError) error = NULL;
 
-  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
-  json_object_set_int_member (fields, "files", pinhole_manifest_get_n_entries (m));
-  json_object_set_int_member (fields, "bytes", (gint64) pinhole_manifest_get_total_bytes (m));
-  json_object_set_string_member (fields, "first", pinhole_manifest_get_entry (m, 0)->path);
-  cli_event (self->cli, "offer", fields, "offer %s: %u entries, %s, first %s",
-             pinhole_transfer_get_id (t), pinhole_manifest_get_n_entries (m), size,
-             pinhole_manifest_get_entry (m, 0)->path);
+  cli_transfer_offer_event (self->cli, t);
   if (self->accept_dir != NULL && !pinhole_transfer_accept (t, self->accept_dir, NULL, &error))
     cli_line (stderr, "cannot accept %s: %s", pinhole_transfer_get_id (t), error->message);
 }

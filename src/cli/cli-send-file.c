@@ -102,14 +102,7 @@ run_cb (PinholeTransfer *t,
         guint64          missing,
         SendFileRun     *run)
 {
-  g_autoptr(JsonObject) fields = json_object_new ();
-  g_autofree char *missing_text = g_format_size (missing);
-
-  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
-  json_object_set_int_member (fields, "missing", (gint64) missing);
-  json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
-  cli_event (run->cli, "run", fields, "sending %s that %s does not have yet", missing_text,
-             run->user);
+  cli_transfer_run_event (run->cli, t, missing);
 }
 
 static void

@@ -219,24 +219,6 @@ flushed_cb (PinholeTransfer *t,
     cli_quit (c->cli, NULL);
 }
 
-static void
-print_offer (Control         *c,
-             PinholeTransfer *t)
-{
-  g_autoptr(JsonObject) fields = json_object_new ();
-  PinholeManifest *m = pinhole_transfer_get_manifest (t);
-  g_autofree char *size = g_format_size (pinhole_manifest_get_total_bytes (m));
-
-  json_object_set_string_member (fields, "id", c->id);
-  json_object_set_string_member (fields, "peer", pinhole_transfer_get_peer (t));
-  json_object_set_int_member (fields, "files", pinhole_manifest_get_n_entries (m));
-  json_object_set_int_member (fields, "bytes", (gint64) pinhole_manifest_get_total_bytes (m));
-  json_object_set_string_member (fields, "first", pinhole_manifest_get_entry (m, 0)->path);
-  cli_event (c->cli, "offer", fields, "offer %s from %s: %u entries, %s, first %s", c->id,
-             pinhole_transfer_get_peer (t), pinhole_manifest_get_n_entries (m), size,
-             pinhole_manifest_get_entry (m, 0)->path);
-}
-
 /* the peer did not acknowledge in time: it hears of it on the next session, or not */
 static gboolean
 flush_deadline_cb (gpointer data)
@@ -257,7 +239,7 @@ act (Control *c)
 
   g_clear_handle_id (&c->deadline, g_source_remove);
   if (c->action == PINHOLE_TRANSFER_ACTION_ACCEPT)
-    print_offer (c, c->transfer);
+    cli_transfer_offer_event (c->cli, c->transfer);
   if (!pinhole_client_control_transfer (c->cli->client, c->id, c->action, c->folder, &error))
     {
       cli_quit (c->cli, error);

@@ -57,6 +57,41 @@ cli_transfer_progress (Cli        *cli,
                path != NULL ? path : "no path");
 }
 
+/* the sender begins a run: how much the recipient lacks, and what was sent before it */
+void
+cli_transfer_run_event (Cli             *cli,
+                        PinholeTransfer *t,
+                        guint64          missing)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autofree char *missing_text = g_format_size (missing);
+
+  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+  json_object_set_int_member (fields, "missing", (gint64) missing);
+  json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
+  cli_event (cli, "run", fields, "transfer %s: sending the %s that %s does not have yet",
+             pinhole_transfer_get_id (t), missing_text, pinhole_transfer_get_peer (t));
+}
+
+/* an incoming offer: its size, and the first name (escaped, as every line) */
+void
+cli_transfer_offer_event (Cli             *cli,
+                          PinholeTransfer *t)
+{
+  g_autoptr(JsonObject) fields = json_object_new ();
+  PinholeManifest *m = pinhole_transfer_get_manifest (t);
+  g_autofree char *size = g_format_size (pinhole_manifest_get_total_bytes (m));
+
+  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
+  json_object_set_string_member (fields, "peer", pinhole_transfer_get_peer (t));
+  json_object_set_int_member (fields, "files", pinhole_manifest_get_n_entries (m));
+  json_object_set_int_member (fields, "bytes", (gint64) pinhole_manifest_get_total_bytes (m));
+  json_object_set_string_member (fields, "first", pinhole_manifest_get_entry (m, 0)->path);
+  cli_event (cli, "offer", fields, "offer %s from %s: %u entries, %s, first %s",
+             pinhole_transfer_get_id (t), pinhole_transfer_get_peer (t),
+             pinhole_manifest_get_n_entries (m), size, pinhole_manifest_get_entry (m, 0)->path);
+}
+
 static void
 print_row (Cli                *cli,
            const char         *id,

@@ -79,9 +79,9 @@ save (PinholeClient   *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *manifest = pinhole_manifest_to_string (pinhole_transfer_get_manifest (t), NULL);
   g_autofree char *sources = sources_to_json (_pinhole_transfer_get_sources (t));
-  g_autofree char *accepted = pinhole_transfer_get_accepted (t) != NULL
-                              ? _pinhole_transfer_accepted_to_json (pinhole_transfer_get_accepted (t))
-                              : NULL;
+  GArray *entries = pinhole_transfer_get_accepted (t);
+  g_autofree char *accepted = entries != NULL ? _pinhole_transfer_accepted_to_json (entries)
+                                              : NULL;
   PinholeTransferRecord r = {
     .id = (char *) pinhole_transfer_get_id (t),
     .direction = PINHOLE_TRANSFER_DIRECTION_OUTGOING,

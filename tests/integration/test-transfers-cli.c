@@ -10,6 +10,7 @@
 #include "pinhole-test-bus.h"
 #include "pinhole-test-fixture.h"
 #include "pinhole-test-transfer.h"
+#include "pinhole-test-transfers.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -55,25 +56,6 @@ fixture_tear_down (Fixture       *x,
   ph_fixture_cli_options (&(x)->f, (profile), &(PhCliOptions) { (const char *const[]) { \
                             (x)->bus->env, "G_MESSAGES_DEBUG=pinhole-transfer", NULL }, \
                             FALSE }, __VA_ARGS__)
-
-/* @profile's listen on the bus, online; Returns: (transfer none) */
-static PhProc *
-listen (Fixture    *x,
-        const char *profile,
-        const char *accept_dir)
-{
-  const char *env[] = { x->bus->env, "G_MESSAGES_DEBUG=pinhole-transfer", NULL };
-  PhCliOptions options = { env, FALSE };
-  const char *args[] = { "listen", accept_dir != NULL ? "--accept-files" : NULL, accept_dir,
-                         NULL };
-  PhProc *p = ph_fixture_spawn (&x->f, profile, &options, args);
-  guint cursor = 0;
-
-  g_assert_nonnull (p);
-  if (ph_proc_wait_named (p, &cursor, "online", NULL, NULL, PH_EVENT_MS) == NULL)
-    g_test_fail_printf ("%s's listen did not come online: %s", profile, p->err_text->str);
-  return p;
-}
 
 /* alice's send-file of @name, running; Returns: (transfer none) */
 static PhProc *
@@ -160,7 +142,7 @@ test_instance_accept (Fixture       *x,
   const char *id;
 
   ph_return_if_failed ();
-  bob = listen (x, "bob", NULL);
+  bob = ph_transfer_listen (&x->f, "bob", x->bus->env, NULL);
   alice = send_file (x, "report.pdf", 3 * MIB + 5);
   offer = ph_proc_wait_named (bob, &cursor, "offer", NULL, NULL, PH_EVENT_MS);
   g_assert_nonnull (offer);
@@ -190,20 +172,6 @@ test_instance_accept (Fixture       *x,
   assert_fails (unknown, "no transfer " UNKNOWN_ID);
 }
 
-static gboolean
-progress_past (JsonObject *event,
-               gpointer    data)
-{
-  return g_strcmp0 (ph_event_string (event, "event"), "progress") == 0 &&
-         json_object_get_int_member_with_default (event, "bytes", 0) >= *(gint64 *) data;
-}
-
-static gboolean
-no_partials (gpointer data)
-{
-  return ph_test_count_partials (data) == 0;
-}
-
 /* through bob's instance: pause, resume and cancel a running transfer */
 static void
 test_instance_controls (Fixture       *x,
@@ -218,13 +186,13 @@ test_instance_controls (Fixture       *x,
   const char *id;
 
   ph_return_if_failed ();
-  bob = listen (x, "bob", x->inbox);
+  bob = ph_transfer_listen (&x->f, "bob", x->bus->env, x->inbox);
   alice = send_file (x, "film.mkv", 256 * MIB);
   offer = ph_proc_wait_named (bob, &cursor, "offer", NULL, NULL, PH_EVENT_MS);
   g_assert_nonnull (offer);
   id = ph_event_string (offer, "id");
-  g_assert_nonnull (ph_proc_wait_event (alice, &alice_cursor, progress_past, (gpointer) &past,
-                                        20000));
+  g_assert_nonnull (ph_proc_wait_event (alice, &alice_cursor, ph_transfer_progress_past,
+                                        (gpointer) &past, 20000));
   paused = cli_on_bus (x, "bob", "pause", id, NULL);
   g_assert_cmpint (paused->status, ==, 0);
   g_assert_nonnull (ph_result_event (paused, "paused"));
@@ -241,7 +209,7 @@ test_instance_controls (Fixture       *x,
   g_assert_cmpint (cancelled->status, ==, 0);
   g_assert_true (ph_proc_wait (alice, 20000));
   g_assert_cmpint (alice->status, ==, 1);
-  g_assert_true (ph_iterate_until (no_partials, x->inbox, PH_EVENT_MS));
+  g_assert_true (ph_iterate_until (ph_transfer_no_partials, x->inbox, PH_EVENT_MS));
 }
 
 /* one-shot: transfers from the profile, accept that waits for the offer, decline */
@@ -262,7 +230,7 @@ test_one_shot_answers (Fixture       *x,
   list = ph_fixture_cli (&x->f, "alice", "transfers", NULL);
   assert_row (list, first, "outgoing", "bob", "a.txt", "offering");
   assert_row (list, second, "outgoing", "bob", "b.txt", "offering");
-  alice = listen (x, "alice", NULL);
+  alice = ph_transfer_listen (&x->f, "alice", x->bus->env, NULL);
   /* bob answers with one-shots: each logs in, gets the offer alice makes again, answers */
   accepted = ph_fixture_cli (&x->f, "bob", "accept", first, "--to", x->inbox, NULL);
   g_assert_cmpint (accepted->status, ==, 0);
@@ -294,9 +262,10 @@ test_one_shot_pause (Fixture       *x,
   g_autofree char *id = NULL;
 
   ph_return_if_failed ();
-  bob = listen (x, "bob", x->inbox);
+  bob = ph_transfer_listen (&x->f, "bob", x->bus->env, x->inbox);
   alice = send_file (x, "tape.bin", 256 * MIB);
-  progress = ph_proc_wait_event (alice, &cursor, progress_past, (gpointer) &past, 20000);
+  progress = ph_proc_wait_event (alice, &cursor, ph_transfer_progress_past, (gpointer) &past,
+                                 20000);
   g_assert_nonnull (progress);
   id = g_strdup (ph_event_string (progress, "id"));
   ph_proc_kill (alice);
@@ -310,7 +279,7 @@ test_one_shot_pause (Fixture       *x,
   assert_row (list2, id, "outgoing", "bob", "tape.bin", "running");
   /* and a later run of alice's finishes it */
   cursor = 0;
-  alice2 = listen (x, "alice", NULL);
+  alice2 = ph_transfer_listen (&x->f, "alice", x->bus->env, NULL);
   g_assert_nonnull (ph_proc_wait_named (alice2, &cursor, "done", "id", id, 60000));
   g_assert_nonnull (ph_proc_wait_named (bob, &bob_cursor, "done", "id", id, PH_EVENT_MS));
   ph_test_assert_same_file (src, dst);
@@ -329,8 +298,8 @@ test_two_and_chat (Fixture       *x,
   const char *names[] = { "one.bin", "two.bin" };
 
   ph_return_if_failed ();
-  alice = listen (x, "alice", NULL);
-  bob = listen (x, "bob", x->inbox);
+  alice = ph_transfer_listen (&x->f, "alice", x->bus->env, NULL);
+  bob = ph_transfer_listen (&x->f, "bob", x->bus->env, x->inbox);
   g_assert_nonnull (ph_proc_wait_named (bob, &bob_cursor, "offer", "id", one, PH_EVENT_MS));
   /* while the files move, a chat message through alice's instance */
   said = cli_on_bus (x, "alice", "send", "bob", "files on their way", NULL);

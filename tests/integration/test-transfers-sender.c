@@ -12,6 +12,7 @@
 #include "pinhole-test-bus.h"
 #include "pinhole-test-fixture.h"
 #include "pinhole-test-transfer.h"
+#include "pinhole-test-transfers.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -29,7 +30,7 @@ typedef struct
   PhBus     *bus;      /* for the test of two devices: each answers through its instance */
 } Fixture;
 
-static const char *debug_env[] = { "G_MESSAGES_DEBUG=pinhole-transfer,pinhole-device,pinhole-client", NULL };
+static const char *debug_env[] = { "G_MESSAGES_DEBUG=pinhole-transfer,pinhole-device", NULL };
 static const PhCliOptions debug = { debug_env, FALSE };
 
 static void
@@ -74,31 +75,6 @@ fixture_tear_down (Fixture       *x,
   g_free (x->outbox);
 }
 
-/* @profile's listen, online; Returns: (transfer none) */
-static PhProc *
-listen (Fixture    *x,
-        const char *profile,
-        const char *accept_dir)
-{
-  const char *args[] = { "listen", accept_dir != NULL ? "--accept-files" : NULL, accept_dir,
-                         NULL };
-  PhProc *p = ph_fixture_spawn (&x->f, profile, &debug, args);
-  guint cursor = 0;
-
-  g_assert_nonnull (p);
-  if (ph_proc_wait_named (p, &cursor, "online", NULL, NULL, PH_EVENT_MS) == NULL)
-    g_test_fail_printf ("%s's listen did not come online: %s", profile, p->err_text->str);
-  return p;
-}
-
-static gboolean
-progress_past (JsonObject *event,
-               gpointer    data)
-{
-  return g_strcmp0 (ph_event_string (event, "event"), "progress") == 0 &&
-         json_object_get_int_member_with_default (event, "bytes", 0) >= *(gint64 *) data;
-}
-
 /* the debug lines of @procs, when a wait failed */
 static void
 dump (PhProc *a,
@@ -127,7 +103,7 @@ send_and_kill (Fixture    *x,
 
   ph_test_write_file (x->outbox, name, total, 5);
   alice = ph_fixture_spawn (&x->f, "alice", &debug, args);
-  progress = ph_proc_wait_event (alice, &cursor, progress_past, &past, 30000);
+  progress = ph_proc_wait_event (alice, &cursor, ph_transfer_progress_past, &past, 30000);
   if (progress == NULL)
     {
       dump (alice, NULL);
@@ -153,12 +129,12 @@ test_sender_restarts (Fixture       *x,
   gint64 missing, sent;
 
   ph_return_if_failed ();
-  bob = listen (x, "bob", x->inbox);
+  bob = ph_transfer_listen (&x->f, "bob", NULL, x->inbox);
   id = send_and_kill (x, "video.mkv", total, 8 * MIB);
   ph_return_if_failed ();
 
   /* the profile kept it: the new run takes it up and bob's haves say what is left */
-  alice = listen (x, "alice", NULL);
+  alice = ph_transfer_listen (&x->f, "alice", NULL, NULL);
   g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "resumed", "id", id, PH_EVENT_MS));
   run = ph_proc_wait_named (alice, &cursor, "run", "id", id, 30000);
   done = ph_proc_wait_named (alice, &cursor, "done", "id", id, 60000);
@@ -202,9 +178,9 @@ test_offline_offer (Fixture       *x,
   g_assert_nonnull (id);
 
   /* alice starts again (another process), then bob comes online */
-  alice = listen (x, "alice", NULL);
+  alice = ph_transfer_listen (&x->f, "alice", NULL, NULL);
   g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "resumed", "id", id, PH_EVENT_MS));
-  bob = listen (x, "bob", x->inbox);
+  bob = ph_transfer_listen (&x->f, "bob", NULL, x->inbox);
   if (ph_proc_wait_named (bob, &bob_cursor, "offer", "id", id, 20000) == NULL ||
       ph_proc_wait_named (bob, &bob_cursor, "done", "id", id, 20000) == NULL ||
       ph_proc_wait_named (alice, &cursor, "done", "id", id, 20000) == NULL)
@@ -220,22 +196,6 @@ test_offline_offer (Fixture       *x,
 #define cli_on_bus(x, profile, ...) \
   ph_fixture_cli_options (&(x)->f, (profile), &(PhCliOptions) { (const char *const[]) { \
                             (x)->bus->env, NULL }, FALSE }, __VA_ARGS__)
-
-static PhProc *
-listen_on_bus (Fixture    *x,
-               const char *profile)
-{
-  const char *env[] = { x->bus->env, "G_MESSAGES_DEBUG=pinhole-transfer", NULL };
-  PhCliOptions options = { env, FALSE };
-  const char *args[] = { "listen", NULL };
-  PhProc *p = ph_fixture_spawn (&x->f, profile, &options, args);
-  guint cursor = 0;
-
-  g_assert_nonnull (p);
-  if (ph_proc_wait_named (p, &cursor, "online", NULL, NULL, PH_EVENT_MS) == NULL)
-    g_test_fail_printf ("%s's listen did not come online: %s", profile, p->err_text->str);
-  return p;
-}
 
 static void
 test_first_accept_wins (Fixture       *x,
@@ -253,8 +213,8 @@ test_first_accept_wins (Fixture       *x,
 
   ph_return_if_failed ();
   ph_test_write_file (x->outbox, "photo.jpg", 2 * MIB + 99, 2);
-  phone = listen_on_bus (x, "bob");
-  laptop = listen_on_bus (x, "bob-laptop");
+  phone = ph_transfer_listen (&x->f, "bob", x->bus->env, NULL);
+  laptop = ph_transfer_listen (&x->f, "bob-laptop", x->bus->env, NULL);
   alice = ph_fixture_spawn (&x->f, "alice", &debug, args);
   /* the offer goes to both of bob's devices */
   offer = ph_proc_wait_named (laptop, &laptop_cursor, "offer", NULL, NULL, PH_EVENT_MS);
@@ -301,12 +261,12 @@ test_changed_source (Fixture       *x,
   guint cursor = 0, bob_cursor = 0;
 
   ph_return_if_failed ();
-  bob = listen (x, "bob", x->inbox);
+  bob = ph_transfer_listen (&x->f, "bob", NULL, x->inbox);
   id = send_and_kill (x, "beach.jpg", 256 * MIB + 1, 4 * MIB);
   ph_return_if_failed ();
   /* the file changes while alice is away: same size, another mtime */
   g_assert_cmpint (utime (src, &times), ==, 0);
-  alice = listen (x, "alice", NULL);
+  alice = ph_transfer_listen (&x->f, "alice", NULL, NULL);
   failed = ph_proc_wait_named (alice, &cursor, "failed", "id", id, 30000);
   if (failed == NULL)
     {
@@ -322,12 +282,6 @@ test_changed_source (Fixture       *x,
                    "beach.jpg changed since it was offered");
 }
 
-static gboolean
-no_partials (gpointer data)
-{
-  return ph_test_count_partials (data) == 0;
-}
-
 static void
 test_sender_cancels (Fixture       *x,
                      gconstpointer  data)
@@ -339,7 +293,7 @@ test_sender_cancels (Fixture       *x,
   guint bob_cursor = 0;
 
   ph_return_if_failed ();
-  bob = listen (x, "bob", x->inbox);
+  bob = ph_transfer_listen (&x->f, "bob", NULL, x->inbox);
   id = send_and_kill (x, "big.iso", 256 * MIB, 4 * MIB);
   ph_return_if_failed ();
   g_assert_cmpuint (ph_test_count_partials (x->inbox), ==, 1);
@@ -348,7 +302,7 @@ test_sender_cancels (Fixture       *x,
   g_assert_cmpint (r->status, ==, 0);
   g_assert_nonnull (ph_result_event (r, "cancelled"));
   g_assert_nonnull (ph_proc_wait_named (bob, &bob_cursor, "cancelled", "id", id, PH_EVENT_MS));
-  g_assert_true (ph_iterate_until (no_partials, x->inbox, PH_EVENT_MS));
+  g_assert_true (ph_iterate_until (ph_transfer_no_partials, x->inbox, PH_EVENT_MS));
   /* it is over and forgotten: a second cancel names no transfer */
   again = ph_fixture_cli (&x->f, "alice", "cancel", id, NULL);
   g_assert_cmpint (again->status, ==, 1);
@@ -401,7 +355,7 @@ test_offer_expires (Fixture       *x,
   id = g_strdup (ph_event_string (ph_result_event (r, "waiting"), "id"));
   age_offer (x, id);
   ph_return_if_failed ();
-  alice = listen (x, "alice", NULL);
+  alice = ph_transfer_listen (&x->f, "alice", NULL, NULL);
   failed = ph_proc_wait_named (alice, &cursor, "failed", "id", id, PH_EVENT_MS);
   g_assert_nonnull (failed);
   g_assert_cmpstr (ph_event_string (failed, "reason"), ==,
