@@ -184,7 +184,15 @@ _pinhole_client_transfer_offered (PinholeClient   *self,
           pinhole_transfer_link_resume (device->transfers, known);
         }
       else
-        _pinhole_transfer_link_withdraw (device->transfers, transfer, -1);
+        {
+          /* answered here while the sender was away: it hears the answer now */
+          PinholeTransferState state = pinhole_transfer_get_state (known);
+
+          _pinhole_transfer_link_withdraw (device->transfers, transfer,
+                                           state == PINHOLE_TRANSFER_STATE_DECLINED
+                                             ? PINHOLE_TRANSFER_MESSAGE_DECLINE
+                                             : PINHOLE_TRANSFER_MESSAGE_CANCEL);
+        }
       return;
     }
   if (count_unanswered (self, device->user) >= PINHOLE_CLIENT_MAX_OFFERS_PER_USER)
