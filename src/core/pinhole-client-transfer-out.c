@@ -410,7 +410,6 @@ _pinhole_client_transfers_out_resume (PinholeClient *self)
       else
         reach_recipient (self, t);   /* or the session it opened during our log-in */
     }
-  _pinhole_client_transfers_expire (self);
 }
 
 /* ---- sending ---- */

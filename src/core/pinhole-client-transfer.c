@@ -375,4 +375,6 @@ pinhole_client_resume_transfers (PinholeClient *self)
       if (contact != NULL && pinhole_contact_get_presence (contact) != PINHOLE_PRESENCE_OFFLINE)
         pinhole_client_open_session_async (self, r->peer, NULL, resume_session_cb, NULL);
     }
+  /* what waited a week for an answer, both ways, is over */
+  _pinhole_client_transfers_expire (self);
 }

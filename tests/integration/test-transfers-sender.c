@@ -313,9 +313,10 @@ test_sender_cancels (Fixture       *x,
  * cannot wait a week) */
 static void
 age_offer (Fixture    *x,
+           const char *profile,
            const char *id)
 {
-  g_autofree char *dir = ph_fixture_profile (&x->f, "alice");
+  g_autofree char *dir = ph_fixture_profile (&x->f, profile);
   g_autofree char *path = g_build_filename (dir, "profile.db", NULL);
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
@@ -353,7 +354,7 @@ test_offer_expires (Fixture       *x,
   r = ph_fixture_cli (&x->f, "alice", "send-file", "bob", src, NULL);
   g_assert_cmpint (r->status, ==, 0);
   id = g_strdup (ph_event_string (ph_result_event (r, "waiting"), "id"));
-  age_offer (x, id);
+  age_offer (x, "alice", id);
   ph_return_if_failed ();
   alice = ph_transfer_listen (&x->f, "alice", NULL, NULL);
   failed = ph_proc_wait_named (alice, &cursor, "failed", "id", id, PH_EVENT_MS);
@@ -365,6 +366,38 @@ test_offer_expires (Fixture       *x,
   list = ph_fixture_cli (&x->f, "alice", "transfers", NULL);
   g_assert_cmpint (list->status, ==, 0);
   g_assert_null (ph_result_event (list, "transfer"));
+}
+
+/* the recipient's copy of an offer expires as well */
+static void
+test_received_offer_expires (Fixture       *x,
+                             gconstpointer  data)
+{
+  g_autofree char *src = g_build_filename (x->outbox, "old.txt", NULL);
+  const char *args[] = { "send-file", "bob", src, NULL };
+  PhProc *alice, *bob;
+  JsonObject *offer, *failed;
+  g_autofree char *id = NULL;
+  guint cursor = 0;
+
+  ph_return_if_failed ();
+  ph_test_write_file (x->outbox, "old.txt", 100, 3);
+  bob = ph_transfer_listen (&x->f, "bob", NULL, NULL);
+  alice = ph_fixture_spawn (&x->f, "alice", &debug, args);
+  offer = ph_proc_wait_named (bob, &cursor, "offer", NULL, NULL, PH_EVENT_MS);
+  g_assert_nonnull (offer);
+  id = g_strdup (ph_event_string (offer, "id"));
+  ph_proc_kill (alice);
+  g_assert_true (ph_proc_stop (bob));
+  /* bob's profile kept the offer; a week later his next run lets it go */
+  age_offer (x, "bob", id);
+  ph_return_if_failed ();
+  cursor = 0;
+  bob = ph_transfer_listen (&x->f, "bob", NULL, NULL);
+  failed = ph_proc_wait_named (bob, &cursor, "failed", "id", id, PH_EVENT_MS);
+  g_assert_nonnull (failed);
+  g_assert_cmpstr (ph_event_string (failed, "reason"), ==,
+                   "the offer expired: nobody answered it within 7 days");
 }
 
 int
@@ -381,6 +414,7 @@ main (int   argc,
   ADD ("changed-source", NULL, test_changed_source);
   ADD ("sender-cancels", NULL, test_sender_cancels);
   ADD ("offer-expires", NULL, test_offer_expires);
+  ADD ("received-offer-expires", NULL, test_received_offer_expires);
 #undef ADD
   return g_test_run ();
 }
