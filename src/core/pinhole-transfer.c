@@ -1209,24 +1209,6 @@ discard_cb (GObject      *source,
     g_debug ("%s", error->message);
 }
 
-typedef struct
-{
-  char            *folder;
-  PinholeManifest *manifest;   /* a copy */
-  GArray          *accepted;
-} DiscardData;
-
-static void
-discard_data_free (gpointer data)
-{
-  DiscardData *d = data;
-
-  g_free (d->folder);
-  pinhole_manifest_free (d->manifest);
-  g_array_unref (d->accepted);
-  g_free (d);
-}
-
 static void
 discarded_cb (GObject      *source,
               GAsyncResult *result,
@@ -1239,45 +1221,14 @@ discarded_cb (GObject      *source,
     g_signal_emit (self, signals[SIGNAL_FLUSHED], 0);
 }
 
-static void
-discard_thread (GTask        *task,
-                gpointer      source_object,
-                gpointer      task_data,
-                GCancellable *cancellable)
-{
-  DiscardData *d = task_data;
-  int fd = open (d->folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  for (guint i = 0; fd >= 0 && i < d->accepted->len; i++)
-    {
-      PinholeManifestEntry *e = pinhole_manifest_get_entry (d->manifest,
-                                                            g_array_index (d->accepted,
-                                                                           guint32, i));
-      g_autoptr(GError) error = NULL;
-
-      if (!e->folder && !pinhole_file_writer_discard_entry (fd, e, &error))
-        g_debug ("%s", error->message);
-    }
-  if (fd >= 0)
-    close (fd);
-  g_task_return_boolean (task, TRUE);
-}
-
 /* the partials found by name, in a worker: no writer is open, or some are on their way */
 static void
 discard_by_name (PinholeTransfer *self)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, discarded_cb, g_object_ref (self));
-  DiscardData *d = g_new0 (DiscardData, 1);
-  g_autofree char *text = pinhole_manifest_to_string (self->manifest, NULL);
-
   self->discard_when_open = FALSE;
-  d->folder = g_strdup (self->folder);
-  d->manifest = pinhole_manifest_parse (text, strlen (text), NULL);
-  d->accepted = g_array_copy (self->accepted);
-  g_task_set_task_data (task, d, discard_data_free);
   self->discards++;
-  g_task_run_in_thread (task, discard_thread);
+  pinhole_file_discard_partials_async (self->folder, self->manifest, self->accepted,
+                                       discarded_cb, g_object_ref (self));
 }
 
 static void
