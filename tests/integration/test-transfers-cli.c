@@ -172,6 +172,34 @@ test_instance_accept (Fixture       *x,
   assert_fails (unknown, "no transfer " UNKNOWN_ID);
 }
 
+/* through bob's instance: decline, heard by the sender */
+static void
+test_instance_decline (Fixture       *x,
+                       gconstpointer  data)
+{
+  g_autoptr(PhResult) declined = NULL, again = NULL;
+  PhProc *bob, *alice;
+  JsonObject *offer;
+  guint cursor = 0;
+  const char *id;
+
+  ph_return_if_failed ();
+  bob = ph_transfer_listen (&x->f, "bob", x->bus->env, NULL);
+  alice = send_file (x, "spam.zip", 1000);
+  offer = ph_proc_wait_named (bob, &cursor, "offer", NULL, NULL, PH_EVENT_MS);
+  g_assert_nonnull (offer);
+  id = ph_event_string (offer, "id");
+  declined = cli_on_bus (x, "bob", "decline", id, NULL);
+  g_assert_cmpint (declined->status, ==, 0);
+  g_assert_nonnull (ph_result_event (declined, "declined"));
+  g_assert_true (ph_proc_wait (alice, 20000));
+  g_assert_cmpint (alice->status, ==, 1);
+  g_assert_nonnull (strstr (alice->err_text->str, "bob declined the files"));
+  again = cli_on_bus (x, "bob", "decline", id, NULL);
+  assert_fails (again, "is over (declined)");
+  g_assert_cmpuint (ph_test_count_partials (x->inbox), ==, 0);
+}
+
 /* through bob's instance: pause, resume and cancel a running transfer */
 static void
 test_instance_controls (Fixture       *x,
@@ -327,6 +355,7 @@ main (int   argc,
   g_test_add ("/integration/transfers-cli/" path, Fixture, NULL, fixture_set_up, fn, \
               fixture_tear_down)
   ADD ("instance-accept", test_instance_accept);
+  ADD ("instance-decline", test_instance_decline);
   ADD ("instance-controls", test_instance_controls);
   ADD ("one-shot-answers", test_one_shot_answers);
   ADD ("one-shot-pause", test_one_shot_pause);
