@@ -440,32 +440,15 @@ control (Cli                   *cli,
   return status;
 }
 
-int
-cli_transfer_accept (Cli *cli, int argc, char **argv)
-{
-  return control (cli, "accept", PINHOLE_TRANSFER_ACTION_ACCEPT, argc, argv);
-}
-
-int
-cli_transfer_decline (Cli *cli, int argc, char **argv)
-{
-  return control (cli, "decline", PINHOLE_TRANSFER_ACTION_DECLINE, argc, argv);
-}
-
-int
-cli_pause (Cli *cli, int argc, char **argv)
-{
-  return control (cli, "pause", PINHOLE_TRANSFER_ACTION_PAUSE, argc, argv);
-}
-
-int
-cli_resume (Cli *cli, int argc, char **argv)
-{
-  return control (cli, "resume", PINHOLE_TRANSFER_ACTION_RESUME, argc, argv);
-}
-
-int
-cli_cancel (Cli *cli, int argc, char **argv)
-{
-  return control (cli, "cancel", PINHOLE_TRANSFER_ACTION_CANCEL, argc, argv);
-}
+#define CONTROL_COMMAND(function, name, action)   \
+  int                                             \
+  function (Cli *cli, int argc, char **argv)      \
+  {                                               \
+    return control (cli, name, action, argc, argv); \
+  }
+CONTROL_COMMAND (cli_transfer_accept, "accept", PINHOLE_TRANSFER_ACTION_ACCEPT)
+CONTROL_COMMAND (cli_transfer_decline, "decline", PINHOLE_TRANSFER_ACTION_DECLINE)
+CONTROL_COMMAND (cli_pause, "pause", PINHOLE_TRANSFER_ACTION_PAUSE)
+CONTROL_COMMAND (cli_resume, "resume", PINHOLE_TRANSFER_ACTION_RESUME)
+CONTROL_COMMAND (cli_cancel, "cancel", PINHOLE_TRANSFER_ACTION_CANCEL)
+#undef CONTROL_COMMAND
