@@ -65,14 +65,49 @@ run_cb (PinholeTransfer    *t,
 }
 
 static void
-offered (CliListenTransfers *self,
-         PinholeTransfer    *t)
+accept (CliListenTransfers *self,
+        PinholeTransfer    *t)
 {
   g_autoptr(GError) error = NULL;
 
-  cli_transfer_offer_event (self->cli, t);
-  if (self->accept_dir != NULL && !pinhole_transfer_accept (t, self->accept_dir, NULL, &error))
+  if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED &&
+      !pinhole_transfer_accept (t, self->accept_dir, NULL, &error))
     cli_line (stderr, "cannot accept %s: %s", pinhole_transfer_get_id (t), error->message);
+}
+
+static gboolean
+accept_idle_cb (gpointer data)
+{
+  PinholeTransfer *t = data;
+  CliListenTransfers *self = g_object_get_data (G_OBJECT (t), "cli-listen-transfers");
+
+  if (self != NULL)
+    accept (self, t);
+  return G_SOURCE_REMOVE;
+}
+
+/* an offer the profile kept, offered again on a new session: accepted once it is set up */
+static void
+linked_cb (PinholeTransfer    *t,
+           CliListenTransfers *self)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, accept_idle_cb, g_object_ref (t), g_object_unref);
+}
+
+static void
+offered (CliListenTransfers *self,
+         PinholeTransfer    *t)
+{
+  cli_transfer_offer_event (self->cli, t);
+  if (self->accept_dir == NULL)
+    return;
+  if (pinhole_transfer_is_linked (t))
+    accept (self, t);
+  else
+    {
+      g_object_set_data (G_OBJECT (t), "cli-listen-transfers", self);
+      g_signal_connect (t, "linked", G_CALLBACK (linked_cb), self);
+    }
 }
 
 static void
@@ -133,7 +168,10 @@ cli_listen_transfers_stop (CliListenTransfers *self)
     return;
   g_signal_handlers_disconnect_by_data (self->transfers, self);
   for (guint i = 0; i < self->watched->len; i++)
-    g_signal_handlers_disconnect_by_data (self->watched->pdata[i], self);
+    {
+      g_signal_handlers_disconnect_by_data (self->watched->pdata[i], self);
+      g_object_set_data (self->watched->pdata[i], "cli-listen-transfers", NULL);
+    }
   g_ptr_array_unref (self->watched);
   g_object_unref (self->transfers);
   g_free (self->accept_dir);

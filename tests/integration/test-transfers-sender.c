@@ -400,6 +400,41 @@ test_received_offer_expires (Fixture       *x,
                    "the offer expired: nobody answered it within 7 days");
 }
 
+/* an offer bob's profile kept from an earlier run is accepted by a later --accept-files run
+ * once alice offers it again */
+static void
+test_kept_offer_accepted (Fixture       *x,
+                          gconstpointer  data)
+{
+  g_autofree char *src = g_build_filename (x->outbox, "later.txt", NULL);
+  g_autofree char *dst = g_build_filename (x->inbox, "later.txt", NULL);
+  const char *args[] = { "send-file", "bob", src, NULL };
+  PhProc *alice, *bob;
+  JsonObject *offer;
+  guint cursor = 0;
+  g_autofree char *id = NULL;
+
+  ph_return_if_failed ();
+  ph_test_write_file (x->outbox, "later.txt", 5000, 8);
+  bob = ph_transfer_listen (&x->f, "bob", NULL, NULL);
+  alice = ph_fixture_spawn (&x->f, "alice", &debug, args);
+  offer = ph_proc_wait_named (bob, &cursor, "offer", NULL, NULL, PH_EVENT_MS);
+  g_assert_nonnull (offer);
+  id = g_strdup (ph_event_string (offer, "id"));
+  g_assert_true (ph_proc_stop (bob));
+  cursor = 0;
+  bob = ph_transfer_listen (&x->f, "bob", NULL, x->inbox);
+  if (ph_proc_wait_named (bob, &cursor, "done", "id", id, 20000) == NULL)
+    {
+      dump (alice, bob);
+      g_test_fail_printf ("the kept offer was not accepted");
+      return;
+    }
+  g_assert_true (ph_proc_wait (alice, 20000));
+  g_assert_cmpint (alice->status, ==, 0);
+  ph_test_assert_same_file (src, dst);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -415,6 +450,7 @@ main (int   argc,
   ADD ("sender-cancels", NULL, test_sender_cancels);
   ADD ("offer-expires", NULL, test_offer_expires);
   ADD ("received-offer-expires", NULL, test_received_offer_expires);
+  ADD ("kept-offer-accepted", NULL, test_kept_offer_accepted);
 #undef ADD
   return g_test_run ();
 }
