@@ -158,6 +158,8 @@ cli_listen_transfers_start (Cli        *cli,
   self->transfers = g_object_ref (pinhole_client_get_transfers (cli->client));
   self->watched = g_ptr_array_new_with_free_func (g_object_unref);
   g_signal_connect (self->transfers, "items-changed", G_CALLBACK (items_changed_cb), self);
+  /* what came during the log-in, before we looked */
+  items_changed_cb (self->transfers, 0, 0, g_list_model_get_n_items (self->transfers), self);
   return self;
 }
 

@@ -77,6 +77,7 @@ struct _PinholeTransfer
   guint8                    rx_hash[PINHOLE_MANIFEST_SHA256_BYTES];
   guint                     pending_writes;
   guint                     files_done;
+  guint                     prepare_gen;    /* which recipient_prepare() is the current one */
   guint                     discards;       /* partials being removed without a writer */
   gboolean                  discard_when_open; /* cancelled while writers were opening */
 };
@@ -1043,6 +1044,9 @@ open_cb (GObject      *source,
 
   gboolean ok = pinhole_file_writer_open_finish (PINHOLE_FILE_WRITER (source), result, &error);
 
+  /* a new session began another preparation meanwhile: this writer is not one of it */
+  if (self->writers == NULL || !g_ptr_array_find (self->writers, source, NULL))
+    return;
   if (self->discard_when_open)
     {
       discard_by_name (self);
@@ -1083,6 +1087,7 @@ typedef struct
 {
   char    *folder;
   guint64  needed;
+  guint    gen;
 } PrepareData;
 
 static void
@@ -1129,7 +1134,15 @@ prepare_cb (GObject      *source,
   PinholeTransfer *self = PINHOLE_TRANSFER (source);
   g_autoptr(GError) error = NULL;
   gssize fd = g_task_propagate_int (G_TASK (result), &error);
+  PrepareData *p = g_task_get_task_data (G_TASK (result));
 
+  if (p->gen != self->prepare_gen)
+    {
+      /* a new session began another preparation meanwhile */
+      if (fd >= 0)
+        close ((int) fd);
+      return;
+    }
   if (self->discard_when_open)
     {
       if (fd >= 0)
@@ -1148,6 +1161,8 @@ prepare_cb (GObject      *source,
       close ((int) fd);
       return;
     }
+  if (self->folder_fd >= 0)
+    close (self->folder_fd);   /* the folder opened for an earlier session */
   self->folder_fd = (int) fd;
   recipient_open_next (self);
 }
@@ -1160,6 +1175,7 @@ recipient_prepare (PinholeTransfer *self)
   PrepareData *p = g_new0 (PrepareData, 1);
 
   p->folder = g_strdup (self->folder);
+  p->gen = ++self->prepare_gen;
   for (guint i = 0; i < self->accepted->len; i++)
     {
       PinholeManifestEntry *e = pinhole_manifest_get_entry (self->manifest,

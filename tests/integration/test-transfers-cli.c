@@ -308,7 +308,17 @@ test_one_shot_pause (Fixture       *x,
   /* and a later run of alice's finishes it */
   cursor = 0;
   alice2 = ph_transfer_listen (&x->f, "alice", x->bus->env, NULL);
-  g_assert_nonnull (ph_proc_wait_named (alice2, &cursor, "done", "id", id, 60000));
+  if (ph_proc_wait_named (alice2, &cursor, "done", "id", id, 60000) == NULL)
+    {
+      PhProc *procs[] = { alice2, bob };
+
+      for (guint j = 0; j < G_N_ELEMENTS (procs); j++)
+        for (guint i = 0; i < procs[j]->lines->len; i++)
+          if (strstr (procs[j]->lines->pdata[i], "\"progress\"") == NULL)
+            g_printerr ("%s: %s\n", procs[j]->name, (char *) procs[j]->lines->pdata[i]);
+      g_test_fail_printf ("alice's later run did not finish %s", id);
+      return;
+    }
   g_assert_nonnull (ph_proc_wait_named (bob, &bob_cursor, "done", "id", id, PH_EVENT_MS));
   ph_test_assert_same_file (src, dst);
 }
