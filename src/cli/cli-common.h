@@ -98,6 +98,20 @@ typedef struct
   gdouble   rtt_ms;    /* -1 when unknown */
 } CliContactRow;
 
+/* a call to the instance, its answer awaited on the main loop */
+typedef struct
+{
+  Cli          *cli;
+  GAsyncResult *result;   /* owned */
+} CliWait;
+
+void          cli_wait_cb       (GObject      *source,
+                                 GAsyncResult *result,
+                                 gpointer      user_data);
+GAsyncResult *cli_wait_result   (CliWait      *w);
+gboolean      cli_strip_remote  (gboolean      ok,
+                                 GError      **error);
+
 void      cli_contact_row_free      (CliContactRow *row);
 gboolean  cli_connect               (Cli           *cli);
 gboolean  cli_find_instance         (Cli           *cli);
@@ -169,6 +183,26 @@ typedef struct _CliListenTransfers CliListenTransfers;
 CliListenTransfers *cli_listen_transfers_start (Cli                *cli,
                                                 const char         *accept_dir);
 void                cli_listen_transfers_stop  (CliListenTransfers *self);
+/* transfers (cli-transfers.c, cli-transfer-control.c) */
+const char *cli_transfer_direction (PinholeTransfer *t);
+gboolean    cli_is_transfer_id     (const char      *arg);
+void        cli_transfer_progress  (Cli             *cli,
+                                    const char      *id,
+                                    guint64          done,
+                                    guint64          total,
+                                    gdouble          rate,
+                                    const char      *path);
+void        cli_transfer_run_event (Cli             *cli,
+                                    PinholeTransfer *t,
+                                    guint64          missing);
+void        cli_transfer_offer_event (Cli           *cli,
+                                      PinholeTransfer *t);
+int cli_transfers (Cli *cli, int argc, char **argv);
+int cli_transfer_accept  (Cli *cli, int argc, char **argv);
+int cli_transfer_decline (Cli *cli, int argc, char **argv);
+int cli_pause    (Cli *cli, int argc, char **argv);
+int cli_resume   (Cli *cli, int argc, char **argv);
+int cli_cancel   (Cli *cli, int argc, char **argv);
 int cli_listen   (Cli *cli, int argc, char **argv);
 int cli_path     (Cli *cli, int argc, char **argv);
 int cli_trust    (Cli *cli, int argc, char **argv);

@@ -68,15 +68,31 @@ cli_add (Cli *cli, int argc, char **argv)
   return contact_command (cli, "add", "subscribe", argc, argv);
 }
 
+/* a transfer's id (32 hex digits) among the arguments makes accept and decline answer an
+ * offer instead of a contact request */
+static gboolean
+names_transfer (int    argc,
+                char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (cli_is_transfer_id (argv[i]))
+      return TRUE;
+  return FALSE;
+}
+
 int
 cli_accept (Cli *cli, int argc, char **argv)
 {
+  if (names_transfer (argc, argv))
+    return cli_transfer_accept (cli, argc, argv);
   return contact_command (cli, "accept", "accept", argc, argv);
 }
 
 int
 cli_decline (Cli *cli, int argc, char **argv)
 {
+  if (names_transfer (argc, argv))
+    return cli_transfer_decline (cli, argc, argv);
   return contact_command (cli, "decline", "decline", argc, argv);
 }
 

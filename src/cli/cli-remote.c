@@ -15,26 +15,25 @@
 /* a bus that does not answer this soon is as good as none: the command logs in itself */
 #define FIND_TIMEOUT_S  5
 
-typedef struct
-{
-  Cli          *cli;
-  GAsyncResult *result;   /* owned */
-} Wait;
+typedef CliWait Wait;
+#define wait_cb cli_wait_cb
+#define wait_result cli_wait_result
+#define strip_remote cli_strip_remote
 
-static void
-wait_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+void
+cli_wait_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
 {
-  Wait *w = user_data;
+  CliWait *w = user_data;
 
   w->result = g_object_ref (result);
   g_main_loop_quit (w->cli->loop);
 }
 
-/* runs the main loop until the call started with wait_cb and @w answers */
-static GAsyncResult *
-wait_result (Wait *w)
+/* runs the main loop until the call started with cli_wait_cb and @w answers */
+GAsyncResult *
+cli_wait_result (CliWait *w)
 {
   while (w->result == NULL)
     g_main_loop_run (w->cli->loop);
@@ -42,9 +41,9 @@ wait_result (Wait *w)
 }
 
 /* the instance's own words: "bob is not your contact", not "GDBus.Error:…: bob is…" */
-static gboolean
-strip_remote (gboolean  ok,
-              GError  **error)
+gboolean
+cli_strip_remote (gboolean  ok,
+                  GError  **error)
 {
   if (!ok && error != NULL && *error != NULL && g_dbus_error_is_remote_error (*error))
     g_dbus_error_strip_remote_error (*error);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * cli-send-file.c: `pinhole-cli send-file USER PATH...`: offers files and folders to USER's
- * online device and prints progress (bytes, rate, ETA, the path in use) until the recipient
- * has verified everything (exit 0), or why not (exit 1). */
+ * online devices and prints progress (bytes, rate, ETA, the path in use) until the recipient
+ * has verified everything (exit 0), or why not (exit 1). To a contact with no device online
+ * the offer waits in the profile (exit 0 at once). */
 #include "cli-common.h"
 #include "pinhole-error.h"
 #include "pinhole-transfer.h"
@@ -22,28 +23,10 @@ static void
 print_progress (SendFileRun *run)
 {
   PinholeTransfer *t = run->transfer;
-  guint64 done = pinhole_transfer_get_bytes_done (t);
-  guint64 total = pinhole_transfer_get_bytes_total (t);
-  gdouble rate = pinhole_transfer_get_rate (t);
-  const char *path = pinhole_transfer_get_current_path (t);
-  g_autofree char *done_text = g_format_size (done);
-  g_autofree char *total_text = g_format_size (total);
-  g_autofree char *rate_text = g_format_size ((guint64) rate);
-  g_autoptr(JsonObject) fields = json_object_new ();
-  gint64 eta = rate > 0 ? (gint64) ((total - done) / rate + 0.5) : -1;
 
-  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
-  json_object_set_int_member (fields, "bytes", (gint64) done);
-  json_object_set_int_member (fields, "total", (gint64) total);
-  json_object_set_double_member (fields, "rate", rate);
-  json_object_set_int_member (fields, "eta", eta);
-  json_object_set_string_member (fields, "path", path != NULL ? path : "none");
-  if (eta >= 0)
-    cli_event (run->cli, "progress", fields, "%s of %s, %s/s, %" G_GINT64_FORMAT " s left, via %s",
-               done_text, total_text, rate_text, eta, path != NULL ? path : "no path");
-  else
-    cli_event (run->cli, "progress", fields, "%s of %s, via %s", done_text, total_text,
-               path != NULL ? path : "no path");
+  cli_transfer_progress (run->cli, pinhole_transfer_get_id (t),
+                         pinhole_transfer_get_bytes_done (t), pinhole_transfer_get_bytes_total (t),
+                         pinhole_transfer_get_rate (t), pinhole_transfer_get_current_path (t));
 }
 
 static void
@@ -119,14 +102,7 @@ run_cb (PinholeTransfer *t,
         guint64          missing,
         SendFileRun     *run)
 {
-  g_autoptr(JsonObject) fields = json_object_new ();
-  g_autofree char *missing_text = g_format_size (missing);
-
-  json_object_set_string_member (fields, "id", pinhole_transfer_get_id (t));
-  json_object_set_int_member (fields, "missing", (gint64) missing);
-  json_object_set_int_member (fields, "sent", (gint64) pinhole_transfer_get_bytes_sent (t));
-  cli_event (run->cli, "run", fields, "sending %s that %s does not have yet", missing_text,
-             run->user);
+  cli_transfer_run_event (run->cli, t, missing);
 }
 
 static void
@@ -136,6 +112,7 @@ sent_cb (GObject      *source,
 {
   SendFileRun *run = user_data;
   g_autoptr(GError) error = NULL;
+  PinholeContact *contact;
 
   run->transfer = pinhole_client_send_files_finish (PINHOLE_CLIENT (source), result, &error);
   if (run->transfer == NULL)
@@ -146,6 +123,20 @@ sent_cb (GObject      *source,
   g_signal_connect (run->transfer, "notify::state", G_CALLBACK (state_cb), run);
   g_signal_connect (run->transfer, "notify::bytes-done", G_CALLBACK (bytes_cb), run);
   g_signal_connect (run->transfer, "run-started", G_CALLBACK (run_cb), run);
+  contact = pinhole_client_lookup_contact (run->cli->client, run->user);
+  if (contact != NULL && pinhole_contact_get_presence (contact) == PINHOLE_PRESENCE_OFFLINE)
+    {
+      g_autoptr(JsonObject) fields = json_object_new ();
+
+      /* the profile keeps it: the next instance of this profile offers it when it can */
+      json_object_set_string_member (fields, "id", pinhole_transfer_get_id (run->transfer));
+      cli_event (run->cli, "waiting", fields,
+                 "%s has no device online: transfer %s waits in this profile and goes out "
+                 "when a device of %s comes online (while `listen` or the app runs)", run->user,
+                 pinhole_transfer_get_id (run->transfer), run->user);
+      cli_quit (run->cli, NULL);
+      return;
+    }
   state_cb (run->transfer, NULL, run);
 }
 

@@ -804,6 +804,16 @@ _pinhole_client_release_held (PinholeClient *self)
     _pinhole_client_handle_offline (self, g_ptr_array_index (held, i), TRUE);
 }
 
+/* whether frames may go to @device: a mutual contact's device whose key is trusted */
+gboolean
+_pinhole_client_device_trusted (PinholeClient *self,
+                                PinholeDevice *device)
+{
+  g_autoptr(GBytes) key = trusted_device_key (self, device->user, device->name, NULL);
+
+  return key != NULL;
+}
+
 /* ---- sessions for `path` and the UI ---- */
 
 /**

@@ -35,6 +35,7 @@ struct _PinholeClient
   GHashTable              *by_user;    /* user → PinholeContact, in one of the two stores */
   GHashTable              *conversations; /* user → PinholeConversation */
   GListStore              *transfers;  /* PinholeTransfer, both ways, in the order they began */
+  guint                    transfer_expiry; /* the hourly look for offers 7 days old */
   PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster,
                                           * at most PINHOLE_CLIENT_MAX_HELD_OFFLINE */
@@ -150,6 +151,27 @@ void        _pinhole_client_transfer_offered    (PinholeClient   *self,
                                                  PinholeDevice   *device,
                                                  PinholeTransfer *transfer);
 void        _pinhole_client_transfers_attach    (PinholeClient   *self,
+                                                 PinholeDevice   *device);
+void        _pinhole_client_track_transfer      (PinholeClient   *self,
+                                                 PinholeTransfer *transfer);
+char       *_pinhole_transfer_accepted_to_json  (GArray          *accepted);
+GArray     *_pinhole_transfer_accepted_from_json (const char     *text,
+                                                  guint           n_entries);
+/* incoming offers a contact can have wait for an answer, over all its devices and sessions */
+#define PINHOLE_CLIENT_MAX_OFFERS_PER_USER 16
+/* the sender's side (pinhole-client-transfer-out.c) */
+gboolean    _pinhole_client_transfer_is_unanswered (PinholeTransfer *transfer,
+                                                    const char      *user);
+void        _pinhole_client_transfer_out_changed (PinholeClient   *self,
+                                                  PinholeTransfer *transfer);
+void        _pinhole_client_transfers_offer_to  (PinholeClient   *self,
+                                                 const char      *user,
+                                                 const char      *device);
+void        _pinhole_client_transfers_out_resume (PinholeClient  *self);
+void        _pinhole_client_transfers_session_ended (PinholeClient *self,
+                                                     PinholeDevice *device);
+void        _pinhole_client_transfers_expire    (PinholeClient   *self);
+gboolean    _pinhole_client_device_trusted      (PinholeClient   *self,
                                                  PinholeDevice   *device);
 void        _pinhole_client_transfers_presence_cb (PinholeClient *self,
                                                    const char    *user,

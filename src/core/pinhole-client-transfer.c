@@ -3,8 +3,9 @@
  * contact's online device over its session, and offers that devices make to us, in one list
  * (docs/transfer.md). An accepted incoming transfer is kept in the profile until it is over,
  * so that a restarted recipient carries it on (pinhole_client_resume_transfers()); every
- * transfer not over rides the next session with its device. The sender's side of a restart
- * and offers to an offline contact are still to come. */
+ * transfer not over rides the next session with its device. The sender's side (offers that
+ * wait for a device, a restarted sender, the first accept of several devices) is in
+ * pinhole-client-transfer-out.c. */
 #define G_LOG_DOMAIN "pinhole-transfer"
 
 #include "pinhole-client-private.h"
@@ -41,8 +42,8 @@ pinhole_client_lookup_transfer (PinholeClient *self,
   return NULL;
 }
 
-static char *
-accepted_to_json (GArray *accepted)
+char *
+_pinhole_transfer_accepted_to_json (GArray *accepted)
 {
   GString *s = g_string_new ("[");
 
@@ -53,9 +54,9 @@ accepted_to_json (GArray *accepted)
 }
 
 /* Returns: (nullable): the indices, each below @n_entries */
-static GArray *
-accepted_from_json (const char *text,
-                    guint       n_entries)
+GArray *
+_pinhole_transfer_accepted_from_json (const char *text,
+                                      guint       n_entries)
 {
   g_autoptr(JsonNode) node = text != NULL ? json_from_string (text, NULL) : NULL;
   g_autoptr(GArray) out = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -76,7 +77,10 @@ accepted_from_json (const char *text,
   return out->len > 0 ? g_steal_pointer (&out) : NULL;
 }
 
-/* an accepted incoming transfer is kept until it is over */
+static void save_incoming (PinholeClient   *self,
+                           PinholeTransfer *t);
+
+/* a transfer is kept in the profile until it is over */
 static void
 state_cb (PinholeTransfer *t,
           GParamSpec      *pspec,
@@ -84,19 +88,36 @@ state_cb (PinholeTransfer *t,
 {
   g_autoptr(GError) error = NULL;
 
+  if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_OUTGOING)
+    _pinhole_client_transfer_out_changed (self, t);
   if (pinhole_transfer_is_over (t))
     {
       if (!pinhole_profile_forget_transfer (self->profile, pinhole_transfer_get_id (t), &error))
         g_debug ("transfer %s not forgotten: %s", pinhole_transfer_get_id (t), error->message);
       return;
     }
-  if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
-      pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_RUNNING &&
-      pinhole_transfer_get_accepted (t) != NULL)
+  if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING)
+    save_incoming (self, t);
+}
+
+/* an incoming offer, and once accepted where it goes: a restart finds them both */
+static void
+save_incoming (PinholeClient   *self,
+               PinholeTransfer *t)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED ||
+      ((pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_RUNNING ||
+        pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_PAUSED) &&
+       pinhole_transfer_get_accepted (t) != NULL))
     {
       g_autofree char *manifest = pinhole_manifest_to_string (pinhole_transfer_get_manifest (t),
                                                               NULL);
-      g_autofree char *accepted = accepted_to_json (pinhole_transfer_get_accepted (t));
+      g_autofree char *accepted =
+        pinhole_transfer_get_accepted (t) != NULL
+          ? _pinhole_transfer_accepted_to_json (pinhole_transfer_get_accepted (t))
+          : NULL;
       PinholeTransferRecord r = {
         .id = (char *) pinhole_transfer_get_id (t),
         .direction = PINHOLE_TRANSFER_DIRECTION_INCOMING,
@@ -105,8 +126,8 @@ state_cb (PinholeTransfer *t,
         .manifest = manifest,
         .folder = (char *) pinhole_transfer_get_folder (t),
         .accepted = accepted,
-        .state = PINHOLE_TRANSFER_STATE_RUNNING,
-        .created = g_get_real_time () / G_USEC_PER_SEC,
+        .state = _pinhole_transfer_get_kept_state (t),
+        .created = pinhole_transfer_get_created (t),
       };
 
       if (!pinhole_profile_save_transfer (self->profile, &r, &error))
@@ -114,13 +135,31 @@ state_cb (PinholeTransfer *t,
     }
 }
 
-static void
-track (PinholeClient   *self,
-       PinholeTransfer *transfer)
+void
+_pinhole_client_track_transfer (PinholeClient   *self,
+                                PinholeTransfer *transfer)
 {
   /* first: a view may accept it as soon as it is in the list */
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (state_cb), self, 0);
   g_list_store_append (self->transfers, transfer);
+}
+
+static guint
+count_unanswered (PinholeClient *self,
+                  const char    *user)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->transfers)); i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
+          pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED &&
+          g_strcmp0 (pinhole_transfer_get_peer (t), user) == 0)
+        n++;
+    }
+  return n;
 }
 
 void
@@ -128,10 +167,50 @@ _pinhole_client_transfer_offered (PinholeClient   *self,
                                   PinholeDevice   *device,
                                   PinholeTransfer *transfer)
 {
+  PinholeTransfer *known = pinhole_client_lookup_transfer (self,
+                                                           pinhole_transfer_get_id (transfer));
+
   g_debug ("%s offers %u entries", device->id,
            pinhole_manifest_get_n_entries (pinhole_transfer_get_manifest (transfer)));
+  if (known != NULL)
+    {
+      /* the sender offers again on each new session until someone answers: the offer we have
+       * carries on here (one that is over stays so) */
+      if (!pinhole_transfer_is_over (known) &&
+          pinhole_transfer_get_direction (known) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
+          g_strcmp0 (pinhole_transfer_get_peer (known), device->user) == 0)
+        {
+          _pinhole_transfer_set_peer (known, device->user, device->id);
+          pinhole_transfer_link_resume (device->transfers, known);
+        }
+      else
+        {
+          /* answered here while the sender was away: it hears the answer now */
+          PinholeTransferState state = pinhole_transfer_get_state (known);
+
+          _pinhole_transfer_link_withdraw (device->transfers, transfer,
+                                           state == PINHOLE_TRANSFER_STATE_DECLINED
+                                             ? PINHOLE_TRANSFER_MESSAGE_DECLINE
+                                             : PINHOLE_TRANSFER_MESSAGE_CANCEL);
+        }
+      return;
+    }
+  if (count_unanswered (self, device->user) >= PINHOLE_CLIENT_MAX_OFFERS_PER_USER)
+    {
+      /* what a contact can make us keep in the profile, over all its sessions */
+      g_autofree char *reason =
+        g_strdup_printf ("more than %d offers from you wait for an answer",
+                         PINHOLE_CLIENT_MAX_OFFERS_PER_USER);
+
+      g_debug ("offer %s from %s refused: %s", pinhole_transfer_get_id (transfer), device->id,
+               reason);
+      _pinhole_transfer_fail (transfer, PINHOLE_ERROR_LIMIT, reason);
+      _pinhole_transfer_link_withdraw (device->transfers, transfer, -1);
+      return;
+    }
   _pinhole_transfer_set_peer (transfer, device->user, device->id);
-  track (self, transfer);
+  save_incoming (self, transfer);
+  _pinhole_client_track_transfer (self, transfer);
 }
 
 /* a new session with @device: the transfers with it that are not over ride it */
@@ -144,8 +223,15 @@ _pinhole_client_transfers_attach (PinholeClient *self,
       g_autoptr(PinholeTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
 
       if (pinhole_transfer_is_over (t) ||
-          g_strcmp0 (pinhole_transfer_get_peer_device (t), device->id) != 0 ||
           pinhole_transfer_link_lookup (device->transfers, pinhole_transfer_get_id (t)) != NULL)
+        continue;
+      if (_pinhole_client_transfer_is_unanswered (t, device->user))
+        {
+          g_debug ("transfer %s offered to %s", pinhole_transfer_get_id (t), device->id);
+          pinhole_transfer_link_resume (device->transfers, t);
+          continue;
+        }
+      if (g_strcmp0 (pinhole_transfer_get_peer_device (t), device->id) != 0)
         continue;
       g_debug ("transfer %s carries on with %s", pinhole_transfer_get_id (t), device->id);
       pinhole_transfer_link_resume (device->transfers, t);
@@ -202,7 +288,10 @@ _pinhole_client_transfers_presence_cb (PinholeClient *self,
   g_autofree char *id = g_strconcat (user, "/", device, NULL);
 
   if (g_strcmp0 (show, "offline") != 0)
-    resume_with (self, user, id);
+    {
+      resume_with (self, user, id);
+      _pinhole_client_transfers_offer_to (self, user, device);
+    }
 }
 
 /* the contact of a resumed transfer shows up online (its presence comes with the roster,
@@ -228,6 +317,7 @@ pinhole_client_resume_transfers (PinholeClient *self)
   g_autoptr(GPtrArray) records = NULL;
 
   g_return_if_fail (PINHOLE_IS_CLIENT (self));
+  _pinhole_client_transfers_out_resume (self);
   records = pinhole_profile_list_transfers (self->profile);
   for (guint i = 0; i < records->len; i++)
     {
@@ -238,13 +328,24 @@ pinhole_client_resume_transfers (PinholeClient *self)
       g_autoptr(GError) error = NULL;
       PinholeContact *contact;
 
-      if (r->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING || r->folder == NULL ||
-          r->device == NULL || pinhole_client_lookup_transfer (self, r->id) != NULL)
+      if (r->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING || r->device == NULL ||
+          pinhole_client_lookup_transfer (self, r->id) != NULL)
         continue;
       manifest = pinhole_manifest_parse (r->manifest, strlen (r->manifest), &error);
-      accepted = manifest != NULL ? accepted_from_json (r->accepted,
-                                                        pinhole_manifest_get_n_entries (manifest))
-                                  : NULL;
+      if (manifest != NULL && r->folder == NULL && r->accepted == NULL &&
+          pinhole_transfer_id_is_valid (r->id))
+        {
+          /* an offer not answered yet: the sender offers it again on the next session */
+          t = _pinhole_transfer_new_offered (r->id, manifest);
+          _pinhole_transfer_set_peer (t, r->peer, r->device);
+          _pinhole_transfer_set_created (t, r->created);
+          _pinhole_client_track_transfer (self, t);
+          continue;
+        }
+      accepted = manifest != NULL
+                 ? _pinhole_transfer_accepted_from_json (r->accepted,
+                                                         pinhole_manifest_get_n_entries (manifest))
+                 : NULL;
       if (manifest == NULL || accepted == NULL || !pinhole_transfer_id_is_valid (r->id))
         {
           g_debug ("transfer %s in the profile is damaged: forgotten", r->id);
@@ -254,7 +355,9 @@ pinhole_client_resume_transfers (PinholeClient *self)
         }
       t = pinhole_transfer_new_incoming_accepted (r->id, manifest, r->folder, accepted);
       _pinhole_transfer_set_peer (t, r->peer, r->device);
-      track (self, t);
+      if (r->state == PINHOLE_TRANSFER_STATE_PAUSED)
+        _pinhole_transfer_set_paused_here (t);
+      _pinhole_client_track_transfer (self, t);
       /* the sender may have opened a session during our log-in, before this was loaded */
       {
         const char *slash = strchr (r->device, '/');
@@ -272,131 +375,6 @@ pinhole_client_resume_transfers (PinholeClient *self)
       if (contact != NULL && pinhole_contact_get_presence (contact) != PINHOLE_PRESENCE_OFFLINE)
         pinhole_client_open_session_async (self, r->peer, NULL, resume_session_cb, NULL);
     }
-}
-
-typedef struct
-{
-  char            *user;
-  PinholeManifest *manifest;
-  GPtrArray       *sources;
-} SendFiles;
-
-static void
-send_files_free (gpointer data)
-{
-  SendFiles *s = data;
-
-  g_free (s->user);
-  pinhole_manifest_free (s->manifest);
-  g_clear_pointer (&s->sources, g_ptr_array_unref);
-  g_free (s);
-}
-
-static PinholeDevice *
-device_of_session (PinholeClient  *self,
-                   const char     *user,
-                   PinholeSession *session)
-{
-  PinholeContact *contact = pinhole_client_lookup_contact (self, user);
-  GListModel *devices = contact != NULL ? pinhole_contact_get_devices (contact) : NULL;
-
-  for (guint i = 0; devices != NULL && i < g_list_model_get_n_items (devices); i++)
-    {
-      g_autoptr(PinholeDevice) d = g_list_model_get_item (devices, i);
-
-      if (d->session == session)
-        return d;
-    }
-  return NULL;
-}
-
-static void
-session_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  PinholeClient *self = PINHOLE_CLIENT (source);
-  g_autoptr(GTask) task = user_data;
-  SendFiles *s = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PinholeSession) session = pinhole_client_open_session_finish (self, result, &error);
-  PinholeDevice *device;
-  PinholeTransfer *transfer;
-
-  if (session == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  device = device_of_session (self, s->user, session);
-  if (device == NULL || device->transfers == NULL)
-    {
-      g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
-                               "the session with %s ended", s->user);
-      return;
-    }
-  transfer = pinhole_transfer_link_offer (device->transfers, g_steal_pointer (&s->manifest),
-                                          g_steal_pointer (&s->sources), &error);
-  if (transfer == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  _pinhole_transfer_set_peer (transfer, device->user, device->id);
-  track (self, transfer);
-  g_task_return_pointer (task, transfer, g_object_unref);
-}
-
-static void
-manifest_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  SendFiles *s = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-
-  s->manifest = pinhole_manifest_build_finish (result, &s->sources, &error);
-  if (s->manifest == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  pinhole_client_open_session_async (g_task_get_source_object (task), s->user,
-                                     g_task_get_cancellable (task), session_cb,
-                                     g_object_ref (task));
-}
-
-/**
- * pinhole_client_send_files_async:
- * @paths: files and folders (see pinhole_manifest_build_async())
- * Hashes what is offered in a worker, opens a session with an online device of @user (a
- * mutual contact) and offers it there. The transfer goes on in the client's list.
- */
-void
-pinhole_client_send_files_async (PinholeClient       *self,
-                                 const char          *user,
-                                 const char *const   *paths,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  SendFiles *s = g_new0 (SendFiles, 1);
-
-  g_return_if_fail (PINHOLE_IS_CLIENT (self));
-  s->user = g_strdup (user);
-  g_task_set_source_tag (task, pinhole_client_send_files_async);
-  g_task_set_task_data (task, s, send_files_free);
-  pinhole_manifest_build_async (paths, cancellable, manifest_cb, g_steal_pointer (&task));
-}
-
-/* Returns: (transfer full): the transfer, its offer sent */
-PinholeTransfer *
-pinhole_client_send_files_finish (PinholeClient  *self,
-                                  GAsyncResult   *result,
-                                  GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  /* what waited a week for an answer, both ways, is over */
+  _pinhole_client_transfers_expire (self);
 }

@@ -382,6 +382,7 @@ pinhole_client_dispose (GObject *object)
   if (self->by_user != NULL)
     _pinhole_client_forget_roster (self);
   g_clear_object (&self->contacts);
+  g_clear_handle_id (&self->transfer_expiry, g_source_remove);
   g_clear_object (&self->transfers);
   g_clear_object (&self->requests);
   g_clear_pointer (&self->by_user, g_hash_table_unref);

@@ -117,6 +117,15 @@ GListModel    *pinhole_client_get_transfers       (PinholeClient       *self);
 PinholeTransfer *pinhole_client_lookup_transfer   (PinholeClient       *self,
                                                    const char          *id);
 void           pinhole_client_resume_transfers    (PinholeClient       *self);
+PinholeTransfer *pinhole_client_find_transfer     (PinholeClient       *self,
+                                                   const char          *id,
+                                                   gboolean             live,
+                                                   GError             **error);
+gboolean       pinhole_client_control_transfer    (PinholeClient       *self,
+                                                   const char          *id,
+                                                   PinholeTransferAction action,
+                                                   const char          *folder,
+                                                   GError             **error);
 void           pinhole_client_send_files_async    (PinholeClient       *self,
                                                    const char          *user,
                                                    const char *const   *paths,

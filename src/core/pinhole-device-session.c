@@ -99,9 +99,13 @@ _pinhole_device_end_session (PinholeDevice *self,
                                    : g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED,
                                                   "the session with %s closed", self->id);
   Outgoing *o;
+  gboolean had_transfers;
 
   g_debug ("session with %s ended: %s", self->id, closed->message);
+  had_transfers = self->transfers != NULL;
   clear_session (self);
+  if (had_transfers && self->client != NULL)
+    _pinhole_client_transfers_session_ended (self->client, self);
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < waiters->len; i++)
     g_task_return_error (g_ptr_array_index (waiters, i), g_error_copy (closed));

@@ -274,6 +274,7 @@ pinhole_manifest_build_finish (GAsyncResult  *result,
 typedef struct
 {
   char                 *source;
+  char                 *name;    /* the entry's path, as offered */
   PinholeManifestEntry  entry;   /* path not owned: not used */
   guint64               block;
   guint8                sha256[PINHOLE_MANIFEST_SHA256_BYTES];
@@ -285,6 +286,7 @@ read_data_free (gpointer data)
   ReadData *r = data;
 
   g_free (r->source);
+  g_free (r->name);
   g_free (r);
 }
 
@@ -316,7 +318,7 @@ read_block_thread (GTask        *task,
     {
       close (fd);
       g_task_return_new_error (task, PINHOLE_ERROR, PINHOLE_ERROR_FAILED,
-                               "%s changed since it was offered", r->source);
+                               "%s changed since it was offered", r->name);
       return;
     }
   while (done < len)
@@ -365,6 +367,7 @@ pinhole_file_reader_read_block_async (const char                 *source,
   r = g_new0 (ReadData, 1);
   r->source = g_strdup (source);
   r->entry = *entry;
+  r->name = g_strdup (entry->path);
   r->entry.path = NULL;
   r->block = block;
   task = g_task_new (NULL, cancellable, callback, user_data);

@@ -825,6 +825,35 @@ discard_thread (GTask        *task,
 }
 
 /**
+ * pinhole_file_writer_discard_entry:
+ * In a worker: removes the partial file of @entry below @folder_fd, when there is one (a
+ * transfer cancelled while no writer of it was open). Links are not followed, as for writing.
+ */
+gboolean
+pinhole_file_writer_discard_entry (int                          folder_fd,
+                                   const PinholeManifestEntry  *entry,
+                                   GError                     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (entry->path);
+  g_autofree char *base = g_path_get_basename (entry->path);
+  g_autofree char *partial = partial_name (base);
+  int fd = strcmp (dir, ".") == 0 ? fcntl (folder_fd, F_DUPFD_CLOEXEC, 0)
+                                  : open_folders (folder_fd, dir, error);
+  int saved;
+
+  if (fd < 0)
+    return FALSE;
+  saved = unlinkat (fd, partial, 0) != 0 ? errno : 0;
+  close (fd);
+  if (saved != 0 && saved != ENOENT)
+    {
+      set_errno_error (error, saved, "Cannot remove the partial file of \"%s\"", entry->path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * pinhole_file_writer_discard_async:
  * The transfer is cancelled: removes the partial file (folders made for it stay).
  */

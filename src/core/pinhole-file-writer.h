@@ -47,6 +47,17 @@ gboolean      pinhole_file_writer_discard_finish    (PinholeFileWriter    *self,
                                                      GAsyncResult         *result,
                                                      GError              **error);
 
+gboolean      pinhole_file_writer_discard_entry     (int                          folder_fd,
+                                                     const PinholeManifestEntry  *entry,
+                                                     GError                     **error);
+
+/* pinhole-file-discard.c */
+void          pinhole_file_discard_partials_async   (const char          *folder,
+                                                     PinholeManifest     *manifest,
+                                                     GArray              *accepted,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+
 guint64       pinhole_file_writer_get_n_blocks      (PinholeFileWriter    *self);
 gboolean      pinhole_file_writer_has_block         (PinholeFileWriter    *self,
                                                      guint64               block);

@@ -26,6 +26,12 @@ typedef enum
   CALL_OPEN_PATH,
   CALL_CLOSE_PATH,
   CALL_DESCRIBE_PATH,
+  CALL_LIST_TRANSFERS,
+  CALL_ACCEPT_TRANSFER,
+  CALL_DECLINE_TRANSFER,
+  CALL_PAUSE_TRANSFER,
+  CALL_RESUME_TRANSFER,
+  CALL_CANCEL_TRANSFER,
 } CallKind;
 
 /* the server's verb for each roster request */
@@ -248,6 +254,24 @@ run (Call *call)
     case CALL_DESCRIBE_PATH:
       describe_path (call);
       break;
+    case CALL_LIST_TRANSFERS:
+      g_dbus_method_invocation_return_value (call->invocation,
+                                             _pinhole_instance_list_transfers (self));
+      break;
+    case CALL_ACCEPT_TRANSFER:
+    case CALL_DECLINE_TRANSFER:
+    case CALL_PAUSE_TRANSFER:
+    case CALL_RESUME_TRANSFER:
+    case CALL_CANCEL_TRANSFER:
+      /* call->user holds the id, call->text the folder */
+      if (!pinhole_client_control_transfer (self->client, call->user,
+                                            PINHOLE_TRANSFER_ACTION_ACCEPT +
+                                              (call->kind - CALL_ACCEPT_TRANSFER),
+                                            call->text, &error))
+        return_error (call, error);
+      else
+        g_dbus_method_invocation_return_value (call->invocation, NULL);
+      break;
     case CALL_CLOSE_PATH:
       _pinhole_instance_unwatch_path (self, g_dbus_method_invocation_get_sender (call->invocation),
                                       call->user);
@@ -387,6 +411,41 @@ INSTANCE_USER_CALL (close_path, CALL_CLOSE_PATH)
 INSTANCE_USER_CALL (describe_path, CALL_DESCRIBE_PATH)
 #undef INSTANCE_USER_CALL
 
+/* the transfer calls: the id goes where a user name would, with the same bounds */
+#define INSTANCE_TRANSFER_CALL(name, kind)                                 \
+  static gboolean                                                          \
+  instance_##name##_cb (PinholeDBusInstance   *skeleton,                   \
+                        GDBusMethodInvocation *invocation,                 \
+                        const char            *id,                         \
+                        PinholeInstance       *self)                       \
+  {                                                                        \
+    return begin (self, invocation, kind, id, NULL, FALSE);                \
+  }
+INSTANCE_TRANSFER_CALL (decline_transfer, CALL_DECLINE_TRANSFER)
+INSTANCE_TRANSFER_CALL (pause_transfer, CALL_PAUSE_TRANSFER)
+INSTANCE_TRANSFER_CALL (resume_transfer, CALL_RESUME_TRANSFER)
+INSTANCE_TRANSFER_CALL (cancel_transfer, CALL_CANCEL_TRANSFER)
+#undef INSTANCE_TRANSFER_CALL
+
+static gboolean
+instance_accept_transfer_cb (PinholeDBusInstance   *skeleton,
+                             GDBusMethodInvocation *invocation,
+                             const char            *id,
+                             const char            *folder,
+                             PinholeInstance       *self)
+{
+  return begin (self, invocation, CALL_ACCEPT_TRANSFER, id, folder, FALSE);
+}
+
+static gboolean
+instance_list_transfers_cb (PinholeDBusInstance   *skeleton,
+                            GDBusMethodInvocation *invocation,
+                            PinholeInstance       *self)
+{
+  /* no user: a name that passes the check, for the caller's uid and the bound on calls */
+  return begin (self, invocation, CALL_LIST_TRANSFERS, "-", NULL, FALSE);
+}
+
 static gboolean
 instance_set_relay_only_cb (PinholeDBusInstance   *skeleton,
                             GDBusMethodInvocation *invocation,
@@ -417,6 +476,12 @@ _pinhole_instance_connect_calls (PinholeInstance *self)
     { "handle-open-path", G_CALLBACK (instance_open_path_cb) },
     { "handle-close-path", G_CALLBACK (instance_close_path_cb) },
     { "handle-describe-path", G_CALLBACK (instance_describe_path_cb) },
+    { "handle-list-transfers", G_CALLBACK (instance_list_transfers_cb) },
+    { "handle-accept-transfer", G_CALLBACK (instance_accept_transfer_cb) },
+    { "handle-decline-transfer", G_CALLBACK (instance_decline_transfer_cb) },
+    { "handle-pause-transfer", G_CALLBACK (instance_pause_transfer_cb) },
+    { "handle-resume-transfer", G_CALLBACK (instance_resume_transfer_cb) },
+    { "handle-cancel-transfer", G_CALLBACK (instance_cancel_transfer_cb) },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)

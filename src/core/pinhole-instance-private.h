@@ -23,7 +23,9 @@ struct _PinholeInstance
   GHashTable               *watches;      /* "sender user" → a watched path (-paths.c) */
   GCancellable             *cancellable;  /* cancelled in dispose: ends every call */
 
+  GPtrArray                *transfers;    /* PinholeTransfer watched (-transfers.c) */
   gulong                    contacts_changed_id;
+  gulong                    transfers_changed_id;
   gulong                    pending_changed_id;
   guint                     n_calls;      /* at most PINHOLE_INSTANCE_MAX_CALLS */
 };
@@ -48,6 +50,10 @@ typedef struct
 void       _pinhole_instance_connect_calls         (PinholeInstance        *self);
 void       _pinhole_instance_connect_contact_calls (PinholeInstance        *self,
                                                     PinholeInstanceContact *exported);
+
+void       _pinhole_instance_transfers_start (PinholeInstance *self);
+void       _pinhole_instance_transfers_stop  (PinholeInstance *self);
+GVariant  *_pinhole_instance_list_transfers  (PinholeInstance *self);
 
 GHashTable *_pinhole_instance_watches_new  (void);
 gboolean   _pinhole_instance_watch_path    (PinholeInstance        *self,

@@ -409,6 +409,7 @@ pinhole_instance_new (PinholeClient *client)
                                                "items-changed",
                                                G_CALLBACK (roster_changed_cb), self);
   _pinhole_instance_connect_calls (self);
+  _pinhole_instance_transfers_start (self);
   return self;
 }
 
@@ -424,6 +425,7 @@ pinhole_instance_dispose (GObject *object)
                               pinhole_client_get_contacts (self->client));
       g_clear_signal_handler (&self->pending_changed_id,
                               pinhole_client_get_pending_requests (self->client));
+      _pinhole_instance_transfers_stop (self);
     }
   if (self->exported != NULL)
     unexport_all (self);

@@ -28,6 +28,9 @@ struct _PinholeTransferLink
   PinholeTransfer *incoming[256];     /* data channel (peer's numbering) -> transfer */
 
   gulong           frame_id;
+  gulong           acked_id;
+  guint64          last_sent;         /* the session's id of our latest transfer message */
+  guint64          last_acked;
   gboolean         outgoing[256];     /* our data channels in use */
   guint            next_channel;
 };
@@ -37,23 +40,32 @@ G_DEFINE_FINAL_TYPE (PinholeTransferLink, pinhole_transfer_link, G_TYPE_OBJECT)
 enum { SIGNAL_OFFER_RECEIVED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
+/* an offer out to several devices of the user is in each one's link, but talks on one */
 static void
-detach_transfer (gpointer data)
+detach_transfer (PinholeTransferLink *self,
+                 PinholeTransfer     *transfer)
 {
-  PinholeTransfer *transfer = data;
-
-  _pinhole_transfer_link_lost (transfer);
-  g_object_unref (transfer);
+  if (_pinhole_transfer_get_link (transfer) == self)
+    _pinhole_transfer_link_lost (transfer);
 }
 
 void
 pinhole_transfer_link_close (PinholeTransferLink *self)
 {
+  GHashTableIter iter;
+  gpointer value;
+
   g_return_if_fail (PINHOLE_IS_TRANSFER_LINK (self));
   if (self->session != NULL)
-    g_clear_signal_handler (&self->frame_id, self->session);
+    {
+      g_clear_signal_handler (&self->frame_id, self->session);
+      g_clear_signal_handler (&self->acked_id, self->session);
+    }
   g_clear_object (&self->session);
   memset (self->incoming, 0, sizeof self->incoming);
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    detach_transfer (self, value);
   g_hash_table_remove_all (self->transfers);
   g_hash_table_remove_all (self->offers);
 }
@@ -95,7 +107,7 @@ pinhole_transfer_link_class_init (PinholeTransferLinkClass *klass)
 static void
 pinhole_transfer_link_init (PinholeTransferLink *self)
 {
-  self->transfers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, detach_transfer);
+  self->transfers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->offers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_byte_array_unref);
   self->next_channel = PINHOLE_SESSION_CHANNEL_BULK;
@@ -110,14 +122,48 @@ _pinhole_transfer_link_send (PinholeTransferLink    *self,
   g_autoptr(GBytes) payload = pinhole_transfer_message_encode (message);
   g_autoptr(GError) error = NULL;
 
+  guint64 id = 0;
+
   if (self->session == NULL ||
-      !pinhole_session_send (self->session, PINHOLE_SESSION_CHANNEL_TRANSFER, payload, NULL,
+      !pinhole_session_send (self->session, PINHOLE_SESSION_CHANNEL_TRANSFER, payload, &id,
                              &error))
     {
       g_debug ("transfer message not sent: %s", error != NULL ? error->message : "no session");
       return FALSE;
     }
+  self->last_sent = id;
   return TRUE;
+}
+
+/* whether the peer acknowledged every transfer message of ours on this session */
+gboolean
+_pinhole_transfer_link_is_flushed (PinholeTransferLink *self)
+{
+  return self->session != NULL && self->last_acked >= self->last_sent;
+}
+
+/* ids are acknowledged in the order they went out */
+static void
+acked_cb (PinholeSession      *session,
+          guint64              id,
+          PinholeTransferLink *self)
+{
+  g_autoptr(PinholeTransferLink) hold = g_object_ref (self);
+  g_autoptr(GPtrArray) transfers = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  gboolean was = self->last_acked >= self->last_sent;
+
+  self->last_acked = MAX (self->last_acked, id);
+  if (was || self->last_acked < self->last_sent)
+    return;
+  transfers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (transfers, g_object_ref (value));
+  for (guint i = 0; i < transfers->len; i++)
+    if (_pinhole_transfer_get_link (transfers->pdata[i]) == self)
+      _pinhole_transfer_emit_flushed (transfers->pdata[i]);
 }
 
 gboolean
@@ -187,9 +233,88 @@ static void
 add_transfer (PinholeTransferLink *self,
               PinholeTransfer     *transfer)
 {
+  PinholeTransfer *old = g_hash_table_lookup (self->transfers,
+                                              pinhole_transfer_get_id (transfer));
+
+  if (old != NULL && old != transfer)
+    detach_transfer (self, old);
   _pinhole_transfer_set_link (transfer, self);
   g_hash_table_replace (self->transfers, g_strdup (pinhole_transfer_get_id (transfer)),
                         g_object_ref (transfer));
+}
+
+/**
+ * _pinhole_transfer_link_withdraw:
+ * @type: %PINHOLE_TRANSFER_MESSAGE_TAKEN or _CANCEL to say why, or -1 to say nothing
+ * The transfer leaves this session: another device accepted it, or it is over.
+ * Returns: whether the session carried it
+ */
+gboolean
+_pinhole_transfer_link_withdraw (PinholeTransferLink        *self,
+                                 PinholeTransfer            *transfer,
+                                 PinholeTransferMessageType  type)
+{
+  const char *id = pinhole_transfer_get_id (transfer);
+
+  if (g_hash_table_lookup (self->transfers, id) != transfer)
+    return FALSE;
+  if ((gint) type >= 0)
+    {
+      g_autoptr(PinholeTransferMessage) m = pinhole_transfer_message_new (type, id);
+
+      _pinhole_transfer_link_send (self, m);
+    }
+  detach_transfer (self, transfer);
+  g_hash_table_remove (self->transfers, id);
+  return TRUE;
+}
+
+/* incoming offers of this session that wait for an answer */
+static guint
+count_unanswered (PinholeTransferLink *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (pinhole_transfer_get_direction (value) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
+        pinhole_transfer_get_state (value) == PINHOLE_TRANSFER_STATE_OFFERED)
+      n++;
+  return n;
+}
+
+/* an outgoing offer went to every online device of the user, each on its own session: the
+ * first accept wins and moves the transfer onto its session; a later one learns it was taken.
+ * Returns: whether @m goes on to the transfer */
+static gboolean
+arbitrate (PinholeTransferLink    *self,
+           PinholeTransfer        *transfer,
+           PinholeTransferMessage *m)
+{
+  if (pinhole_transfer_get_direction (transfer) != PINHOLE_TRANSFER_DIRECTION_OUTGOING ||
+      _pinhole_transfer_get_link (transfer) == self)
+    return TRUE;
+  if (m->type == PINHOLE_TRANSFER_MESSAGE_ACCEPT &&
+      pinhole_transfer_get_state (transfer) == PINHOLE_TRANSFER_STATE_OFFERED &&
+      pinhole_transfer_get_accepted (transfer) == NULL)
+    {
+      _pinhole_transfer_set_link (transfer, self);
+      return TRUE;
+    }
+  if (m->type == PINHOLE_TRANSFER_MESSAGE_DECLINE &&
+      pinhole_transfer_get_accepted (transfer) == NULL)
+    return TRUE;   /* the same user said no on one of their devices */
+  if (m->type == PINHOLE_TRANSFER_MESSAGE_ACCEPT)
+    {
+      g_debug ("transfer %s was accepted elsewhere: taken", m->id);
+      _pinhole_transfer_link_withdraw (self, transfer, PINHOLE_TRANSFER_MESSAGE_TAKEN);
+      return FALSE;
+    }
+  g_debug ("%s for transfer %s from a device that did not take it dropped",
+           pinhole_transfer_message_type_to_string (m->type), m->id);
+  return FALSE;
 }
 
 static void
@@ -203,13 +328,16 @@ offer_part (PinholeTransferLink    *self,
 
   if (text == NULL)
     {
-      if (g_hash_table_size (self->offers) >= MAX_PENDING_OFFERS)
+      /* what a peer can make us hold: offers being assembled and offers not answered */
+      if (g_hash_table_size (self->offers) + count_unanswered (self) >= MAX_PENDING_OFFERS)
         {
           g_autoptr(PinholeTransferMessage) refusal =
             pinhole_transfer_message_new (PINHOLE_TRANSFER_MESSAGE_FAILED, m->id);
 
+          g_debug ("offer %s refused: %d wait already", m->id, MAX_PENDING_OFFERS);
           refusal->code = PINHOLE_ERROR_LIMIT;
-          refusal->reason = g_strdup_printf ("more than %d offers at once", MAX_PENDING_OFFERS);
+          refusal->reason = g_strdup_printf ("more than %d offers wait for an answer",
+                                             MAX_PENDING_OFFERS);
           _pinhole_transfer_link_send (self, refusal);
           return;
         }
@@ -270,7 +398,7 @@ frame_cb (PinholeSession      *session,
       transfer = g_hash_table_lookup (self->transfers, m->id);
       if (m->type == PINHOLE_TRANSFER_MESSAGE_OFFER && transfer == NULL)
         offer_part (self, m);
-      else if (transfer != NULL)
+      else if (transfer != NULL && arbitrate (self, transfer, m))
         _pinhole_transfer_handle_message (transfer, m);
       else
         g_debug ("%s for unknown transfer %s dropped",
@@ -301,6 +429,7 @@ pinhole_transfer_link_new (PinholeSession *session)
 
   self->session = g_object_ref (session);
   self->frame_id = g_signal_connect (session, "frame-received", G_CALLBACK (frame_cb), self);
+  self->acked_id = g_signal_connect (session, "acked", G_CALLBACK (acked_cb), self);
   return self;
 }
 

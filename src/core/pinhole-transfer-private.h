@@ -6,6 +6,7 @@
 #include "pinhole-transfer.h"
 #include "pinhole-transfer-link.h"
 #include "pinhole-transfer-message.h"
+#include "pinhole-error.h"
 
 G_BEGIN_DECLS
 
@@ -15,6 +16,19 @@ G_BEGIN_DECLS
 PinholeTransfer *_pinhole_transfer_new_outgoing   (const char             *id,
                                                    PinholeManifest        *manifest,
                                                    GPtrArray              *sources);
+PinholeTransfer *_pinhole_transfer_new_outgoing_accepted (const char      *id,
+                                                          PinholeManifest *manifest,
+                                                          GPtrArray       *sources,
+                                                          GArray          *accepted);
+PinholeTransferLink *_pinhole_transfer_get_link   (PinholeTransfer        *self);
+GPtrArray       *_pinhole_transfer_get_sources    (PinholeTransfer        *self);
+void             _pinhole_transfer_set_created    (PinholeTransfer        *self,
+                                                   gint64                  created);
+void             _pinhole_transfer_set_paused_here (PinholeTransfer       *self);
+PinholeTransferState _pinhole_transfer_get_kept_state (PinholeTransfer    *self);
+void             _pinhole_transfer_fail           (PinholeTransfer        *self,
+                                                   PinholeError            code,
+                                                   const char             *reason);
 PinholeTransfer *_pinhole_transfer_new_offered    (const char             *id,
                                                    PinholeManifest        *manifest);
 void             _pinhole_transfer_set_link       (PinholeTransfer        *self,
@@ -42,5 +56,10 @@ void             _pinhole_transfer_link_map_incoming    (PinholeTransferLink *se
                                                          guint                channel,
                                                          PinholeTransfer     *transfer);
 const char      *_pinhole_transfer_link_get_path_text   (PinholeTransferLink *self);
+gboolean         _pinhole_transfer_link_is_flushed      (PinholeTransferLink *self);
+void             _pinhole_transfer_emit_flushed         (PinholeTransfer     *self);
+gboolean         _pinhole_transfer_link_withdraw        (PinholeTransferLink *self,
+                                                         PinholeTransfer     *transfer,
+                                                         PinholeTransferMessageType type);
 
 G_END_DECLS

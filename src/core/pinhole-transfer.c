@@ -50,7 +50,7 @@ struct _PinholeTransfer
   guint64                   bytes_done;
   guint64                   bytes_total;
   guint64                   bytes_sent;     /* outgoing: DATA payload put on the session */
-  gint64                    created;        /* seconds since the epoch, when made in this run */
+  gint64                    created;        /* seconds since the epoch: offered, or received */
   gdouble                   rate;
   gint64                    rate_time;
   guint64                   rate_bytes;
@@ -77,6 +77,9 @@ struct _PinholeTransfer
   guint8                    rx_hash[PINHOLE_MANIFEST_SHA256_BYTES];
   guint                     pending_writes;
   guint                     files_done;
+  guint                     prepare_gen;    /* which recipient_prepare() is the current one */
+  guint                     discards;       /* partials being removed without a writer */
+  gboolean                  discard_when_open; /* cancelled while writers were opening */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeTransfer, pinhole_transfer, G_TYPE_OBJECT)
@@ -95,10 +98,11 @@ enum
 };
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_RUN_STARTED, N_SIGNALS };
+enum { SIGNAL_RUN_STARTED, SIGNAL_FLUSHED, SIGNAL_LINKED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void sender_pump (PinholeTransfer *self);
+static void discard_by_name (PinholeTransfer *self);
 static void recipient_open_next (PinholeTransfer *self);
 
 /* ---- the object ---- */
@@ -205,6 +209,22 @@ pinhole_transfer_class_init (PinholeTransferClass *klass)
   signals[SIGNAL_RUN_STARTED] =
     g_signal_new ("run-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
+  /**
+   * PinholeTransfer::flushed:
+   * The peer acknowledged every transfer message sent on the transfer's session so far (a
+   * one-shot command that paused or cancelled may exit now).
+   */
+  /**
+   * PinholeTransfer::linked:
+   * A session carries the transfer now (the first, or a new one after a restart): answers
+   * and controls reach the peer from here on.
+   */
+  signals[SIGNAL_LINKED] =
+    g_signal_new ("linked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_FLUSHED] =
+    g_signal_new ("flushed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -248,6 +268,87 @@ _pinhole_transfer_new_outgoing (const char      *id,
   return self;
 }
 
+/* a restarted sender's transfer that a device accepted before: the recipient's have and ready
+ * on the next session with that device start its run. @manifest, @sources: taken; @accepted:
+ * copied */
+PinholeTransfer *
+_pinhole_transfer_new_outgoing_accepted (const char      *id,
+                                         PinholeManifest *manifest,
+                                         GPtrArray       *sources,
+                                         GArray          *accepted)
+{
+  PinholeTransfer *self = _pinhole_transfer_new_outgoing (id, manifest, sources);
+
+  self->accepted = g_array_copy (accepted);
+  self->bytes_total = 0;
+  for (guint i = 0; i < self->accepted->len; i++)
+    self->bytes_total += pinhole_manifest_get_entry (manifest,
+                                                     g_array_index (accepted, guint32, i))->size;
+  self->state = PINHOLE_TRANSFER_STATE_RUNNING;
+  return self;
+}
+
+/* Returns: (transfer none) (nullable): outgoing: the local path of each entry */
+GPtrArray *
+_pinhole_transfer_get_sources (PinholeTransfer *self)
+{
+  return self->sources;
+}
+
+void
+_pinhole_transfer_set_created (PinholeTransfer *self,
+                               gint64           created)
+{
+  self->created = created;
+}
+
+/* Returns: when the offer was made (outgoing) or came (incoming), seconds since the epoch */
+gint64
+pinhole_transfer_get_created (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), 0);
+  return self->created;
+}
+
+void
+_pinhole_transfer_emit_flushed (PinholeTransfer *self)
+{
+  g_signal_emit (self, signals[SIGNAL_FLUSHED], 0);
+}
+
+/* Returns: whether nothing of the transfer is on its way: its peer acknowledged every
+ * message it was sent (or no session carries it) and no partial file is being removed */
+gboolean
+pinhole_transfer_is_flushed (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), FALSE);
+  return self->discards == 0 &&
+         (self->link == NULL || _pinhole_transfer_link_is_flushed (self->link));
+}
+
+/* Returns: whether this side paused it */
+gboolean
+pinhole_transfer_is_paused_here (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), FALSE);
+  return self->paused_here;
+}
+
+/* Returns: whether the transfer is on a session now */
+gboolean
+pinhole_transfer_is_linked (PinholeTransfer *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), FALSE);
+  return self->link != NULL;
+}
+
+/* Returns: (transfer none) (nullable): the link the transfer talks on */
+PinholeTransferLink *
+_pinhole_transfer_get_link (PinholeTransfer *self)
+{
+  return self->link;
+}
+
 /* @manifest: taken */
 PinholeTransfer *
 _pinhole_transfer_new_offered (const char      *id,
@@ -282,7 +383,11 @@ void
 _pinhole_transfer_set_link (PinholeTransfer     *self,
                             PinholeTransferLink *link)
 {
+  gboolean changed = link != NULL && link != self->link;
+
   self->link = link;
+  if (changed)
+    g_signal_emit (self, signals[SIGNAL_LINKED], 0);
 }
 
 /* ---- state ---- */
@@ -937,7 +1042,17 @@ open_cb (GObject      *source,
   g_autoptr(PinholeTransfer) self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!pinhole_file_writer_open_finish (PINHOLE_FILE_WRITER (source), result, &error))
+  gboolean ok = pinhole_file_writer_open_finish (PINHOLE_FILE_WRITER (source), result, &error);
+
+  /* a new session began another preparation meanwhile: this writer is not one of it */
+  if (self->writers == NULL || !g_ptr_array_find (self->writers, source, NULL))
+    return;
+  if (self->discard_when_open)
+    {
+      discard_by_name (self);
+      return;
+    }
+  if (!ok)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         fail (self, TRUE, PINHOLE_ERROR_FAILED, "%s", error->message);
@@ -972,6 +1087,7 @@ typedef struct
 {
   char    *folder;
   guint64  needed;
+  guint    gen;
 } PrepareData;
 
 static void
@@ -1018,7 +1134,22 @@ prepare_cb (GObject      *source,
   PinholeTransfer *self = PINHOLE_TRANSFER (source);
   g_autoptr(GError) error = NULL;
   gssize fd = g_task_propagate_int (G_TASK (result), &error);
+  PrepareData *p = g_task_get_task_data (G_TASK (result));
 
+  if (p->gen != self->prepare_gen)
+    {
+      /* a new session began another preparation meanwhile */
+      if (fd >= 0)
+        close ((int) fd);
+      return;
+    }
+  if (self->discard_when_open)
+    {
+      if (fd >= 0)
+        close ((int) fd);
+      discard_by_name (self);
+      return;
+    }
   if (fd < 0)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1030,6 +1161,8 @@ prepare_cb (GObject      *source,
       close ((int) fd);
       return;
     }
+  if (self->folder_fd >= 0)
+    close (self->folder_fd);   /* the folder opened for an earlier session */
   self->folder_fd = (int) fd;
   recipient_open_next (self);
 }
@@ -1042,6 +1175,7 @@ recipient_prepare (PinholeTransfer *self)
   PrepareData *p = g_new0 (PrepareData, 1);
 
   p->folder = g_strdup (self->folder);
+  p->gen = ++self->prepare_gen;
   for (guint i = 0; i < self->accepted->len; i++)
     {
       PinholeManifestEntry *e = pinhole_manifest_get_entry (self->manifest,
@@ -1092,9 +1226,47 @@ discard_cb (GObject      *source,
 }
 
 static void
+discarded_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(PinholeTransfer) self = user_data;
+
+  self->discards--;
+  if (pinhole_transfer_is_flushed (self))
+    g_signal_emit (self, signals[SIGNAL_FLUSHED], 0);
+}
+
+/* the partials found by name, in a worker: no writer is open, or some are on their way */
+static void
+discard_by_name (PinholeTransfer *self)
+{
+  self->discard_when_open = FALSE;
+  self->discards++;
+  pinhole_file_discard_partials_async (self->folder, self->manifest, self->accepted,
+                                       discarded_cb, g_object_ref (self));
+}
+
+static void
 remove_partials (PinholeTransfer *self)
 {
-  for (guint i = 0; self->writers != NULL && i < self->writers->len; i++)
+  if (self->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING || self->accepted == NULL ||
+      self->folder == NULL)
+    return;
+  if (self->writers == NULL)
+    {
+      discard_by_name (self);   /* no session since a restart */
+      return;
+    }
+  if (self->folder_fd < 0 || self->opened < self->writers->len ||
+      self->writers->len < self->accepted->len)
+    {
+      /* the folder or a writer is being opened (it may make its partial yet): when that
+       * ends, the partials go by name */
+      self->discard_when_open = TRUE;
+      return;
+    }
+  for (guint i = 0; i < self->writers->len; i++)
     pinhole_file_writer_discard_async (self->writers->pdata[i], NULL, discard_cb, NULL);
 }
 
@@ -1147,10 +1319,32 @@ _pinhole_transfer_handle_data (PinholeTransfer     *self,
   recipient_data (self, d);
 }
 
-/* sends the offer (outgoing) or reports what it holds (an accepted incoming one) */
+/* a transfer the profile kept as paused by this side */
+void
+_pinhole_transfer_set_paused_here (PinholeTransfer *self)
+{
+  self->paused_here = TRUE;
+  if (self->state == PINHOLE_TRANSFER_STATE_RUNNING)
+    self->state = PINHOLE_TRANSFER_STATE_PAUSED;
+}
+
+/* what the profile keeps of the state: paused only when this side paused it */
+PinholeTransferState
+_pinhole_transfer_get_kept_state (PinholeTransfer *self)
+{
+  if (self->paused_here)
+    return PINHOLE_TRANSFER_STATE_PAUSED;
+  return self->state == PINHOLE_TRANSFER_STATE_PAUSED ? PINHOLE_TRANSFER_STATE_RUNNING
+                                                      : self->state;
+}
+
+/* sends the offer (outgoing) or reports what it holds (an accepted incoming one); a side
+ * that paused says so first on every new session */
 void
 _pinhole_transfer_start (PinholeTransfer *self)
 {
+  if (self->paused_here)
+    send_simple (self, PINHOLE_TRANSFER_MESSAGE_PAUSE);
   if (self->direction == PINHOLE_TRANSFER_DIRECTION_INCOMING)
     {
       if (self->accepted != NULL)
@@ -1179,6 +1373,15 @@ _pinhole_transfer_start (PinholeTransfer *self)
         }
       set_state (self, PINHOLE_TRANSFER_STATE_OFFERED);
     }
+}
+
+/* over with @reason, told to the peer when a session is up (an offer that expired) */
+void
+_pinhole_transfer_fail (PinholeTransfer *self,
+                        PinholeError     code,
+                        const char      *reason)
+{
+  fail (self, TRUE, code, "%s", reason);
 }
 
 /* the session under it ended: a new one resumes it */
@@ -1300,15 +1503,6 @@ pinhole_transfer_get_error (PinholeTransfer *self)
 {
   g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), NULL);
   return self->error;
-}
-
-/* Returns: when this object was made, in seconds since the epoch: the offer's time in this
- * run (a transfer the profile brought back after a restart has the time it came back) */
-gint64
-pinhole_transfer_get_created (PinholeTransfer *self)
-{
-  g_return_val_if_fail (PINHOLE_IS_TRANSFER (self), 0);
-  return self->created;
 }
 
 /**

@@ -38,6 +38,18 @@ typedef enum
   PINHOLE_TRANSFER_STATE_FAILED,
 } PinholeTransferState;
 
+/* what a person does to a transfer (pinhole_client_control_transfer()) */
+typedef enum
+{
+  PINHOLE_TRANSFER_ACTION_ACCEPT,
+  PINHOLE_TRANSFER_ACTION_DECLINE,
+  PINHOLE_TRANSFER_ACTION_PAUSE,
+  PINHOLE_TRANSFER_ACTION_RESUME,
+  PINHOLE_TRANSFER_ACTION_CANCEL,
+} PinholeTransferAction;
+
+const char *pinhole_transfer_state_to_string (PinholeTransferState state);
+
 #define PINHOLE_TYPE_TRANSFER (pinhole_transfer_get_type ())
 G_DECLARE_FINAL_TYPE (PinholeTransfer, pinhole_transfer, PINHOLE, TRANSFER, GObject)
 
@@ -55,10 +67,13 @@ gboolean                  pinhole_transfer_is_over         (PinholeTransfer *sel
 const char               *pinhole_transfer_get_peer        (PinholeTransfer *self);
 const char               *pinhole_transfer_get_peer_device (PinholeTransfer *self);
 const char               *pinhole_transfer_get_folder      (PinholeTransfer *self);
-gint64                    pinhole_transfer_get_created     (PinholeTransfer *self);
 char                     *pinhole_transfer_dup_local_path  (PinholeTransfer *self,
                                                             guint            entry);
 GArray                   *pinhole_transfer_get_accepted    (PinholeTransfer *self);
+gint64                    pinhole_transfer_get_created     (PinholeTransfer *self);
+gboolean                  pinhole_transfer_is_linked       (PinholeTransfer *self);
+gboolean                  pinhole_transfer_is_paused_here  (PinholeTransfer *self);
+gboolean                  pinhole_transfer_is_flushed      (PinholeTransfer *self);
 
 gboolean                  pinhole_transfer_accept          (PinholeTransfer *self,
                                                             const char      *folder,

@@ -28,3 +28,34 @@ ph_test_store_result_cb (GObject      *source,
 {
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
+
+/* fails the test (not at once) unless @b exists with @a's content */
+void
+ph_test_assert_same_file (const char *a,
+                          const char *b)
+{
+  g_autofree char *x = NULL, *y = NULL;
+  gsize lx = 0, ly = 0;
+
+  g_assert_true (g_file_get_contents (a, &x, &lx, NULL));
+  if (!g_file_get_contents (b, &y, &ly, NULL))
+    {
+      g_test_fail_printf ("%s did not arrive", b);
+      return;
+    }
+  g_assert_cmpmem (x, lx, y, ly);
+}
+
+/* Returns: how many partial files (".NAME.pinhole-partial") @dir holds, at its top */
+guint
+ph_test_count_partials (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".pinhole-partial"))
+      n++;
+  return n;
+}

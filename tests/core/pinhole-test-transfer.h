@@ -17,4 +17,8 @@ void ph_test_store_result_cb (GObject      *source,
                               GAsyncResult *result,
                               gpointer      user_data);
 
+void  ph_test_assert_same_file (const char   *a,
+                               const char   *b);
+guint ph_test_count_partials   (const char   *dir);
+
 G_END_DECLS

@@ -2,7 +2,8 @@
  * test-transfer.c: transfers between two sessions in this process (docs/transfer.md §4-5):
  * a tree arrives whole; a recipient that goes away mid-transfer and comes back gets only the
  * blocks it lacks (counted on the sender); a block that does not match its hash is sent
- * again; a sender that sends more than it offered fails; decline and cancel from both sides. */
+ * again; a sender that sends more than it offered fails; decline and cancel from both sides;
+ * at most 16 offers wait for an answer. */
 #include "pinhole-file-reader.h"
 #include "pinhole-file-writer.h"
 #include "pinhole-transfer-link.h"
@@ -488,6 +489,53 @@ test_cancel_by_sender (Fixture       *f,
   cancel_midway (f, FALSE);
 }
 
+static void
+count_offer_cb (PinholeTransferLink *link,
+                PinholeTransfer     *transfer,
+                GPtrArray           *received)
+{
+  g_ptr_array_add (received, g_object_ref (transfer));
+}
+
+static gboolean
+is_failed (gpointer data)
+{
+  return pinhole_transfer_get_state (data) == PINHOLE_TRANSFER_STATE_FAILED;
+}
+
+/* a peer can make us hold at most 16 unanswered offers; an answer makes room */
+static void
+test_offer_limit (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (f->root, "note.txt", NULL);
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) received = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(PinholeTransfer) after = NULL;
+  PinholeTransfer *refused;
+
+  f->accept_all = FALSE;
+  g_signal_connect (f->bob, "offer-received", G_CALLBACK (count_offer_cb), received);
+  ph_test_write_file (f->root, "note.txt", 10, 1);
+  for (guint i = 0; i < 17; i++)
+    g_ptr_array_add (sent, offer (f, path));
+  refused = sent->pdata[16];
+  g_assert_true (ph_iterate_until (is_failed, refused, 10000));
+  g_assert_cmpstr (pinhole_transfer_get_error (refused), ==,
+                   "more than 16 offers wait for an answer");
+  g_assert_cmpuint (received->len, ==, 16);
+  for (guint i = 0; i < 16; i++)
+    g_assert_cmpint (pinhole_transfer_get_state (sent->pdata[i]), ==,
+                     PINHOLE_TRANSFER_STATE_OFFERED);
+  /* one answered: the next offer waits too */
+  pinhole_transfer_decline (received->pdata[0]);
+  after = offer (f, path);
+  ph_iterate_for (300);
+  g_assert_cmpint (pinhole_transfer_get_state (after), ==, PINHOLE_TRANSFER_STATE_OFFERED);
+  g_assert_cmpuint (received->len, ==, 17);
+  g_signal_handlers_disconnect_by_data (f->bob, received);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -502,6 +550,7 @@ main (int   argc,
   ADD ("decline", test_decline);
   ADD ("cancel-by-recipient", test_cancel_by_recipient);
   ADD ("cancel-by-sender", test_cancel_by_sender);
+  ADD ("offer-limit", test_offer_limit);
 #undef ADD
   return g_test_run ();
 }
