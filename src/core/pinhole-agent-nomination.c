@@ -14,6 +14,7 @@
 
 #define NOMINATE_WAIT_MS     120      /* after the first success, for better pairs to succeed */
 #define UDP_CONNECT_MS       5000     /* PseudoTcp's handshake over a checked pair */
+#define RETIRE_MS            3000     /* a replaced path stays open after its successor works */
 
 static gboolean connect_timeout_cb (gpointer user_data);
 
@@ -156,6 +157,37 @@ settle_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* the replaced path goes: at once (nothing replaced it), or RETIRE_MS after its successor
+ * was announced, once the peer has moved too */
+static void
+drop_retiring (PinholeAgent *self)
+{
+  g_clear_handle_id (&self->retire_source, g_source_remove);
+  /* the new path may have taken over the same remote address */
+  if (self->retiring_remote != NULL &&
+      !_pinhole_agent_same_address (self->retiring_remote, self->path_remote))
+    pinhole_endpoint_remove_datagram_handler (self->endpoint,
+                                              G_SOCKET_ADDRESS (self->retiring_remote));
+  g_clear_object (&self->retiring_remote);
+  if (self->retiring != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->retiring, self);
+      pinhole_path_close (self->retiring);
+    }
+  g_clear_object (&self->retiring);
+}
+
+static gboolean
+retire_cb (gpointer user_data)
+{
+  PinholeAgent *self = user_data;
+
+  self->retire_source = 0;
+  g_debug ("the replaced direct path closes");
+  drop_retiring (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 announce_path (PinholeAgent *self)
 {
@@ -163,6 +195,23 @@ announce_path (PinholeAgent *self)
   g_clear_handle_id (&self->settle_source, g_source_remove);
   self->settle_source = g_timeout_add_seconds (5, settle_cb, self);
   g_signal_emit (self, _pinhole_agent_signals[PINHOLE_AGENT_SIGNAL_PATH_READY], 0, self->path);
+  if (self->retiring != NULL && self->retire_source == 0)
+    self->retire_source = g_timeout_add (RETIRE_MS, retire_cb, self);
+}
+
+/* the current path steps aside for the one about to be built, still open (make before
+ * break); a path retiring already goes at once */
+static void
+retire_path (PinholeAgent *self)
+{
+  drop_retiring (self);
+  g_clear_handle_id (&self->connect_source, g_source_remove);
+  if (self->path == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->path, self);
+  self->retiring = g_steal_pointer (&self->path);
+  self->retiring_remote = g_steal_pointer (&self->path_remote);
+  self->path_check = NULL;
 }
 
 static void
@@ -188,6 +237,7 @@ udp_path_datagram_cb (const guint8 *data,
 void
 _pinhole_agent_drop_path (PinholeAgent *self)
 {
+  drop_retiring (self);
   g_clear_handle_id (&self->connect_source, g_source_remove);
   if (self->path_remote != NULL)
     pinhole_endpoint_remove_datagram_handler (self->endpoint,
@@ -225,7 +275,7 @@ build_path (PinholeAgent    *self,
       relabel_path (self, kind);
       return;
     }
-  _pinhole_agent_drop_path (self);
+  retire_path (self);
   self->path_check = check;
   if (transport == PINHOLE_TRANSPORT_TCP)
     {
@@ -278,6 +328,17 @@ connect_timeout_cb (gpointer user_data)
 
   self->connect_source = 0;
   g_debug ("the direct path never connected");
+  if (self->retiring != NULL)
+    {
+      /* the path it was to replace still works: keep that one */
+      PinholePath *keep = g_steal_pointer (&self->retiring);
+      GInetSocketAddress *keep_remote = g_steal_pointer (&self->retiring_remote);
+
+      _pinhole_agent_drop_path (self);
+      self->path = keep;
+      self->path_remote = keep_remote;
+      return G_SOURCE_REMOVE;
+    }
   _pinhole_agent_drop_path (self);
   if (!self->failed_reported)
     {

@@ -78,6 +78,11 @@ struct _PinholeAgent
   PinholePath      *path;            /* the path built last */
   gpointer          path_check;      /* the UdpCheck or TcpCheck under it */
   GInetSocketAddress *path_remote;   /* the UDP path's remote, routed to it by the endpoint */
+  /* the path a better one replaces: it carries on until the new one works, and a while after,
+   * so that the session (ours and the peer's) moves from path to path without the relay */
+  PinholePath      *retiring;
+  GInetSocketAddress *retiring_remote;
+  guint             retire_source;
 
   gboolean          controlling;
   guint64           tiebreaker;

@@ -3,6 +3,8 @@
  * checks, nomination, the path they build, and what they do with hostile control messages.
  * Candidates are given by hand (loopback only); control messages pass from one agent to the
  * other through the main loop, as the session would carry them. */
+#include "pinhole-udp-path.h"
+#include "pinhole-tcp-path.h"
 #include "pinhole-agent.h"
 #include "pinhole-candidate.h"
 #include "pinhole-endpoint.h"
@@ -257,6 +259,86 @@ test_tcp (Fixture       *f,
   g_assert_cmpint (pinhole_path_get_kind (f->a.path), ==, PINHOLE_PATH_KIND_LAN);
   g_assert_cmpint (pinhole_path_get_kind (f->b.path), ==, PINHOLE_PATH_KIND_LAN);
   exchange_packets (f);
+}
+
+/* ---- a better path replaces a working one: make before break ---- */
+
+typedef struct
+{
+  PinholePath *old;              /* borrowed: the path to be replaced */
+  gboolean     old_closed;
+  gboolean     closed_before_new;
+  gboolean     replaced;
+} Replacement;
+
+static void
+old_closed_cb (PinholePath  *path,
+               const GError *error,
+               Replacement  *r)
+{
+  r->old_closed = TRUE;
+}
+
+static void
+replaced_cb (PinholeAgent *agent,
+             PinholePath  *path,
+             Replacement  *r)
+{
+  if (path == r->old || r->replaced)
+    return;
+  r->replaced = TRUE;
+  r->closed_before_new = r->old_closed;
+}
+
+static gboolean
+both_replaced (Replacement *r)
+{
+  return r[0].replaced && r[1].replaced;
+}
+
+static gboolean
+both_old_closed (Replacement *r)
+{
+  return r[0].old_closed && r[1].old_closed;
+}
+
+/* a TCP path works first (the only candidates); UDP candidates come later and the pair moves
+ * once onto UDP, preferred within a kind. The TCP path must stay open until the UDP one is
+ * announced on each side — else each session would fall back to the relay in between and a
+ * user would see "Relayed" flicker — and close a few seconds after. */
+static void
+test_tcp_then_udp (Fixture       *f,
+                   gconstpointer  data)
+{
+  Replacement r[2] = { { 0 }, { 0 } };
+  Side *sides[2] = { &f->a, &f->b };
+
+  add_loopback (&f->a, PINHOLE_TRANSPORT_TCP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_TCP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  for (guint i = 0; i < 2; i++)
+    {
+      r[i].old = sides[i]->path;
+      g_assert_true (PINHOLE_IS_TCP_PATH (r[i].old));
+      g_signal_connect (r[i].old, "closed", G_CALLBACK (old_closed_cb), &r[i]);
+      g_signal_connect (sides[i]->agent, "path-ready", G_CALLBACK (replaced_cb), &r[i]);
+    }
+
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  g_assert_true (ph_iterate_until ((PhTestCondition) both_replaced, r, 10000));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_false (r[i].closed_before_new);
+      g_assert_true (PINHOLE_IS_UDP_PATH (sides[i]->path));
+    }
+  exchange_packets (f);
+  /* and the TCP path goes once both have moved */
+  g_assert_true (ph_iterate_until ((PhTestCondition) both_old_closed, r, 10000));
+  for (guint i = 0; i < 2; i++)
+    g_signal_handlers_disconnect_by_data (sides[i]->agent, &r[i]);
 }
 
 /* the controlled side reports what it tried; the report names every check */
@@ -551,6 +633,7 @@ main (int   argc,
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/agent/udp", test_udp);
   ADD ("/agent/tcp", test_tcp);
+  ADD ("/agent/tcp-then-udp", test_tcp_then_udp);
   ADD ("/agent/report", test_report);
   ADD ("/agent/unreachable", test_unreachable);
   ADD ("/agent/hostile-control", test_hostile_control);
