@@ -12,10 +12,16 @@
  * (home routers drop idle UDP mappings after 30 s), and a path that has not answered a probe
  * for 4 s is dead, so the session is back on the relay at most 6 s after the last reply while
  * it is in use */
-#define HEARTBEAT_ACTIVE_MS      2000
+/* A direct path is probed when it has been quiet this long (while the session is active),
+ * the probe repeated every PROBE_REPEAT_MS; it is dead, and the session back on the relay,
+ * once nothing came on it for PATH_DEAD_AFTER_MS and a probe went unanswered for
+ * PROBE_WAIT_MS: at most about 4.25 s after the last reply (docs/session.md §6). */
+#define HEARTBEAT_ACTIVE_MS      1000
 #define HEARTBEAT_IDLE_MS        15000
 #define ACTIVE_WINDOW_MS         30000
 #define PATH_DEAD_AFTER_MS       4000
+#define PROBE_WAIT_MS            3000
+#define PROBE_REPEAT_MS          1000
 #define LIVENESS_TICK_MS         250
 
 static gint find_path (PinholeSession *self,
@@ -145,8 +151,11 @@ current_path_changed (PinholeSession *self)
       self->dup_acks = 0;
       pinhole_session_ping (self);
       /* a new path is probed at once and must answer like any other */
-      ((PathEntry *) g_ptr_array_index (self->paths, self->paths->len - 1))->probe_time =
-        g_get_monotonic_time ();
+      {
+        PathEntry *entry = g_ptr_array_index (self->paths, self->paths->len - 1);
+
+        entry->probe_time = entry->probe_sent = g_get_monotonic_time ();
+      }
       _pinhole_session_arm_liveness (self);
       /* bulk frames the old path held back may go on this one */
       _pinhole_session_pump (self);
@@ -300,7 +309,7 @@ liveness_cb (gpointer user_data)
   PinholePath *path = current_path (self);
   PathEntry *entry;
   gint64 now = g_get_monotonic_time ();
-  gboolean active;
+  gboolean active, outstanding;
 
   if (path == NULL || pinhole_path_get_kind (path) == PINHOLE_PATH_KIND_RELAY ||
       self->state != PINHOLE_SESSION_STATE_ESTABLISHED)
@@ -309,8 +318,9 @@ liveness_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   entry = g_ptr_array_index (self->paths, self->paths->len - 1);
-  if (entry->probe_time > entry->last_rx &&
-      now - entry->probe_time >= (gint64) PATH_DEAD_AFTER_MS * 1000)
+  outstanding = entry->probe_time > entry->last_rx;
+  if (outstanding && now - entry->probe_time >= (gint64) PROBE_WAIT_MS * 1000 &&
+      now - entry->last_rx >= (gint64) PATH_DEAD_AFTER_MS * 1000)
     {
       g_autoptr(PinholePath) dead = g_object_ref (path);
       g_autoptr(PinholeSession) hold = g_object_ref (self);
@@ -323,11 +333,17 @@ liveness_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   active = now - self->last_data_time < (gint64) ACTIVE_WINDOW_MS * 1000;
-  if (entry->probe_time <= entry->last_rx &&
-      now - MAX (entry->probe_time, entry->last_rx) >=
-      (gint64) (active ? HEARTBEAT_ACTIVE_MS : HEARTBEAT_IDLE_MS) * 1000)
+  if (outstanding && now - entry->probe_sent >= (gint64) PROBE_REPEAT_MS * 1000)
     {
-      entry->probe_time = now;
+      /* one lost probe must not look like a dead path */
+      entry->probe_sent = now;
+      pinhole_session_ping (self);
+    }
+  else if (!outstanding &&
+           now - MAX (entry->probe_time, entry->last_rx) >=
+           (gint64) (active ? HEARTBEAT_ACTIVE_MS : HEARTBEAT_IDLE_MS) * 1000)
+    {
+      entry->probe_time = entry->probe_sent = now;
       pinhole_session_ping (self);
     }
   return G_SOURCE_CONTINUE;

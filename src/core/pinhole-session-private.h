@@ -88,7 +88,8 @@ typedef struct
   gulong       closed_id;
   gulong       drained_id;
   gint64       last_rx;      /* µs; last authenticated packet that came on this path */
-  gint64       probe_time;   /* µs; last heartbeat sent on this path */
+  gint64       probe_time;   /* µs; when the heartbeat now outstanding was first sent */
+  gint64       probe_sent;   /* µs; when it was last sent again */
 } PathEntry;
 
 struct _PinholeSession

@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-/* a dead direct path is noticed within ~4 s; the session must be back on the relay by then */
-#define FALLBACK_MS      8000
+/* a dead direct path is noticed within about 4.25 s of its last reply (docs/session.md §6) */
+#define FALLBACK_MS      5000
 #define STREAM_MIN_LINES 3000
 #define STREAM_PERIOD_MS 2
 

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #define GIB            (G_GUINT64_CONSTANT (1) << 30)
-/* a dead direct path is noticed within ~4 s; the session must be back on the relay by then */
-#define FALLBACK_MS    8000
+/* a dead direct path is noticed within about 4.25 s of its last reply (docs/session.md §6) */
+#define FALLBACK_MS    5000
 /* the whole transfer, switches included; on 2 loaded cores 1 GiB takes about a minute */
 #define TRANSFER_MS    180000
 /* on each path, at least this much of the file must move before the next switch */
