@@ -203,32 +203,21 @@ store_put_device (PinholeStore *store, const char *user, const char *device, GBy
   return TRUE;
 }
 
+static gboolean store_get_token (PinholeStore *store, const char *user, const char *device,
+                                 PinholeStoreToken *out, GError **error);
+
 static gboolean
 store_get_device (PinholeStore *store, const char *user, const char *device, GBytes **out_key,
                   GBytes **out_token_hash, GError **error)
 {
-  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
-  g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "SELECT key, token_hash FROM devices WHERE user = ? AND device = ?", error);
-  int rc;
+  g_auto(PinholeStoreToken) token = { 0 };
 
-  if (stmt == NULL)
+  if (!store_get_token (store, user, device, &token, error))
     return FALSE;
-  bind_text (stmt, 1, user);
-  bind_text (stmt, 2, device);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_DONE)
-    {
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND, "unknown device %s of %s",
-                   device, user);
-      return FALSE;
-    }
-  if (rc != SQLITE_ROW)
-    return sql_failed (self, rc, error);
   if (out_key != NULL)
-    *out_key = column_bytes (stmt, 0);
+    *out_key = g_steal_pointer (&token.key);
   if (out_token_hash != NULL)
-    *out_token_hash = column_bytes (stmt, 1);
+    *out_token_hash = g_steal_pointer (&token.hash);
   return TRUE;
 }
 
