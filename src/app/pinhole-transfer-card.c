@@ -222,6 +222,9 @@ folder_made_cb (GObject      *source,
   g_autofree char *path = g_file_get_path (G_FILE (source));
 
   self->accepting = FALSE;
+  /* the card went (its conversation closed) while the folder was being made */
+  if (self->transfer == NULL)
+    return;
   if (!g_file_make_directory_finish (G_FILE (source), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
     {

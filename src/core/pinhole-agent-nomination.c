@@ -175,6 +175,7 @@ drop_retiring (PinholeAgent *self)
       pinhole_path_close (self->retiring);
     }
   g_clear_object (&self->retiring);
+  self->retiring_check = NULL;
 }
 
 static gboolean
@@ -199,18 +200,43 @@ announce_path (PinholeAgent *self)
     self->retire_source = g_timeout_add (RETIRE_MS, retire_cb, self);
 }
 
-/* the current path steps aside for the one about to be built, still open (make before
- * break); a path retiring already goes at once */
+/* the current path, without touching the one retiring */
+static void
+drop_current (PinholeAgent *self)
+{
+  g_clear_handle_id (&self->connect_source, g_source_remove);
+  if (self->path_remote != NULL &&
+      !_pinhole_agent_same_address (self->path_remote, self->retiring_remote))
+    pinhole_endpoint_remove_datagram_handler (self->endpoint,
+                                              G_SOCKET_ADDRESS (self->path_remote));
+  g_clear_object (&self->path_remote);
+  if (self->path != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->path, self);
+      pinhole_path_close (self->path);
+    }
+  g_clear_object (&self->path);
+  self->path_check = NULL;
+}
+
+/* The current path steps aside for the one about to be built, still open (make before
+ * break). Only a path that works (announced) retires: one still connecting is dropped, and
+ * the working one that was retiring stays. */
 static void
 retire_path (PinholeAgent *self)
 {
-  drop_retiring (self);
-  g_clear_handle_id (&self->connect_source, g_source_remove);
   if (self->path == NULL)
     return;
+  if (self->connect_source != 0)
+    {
+      drop_current (self);
+      return;
+    }
+  drop_retiring (self);
   g_signal_handlers_disconnect_by_data (self->path, self);
   self->retiring = g_steal_pointer (&self->path);
   self->retiring_remote = g_steal_pointer (&self->path_remote);
+  self->retiring_check = self->path_check;
   self->path_check = NULL;
 }
 
@@ -238,18 +264,7 @@ void
 _pinhole_agent_drop_path (PinholeAgent *self)
 {
   drop_retiring (self);
-  g_clear_handle_id (&self->connect_source, g_source_remove);
-  if (self->path_remote != NULL)
-    pinhole_endpoint_remove_datagram_handler (self->endpoint,
-                                              G_SOCKET_ADDRESS (self->path_remote));
-  g_clear_object (&self->path_remote);
-  if (self->path != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->path, self);
-      pinhole_path_close (self->path);
-    }
-  g_clear_object (&self->path);
-  self->path_check = NULL;
+  drop_current (self);
 }
 
 /* the pair under the path is of a better kind than thought: same path, new name */
@@ -331,12 +346,21 @@ connect_timeout_cb (gpointer user_data)
   if (self->retiring != NULL)
     {
       /* the path it was to replace still works: keep that one */
-      PinholePath *keep = g_steal_pointer (&self->retiring);
-      GInetSocketAddress *keep_remote = g_steal_pointer (&self->retiring_remote);
+      gboolean same_remote = _pinhole_agent_same_address (self->path_remote,
+                                                          self->retiring_remote);
 
-      _pinhole_agent_drop_path (self);
-      self->path = keep;
-      self->path_remote = keep_remote;
+      drop_current (self);
+      g_clear_handle_id (&self->retire_source, g_source_remove);
+      self->path = g_steal_pointer (&self->retiring);
+      self->path_remote = g_steal_pointer (&self->retiring_remote);
+      self->path_check = self->retiring_check;
+      self->retiring_check = NULL;
+      /* the new path had taken over its datagrams */
+      if (same_remote && PINHOLE_IS_UDP_PATH (self->path))
+        pinhole_endpoint_add_datagram_handler (self->endpoint,
+                                               G_SOCKET_ADDRESS (self->path_remote),
+                                               udp_path_datagram_cb, g_object_ref (self->path),
+                                               g_object_unref);
       return G_SOURCE_REMOVE;
     }
   _pinhole_agent_drop_path (self);

@@ -82,6 +82,7 @@ struct _PinholeAgent
    * so that the session (ours and the peer's) moves from path to path without the relay */
   PinholePath      *retiring;
   GInetSocketAddress *retiring_remote;
+  gpointer          retiring_check;
   guint             retire_source;
 
   gboolean          controlling;

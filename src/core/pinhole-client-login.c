@@ -212,6 +212,14 @@ challenge_cb (GObject      *source,
   g_autoptr(JsonObject) reply = pinhole_client_request_finish (PINHOLE_CLIENT (source), result,
                                                               &error);
 
+  if (reply == NULL && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+                        error->domain != PINHOLE_ERROR ||
+                        error->code != PINHOLE_ERROR_PROTOCOL))
+    {
+      /* cancelled, or the connection went: not a question of the server's version */
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   if (reply != NULL)
     d->nonce = pinhole_stanza_require_base64 (reply, "nonce", PINHOLE_LOGIN_NONCE_BYTES,
                                               PINHOLE_LOGIN_NONCE_BYTES, &error);

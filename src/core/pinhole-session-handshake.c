@@ -221,15 +221,17 @@ find_attempt (PinholeSession *self,
   return NULL;
 }
 
-/* Returns: a new attempt, the newest; the oldest makes room when all are taken */
+/* Returns: a new attempt, the newest. When all are taken the oldest but the first makes
+ * room: the first HELLO is most often the real one, and HELLOs injected after it must not
+ * push it out. */
 static PinholeSessionAttempt *
 add_attempt (PinholeSession *self)
 {
   if (self->n_attempts == PINHOLE_SESSION_HS_ATTEMPTS)
     {
-      attempt_clear (&self->attempts[0]);
-      memmove (&self->attempts[0], &self->attempts[1],
-               (PINHOLE_SESSION_HS_ATTEMPTS - 1) * sizeof self->attempts[0]);
+      attempt_clear (&self->attempts[1]);
+      memmove (&self->attempts[1], &self->attempts[2],
+               (PINHOLE_SESSION_HS_ATTEMPTS - 2) * sizeof self->attempts[0]);
       memset (&self->attempts[PINHOLE_SESSION_HS_ATTEMPTS - 1], 0, sizeof self->attempts[0]);
       self->n_attempts--;
     }
@@ -280,6 +282,19 @@ _pinhole_session_handle_hello (PinholeSession             *self,
     }
 
   _pinhole_session_new_ephemeral (self);
+  {
+    guint8 dh[32];
+    int low_order = crypto_scalarmult (dh, self->eph_secret, packet->ephemeral);
+
+    sodium_memzero (dh, sizeof dh);
+    if (low_order != 0)
+      {
+        /* before it takes an attempt's place */
+        g_debug ("HELLO with a low-order key dropped");
+        sodium_memzero (self->eph_secret, sizeof self->eph_secret);
+        return;
+      }
+  }
   attempt = add_attempt (self);
   memcpy (attempt->peer_eph, packet->ephemeral, 32);
   memcpy (attempt->eph_public, self->eph_public, 32);
@@ -333,11 +348,15 @@ _pinhole_session_restart_handshake (PinholeSession *self)
   _pinhole_session_send_packet (self, self->hs_packet);
 }
 
-/* the initiator: a RESPONSE that opens and verifies; Returns: FALSE to drop it */
+/* the initiator: a RESPONSE that opens and verifies; Returns: FALSE to drop it. One that opens
+ * but whose signature does not verify fails the session with @fail, else it is dropped:
+ * whoever saw our HELLO can make a RESPONSE that opens, so after a restart (the session
+ * working under its keys) only a verified one counts. */
 static gboolean
 accept_response (PinholeSession             *self,
                  const PinholeSessionPacket *packet,
-                 Keys                       *keys)
+                 Keys                       *keys,
+                 gboolean                    fail)
 {
   g_autoptr(GBytes) sig = NULL;
   g_autoptr(GError) error = NULL;
@@ -354,6 +373,12 @@ accept_response (PinholeSession             *self,
   if (!verify_transcript (self, SIG_LABEL_RESPONDER, self->eph_public, packet->ephemeral,
                           sig, &error))
     {
+      if (!fail)
+        {
+          g_debug ("RESPONSE to our fresh HELLO that does not verify dropped: %s",
+                   error->message);
+          return FALSE;
+        }
       _pinhole_session_fail (self, PINHOLE_ERROR_AUTH, "Handshake signature from %s does not "
                              "verify: it does not hold the expected device key, or does not "
                              "know ours: %s", self->peer_id, error->message);
@@ -404,7 +429,7 @@ _pinhole_session_handle_response (PinholeSession             *self,
       if (self->peer_confirmed || self->restarts == self->finish_restarts)
         return;
       /* the answer to a restarted HELLO: its keys replace the unconfirmed ones */
-      if (accept_response (self, packet, &keys))
+      if (accept_response (self, packet, &keys, FALSE))
         {
           g_debug ("session with %s handshaken again", self->peer_id);
           self->finish_restarts = self->restarts;
@@ -424,7 +449,7 @@ _pinhole_session_handle_response (PinholeSession             *self,
   if (self->state != PINHOLE_SESSION_STATE_HANDSHAKING)
     return;
 
-  if (accept_response (self, packet, &keys))
+  if (accept_response (self, packet, &keys, TRUE))
     {
       send_finish (self, packet, &keys);
       _pinhole_session_establish (self);

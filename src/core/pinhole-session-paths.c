@@ -8,10 +8,8 @@
 
 #include "pinhole-error.h"
 
-/* direct paths: a heartbeat every 2 s while frames flow, a keepalive every 15 s when idle
- * (home routers drop idle UDP mappings after 30 s), and a path that has not answered a probe
- * for 4 s is dead, so the session is back on the relay at most 6 s after the last reply while
- * it is in use */
+/* direct paths: the keepalive every 15 s when idle matters because home routers drop idle
+ * UDP mappings after 30 s */
 /* A direct path is probed when it has been quiet this long (while the session is active),
  * the probe repeated every PROBE_REPEAT_MS; it is dead, and the session back on the relay,
  * once nothing came on it for PATH_DEAD_AFTER_MS and a probe went unanswered for

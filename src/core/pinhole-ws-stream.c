@@ -155,6 +155,8 @@ input_read (GInputStream *stream,
       return -1;
     }
   n = g_input_stream_read (self->base, buffer, count, cancellable, error);
+  if (n < 0)
+    return n;   /* the base stream's own error */
   n = input_filter (self, buffer, n, NULL);
   if (n < 0)
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,

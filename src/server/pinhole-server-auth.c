@@ -207,8 +207,7 @@ auth_finish (AuthRequest *r)
 
   if (r->registering && !pinhole_store_create_account (store, r->user, r->password_hash, &error))
     goto fail;
-  if (r->registering)
-    _pinhole_server_registered (c->server, c->address);
+
   if (!r->registering && !device_fits (c->server, r->user, r->device, &error))
     goto fail;
   if (!pinhole_store_put_device (store, r->user, r->device, r->device_key, token_hash, &error))
@@ -332,6 +331,8 @@ _pinhole_server_handle_register (PinholeServerConnection *c,
     }
   r->password = g_strdup (password);
   r->registering = TRUE;
+  /* counted as it starts: registrations racing each other through Argon2id count too */
+  _pinhole_server_registered (c->server, c->address);
   run_auth (r);
   return;
 

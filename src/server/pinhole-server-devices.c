@@ -86,9 +86,8 @@ _pinhole_server_handle_revoke (PinholeServerConnection *c,
         g_ptr_array_add (closing, other);
     }
   for (guint i = 0; i < closing->len; i++)
-    soup_websocket_connection_close (((PinholeServerConnection *) closing->pdata[i])->ws,
-                                     SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                                     "this device was removed from the account");
+    _pinhole_server_connection_close (closing->pdata[i], SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                      "this device was removed from the account");
   _pinhole_server_send_result (c, id, NULL);
   return;
 

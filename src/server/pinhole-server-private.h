@@ -144,6 +144,8 @@ void _pinhole_server_handle_decline  (PinholeServerConnection *c, JsonObject *s,
 void _pinhole_server_handle_remove   (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_block    (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_challenge (PinholeServerConnection *c, JsonObject *s, const char *id);
+void _pinhole_server_connection_close (PinholeServerConnection *c, gushort code,
+                                       const char *reason);
 guint _pinhole_server_register_wait (PinholeServer *server, const char *address);
 void  _pinhole_server_registered    (PinholeServer *server, const char *address);
 void _pinhole_server_handle_devices  (PinholeServerConnection *c, JsonObject *s, const char *id);

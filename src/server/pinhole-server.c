@@ -108,8 +108,8 @@ _pinhole_server_are_mutual (PinholeServer *server,
 /* ---- sending, within bounds ---- */
 
 /* closes @c for what it did or failed to do; one line per connection closed */
-static void
-connection_close (PinholeServerConnection *c,
+void
+_pinhole_server_connection_close (PinholeServerConnection *c,
                   gushort                  code,
                   const char              *reason)
 {
@@ -138,7 +138,7 @@ stall_check_cb (gpointer user_data)
       g_autofree char *reason = g_strdup_printf ("took nothing of what waits for it in %u s",
                                                  c->server->limits.stall_timeout_s);
       c->stall_check = 0;
-      connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+      _pinhole_server_connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
       return G_SOURCE_REMOVE;
     }
   /* a slow reader, but a reader: watched on */
@@ -531,7 +531,7 @@ rate_strikes_out (PinholeServerConnection *c)
 {
   if (c->strikes <= c->server->limits.max_rate_strikes)
     return FALSE;
-  connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
+  _pinhole_server_connection_close (c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many requests");
   return TRUE;
 }
 
@@ -751,7 +751,7 @@ stream_refused_cb (PinholeWsStream *stream,
 
   if (c != NULL)
     {
-      connection_close (c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, error->message);
+      _pinhole_server_connection_close (c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, error->message);
       return;
     }
   g_message ("closing a connection before its WebSocket opened: %s", error->message);

@@ -643,11 +643,27 @@ both_have_one (gpointer data)
   return f->bob.received->len >= 1 && f->alice.received->len >= 1;
 }
 
-/* alice's real HELLO reaches bob, bob's RESPONSE reaches alice, and then @n_forged HELLOs of
- * strangers reach bob before alice's FINISH does; the session must still form and carry
- * chat both ways within @within_ms */
+static void
+inject_forged_hellos (Fixture *f,
+                      guint    n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      guint8 eph[32];
+      g_autoptr(GBytes) forged = NULL;
+
+      randombytes_buf (eph, sizeof eph);
+      forged = pinhole_session_packet_build_hello (eph);
+      pinhole_test_path_inject (f->path_b, forged);
+    }
+}
+
+/* @n_before HELLOs of strangers reach bob, then alice's real one, bob's RESPONSE reaches
+ * alice, and then @n_forged more HELLOs reach bob before alice's FINISH does; the session
+ * must still form and carry chat both ways within @within_ms */
 static void
 forged_hellos_after_the_real_one (Fixture *f,
+                                  guint    n_before,
                                   guint    n_forged,
                                   guint    within_ms)
 {
@@ -662,18 +678,10 @@ forged_hellos_after_the_real_one (Fixture *f,
   pinhole_session_start (f->alice.session);
   g_assert_true (ph_iterate_until (alice_sent_one, f, 5000));
   captured = pinhole_test_path_get_captured (f->path_a);
+  inject_forged_hellos (f, n_before);
   pinhole_test_path_inject (f->path_b, captured->pdata[0]);
   g_assert_true (ph_iterate_until (alice_established, f, 5000));
-
-  for (guint i = 0; i < n_forged; i++)
-    {
-      guint8 eph[32];
-      g_autoptr(GBytes) forged = NULL;
-
-      randombytes_buf (eph, sizeof eph);
-      forged = pinhole_session_packet_build_hello (eph);
-      pinhole_test_path_inject (f->path_b, forged);
-    }
+  inject_forged_hellos (f, n_forged);
   /* alice's FINISH (and whatever else she sent meanwhile) now arrives */
   for (guint i = 1; i < captured->len; i++)
     g_ptr_array_add (from_alice, g_bytes_ref (captured->pdata[i]));
@@ -698,17 +706,28 @@ static void
 test_forged_hello (Fixture       *f,
                    gconstpointer  data)
 {
-  forged_hellos_after_the_real_one (f, 1, 1500);
+  forged_hellos_after_the_real_one (f, 0, 1, 1500);
   g_assert_cmpuint (f->alice.session->restarts, ==, 0);
 }
 
-/* more forged HELLOs than bob keeps attempts: alice, confirmed by nothing, starts a fresh
- * attempt, and that one completes */
+/* many HELLOs forged after the real one, which came first: bob keeps the first attempt, so
+ * alice's FINISH completes it without a restart */
+static void
+test_forged_hello_flood_after (Fixture       *f,
+                               gconstpointer  data)
+{
+  forged_hellos_after_the_real_one (f, 0, 3 * PINHOLE_SESSION_HS_ATTEMPTS, 1500);
+  g_assert_cmpuint (f->alice.session->restarts, ==, 0);
+}
+
+/* a HELLO forged before the real one takes the first attempt, which bob never gives up; more
+ * forged after it than bob keeps attempts push the real one out: alice, confirmed by nothing,
+ * starts a fresh attempt, and that one completes */
 static void
 test_forged_hello_flood (Fixture       *f,
                          gconstpointer  data)
 {
-  forged_hellos_after_the_real_one (f, PINHOLE_SESSION_HS_ATTEMPTS + 2, 15000);
+  forged_hellos_after_the_real_one (f, 1, PINHOLE_SESSION_HS_ATTEMPTS + 2, 15000);
   g_assert_cmpuint (f->alice.session->restarts, >=, 1);
 }
 
@@ -738,6 +757,7 @@ main (int argc, char **argv)
   ADD ("/session/limits", test_limits);
   ADD ("/session/forged-hello", test_forged_hello);
   ADD ("/session/forged-hello-flood", test_forged_hello_flood);
+  ADD ("/session/forged-hello-flood-after", test_forged_hello_flood_after);
 
 #undef ADD
 
