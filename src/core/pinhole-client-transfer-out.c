@@ -269,7 +269,9 @@ _pinhole_client_transfers_offer_to (PinholeClient *self,
     }
 }
 
-#define RETRY_S 2
+#define RETRY_S     2
+#define RETRY_MAX_S 60
+#define RETRIES     10   /* sessions in a row that never came up: then wait for presence */
 
 static gboolean
 retry_cb (gpointer data)
@@ -287,12 +289,23 @@ retry_cb (gpointer data)
 }
 
 /* a session that carried transfers ended (it never came up, or it died) while the device
- * may still be online: try again shortly, at most once per session that ends */
+ * may still be online: try again shortly, at most once per session that ends, backing off
+ * (2 s doubling to 60 s) and giving up after RETRIES that never came up, until the device
+ * comes online again or a session is established */
 void
 _pinhole_client_transfers_session_ended (PinholeClient *self,
                                          PinholeDevice *device)
 {
-  g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, RETRY_S, retry_cb, g_object_ref (device),
+  guint delay;
+
+  if (device->transfer_retries >= RETRIES)
+    {
+      g_debug ("transfers with %s: no more sessions until it comes online again", device->id);
+      return;
+    }
+  delay = MIN (RETRY_S << MIN (device->transfer_retries, 5), RETRY_MAX_S);
+  device->transfer_retries++;
+  g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, delay, retry_cb, g_object_ref (device),
                               g_object_unref);
 }
 

@@ -60,6 +60,7 @@ struct _PinholeDevice
   gboolean            has_peer_nat;
   guint               restart_source;
   guint               restart_backoff_s;
+  guint               transfer_retries;  /* sessions for transfers that ended unestablished */
   gboolean            peer_relay_only;
 };
 

@@ -209,6 +209,7 @@ session_established_cb (PinholeSession *session,
   g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->waiters);
 
   g_clear_handle_id (&self->establish_timeout, g_source_remove);
+  self->transfer_retries = 0;
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < waiters->len; i++)
     g_task_return_pointer (g_ptr_array_index (waiters, i), g_object_ref (session),

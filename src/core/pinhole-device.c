@@ -202,6 +202,8 @@ _pinhole_device_set_presence (PinholeDevice   *self,
   if (self->presence == presence)
     return;
   self->presence = presence;
+  if (presence == PINHOLE_PRESENCE_OFFLINE)
+    self->transfer_retries = 0;   /* it starts afresh when it is back */
   notify (self, PINHOLE_DEVICE_PROP_PRESENCE);
   /* back on the server while our session with it lives on a direct path */
   if (presence != PINHOLE_PRESENCE_OFFLINE)
