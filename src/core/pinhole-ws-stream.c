@@ -54,13 +54,51 @@ struct _PinholeWsOutput
   GOutputStream   *base;
 
   /* owned */
-  GByteArray      *pending;       /* taken from the writer, not yet by the socket */
+  GByteArray      *pending;       /* taken from the writer, not yet by the socket, from */
+  gsize            pending_start; /* this offset: the socket's partial writes move it, and
+                                   * the array is compacted only now and then, so that a
+                                   * reader that takes a little at a time costs no copying */
   GSource         *flush_source;
   GError          *error;         /* the socket's write error, given to the next writer */
 
   guint64          written;       /* bytes the socket took, in all */
   gsize            max_pending;   /* 0: no bound */
 };
+
+#define COMPACT_AFTER (1024 * 1024)
+
+static gsize
+pending_len (PinholeWsOutput *self)
+{
+  return self->pending->len - self->pending_start;
+}
+
+static const guint8 *
+pending_data (PinholeWsOutput *self)
+{
+  return self->pending->data + self->pending_start;
+}
+
+static void
+pending_clear (PinholeWsOutput *self)
+{
+  g_byte_array_set_size (self->pending, 0);
+  self->pending_start = 0;
+}
+
+static void
+pending_consume (PinholeWsOutput *self,
+                 gsize            n)
+{
+  self->pending_start += n;
+  if (self->pending_start == self->pending->len)
+    pending_clear (self);
+  else if (self->pending_start >= COMPACT_AFTER && self->pending_start * 2 >= self->pending->len)
+    {
+      g_byte_array_remove_range (self->pending, 0, (guint) self->pending_start);
+      self->pending_start = 0;
+    }
+}
 
 enum
 {
@@ -243,11 +281,11 @@ pinhole_ws_input_init (PinholeWsInput *self)
 static gboolean
 output_flush_some (PinholeWsOutput *self)
 {
-  while (self->pending->len > 0 && self->error == NULL)
+  while (pending_len (self) > 0 && self->error == NULL)
     {
       GError *error = NULL;
       gssize n = g_pollable_output_stream_write_nonblocking (
-        G_POLLABLE_OUTPUT_STREAM (self->base), self->pending->data, self->pending->len, NULL,
+        G_POLLABLE_OUTPUT_STREAM (self->base), pending_data (self), pending_len (self), NULL,
         &error);
 
       if (n < 0)
@@ -257,13 +295,14 @@ output_flush_some (PinholeWsOutput *self)
               g_error_free (error);
               return TRUE;
             }
-          g_debug ("write: %s; dropping %u queued bytes", error->message, self->pending->len);
+          g_debug ("write: %s; dropping %" G_GSIZE_FORMAT " queued bytes", error->message,
+                   pending_len (self));
           self->error = error;
-          g_byte_array_set_size (self->pending, 0);
+          pending_clear (self);
           return FALSE;
         }
       self->written += n;
-      g_byte_array_remove_range (self->pending, 0, n);
+      pending_consume (self, n);
     }
   return self->error == NULL;
 }
@@ -275,7 +314,7 @@ static gboolean output_writable_cb (GObject  *base,
 static void
 output_watch (PinholeWsOutput *self)
 {
-  if (self->pending->len == 0 || self->error != NULL)
+  if (pending_len (self) == 0 || self->error != NULL)
     {
       if (self->flush_source != NULL)
         {
@@ -299,7 +338,7 @@ output_writable_cb (GObject  *base,
   PinholeWsOutput *self = user_data;
 
   output_flush_some (self);
-  if (self->pending->len > 0 && self->error == NULL)
+  if (pending_len (self) > 0 && self->error == NULL)
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&self->flush_source, g_source_unref);
   return G_SOURCE_REMOVE;
@@ -314,14 +353,14 @@ output_write_nonblocking (GPollableOutputStream *stream,
   PinholeWsOutput *self = PINHOLE_WS_OUTPUT (stream);
   gsize done = 0;
 
-  if (self->error == NULL && self->pending->len > 0)
+  if (self->error == NULL && pending_len (self) > 0)
     output_flush_some (self);
   if (self->error != NULL)
     {
       g_propagate_error (error, g_error_copy (self->error));
       return -1;
     }
-  if (self->pending->len == 0)
+  if (pending_len (self) == 0)
     {
       GError *write_error = NULL;
       gssize n = g_pollable_output_stream_write_nonblocking (
@@ -339,14 +378,14 @@ output_write_nonblocking (GPollableOutputStream *stream,
     }
   /* past the bound the stream fails: libsoup then closes it, whatever it was writing (a pong
    * to a ping flood is written without the owner's knowing) */
-  if (self->max_pending > 0 && count - done > self->max_pending - MIN (self->pending->len,
+  if (self->max_pending > 0 && count - done > self->max_pending - MIN (pending_len (self),
                                                                       self->max_pending))
     {
       self->error = g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
                                  "more than %" G_GSIZE_FORMAT " bytes wait for the peer",
                                  self->max_pending);
       g_debug ("%s; dropping them", self->error->message);
-      g_byte_array_set_size (self->pending, 0);
+      pending_clear (self);
       output_watch (self);
       g_propagate_error (error, g_error_copy (self->error));
       return -1;
@@ -372,13 +411,13 @@ output_write (GOutputStream *stream,
       g_propagate_error (error, g_error_copy (self->error));
       return -1;
     }
-  if (self->pending->len > 0)
+  if (pending_len (self) > 0)
     {
-      if (!g_output_stream_write_all (self->base, self->pending->data, self->pending->len, &n,
+      if (!g_output_stream_write_all (self->base, pending_data (self), pending_len (self), &n,
                                       cancellable, error))
         return -1;
       self->written += n;
-      g_byte_array_set_size (self->pending, 0);
+      pending_clear (self);
       output_watch (self);
     }
   if (!g_output_stream_write_all (self->base, buffer, count, &n, cancellable, error))
@@ -492,7 +531,7 @@ static void
 stream_close_prepare (PinholeWsStream *self)
 {
   output_flush_some (self->output);
-  g_byte_array_set_size (self->output->pending, 0);
+  pending_clear (self->output);
   output_watch (self->output);
   g_clear_handle_id (&self->refused_idle, g_source_remove);
 }
@@ -656,7 +695,7 @@ pinhole_ws_stream_get_base (PinholeWsStream *self)
 gsize
 pinhole_ws_stream_get_queued_bytes (PinholeWsStream *self)
 {
-  return self->output->pending->len;
+  return pending_len (self->output);
 }
 
 /* Returns: bytes the socket has taken since the stream was made */
