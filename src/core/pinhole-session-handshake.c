@@ -176,7 +176,6 @@ void
 _pinhole_session_wipe_handshake_secrets (PinholeSession *self)
 {
   sodium_memzero (self->eph_secret, sizeof self->eph_secret);
-  sodium_memzero (self->hs_key_finish, sizeof self->hs_key_finish);
   for (guint i = 0; i < self->n_attempts; i++)
     attempt_clear (&self->attempts[i]);
   self->n_attempts = 0;

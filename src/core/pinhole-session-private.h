@@ -119,7 +119,6 @@ struct _PinholeSession
   guint8               eph_public[32];
   guint8               peer_eph[32];
   gboolean             have_peer_eph;
-  guint8               hs_key_finish[32];  /* initiator -> responder FINISH */
   guint8               tx_key[32];
   guint8               rx_key[32];
   gboolean             peer_confirmed;     /* initiator: the responder has sent DATA */

@@ -612,8 +612,10 @@ const guint8 *
 _pinhole_session_get_finish_key (PinholeSession *self)
 {
   g_return_val_if_fail (PINHOLE_IS_SESSION (self), NULL);
-  /* the responder's: its newest attempt's */
+  static const guint8 none[32];
+
+  /* the responder's newest attempt's; the initiator seals FINISH at once and keeps no key */
   if (!self->initiator && self->n_attempts > 0)
     return self->attempts[self->n_attempts - 1].hs_key_finish;
-  return self->hs_key_finish;
+  return none;
 }
