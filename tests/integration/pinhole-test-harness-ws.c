@@ -192,20 +192,29 @@ ph_ws_login_proof (PhWs         *ws,
                    const char   *device)
 {
   g_autoptr(JsonObject) reply = NULL;
-  g_autoptr(GBytes) nonce = NULL;
-  g_autoptr(GBytes) message = NULL;
   const char *nonce64;
-  guint8 sig[crypto_sign_BYTES];
-  gsize len = 0;
-  guchar *raw;
 
   ph_ws_send (ws, "{\"type\":\"challenge\",\"id\":\"challenge\"}");
   reply = ph_ws_wait_reply (ws, cursor, "challenge", PH_CLI_MS);
   nonce64 = reply != NULL ? json_object_get_string_member_with_default (reply, "nonce", NULL)
                           : NULL;
-  if (nonce64 == NULL)
-    return NULL;
-  raw = g_base64_decode (nonce64, &len);
+  return nonce64 != NULL ? ph_login_proof_sign (secret_key, nonce64, user, device) : NULL;
+}
+
+/* Returns: (transfer full): @secret_key's signature, base64, of the log-in proof for the
+ * challenge @nonce64 (base64) as @user's @device */
+char *
+ph_login_proof_sign (const guint8 *secret_key,
+                     const char   *nonce64,
+                     const char   *user,
+                     const char   *device)
+{
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) message = NULL;
+  guint8 sig[crypto_sign_BYTES];
+  gsize len = 0;
+  guchar *raw = g_base64_decode (nonce64, &len);
+
   nonce = g_bytes_new_take (raw, len);
   message = pinhole_login_proof_message (nonce, user, device);
   crypto_sign_detached (sig, NULL, g_bytes_get_data (message, NULL), g_bytes_get_size (message),

@@ -155,6 +155,10 @@ JsonObject *ph_ws_wait_reply (PhWs       *ws,
 gboolean    ph_ws_wait_closed (PhWs      *ws,
                                guint      timeout_ms);
 char       *ph_device_key_new (guint8     secret_key[64]);
+char       *ph_login_proof_sign (const guint8 *secret_key,
+                                 const char   *nonce64,
+                                 const char   *user,
+                                 const char   *device);
 char       *ph_ws_login_proof (PhWs         *ws,
                                guint        *cursor,
                                const guint8 *secret_key,

@@ -8,7 +8,6 @@
  * still log in and relay. */
 #define G_LOG_DOMAIN "pinhole-test"
 
-#include "pinhole-login-proof.h"
 #include "pinhole-test-peer.h"
 #include "pinhole-test-model.h"
 #include "pinhole-contact.h"
@@ -309,19 +308,9 @@ raw_proof (Raw          *r,
 {
   g_autoptr(JsonObject) reply = raw_call (r, "\"type\":\"challenge\"");
   const char *nonce64 = ph_json_get_string (reply, "nonce");
-  g_autoptr(GBytes) nonce = NULL;
-  g_autoptr(GBytes) message = NULL;
-  guint8 sig[crypto_sign_BYTES];
-  gsize len = 0;
-  guchar *raw;
 
   g_assert_nonnull (nonce64);
-  raw = g_base64_decode (nonce64, &len);
-  nonce = g_bytes_new_take (raw, len);
-  message = pinhole_login_proof_message (nonce, user, device);
-  crypto_sign_detached (sig, NULL, g_bytes_get_data (message, NULL), g_bytes_get_size (message),
-                        secret_key);
-  return g_base64_encode (sig, sizeof sig);
+  return ph_login_proof_sign (secret_key, nonce64, user, device);
 }
 
 /* @p's device logged in on a raw connection with its token */
