@@ -15,7 +15,6 @@
 #include "pinhole-device.h"
 #include "pinhole-session-private.h"
 
-#include <sodium.h>
 #include <signal.h>
 
 #include <errno.h>
