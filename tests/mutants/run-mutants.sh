@@ -107,90 +107,148 @@ print(found[0] if len(found) == 1 else len(found))' "$t")
   exit
 fi
 
-tree=$work/tree
-build=$work/build
-log=$work/log
-: > "$log"
-copy_tree "$tree"
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" "$tree" >>"$log" 2>&1 || { echo "Bail out! meson setup failed (see $log)"; exit 1; }
-fi
-meson compile -C "$build" >>"$log" 2>&1 || { echo "Bail out! the unmutated tree does not build (see $log)"; exit 1; }
+# Mutants run in LANES lanes at once (PINHOLE_MUTANT_LANES, 2 by default: most of a Kill
+# test's time is spent waiting on timers and sockets, not on the CPU). Each lane has its
+# own copy of the tree and its own build, and takes the next mutant from a shared queue.
+# A test that meson may not run beside others (is_parallel: false, such as the NAT lab's)
+# holds the lanes' lock alone; every other test holds it shared.
+lanes=${PINHOLE_MUTANT_LANES:-2}
+[ "$lanes" -ge 1 ] 2>/dev/null || lanes=1
+[ "$lanes" -gt "${#mutants[@]}" ] && lanes=${#mutants[@]}
+[ "$lanes" -lt 1 ] && lanes=1
+rm -f "$work"/result.* "$work"/next "$work"/serial-tests
+echo 0 > "$work/next"
 
-# run_item ITEM: runs one Kill item in the scratch build; prints pass, fail or empty (verdict.py)
-run_item () {
-  local t=${1%%:*} args=()
-  [ "$t" != "$1" ] && args=(--test-args "-p ${1#*:}")
-  echo "== $1" >>"$log"
-  meson test -C "$build" --no-rebuild --num-processes 1 "$t" "${args[@]}" >>"$log" 2>&1
-  /usr/bin/python3 "$here/verdict.py" "$build"
+lane_dir () {   # lane_dir LANE KIND: lane 0 keeps the names tree, build and log
+  if [ "$1" -eq 0 ]; then echo "$work/$2"; else echo "$work/$2.$1"; fi
 }
 
-# every Kill item once on the unmutated build: a test that fails, skips or runs nothing
-# there would make any mutant look killed
-declare -A baseline
-for m in "${mutants[@]}"; do
-  for item in $(header Kill "$m"); do
-    [ -n "${baseline[$item]+set}" ] && continue
-    baseline[$item]=$(run_item "$item")
+# next_mutant: prints the index of the next mutant no lane has taken, or nothing
+next_mutant () {
+  (
+    flock -x 9
+    i=$(cat "$work/next")
+    if [ "$i" -lt "${#mutants[@]}" ]; then
+      echo $((i + 1)) > "$work/next"
+      echo "$i"
+    fi
+  ) 9>"$work/queue.lock"
+}
+
+# run_lane LANE: builds the lane's copy, then runs mutants from the queue until it is empty;
+# each mutant's TAP line (without its number) goes to result.INDEX
+run_lane () {
+  local lane=$1 tree build log i m name property kill item verdict broken survivors why start secs
+  local -A baseline=()
+  tree=$(lane_dir "$lane" tree)
+  build=$(lane_dir "$lane" build)
+  log=$(lane_dir "$lane" log)
+  : > "$log"
+  copy_tree "$tree"
+  if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$tree" >>"$log" 2>&1 || { echo "meson setup failed (see $log)" > "$work/bail.$lane"; return; }
+  fi
+  meson compile -C "$build" >>"$log" 2>&1 || { echo "the unmutated tree does not build (see $log)" > "$work/bail.$lane"; return; }
+  if [ "$lane" -eq 0 ]; then
+    meson introspect --tests "$build" | /usr/bin/python3 -c '
+import json, sys
+print("\n".join(t["name"] for t in json.load(sys.stdin) if not t["is_parallel"]))' \
+      > "$work/serial-tests.tmp" && mv "$work/serial-tests.tmp" "$work/serial-tests"
+  fi
+  while [ ! -f "$work/serial-tests" ] && [ ! -f "$work/bail.0" ]; do sleep 1; done
+
+  # run_item ITEM: runs one Kill item in this lane's build; prints pass, fail or empty
+  run_item () {
+    local t=${1%%:*} args=() mode=-s
+    [ "$t" != "$1" ] && args=(--test-args "-p ${1#*:}")
+    grep -qxF "$t" "$work/serial-tests" 2>/dev/null && mode=-x
+    echo "== $1" >>"$log"
+    flock "$mode" "$work/lanes.lock" \
+      meson test -C "$build" --no-rebuild --num-processes 1 "$t" "${args[@]}" >>"$log" 2>&1
+    /usr/bin/python3 "$here/verdict.py" "$build"
+  }
+
+  while i=$(next_mutant) && [ -n "$i" ]; do
+    m=${mutants[$i]}
+    name=$(basename "$m" .patch)
+    property=$(header Property "$m")
+    kill=$(header Kill "$m")
+    if [ -z "$property" ] || [ -z "$kill" ]; then
+      echo "not ok $name # malformed: it needs a Property: and a Kill: line before the diff" > "$work/result.$i"
+      continue
+    fi
+    # each Kill item once on the unmutated build: a test that fails, skips or runs nothing
+    # there would make any mutant look killed
+    broken=""
+    for item in $kill; do
+      [ -n "${baseline[$item]+set}" ] || baseline[$item]=$(run_item "$item")
+      case "${baseline[$item]}" in
+        pass) ;;
+        *) broken="$broken $item (${baseline[$item]})" ;;
+      esac
+    done
+    if [ -n "$broken" ]; then
+      echo "not ok $name # its tests do not pass without the mutant:$broken" > "$work/result.$i"
+      continue
+    fi
+    if ! (cd "$tree" && git apply --check "$m" 2>>"$log"); then
+      echo "not ok $name # does not apply to this tree any more: bring it up to date" > "$work/result.$i"
+      continue
+    fi
+    (cd "$tree" && git apply "$m") || { echo "not ok $name # git apply failed" > "$work/result.$i"; continue; }
+
+    start=$(date +%s)
+    survivors="" why=""
+    if ! meson compile -C "$build" >>"$log" 2>&1; then
+      # a mutant that does not build proves nothing about the tests
+      survivors=" (it does not build)"
+    else
+      for item in $kill; do
+        verdict=$(run_item "$item")
+        case "$verdict" in
+          fail*) [ -z "$why" ] && why=${verdict#fail } ;;
+          *) survivors="$survivors $item ($verdict)" ;;
+        esac
+      done
+    fi
+    (cd "$tree" && git apply -R "$m") || { echo "cannot revert $name" > "$work/bail.$lane"; return; }
+    secs=$(( $(date +%s) - start ))
+
+    if [ -z "$survivors" ]; then
+      printf 'ok %s # killed in %ss: %s\n#   %s\n' "$name" "$secs" "$property" "$why" > "$work/result.$i"
+    else
+      echo "not ok $name # SURVIVED$survivors (${secs}s): $property" > "$work/result.$i"
+    fi
   done
+}
+
+rm -f "$work"/bail.*
+pids=()
+for lane in $(seq 0 $((lanes - 1))); do
+  run_lane "$lane" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+
+for f in "$work"/bail.*; do
+  [ -f "$f" ] && { echo "Bail out! $(cat "$f")"; exit 1; }
 done
 
 echo "1..${#mutants[@]}"
 n=0 killed=0 bad=0
-for m in "${mutants[@]}"; do
+for i in "${!mutants[@]}"; do
   n=$((n + 1))
-  name=$(basename "$m" .patch)
-  property=$(header Property "$m")
-  kill=$(header Kill "$m")
-  if [ -z "$property" ] || [ -z "$kill" ]; then
-    echo "not ok $n $name # malformed: it needs a Property: and a Kill: line before the diff"
+  if [ ! -f "$work/result.$i" ]; then
+    echo "not ok $n $(basename "${mutants[$i]}" .patch) # no lane ran it"
     bad=$((bad + 1))
     continue
   fi
-  broken=""
-  for item in $kill; do
-    case "${baseline[$item]}" in
-      pass) ;;
-      *) broken="$broken $item (${baseline[$item]})" ;;
-    esac
-  done
-  if [ -n "$broken" ]; then
-    echo "not ok $n $name # its tests do not pass without the mutant:$broken"
-    bad=$((bad + 1))
-    continue
-  fi
-  if ! (cd "$tree" && git apply --check "$m" 2>>"$log"); then
-    echo "not ok $n $name # does not apply to this tree any more: bring it up to date"
-    bad=$((bad + 1))
-    continue
-  fi
-  (cd "$tree" && git apply "$m") || { echo "not ok $n $name # git apply failed"; bad=$((bad + 1)); continue; }
-
-  start=$(date +%s)
-  survivors="" why=""
-  if ! meson compile -C "$build" >>"$log" 2>&1; then
-    # a mutant that does not build proves nothing about the tests
-    survivors=" (it does not build)"
-  else
-    for item in $kill; do
-      verdict=$(run_item "$item")
-      case "$verdict" in
-        fail*) [ -z "$why" ] && why=${verdict#fail } ;;
-        *) survivors="$survivors $item ($verdict)" ;;
-      esac
-    done
-  fi
-  (cd "$tree" && git apply -R "$m") || { echo "Bail out! cannot revert $name"; exit 1; }
-  secs=$(( $(date +%s) - start ))
-
-  if [ -z "$survivors" ]; then
+  # the number goes after "ok" or "not ok"
+  sed "1s/^\(not ok\|ok\) /\1 $n /" "$work/result.$i"
+  if head -n 1 "$work/result.$i" | grep -q '^ok '; then
     killed=$((killed + 1))
-    echo "ok $n $name # killed in ${secs}s: $property"
-    echo "#   $why"
   else
     bad=$((bad + 1))
-    echo "not ok $n $name # SURVIVED$survivors (${secs}s): $property"
   fi
 done
 
@@ -202,5 +260,5 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^natlab-[0-9]*-
   [ -d "/proc/$pid" ] || ip netns del "$ns" 2>/dev/null
 done
 
-echo "# mutants: $killed killed, $((n - killed)) not killed, of $n (log: $log)"
+echo "# mutants: $killed killed, $((n - killed)) not killed, of $n (logs: $work/log*)"
 [ "$bad" -eq 0 ]
