@@ -2,7 +2,9 @@
  * cli-send-file.c: `pinhole-cli send-file USER PATH...`: offers files and folders to USER's
  * online devices and prints progress (bytes, rate, ETA, the path in use) until the recipient
  * has verified everything (exit 0), or why not (exit 1). To a contact with no device online
- * the offer waits in the profile (exit 0 at once). */
+ * the offer waits in the profile (exit 0 at once). With the profile's instance running
+ * (`listen`, the app), the instance sends them and this follows its TransferChanged; an
+ * interrupted send-file leaves the transfer to the instance. */
 #include "cli-common.h"
 #include "pinhole-error.h"
 #include "pinhole-transfer.h"
@@ -16,6 +18,7 @@ typedef struct
   Cli             *cli;
   const char      *user;
   PinholeTransfer *transfer;   /* owned */
+  char            *id;         /* owned, through the instance */
   gint64           last_progress;
 } SendFileRun;
 
@@ -140,6 +143,113 @@ sent_cb (GObject      *source,
   state_cb (run->transfer, NULL, run);
 }
 
+/* ---- through the running instance ---- */
+
+static void
+remote_changed_cb (PinholeDBusInstance *proxy,
+                   const char          *id,
+                   const char          *direction,
+                   const char          *state,
+                   guint64              bytes,
+                   guint64              total,
+                   gdouble              rate,
+                   const char          *path,
+                   const char          *reason,
+                   const char          *sha256,
+                   SendFileRun         *run)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (run->id == NULL || strcmp (id, run->id) != 0)
+    return;
+  json_object_set_string_member (fields, "id", id);
+  if (strcmp (state, "running") == 0 || strcmp (state, "paused") == 0)
+    {
+      if (now - run->last_progress >= PROGRESS_INTERVAL_US || bytes == total)
+        {
+          run->last_progress = now;
+          cli_transfer_progress (run->cli, id, bytes, total, rate, path);
+        }
+      return;
+    }
+  if (strcmp (state, "offered") == 0)
+    {
+      cli_event (run->cli, "offered", NULL, "offered to %s, waiting for an answer", run->user);
+      return;
+    }
+  if (strcmp (state, "done") == 0)
+    {
+      g_autofree char *size = g_format_size (total);
+
+      json_object_set_int_member (fields, "bytes", (gint64) total);
+      cli_event (run->cli, "done", fields, "%s verified everything (%s)", run->user, size);
+      cli_quit (run->cli, NULL);
+      return;
+    }
+  if (strcmp (state, "declined") == 0)
+    error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_NOT_ALLOWED, "%s declined the files",
+                         run->user);
+  else if (strcmp (state, "cancelled") == 0)
+    error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED, "the transfer was cancelled");
+  else if (strcmp (state, "failed") == 0)
+    error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "the transfer failed: %s",
+                         reason);
+  else
+    return;
+  json_object_set_string_member (fields, "reason", error->message);
+  if (run->cli->json)
+    cli_event (run->cli, "failed", fields, "%s", error->message);
+  cli_quit (run->cli, error);
+}
+
+static int
+send_remote (SendFileRun *run,
+             char       **paths)
+{
+  Cli *cli = run->cli;
+  CliWait w = { cli };
+  g_autoptr(GPtrArray) absolute = g_ptr_array_new_with_free_func (g_free);
+  gboolean waiting = FALSE, ok;
+  gulong changed;
+
+  /* the instance runs elsewhere: it reads the files by their absolute names */
+  for (guint i = 0; paths[i] != NULL; i++)
+    g_ptr_array_add (absolute, g_canonicalize_filename (paths[i], NULL));
+  g_ptr_array_add (absolute, NULL);
+  changed = g_signal_connect (cli->remote, "transfer-changed", G_CALLBACK (remote_changed_cb),
+                              run);
+  pinhole_dbus_instance_call_send_files (cli->remote, run->user,
+                                         (const char *const *) absolute->pdata, NULL,
+                                         cli_wait_cb, &w);
+  ok = pinhole_dbus_instance_call_send_files_finish (cli->remote, &run->id, &waiting,
+                                                     cli_wait_result (&w), &cli->error);
+  g_clear_object (&w.result);
+  if (!cli_strip_remote (ok, &cli->error))
+    {
+      g_clear_signal_handler (&changed, cli->remote);
+      return cli_fail (cli, cli->error);
+    }
+  if (waiting)
+    {
+      g_autoptr(JsonObject) fields = json_object_new ();
+
+      json_object_set_string_member (fields, "id", run->id);
+      cli_event (cli, "waiting", fields,
+                 "%s has no device online: transfer %s waits in this profile and goes out "
+                 "when a device of %s comes online (while `listen` or the app runs)", run->user,
+                 run->id, run->user);
+    }
+  else
+    cli_run (cli);
+  g_clear_signal_handler (&changed, cli->remote);
+  g_clear_pointer (&run->id, g_free);
+  if (cli->error != NULL)
+    return cli_fail (cli, cli->error);
+  return 0;
+}
+
 int
 cli_send_file (Cli   *cli,
                int    argc,
@@ -157,13 +267,7 @@ cli_send_file (Cli   *cli,
   if (!cli_check_server (cli))
     return cli_fail (cli, cli->error);
   if (cli_find_instance (cli))
-    {
-      g_autoptr(GError) error =
-        g_error_new_literal (PINHOLE_ERROR, PINHOLE_ERROR_BUSY,
-                             "send-file does not go through a running listen yet: stop it, "
-                             "or send from another profile");
-      return cli_fail (cli, error);
-    }
+    return send_remote (&run, argv + 2);
   /* announced: a transfer may last, and a recipient that restarts must see us online to
    * carry it on */
   if (!cli_login (cli, TRUE))

@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 #define PINHOLE_INSTANCE_MAX_CALLS 64
 /* the longest user name a caller may pass */
 #define PINHOLE_INSTANCE_MAX_USER  256
+/* the paths one SendFiles call may name, and the longest of them */
+#define PINHOLE_INSTANCE_MAX_SEND_PATHS 256
+#define PINHOLE_INSTANCE_MAX_SEND_PATH  4096
 /* paths watched at once (OpenPath), over all callers: each keeps a device probing */
 #define PINHOLE_INSTANCE_MAX_WATCHES 16
 

@@ -32,6 +32,7 @@ typedef enum
   CALL_PAUSE_TRANSFER,
   CALL_RESUME_TRANSFER,
   CALL_CANCEL_TRANSFER,
+  CALL_SEND_FILES,
 } CallKind;
 
 /* the server's verb for each roster request */
@@ -51,6 +52,7 @@ typedef struct
   GDBusMethodInvocation *invocation;
   char                  *user;
   char                  *text;
+  char                 **paths;   /* SendFiles */
 
   CallKind               kind;
   gboolean               flag;
@@ -65,6 +67,7 @@ call_free (Call *call)
   g_object_unref (call->self);
   g_free (call->user);
   g_free (call->text);
+  g_strfreev (call->paths);
   g_free (call);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
@@ -136,6 +139,29 @@ session_device (PinholeInstance  *self,
     return current;
   g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED, "the session with %s ended", user);
   return NULL;
+}
+static void
+send_files_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeTransfer) t = pinhole_client_send_files_finish (PINHOLE_CLIENT (source),
+                                                                   result, &error);
+  PinholeContact *contact;
+  gboolean waiting;
+
+  if (t == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
+  contact = pinhole_client_lookup_contact (call->self->client, call->user);
+  waiting = contact == NULL || pinhole_contact_get_presence (contact) == PINHOLE_PRESENCE_OFFLINE;
+  g_dbus_method_invocation_return_value (call->invocation,
+                                         g_variant_new ("(sb)", pinhole_transfer_get_id (t),
+                                                        waiting));
 }
 
 static void
@@ -254,6 +280,11 @@ run (Call *call)
     case CALL_DESCRIBE_PATH:
       describe_path (call);
       break;
+    case CALL_SEND_FILES:
+      pinhole_client_send_files_async (self->client, call->user,
+                                       (const char *const *) call->paths, cancellable,
+                                       send_files_cb, call);
+      return;
     case CALL_LIST_TRANSFERS:
       g_dbus_method_invocation_return_value (call->invocation,
                                              _pinhole_instance_list_transfers (self));
@@ -330,12 +361,13 @@ caller_uid_cb (GObject      *source,
 
 /* takes the call if the bounds allow it; Returns: TRUE (the invocation is handled) */
 static gboolean
-begin (PinholeInstance       *self,
-       GDBusMethodInvocation *invocation,
-       CallKind               kind,
-       const char            *user,
-       const char            *text,
-       gboolean               flag)
+begin_with_paths (PinholeInstance       *self,
+                  GDBusMethodInvocation *invocation,
+                  CallKind               kind,
+                  const char            *user,
+                  const char            *text,
+                  gboolean               flag,
+                  const char *const     *paths)
 {
   GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
   Call *call;
@@ -370,12 +402,24 @@ begin (PinholeInstance       *self,
   call->user = g_strdup (user);
   call->text = g_strdup (text);
   call->flag = flag;
+  call->paths = g_strdupv ((char **) paths);
   g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "GetConnectionUnixUser",
                           g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
                           G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
                           caller_uid_cb, call);
   return TRUE;
+}
+
+static gboolean
+begin (PinholeInstance       *self,
+       GDBusMethodInvocation *invocation,
+       CallKind               kind,
+       const char            *user,
+       const char            *text,
+       gboolean               flag)
+{
+  return begin_with_paths (self, invocation, kind, user, text, flag, NULL);
 }
 
 /* ---- org.pinhole.Pinhole.Instance ---- */
@@ -438,6 +482,34 @@ instance_accept_transfer_cb (PinholeDBusInstance   *skeleton,
 }
 
 static gboolean
+instance_send_files_cb (PinholeDBusInstance   *skeleton,
+                        GDBusMethodInvocation *invocation,
+                        const char            *user,
+                        const char *const     *paths,
+                        PinholeInstance       *self)
+{
+  guint n = g_strv_length ((char **) paths);
+
+  /* checked before the call holds them: the client reads each path off the main loop */
+  if (n == 0 || n > PINHOLE_INSTANCE_MAX_SEND_PATHS)
+    {
+      g_dbus_method_invocation_return_error (invocation, PINHOLE_ERROR, PINHOLE_ERROR_LIMIT,
+                                             "send 1 to %d files or folders at once",
+                                             PINHOLE_INSTANCE_MAX_SEND_PATHS);
+      return TRUE;
+    }
+  for (guint i = 0; i < n; i++)
+    if (!g_path_is_absolute (paths[i]) || strlen (paths[i]) > PINHOLE_INSTANCE_MAX_SEND_PATH)
+      {
+        g_dbus_method_invocation_return_error (invocation, PINHOLE_ERROR, PINHOLE_ERROR_FAILED,
+                                               "a path to send is absolute and at most %d "
+                                               "bytes long", PINHOLE_INSTANCE_MAX_SEND_PATH);
+        return TRUE;
+      }
+  return begin_with_paths (self, invocation, CALL_SEND_FILES, user, NULL, FALSE, paths);
+}
+
+static gboolean
 instance_list_transfers_cb (PinholeDBusInstance   *skeleton,
                             GDBusMethodInvocation *invocation,
                             PinholeInstance       *self)
@@ -476,6 +548,7 @@ _pinhole_instance_connect_calls (PinholeInstance *self)
     { "handle-open-path", G_CALLBACK (instance_open_path_cb) },
     { "handle-close-path", G_CALLBACK (instance_close_path_cb) },
     { "handle-describe-path", G_CALLBACK (instance_describe_path_cb) },
+    { "handle-send-files", G_CALLBACK (instance_send_files_cb) },
     { "handle-list-transfers", G_CALLBACK (instance_list_transfers_cb) },
     { "handle-accept-transfer", G_CALLBACK (instance_accept_transfer_cb) },
     { "handle-decline-transfer", G_CALLBACK (instance_decline_transfer_cb) },

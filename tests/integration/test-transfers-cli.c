@@ -323,6 +323,57 @@ test_one_shot_pause (Fixture       *x,
   ph_test_assert_same_file (src, dst);
 }
 
+/* send-file through alice's instance: to bob while he is offline it waits there, and goes
+ * out when he comes online; while he is online it follows the transfer to its end. The
+ * instance takes no more than 256 paths at once. */
+static void
+test_instance_send (Fixture       *x,
+                    gconstpointer  data)
+{
+  g_autofree char *early = g_build_filename (x->outbox, "early.bin", NULL);
+  g_autofree char *later = g_build_filename (x->outbox, "later.bin", NULL);
+  g_autofree char *early_in = g_build_filename (x->inbox, "early.bin", NULL);
+  g_autofree char *later_in = g_build_filename (x->inbox, "later.bin", NULL);
+  g_autoptr(PhResult) waiting = NULL, sent = NULL, too_many = NULL;
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  PhProc *alice, *bob;
+  guint cursor = 0;
+  JsonObject *done;
+
+  ph_return_if_failed ();
+  alice = ph_transfer_listen (&x->f, "alice", x->bus->env, NULL);
+  ph_test_write_file (x->outbox, "early.bin", 2 * MIB + 3, 7);
+  waiting = cli_on_bus (x, "alice", "send-file", "bob", early, NULL);
+  g_assert_cmpint (waiting->status, ==, 0);
+  g_assert_nonnull (ph_result_event (waiting, "waiting"));
+  bob = ph_transfer_listen (&x->f, "bob", x->bus->env, x->inbox);
+  g_assert_nonnull (ph_proc_wait_named (alice, &cursor, "done", "id",
+                                        ph_event_string (ph_result_event (waiting, "waiting"),
+                                                         "id"), 30000));
+  ph_test_assert_same_file (early, early_in);
+
+  ph_test_write_file (x->outbox, "later.bin", 5 * MIB + 1, 8);
+  sent = cli_on_bus (x, "alice", "send-file", "bob", later, NULL);
+  g_assert_cmpint (sent->status, ==, 0);
+  done = ph_result_event (sent, "done");
+  g_assert_nonnull (done);
+  g_assert_cmpint (json_object_get_int_member (done, "bytes"), ==, 5 * MIB + 1);
+  g_assert_nonnull (ph_result_event (sent, "progress"));
+  ph_test_assert_same_file (later, later_in);
+  g_assert_nonnull (bob);
+
+  g_ptr_array_add (args, "send-file");
+  g_ptr_array_add (args, "bob");
+  for (guint i = 0; i < 257; i++)
+    g_ptr_array_add (args, later);
+  g_ptr_array_add (args, NULL);
+  too_many = ph_fixture_cli_with (&x->f, "alice", NULL, NULL,
+                                  &(PhCliOptions) { (const char *const[]) { x->bus->env, NULL },
+                                                    FALSE },
+                                  (const char *const *) args->pdata);
+  assert_fails (too_many, "send 1 to 256 files or folders at once");
+}
+
 /* two transfers and a chat message at once, between two running instances */
 static void
 test_two_and_chat (Fixture       *x,
@@ -367,6 +418,7 @@ main (int   argc,
   ADD ("instance-accept", test_instance_accept);
   ADD ("instance-decline", test_instance_decline);
   ADD ("instance-controls", test_instance_controls);
+  ADD ("instance-send", test_instance_send);
   ADD ("one-shot-answers", test_one_shot_answers);
   ADD ("one-shot-pause", test_one_shot_pause);
   ADD ("two-and-chat", test_two_and_chat);
