@@ -77,8 +77,10 @@ create_contact_row (gpointer item,
 {
   PinholeContactList *self = user_data;
   PinholeContact *contact = item;
-  GtkWidget *row = pinhole_contact_row_new (contact, pinhole_client_get_conversation (
-                                              self->client, pinhole_contact_get_user (contact)));
+  GtkWidget *row = pinhole_contact_row_new (contact,
+                                            pinhole_client_get_conversation (
+                                              self->client, pinhole_contact_get_user (contact)),
+                                            pinhole_client_get_transfers (self->client));
 
   /* a contact blocked meanwhile leaves the list (filter_cb) */
   g_signal_connect_object (contact, "notify::relation", G_CALLBACK (gtk_list_box_row_changed),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-contact-row.c: a contact row bound to its PinholeContact (presence, path kind) and
- * its PinholeConversation (the last message, the unread count). */
+ * pinhole-contact-row.c: a contact row bound to its PinholeContact (presence, path kind), its
+ * PinholeConversation (the last message, the unread count) and the client's transfers (an
+ * offer from the contact that waits for an answer shows in place of the last message). */
 #define G_LOG_DOMAIN "pinhole-app"
 
 #include "pinhole-contact-row.h"
@@ -10,6 +11,8 @@
 
 #include "pinhole-enum-strings.h"
 #include "pinhole-path-text.h"
+#include "pinhole-transfer.h"
+#include "pinhole-transfer-text.h"
 
 struct _PinholeContactRow
 {
@@ -26,6 +29,7 @@ struct _PinholeContactRow
   /* owned */
   PinholeContact      *contact;
   PinholeConversation *conversation;
+  GListModel          *transfers;   /* the client's, every contact's */
 };
 
 G_DEFINE_FINAL_TYPE (PinholeContactRow, pinhole_contact_row, GTK_TYPE_LIST_BOX_ROW)
@@ -69,13 +73,49 @@ update_path (PinholeContactRow *self)
     gtk_style_context_add_class (style, "direct");
 }
 
+/* Returns: (transfer full) (nullable): the newest offer from the contact that waits for an
+ * answer here */
+static PinholeTransfer *
+find_offer (PinholeContactRow *self)
+{
+  PinholeTransfer *offer = NULL;
+
+  for (guint i = 0; i < g_list_model_get_n_items (self->transfers); i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (self->transfers, i);
+
+      if (pinhole_transfer_get_direction (t) == PINHOLE_TRANSFER_DIRECTION_INCOMING &&
+          pinhole_transfer_get_state (t) == PINHOLE_TRANSFER_STATE_OFFERED &&
+          g_strcmp0 (pinhole_transfer_get_peer (t), pinhole_contact_get_user (self->contact)) == 0 &&
+          (offer == NULL || pinhole_transfer_get_created (t) >= pinhole_transfer_get_created (offer)))
+        g_set_object (&offer, t);
+    }
+  return offer;
+}
+
 static void
 update_preview (PinholeContactRow *self)
 {
   PinholeMessage *last = pinhole_conversation_get_last_message (self->conversation);
+  g_autoptr(PinholeTransfer) offer = find_offer (self);
+  GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self->preview_label));
 
+  /* an offer asks for an answer: it reads like an unread message, not dimmed */
+  if (offer != NULL)
+    gtk_style_context_remove_class (style, "dim-label");
+  else
+    gtk_style_context_add_class (style, "dim-label");
   if (pinhole_contact_get_relation (self->contact) == PINHOLE_RELATION_REQUESTED)
     gtk_label_set_text (self->preview_label, _("Waiting for them to accept"));
+  else if (offer != NULL)
+    {
+      g_autofree char *title = pinhole_transfer_text_title (pinhole_transfer_get_manifest (offer));
+      /* TRANSLATORS: the sidebar's line under a contact who offers files: "Offers you beach.jpg",
+       * "Offers you 3 files" */
+      g_autofree char *text = g_strdup_printf (_("Offers you %s"), title);
+
+      gtk_label_set_text (self->preview_label, text);
+    }
   else if (last == NULL)
     gtk_label_set_text (self->preview_label, "");
   else if (pinhole_message_get_direction (last) == PINHOLE_MESSAGE_DIRECTION_OUT)
@@ -106,10 +146,29 @@ update_unread (PinholeContactRow *self)
 }
 
 static void
+transfers_changed_cb (GListModel        *list,
+                      guint              position,
+                      guint              removed,
+                      guint              added,
+                      PinholeContactRow *self)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(PinholeTransfer) t = g_list_model_get_item (list, i);
+
+      if (g_strcmp0 (pinhole_transfer_get_peer (t), pinhole_contact_get_user (self->contact)) == 0)
+        g_signal_connect_object (t, "notify::state", G_CALLBACK (update_preview), self,
+                                 G_CONNECT_SWAPPED);
+    }
+  update_preview (self);
+}
+
+static void
 pinhole_contact_row_dispose (GObject *object)
 {
   PinholeContactRow *self = PINHOLE_CONTACT_ROW (object);
 
+  g_clear_object (&self->transfers);
   g_clear_object (&self->contact);
   g_clear_object (&self->conversation);
   G_OBJECT_CLASS (pinhole_contact_row_parent_class)->dispose (object);
@@ -138,15 +197,25 @@ pinhole_contact_row_init (PinholeContactRow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 
+/**
+ * pinhole_contact_row_new:
+ * @transfers: a GListModel of PinholeTransfer (the client's)
+ * Returns: (transfer floating)
+ */
 GtkWidget *
 pinhole_contact_row_new (PinholeContact      *contact,
-                         PinholeConversation *conversation)
+                         PinholeConversation *conversation,
+                         GListModel          *transfers)
 {
   PinholeContactRow *self = g_object_new (PINHOLE_TYPE_CONTACT_ROW, NULL);
   const char *user = pinhole_contact_get_user (contact);
 
   self->contact = g_object_ref (contact);
   self->conversation = g_object_ref (conversation);
+  self->transfers = g_object_ref (transfers);
+  g_signal_connect_object (transfers, "items-changed", G_CALLBACK (transfers_changed_cb), self,
+                           0);
+  transfers_changed_cb (transfers, 0, 0, g_list_model_get_n_items (transfers), self);
   hdy_avatar_set_text (self->avatar, user);
   gtk_label_set_text (self->name_label, user);
   g_signal_connect_object (contact, "notify::presence", G_CALLBACK (update_presence), self,

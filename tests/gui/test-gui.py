@@ -402,6 +402,8 @@ def test_offer_arrives(rig, a11y, s):
     a11y.wait(s['bob'], 'push button', name='Decline report.bin')
     a11y.wait(s['bob'], 'push button', name='Save report.bin in another folder')
     a11y.wait(s['alice'], 'push button', name='Cancel report.bin')
+    # bob's sidebar says it too, in alice's row, in place of her last message
+    a11y.wait(s['bob'], 'label', name='Offers you report.bin', timeout=10)
     if os.path.exists(s['downloads']) and os.listdir(s['downloads']):
         raise G.Failure(f'bob\'s Downloads has {os.listdir(s["downloads"])} before he accepts')
 
@@ -420,6 +422,7 @@ def test_accept_arrives_intact(rig, a11y, s):
             raise G.Failure('the file in bob\'s Downloads differs from the one alice sent')
     if a11y.find(s['bob'], 'push button', name='Accept report.bin'):
         raise G.Failure('the Accept button is still there after the file arrived')
+    a11y.wait_gone(s['bob'], 'label', name='Offers you report.bin', timeout=10)
 
 
 def test_show_in_folder(rig, a11y, s):
