@@ -139,6 +139,7 @@ next_mutant () {
 # each mutant's TAP line (without its number) goes to result.INDEX
 run_lane () {
   local lane=$1 tree build log i m name property kill item verdict broken survivors why start secs
+  local dirty=0   # the build holds a reverted mutant's objects
   local -A baseline=()
   tree=$(lane_dir "$lane" tree)
   build=$(lane_dir "$lane" build)
@@ -181,6 +182,10 @@ print("\n".join(t["name"] for t in json.load(sys.stdin) if not t["is_parallel"])
     # there would make any mutant look killed
     broken=""
     for item in $kill; do
+      if [ -z "${baseline[$item]+set}" ] && [ "$dirty" -eq 1 ]; then
+        meson compile -C "$build" >>"$log" 2>&1 || { echo "the unmutated tree does not build again (see $log)" > "$work/bail.$lane"; return; }
+        dirty=0
+      fi
       [ -n "${baseline[$item]+set}" ] || baseline[$item]=$(run_item "$item")
       case "${baseline[$item]}" in
         pass) ;;
@@ -212,6 +217,7 @@ print("\n".join(t["name"] for t in json.load(sys.stdin) if not t["is_parallel"])
       done
     fi
     (cd "$tree" && git apply -R "$m") || { echo "cannot revert $name" > "$work/bail.$lane"; return; }
+    dirty=1
     secs=$(( $(date +%s) - start ))
 
     if [ -z "$survivors" ]; then
