@@ -163,6 +163,7 @@ print("\n".join(t["name"] for t in json.load(sys.stdin) if not t["is_parallel"])
     local t=${1%%:*} args=() mode=-s
     [ "$t" != "$1" ] && args=(--test-args "-p ${1#*:}")
     grep -qxF "$t" "$work/serial-tests" 2>/dev/null && mode=-x
+    [ "${alone:-}" = yes ] && mode=-x
     echo "== $1" >>"$log"
     flock "$mode" "$work/lanes.lock" \
       meson test -C "$build" --no-rebuild --num-processes 1 "$t" "${args[@]}" >>"$log" 2>&1
@@ -174,6 +175,7 @@ print("\n".join(t["name"] for t in json.load(sys.stdin) if not t["is_parallel"])
     name=$(basename "$m" .patch)
     property=$(header Property "$m")
     kill=$(header Kill "$m")
+    alone=$(header Alone "$m")   # "yes": its tests measure time, and run with no other lane
     if [ -z "$property" ] || [ -z "$kill" ]; then
       echo "not ok $name # malformed: it needs a Property: and a Kill: line before the diff" > "$work/result.$i"
       continue
