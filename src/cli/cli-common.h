@@ -186,7 +186,10 @@ void                cli_listen_transfers_stop  (CliListenTransfers *self);
 /* transfers (cli-transfers.c, cli-transfer-control.c) */
 const char *cli_transfer_direction (PinholeTransfer *t);
 gboolean    cli_is_transfer_id     (const char      *arg);
+/* progress events go out at most this often (cli_transfer_progress) */
+#define CLI_PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 2)
 void        cli_transfer_progress  (Cli             *cli,
+                                    gint64          *last,
                                     const char      *id,
                                     guint64          done,
                                     guint64          total,

@@ -11,8 +11,6 @@
 
 #include <string.h>
 
-#define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 2)
-
 typedef struct
 {
   Cli             *cli;
@@ -23,27 +21,13 @@ typedef struct
 } SendFileRun;
 
 static void
-print_progress (SendFileRun *run)
-{
-  PinholeTransfer *t = run->transfer;
-
-  cli_transfer_progress (run->cli, pinhole_transfer_get_id (t),
-                         pinhole_transfer_get_bytes_done (t), pinhole_transfer_get_bytes_total (t),
-                         pinhole_transfer_get_rate (t), pinhole_transfer_get_current_path (t));
-}
-
-static void
 bytes_cb (PinholeTransfer *t,
           GParamSpec      *pspec,
           SendFileRun     *run)
 {
-  gint64 now = g_get_monotonic_time ();
-
-  if (now - run->last_progress < PROGRESS_INTERVAL_US &&
-      pinhole_transfer_get_bytes_done (t) < pinhole_transfer_get_bytes_total (t))
-    return;
-  run->last_progress = now;
-  print_progress (run);
+  cli_transfer_progress (run->cli, &run->last_progress, pinhole_transfer_get_id (t),
+                         pinhole_transfer_get_bytes_done (t), pinhole_transfer_get_bytes_total (t),
+                         pinhole_transfer_get_rate (t), pinhole_transfer_get_current_path (t));
 }
 
 static void
@@ -158,7 +142,6 @@ remote_changed_cb (PinholeDBusInstance *proxy,
                    const char          *sha256,
                    SendFileRun         *run)
 {
-  gint64 now = g_get_monotonic_time ();
   g_autoptr(JsonObject) fields = json_object_new ();
   g_autoptr(GError) error = NULL;
 
@@ -167,11 +150,7 @@ remote_changed_cb (PinholeDBusInstance *proxy,
   json_object_set_string_member (fields, "id", id);
   if (strcmp (state, "running") == 0 || strcmp (state, "paused") == 0)
     {
-      if (now - run->last_progress >= PROGRESS_INTERVAL_US || bytes == total)
-        {
-          run->last_progress = now;
-          cli_transfer_progress (run->cli, id, bytes, total, rate, path);
-        }
+      cli_transfer_progress (run->cli, &run->last_progress, id, bytes, total, rate, path);
       return;
     }
   if (strcmp (state, "offered") == 0)

@@ -15,7 +15,6 @@
 #define LINK_WAIT_S   30
 /* and then for the peer to acknowledge what it was sent */
 #define FLUSH_WAIT_S  10
-#define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 2)
 
 static const char *const verbs[] = {
   [PINHOLE_TRANSFER_ACTION_ACCEPT] = "accepted",
@@ -96,17 +95,11 @@ remote_changed_cb (PinholeDBusInstance *proxy,
                    const char          *sha256,
                    Control             *c)
 {
-  gint64 now = g_get_monotonic_time ();
-
   if (strcmp (id, c->id) != 0 || !c->acted)
     return;
   if (strcmp (state, "running") == 0 || strcmp (state, "paused") == 0)
     {
-      if (now - c->last_progress >= PROGRESS_INTERVAL_US || bytes == total)
-        {
-          c->last_progress = now;
-          cli_transfer_progress (c->cli, id, bytes, total, rate, path);
-        }
+      cli_transfer_progress (c->cli, &c->last_progress, id, bytes, total, rate, path);
       return;
     }
   if (strcmp (state, "done") == 0 || strcmp (state, "failed") == 0 ||
@@ -182,14 +175,9 @@ bytes_cb (PinholeTransfer *t,
           GParamSpec      *pspec,
           Control         *c)
 {
-  gint64 now = g_get_monotonic_time ();
   const char *path = pinhole_transfer_get_current_path (t);
 
-  if (now - c->last_progress < PROGRESS_INTERVAL_US &&
-      pinhole_transfer_get_bytes_done (t) < pinhole_transfer_get_bytes_total (t))
-    return;
-  c->last_progress = now;
-  cli_transfer_progress (c->cli, c->id, pinhole_transfer_get_bytes_done (t),
+  cli_transfer_progress (c->cli, &c->last_progress, c->id, pinhole_transfer_get_bytes_done (t),
                          pinhole_transfer_get_bytes_total (t), pinhole_transfer_get_rate (t),
                          path);
 }

@@ -26,21 +26,29 @@ cli_is_transfer_id (const char *arg)
   return pinhole_transfer_id_is_valid (arg);
 }
 
-/* a progress event, as send-file and accept print it */
+/* a progress event, as send-file and accept print it: at most twice a second (@last: when
+ * the one before went out), and always the last one */
 void
 cli_transfer_progress (Cli        *cli,
+                       gint64     *last,
                        const char *id,
                        guint64     done,
                        guint64     total,
                        gdouble     rate,
                        const char *path)
 {
-  g_autofree char *done_text = g_format_size (done);
-  g_autofree char *total_text = g_format_size (total);
-  g_autofree char *rate_text = g_format_size ((guint64) rate);
-  g_autoptr(JsonObject) fields = json_object_new ();
+  g_autofree char *done_text = NULL, *total_text = NULL, *rate_text = NULL;
+  g_autoptr(JsonObject) fields = NULL;
+  gint64 now = g_get_monotonic_time ();
   gint64 eta = rate > 0 ? (gint64) ((total - done) / rate + 0.5) : -1;
 
+  if (now - *last < CLI_PROGRESS_INTERVAL_US && done < total)
+    return;
+  *last = now;
+  done_text = g_format_size (done);
+  total_text = g_format_size (total);
+  rate_text = g_format_size ((guint64) rate);
+  fields = json_object_new ();
   if (path != NULL && *path == '\0')
     path = NULL;
   json_object_set_string_member (fields, "id", id);

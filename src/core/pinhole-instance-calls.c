@@ -140,6 +140,7 @@ session_device (PinholeInstance  *self,
   g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_CLOSED, "the session with %s ended", user);
   return NULL;
 }
+
 static void
 send_files_cb (GObject      *source,
                GAsyncResult *result,
