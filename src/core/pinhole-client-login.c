@@ -149,6 +149,8 @@ login_result_cb (GObject      *source,
     _pinhole_client_direct_start (self);
   /* login completes with the roster in hand, so that contacts are known at once */
   _pinhole_client_refresh_roster_async (self, login_roster_cb, g_steal_pointer (&task));
+  /* and what the server pushed after the result, as if it had come now */
+  _pinhole_client_release_early (self);
 }
 
 static void

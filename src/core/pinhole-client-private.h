@@ -17,6 +17,8 @@ G_BEGIN_DECLS
 /* sealed pushes kept while the roster is not loaded (or a key waits for trust); more are left
  * on the server, which pushes them again at the next log-in */
 #define PINHOLE_CLIENT_MAX_HELD_OFFLINE 256
+/* server messages held until the log-in's result is handled (pinhole-client.c) */
+#define PINHOLE_CLIENT_MAX_EARLY 256
 
 struct _PinholeClient
 {
@@ -39,6 +41,8 @@ struct _PinholeClient
   PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster,
                                           * at most PINHOLE_CLIENT_MAX_HELD_OFFLINE */
+  GQueue                   early;        /* EarlyMessage: pushes and relay frames that
+                                          * came before the first log-in was handled */
   char                    *stun_host;
   GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
   char                    *rejected_server;      /* the server that presented it */
@@ -68,6 +72,7 @@ struct _PinholeClient
 /* pinhole-client.c */
 void        _pinhole_client_handle_text (PinholeClient *self,
                                          GBytes        *message);
+void        _pinhole_client_release_early (PinholeClient *self);
 void        _pinhole_client_send_stanza (PinholeClient *self,
                                          JsonObject    *stanza);
 void        _pinhole_client_close_channel (PinholeClient *self,

@@ -214,6 +214,63 @@ _pinhole_client_handle_text (PinholeClient *self,
     g_debug ("ignoring push of unknown type \"%.32s\"", type);
 }
 
+/* ---- what comes before the log-in is handled ----
+ * The server pushes only to a connection that has logged in, after the log-in's result; but
+ * the result reaches login_result_cb through a GTask, which may run it on the next turn of the
+ * main loop, after pushes that came in the same read (a relay-open from a contact that saw
+ * this device come online). Until the first log-in has been handled (local_id is set), pushes
+ * and relay frames wait here, in order, and are handled right after it. */
+
+typedef struct
+{
+  gint    type;      /* SoupWebsocketDataType */
+  GBytes *message;
+} EarlyMessage;
+
+static void
+early_message_free (gpointer data)
+{
+  EarlyMessage *m = data;
+
+  g_bytes_unref (m->message);
+  g_free (m);
+}
+
+static gboolean
+is_reply (GBytes *message)
+{
+  g_autoptr(JsonObject) stanza = pinhole_stanza_parse (g_bytes_get_data (message, NULL),
+                                                       g_bytes_get_size (message), NULL);
+  const char *type = stanza != NULL ? pinhole_stanza_get_type (stanza) : NULL;
+
+  return type == NULL || strcmp (type, "result") == 0 || strcmp (type, "error") == 0;
+}
+
+static void
+handle_message (PinholeClient *self,
+                gint           type,
+                GBytes        *message)
+{
+  if (type == SOUP_WEBSOCKET_DATA_TEXT)
+    _pinhole_client_handle_text (self, message);
+  else
+    pinhole_relay_channels_deliver (self->relays, message);
+}
+
+/* after the log-in's result set local_id: what waited for it */
+void
+_pinhole_client_release_early (PinholeClient *self)
+{
+  g_autoptr(PinholeClient) hold = g_object_ref (self);
+  EarlyMessage *m;
+
+  while (self->relays != NULL && (m = g_queue_pop_head (&self->early)) != NULL)
+    {
+      handle_message (self, m->type, m->message);
+      early_message_free (m);
+    }
+}
+
 static void
 ws_message_cb (SoupWebsocketConnection *ws,
                gint                     type,
@@ -223,10 +280,23 @@ ws_message_cb (SoupWebsocketConnection *ws,
   PinholeClient *self = user_data;
   g_autoptr(PinholeClient) hold = g_object_ref (self);
 
-  if (type == SOUP_WEBSOCKET_DATA_TEXT)
-    _pinhole_client_handle_text (self, message);
-  else
-    pinhole_relay_channels_deliver (self->relays, message);
+  if (self->local_id == NULL &&
+      (type != SOUP_WEBSOCKET_DATA_TEXT || !is_reply (message)))
+    {
+      EarlyMessage *m;
+
+      if (self->early.length >= PINHOLE_CLIENT_MAX_EARLY)
+        {
+          g_debug ("dropping a server message that came before the log-in was handled");
+          return;
+        }
+      m = g_new0 (EarlyMessage, 1);
+      m->type = type;
+      m->message = g_bytes_ref (message);
+      g_queue_push_tail (&self->early, m);
+      return;
+    }
+  handle_message (self, type, message);
 }
 
 static void
@@ -288,6 +358,8 @@ _pinhole_client_connected (PinholeClient           *self,
   GIOStream *stream = soup_websocket_connection_get_io_stream (ws);
 
   self->ws = ws;
+  /* what an earlier connection sent before its log-in was handled is of no use on this one */
+  g_queue_clear_full (&self->early, early_message_free);
   if (PINHOLE_IS_WS_STREAM (stream))
     g_signal_connect_object (stream, "refused", G_CALLBACK (stream_refused_cb), self, 0);
   soup_websocket_connection_set_max_incoming_payload_size (ws, PINHOLE_WS_MAX_MESSAGE);
@@ -389,6 +461,7 @@ pinhole_client_dispose (GObject *object)
   if (self->conversations != NULL)
     g_hash_table_foreach (self->conversations, forget_client, NULL);
   g_clear_pointer (&self->conversations, g_hash_table_unref);
+  g_queue_clear_full (&self->early, early_message_free);
   g_clear_pointer (&self->relays, pinhole_relay_channels_free);
   _pinhole_client_direct_stop (self);
   g_clear_object (&self->soup);
@@ -467,6 +540,7 @@ pinhole_client_init (PinholeClient *self)
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->relays = pinhole_relay_channels_new ();
   self->held_offline = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_queue_init (&self->early);
 }
 
 /* Returns: (transfer full): a client for the account in @profile, not connected yet */
