@@ -425,6 +425,7 @@ main (int   argc,
       Phase warm = { g_array_new (FALSE, FALSE, sizeof (double)),
                      g_array_new (FALSE, FALSE, sizeof (double)), 0 };
       const char *paths[] = { file, NULL };
+      gint64 running_at = 0, done_at = 0;
       gboolean ok;
 
       /* warm-up lines (the first opens the session), then the idle phase */
@@ -445,6 +446,7 @@ main (int   argc,
           for (guint i = 0; ok && i < 600 && pinhole_transfer_get_state (alice.transfer) !=
                                              PINHOLE_TRANSFER_STATE_RUNNING; i++)
             iterate_for (50);
+          running_at = g_get_monotonic_time ();
           ok = ok && chat_phase (&alice, &bob, next_seq, (guint) count, (guint) interval_ms,
                                  alice.transfer, &busy, &error);
           next_seq += (guint) count;
@@ -452,6 +454,7 @@ main (int   argc,
           /* the transfer ends before the next idle phase */
           for (guint i = 0; ok && i < 6000 && bob_done (&bob) < transfers; i++)
             iterate_for (50);
+          done_at = g_get_monotonic_time ();
           if (ok && bob_done (&bob) < transfers)
             {
               g_set_error (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "transfer %u never done",
@@ -468,6 +471,10 @@ main (int   argc,
           if (busy.during < (guint) count)
             printf ("| | (the transfer ended after %u of %u lines) | | | | | | |\n",
                     busy.during, count);
+          /* from running to bob's done, to within the 50 ms steps of the waits */
+          printf ("| | (the transfer: %.1f MB/s, %d MiB in %.2f s) | | | | | | |\n",
+                  mib * 1048576.0 / (done_at - running_at), mib,
+                  (done_at - running_at) / 1e6);
           g_array_append_vals (idle_all, idle.latency_us->data, idle.latency_us->len);
           g_array_append_vals (busy_all, busy.latency_us->data, busy.latency_us->len);
           {

@@ -5,6 +5,9 @@
 #include "pinhole-path.h"
 #include "pinhole-enum-strings.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 G_DEFINE_INTERFACE (PinholePath, pinhole_path, G_TYPE_OBJECT)
 
 enum { SIGNAL_RECEIVED, SIGNAL_CLOSED, SIGNAL_DRAINED, N_SIGNALS };
@@ -127,4 +130,30 @@ pinhole_path_kind_from_string (const char      *name,
     return FALSE;
   *out_kind = (PinholePathKind) value;
   return TRUE;
+}
+
+/**
+ * pinhole_path_tune_tcp_socket:
+ * @socket: a TCP socket that carries session packets (a TCP path's, or the server
+ *   connection's under the relay paths)
+ * @what: for the debug message when an option is refused
+ *
+ * Packets are whole messages, so small ones are not held back (TCP_NODELAY); and the kernel
+ * keeps at most %PINHOLE_PATH_TCP_NOTSENT_LOWAT bytes not yet sent (TCP_NOTSENT_LOWAT), so that
+ * the rest waits where the path counts it (pinhole_path_get_queued_bytes()) and a session's
+ * bulk frames wait in the session, where a chat frame overtakes them, instead of in a send
+ * buffer of several MiB in front of it.
+ */
+void
+pinhole_path_tune_tcp_socket (GSocket    *socket,
+                              const char *what)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
+    g_debug ("%s: TCP_NODELAY: %s", what, error->message);
+  g_clear_error (&error);
+  if (!g_socket_set_option (socket, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+                            PINHOLE_PATH_TCP_NOTSENT_LOWAT, &error))
+    g_debug ("%s: TCP_NOTSENT_LOWAT: %s", what, error->message);
 }

@@ -91,6 +91,11 @@ void            pinhole_path_emit_closed   (PinholePath  *self,
 /* and ::drained, when the bytes of get_queued_bytes() fall to 0 */
 void            pinhole_path_emit_drained  (PinholePath  *self);
 
+/* unsent bytes a TCP socket that carries session packets holds in the kernel at most */
+#define PINHOLE_PATH_TCP_NOTSENT_LOWAT (128 * 1024)
+void            pinhole_path_tune_tcp_socket (GSocket    *socket,
+                                              const char *what);
+
 const char     *pinhole_path_kind_to_string (PinholePathKind kind);
 gboolean        pinhole_path_kind_from_string (const char      *name,
                                                PinholePathKind *out_kind);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-relay-path.c: session packets carried as binary WebSocket messages on one relay
  * channel (docs/protocol.md §7). Packets that arrive before anyone listens are held (bounded)
- * until _pinhole_relay_path_release(), so that a session can attach after an async look-up. */
+ * until _pinhole_relay_path_release(), so that a session can attach after an async look-up.
+ * What the connection's PinholeWsStream still holds for the socket is the path's queued bytes
+ * (every channel of the connection shares them), and its ::drained is the path's. */
 #define G_LOG_DOMAIN "pinhole-relay"
 
 #include "pinhole-relay-path.h"
 #include "pinhole-error.h"
 #include "pinhole-stanza.h"
+#include "pinhole-ws-stream.h"
 
 #define MAX_HELD 64
 
@@ -16,7 +19,10 @@ struct _PinholeRelayPath
 
   /* owned */
   SoupWebsocketConnection *ws;
+  PinholeWsStream         *stream;   /* the connection's, when it runs on one */
   GQueue                   held;     /* GBytes, while not released */
+
+  gulong                   drained_id;
 
   guint32                  channel;
   gboolean                 released;
@@ -58,6 +64,22 @@ relay_send (PinholePath *path,
   return TRUE;
 }
 
+static gsize
+relay_get_queued_bytes (PinholePath *path)
+{
+  PinholeRelayPath *self = PINHOLE_RELAY_PATH (path);
+
+  return self->stream != NULL ? pinhole_ws_stream_get_queued_bytes (self->stream) : 0;
+}
+
+static void
+stream_drained_cb (PinholeWsStream  *stream,
+                   PinholeRelayPath *self)
+{
+  if (!self->closed)
+    pinhole_path_emit_drained (PINHOLE_PATH (self));
+}
+
 static PinholePathKind
 relay_get_kind (PinholePath *path)
 {
@@ -86,6 +108,7 @@ static void
 pinhole_relay_path_iface_init (PinholePathInterface *iface)
 {
   iface->send = relay_send;
+  iface->get_queued_bytes = relay_get_queued_bytes;
   iface->get_kind = relay_get_kind;
   iface->get_remote = relay_get_remote;
   iface->close = relay_close;
@@ -97,6 +120,9 @@ pinhole_relay_path_finalize (GObject *object)
   PinholeRelayPath *self = PINHOLE_RELAY_PATH (object);
 
   g_queue_clear_full (&self->held, (GDestroyNotify) g_bytes_unref);
+  if (self->stream != NULL)
+    g_clear_signal_handler (&self->drained_id, self->stream);
+  g_clear_object (&self->stream);
   g_clear_object (&self->ws);
   G_OBJECT_CLASS (pinhole_relay_path_parent_class)->finalize (object);
 }
@@ -119,9 +145,16 @@ pinhole_relay_path_new (SoupWebsocketConnection *ws,
                         guint32                  channel)
 {
   PinholeRelayPath *self = g_object_new (PINHOLE_TYPE_RELAY_PATH, NULL);
+  GIOStream *stream = soup_websocket_connection_get_io_stream (ws);
 
   self->ws = g_object_ref (ws);
   self->channel = channel;
+  if (PINHOLE_IS_WS_STREAM (stream))
+    {
+      self->stream = g_object_ref (PINHOLE_WS_STREAM (stream));
+      self->drained_id = g_signal_connect (stream, "drained", G_CALLBACK (stream_drained_cb),
+                                           self);
+    }
   return self;
 }
 

@@ -136,6 +136,7 @@ current_path_changed (PinholeSession *self)
   /* the old path's RTT says nothing about this one */
   self->srtt = -1;
   self->rttvar = 0;
+  _pinhole_session_reset_bulk_window (self);
 
   if (self->hs_packet != NULL &&
       (self->state == PINHOLE_SESSION_STATE_HANDSHAKING || !self->peer_confirmed))

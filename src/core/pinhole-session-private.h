@@ -15,6 +15,13 @@ G_BEGIN_DECLS
  * the most frames in flight of both classes together (bulk and channels 0-2 each use at most
  * PINHOLE_SESSION_WINDOW) */
 #define PINHOLE_SESSION_RX_WINDOW     128
+/* bulk frames sealed and sent in one turn of the main loop: between two turns a chat frame
+ * that the app hands over gets its turn (docs/session.md §6) */
+#define PINHOLE_SESSION_BULK_PER_TURN 2
+/* the bulk window, in frames, set by delay (§6): it starts at START on a new path, and stays
+ * between MIN and PINHOLE_SESSION_WINDOW */
+#define PINHOLE_SESSION_BULK_WINDOW_START 8
+#define PINHOLE_SESSION_BULK_WINDOW_MIN   4
 /* half-done handshakes a responder keeps (docs/session.md §3) */
 #define PINHOLE_SESSION_HS_ATTEMPTS   4
 /* an initiator established but never confirmed sends a fresh HELLO after this many
@@ -142,6 +149,15 @@ struct _PinholeSession
   guint                bulk_waiting;       /* frames in bulk[] */
   guint                bulk_in_flight;     /* bulk frames in in_flight */
   guint                bulk_next;          /* the bulk channel whose turn is next */
+  guint                bulk_budget;        /* bulk frames this turn may still send */
+  guint                bulk_window;        /* bulk frames in flight at most, by delay */
+  gboolean             bulk_limited;       /* this round, bulk frames waited for the window */
+  gboolean             bulk_decreased;     /* this round, the window shrank */
+  gboolean             bulk_slow_start;    /* no queue seen yet on this path */
+  guint64              round_end;          /* the round ends when this seq is acknowledged */
+  gdouble              last_rtt;           /* ms; the latest RTT sample; < 0: none yet */
+  gdouble              min_rtt;            /* ms; the least on this path; < 0 until measured */
+  guint                bulk_source;        /* the next turn's idle */
   gboolean             pumping;
   guint64              peer_acked;
   guint                dup_acks;
@@ -226,6 +242,7 @@ void     _pinhole_session_transmit_frame  (PinholeSession          *self,
 void     _pinhole_session_transmit_data   (PinholeSession *self,
                                            TxFrame        *frame);
 void     _pinhole_session_pump            (PinholeSession *self);
+void     _pinhole_session_reset_bulk_window (PinholeSession *self);
 void     _pinhole_session_schedule_ack    (PinholeSession *self);
 void     _pinhole_session_arm_retransmit  (PinholeSession *self);
 void     _pinhole_session_restart_retransmit (PinholeSession *self);

@@ -17,6 +17,9 @@ void
 _pinhole_session_rtt_sample (PinholeSession *self,
                              gdouble         sample_ms)
 {
+  if (self->min_rtt < 0 || sample_ms < self->min_rtt)
+    self->min_rtt = sample_ms;
+  self->last_rtt = sample_ms;
   if (self->srtt < 0)
     {
       self->srtt = sample_ms;
@@ -41,6 +44,69 @@ current_rto_ms (PinholeSession *self)
   for (guint i = 0; i < self->backoff && base < MAX_RTO_MS; i++)
     base *= 2;
   return (guint) MIN (base, (gdouble) MAX_RTO_MS);
+}
+
+/* ---- the bulk window ---- */
+
+/* frames of this session queued on the way (in buffers, not on the wire) that the bulk window
+ * keeps, at least and at most (Vegas's alpha and beta) */
+#define BULK_QUEUE_LOW  2
+#define BULK_QUEUE_HIGH 4
+
+/* a new path: its delay is not known yet */
+void
+_pinhole_session_reset_bulk_window (PinholeSession *self)
+{
+  self->bulk_window = PINHOLE_SESSION_BULK_WINDOW_START;
+  self->bulk_slow_start = TRUE;
+  self->bulk_limited = FALSE;
+  self->bulk_decreased = FALSE;
+  self->round_end = self->next_seq;
+  self->last_rtt = -1;
+  self->min_rtt = -1;
+}
+
+/* After each RTT sample, the frames in flight are split, as TCP Vegas does, into those that
+ * the path's least RTT accounts for and those that wait in a queue somewhere (a send or
+ * receive buffer, the server, a router): frames in flight × (1 − least RTT / latest RTT).
+ * With more than BULK_QUEUE_HIGH queued the bulk window drops by the excess at once, once a
+ * round (a round ends when the frames sent at its start are acknowledged). At the end of a
+ * round in which bulk frames waited for the window and fewer than BULK_QUEUE_LOW were
+ * queued, it grows: doubling until the first queue (slow start), then by one frame. A chat
+ * frame goes past every bulk frame in the session, but not past those already queued on the
+ * way: this keeps them few, whatever the path's speed. */
+static void
+bulk_window_update (PinholeSession *self,
+                    guint64         ack)
+{
+  gdouble queued;
+  gint window = (gint) self->bulk_window;
+
+  if (self->min_rtt <= 0 || self->last_rtt <= 0)
+    return;
+  queued = self->in_flight.length * (1.0 - self->min_rtt / self->last_rtt);
+  if (queued > BULK_QUEUE_HIGH && !self->bulk_decreased)
+    {
+      window = MIN (window, (gint) self->bulk_in_flight) - (gint) (queued - BULK_QUEUE_HIGH);
+      self->bulk_decreased = TRUE;
+      self->bulk_slow_start = FALSE;
+      self->round_end = self->next_seq;
+    }
+  else if (ack >= self->round_end)
+    {
+      if (queued < BULK_QUEUE_LOW && self->bulk_limited && !self->bulk_decreased)
+        window = self->bulk_slow_start ? window * 2 : window + 1;
+      else if (queued >= BULK_QUEUE_LOW)
+        self->bulk_slow_start = FALSE;
+      self->round_end = self->next_seq;
+      self->bulk_limited = FALSE;
+      self->bulk_decreased = FALSE;
+    }
+  window = CLAMP (window, PINHOLE_SESSION_BULK_WINDOW_MIN, PINHOLE_SESSION_WINDOW);
+  if ((guint) window != self->bulk_window)
+    g_debug ("bulk window to %s: %d frames (rtt %.2f ms, least %.2f ms, %.1f queued)",
+             self->peer_id, window, self->last_rtt, self->min_rtt, queued);
+  self->bulk_window = (guint) window;
 }
 
 /* ---- transmitting frames ---- */
@@ -112,6 +178,28 @@ pop_bulk (PinholeSession *self)
   return NULL;
 }
 
+static gboolean
+bulk_turn_cb (gpointer user_data)
+{
+  PinholeSession *self = user_data;
+
+  self->bulk_source = 0;
+  self->bulk_budget = PINHOLE_SESSION_BULK_PER_TURN;
+  _pinhole_session_pump (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* bulk frames go a few per turn of the main loop, at the default priority: whatever else is
+ * ready (a chat message the app sends, an ack that arrived) is dispatched between two turns,
+ * so it never waits behind more than PINHOLE_SESSION_BULK_PER_TURN frames' sealing and
+ * writing, however many bulk frames a transfer queued at once */
+static void
+schedule_bulk_turn (PinholeSession *self)
+{
+  if (self->bulk_source == 0)
+    self->bulk_source = g_idle_add_full (G_PRIORITY_DEFAULT, bulk_turn_cb, self, NULL);
+}
+
 /* move waiting frames into the window: channels 0-2 first, then bulk (docs/session.md §6) */
 void
 _pinhole_session_pump (PinholeSession *self)
@@ -129,9 +217,19 @@ _pinhole_session_pump (PinholeSession *self)
 
       if (self->waiting.length > 0 && urgent_in_flight < PINHOLE_SESSION_WINDOW)
         frame = g_queue_pop_head (&self->waiting);
-      else if (self->bulk_waiting > 0 && self->bulk_in_flight < PINHOLE_SESSION_WINDOW &&
-               path_takes_bulk (self))
+      else if (self->bulk_waiting > 0 && self->bulk_in_flight >= self->bulk_window)
         {
+          self->bulk_limited = TRUE;
+          break;
+        }
+      else if (self->bulk_waiting > 0 && path_takes_bulk (self))
+        {
+          if (self->bulk_budget == 0)
+            {
+              schedule_bulk_turn (self);
+              break;
+            }
+          self->bulk_budget--;
           frame = pop_bulk (self);
           self->bulk_in_flight++;
         }
@@ -331,7 +429,10 @@ _pinhole_session_process_ack (PinholeSession *self,
       _pinhole_session_tx_frame_free (frame);
     }
   if (clean_sample && acked->len > 0)
-    _pinhole_session_rtt_sample (self, (now - newest_sent) / 1000.0);
+    {
+      _pinhole_session_rtt_sample (self, (now - newest_sent) / 1000.0);
+      bulk_window_update (self, ack);
+    }
   self->peer_acked = ack;
   self->dup_acks = 0;
   self->progress_time = now;

@@ -109,6 +109,7 @@ stop_timers (PinholeSession *self)
   g_clear_handle_id (&self->ack_source, g_source_remove);
   g_clear_handle_id (&self->ping_source, g_source_remove);
   g_clear_handle_id (&self->liveness_source, g_source_remove);
+  g_clear_handle_id (&self->bulk_source, g_source_remove);
 }
 
 /* the end of the session: CLOSED with a NULL error, FAILED otherwise; emits ::closed once */
@@ -316,6 +317,7 @@ pinhole_session_init (PinholeSession *self)
   self->min_rto_ms = DEFAULT_MIN_RTO_MS;
   self->timeout_ms = DEFAULT_TIMEOUT_MS;
   self->ping_interval_ms = DEFAULT_PING_INTERVAL_MS;
+  _pinhole_session_reset_bulk_window (self);
 }
 
 /* ---- public API ---- */

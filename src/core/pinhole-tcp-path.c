@@ -3,8 +3,6 @@
  * and its bytes. Reads and writes are async on the main context; both sides are bounded. */
 #define G_LOG_DOMAIN "pinhole-tcp-path"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 
 #include "pinhole-error.h"
@@ -381,15 +379,9 @@ pinhole_tcp_path_new (GIOStream       *stream,
   self->base.kind = kind;
   self->base.remote = g_strdup (remote);
 
-  /* packets are whole messages: do not hold small ones back (Nagle) */
   if (G_IS_SOCKET_CONNECTION (stream))
-    {
-      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
-      g_autoptr(GError) error = NULL;
-
-      if (!g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
-        g_debug ("%s: TCP_NODELAY: %s", remote, error->message);
-    }
+    pinhole_path_tune_tcp_socket (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)),
+                                  remote);
   start_read (self);
   return self;
 }

@@ -15,6 +15,7 @@
 #include "pinhole-ws-stream.h"
 #include "pinhole-ws-limit.h"
 #include "pinhole-error.h"
+#include "pinhole-path.h"
 #include "pinhole-stanza.h"
 
 #include <string.h>
@@ -226,6 +227,8 @@ connected_cb (GObject      *source,
       g_object_unref (task);
       return;
     }
+  /* the relay paths' packets go on this connection */
+  pinhole_path_tune_tcp_socket (g_socket_connection_get_socket (connection), "server");
   /* whole messages bounded as libsoup bounds one frame, fragments included */
   c->stream = pinhole_ws_stream_new (G_IO_STREAM (connection), FALSE, PINHOLE_WS_MAX_MESSAGE,
                                      PINHOLE_WS_MAX_MESSAGE);

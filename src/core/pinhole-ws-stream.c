@@ -103,6 +103,7 @@ pending_consume (PinholeWsOutput *self,
 enum
 {
   SIGNAL_REFUSED,
+  SIGNAL_DRAINED,
   N_SIGNALS
 };
 
@@ -341,6 +342,8 @@ output_writable_cb (GObject  *base,
   if (pending_len (self) > 0 && self->error == NULL)
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&self->flush_source, g_source_unref);
+  if (self->error == NULL)
+    g_signal_emit (self->owner, signals[SIGNAL_DRAINED], 0);
   return G_SOURCE_REMOVE;
 }
 
@@ -628,6 +631,16 @@ pinhole_ws_stream_class_init (PinholeWsStreamClass *klass)
   signals[SIGNAL_REFUSED] =
     g_signal_new ("refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+
+  /**
+   * PinholeWsStream::drained:
+   *
+   * The socket took every byte that waited for it (pinhole_ws_stream_get_queued_bytes() is
+   * 0 again); a writer that held back goes on.
+   */
+  signals[SIGNAL_DRAINED] =
+    g_signal_new ("drained", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -42,6 +42,8 @@ struct _PinholeTestPath
   gdouble          reorder;
   gdouble          duplicate;
   guint            delay_ms;
+  guint64          rate;          /* bytes per second this end sends at most; 0: no bound */
+  gint64           link_free;     /* µs; when the link has sent what it was given */
   guint            n_sent;
   guint            n_dropped;
 };
@@ -100,12 +102,13 @@ static void
 enqueue (PinholeTestPath *self,
          GBytes          *packet,
          guint            delay_ms,
-         gboolean         reorder)
+         gboolean         reorder,
+         gint64           sent)
 {
   Pending *p = g_new0 (Pending, 1);
 
   p->packet = g_bytes_ref (packet);
-  p->due = g_get_monotonic_time () + (gint64) delay_ms * 1000;
+  p->due = sent + (gint64) delay_ms * 1000;
   if (reorder && self->inbox.length > 0)
     {
       /* overtake the packet queued before it */
@@ -157,9 +160,21 @@ test_path_send (PinholePath *path,
       self->n_dropped++;
       return TRUE;
     }
-  enqueue (peer, packet, self->delay_ms, g_rand_double (self->rand) < self->reorder);
-  if (g_rand_double (self->rand) < self->duplicate)
-    enqueue (peer, packet, self->delay_ms, FALSE);
+  {
+    /* a link of self->rate bytes a second sends packets one after the other: what it was
+     * given meanwhile waits in its queue, as in a router's */
+    gint64 sent = g_get_monotonic_time ();
+
+    if (self->rate > 0)
+      {
+        self->link_free = MAX (self->link_free, sent) +
+                          (gint64) (g_bytes_get_size (packet) * G_USEC_PER_SEC / self->rate);
+        sent = self->link_free;
+      }
+    enqueue (peer, packet, self->delay_ms, g_rand_double (self->rand) < self->reorder, sent);
+    if (g_rand_double (self->rand) < self->duplicate)
+      enqueue (peer, packet, self->delay_ms, FALSE, sent);
+  }
   return TRUE;
 }
 
@@ -368,6 +383,15 @@ pinhole_test_path_set_delay (PinholeTestPath *self,
   self->delay_ms = delay_ms;
 }
 
+/* packets sent from this end go through a link of @bytes_per_second (0: no bound), queued
+ * behind each other */
+void
+pinhole_test_path_set_rate (PinholeTestPath *self,
+                            guint64          bytes_per_second)
+{
+  self->rate = bytes_per_second;
+}
+
 void
 pinhole_test_path_set_silent (PinholeTestPath *self,
                               gboolean         silent)
@@ -400,7 +424,7 @@ pinhole_test_path_inject (PinholeTestPath *self,
                           GBytes          *packet)
 {
   if (!self->closed)
-    enqueue (self, packet, 0, FALSE);
+    enqueue (self, packet, 0, FALSE, g_get_monotonic_time ());
 }
 
 guint

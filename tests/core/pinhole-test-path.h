@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-test-path.h: an in-memory PinholePath pair for tests, with deterministic loss,
- * reordering, duplication and delay; delivery always comes from a main-loop source. */
+ * reordering, duplication, delay and a link's rate; delivery always comes from a main-loop source. */
 #pragma once
 
 #include "pinhole-path.h"
@@ -21,6 +21,9 @@ void     pinhole_test_path_set_faults   (PinholeTestPath  *self,
                                          gdouble           duplicate);
 void     pinhole_test_path_set_delay    (PinholeTestPath  *self,
                                          guint             delay_ms);
+/* a link of @bytes_per_second (0: no bound) that queues what it is given */
+void     pinhole_test_path_set_rate     (PinholeTestPath  *self,
+                                         guint64           bytes_per_second);
 /* drop everything sent from this end */
 void     pinhole_test_path_set_silent   (PinholeTestPath  *self,
                                          gboolean          silent);

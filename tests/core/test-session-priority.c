@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-session-priority.c: the session's scheduling classes (docs/session.md §6): a chat
  * frame sent during a bulk transfer goes out at once, behind at most one transfer frame in the
- * path; bulk channels take turns; the path's ::drained keeps bulk frames flowing. */
+ * path; bulk frames go a few per turn of the main loop; the bulk window shrinks by delay so
+ * that few frames wait in a slow link's queue; bulk channels take turns; the path's ::drained
+ * keeps bulk frames flowing. */
 #include <string.h>
 
 #include "pinhole-session.h"
@@ -76,6 +78,28 @@ find_in_flight (PinholeSession *session,
     if (((TxFrame *) l->data)->channel == channel)
       return l->data;
   return NULL;
+}
+
+typedef struct
+{
+  PinholeTestPath *path;
+  guint            count;
+} Held;
+
+static gboolean
+has_held (gpointer data)
+{
+  Held *h = data;
+
+  return pinhole_test_path_get_n_held (h->path) >= h->count;
+}
+
+static gboolean
+bulk_window_full (gpointer data)
+{
+  PinholeSession *session = data;
+
+  return session->bulk_in_flight == session->bulk_window;
 }
 
 /* both sessions move onto one real TCP connection over loopback */
@@ -192,6 +216,8 @@ test_chat_behind_one_frame (PinholeTestSessions *f,
   Received all = { &f->bob, 41 };
   guint chat_index = G_MAXUINT, taken_before = 0;
 
+  Held one = { f->path_a, 1 };
+
   pinhole_test_sessions_establish (f);
   pinhole_test_path_set_holding (f->path_a, TRUE);
   queue_bulk (f->alice.session, PINHOLE_SESSION_CHANNEL_BULK, 40);
@@ -199,11 +225,15 @@ test_chat_behind_one_frame (PinholeTestSessions *f,
     {
       g_autoptr(GPtrArray) taken = NULL;
 
-      /* one transfer frame in the path, the rest wait in the session */
+      /* one transfer frame in the path, the rest wait in the session, however long the main
+       * loop turns */
+      g_assert_true (ph_iterate_until (has_held, &one, 5000));
+      ph_iterate_for (20);
       g_assert_cmpuint (pinhole_test_path_get_n_held (f->path_a), ==, 1);
       taken = pinhole_test_path_take_held (f->path_a, G_MAXUINT);
       taken_before += taken->len;
     }
+  g_assert_true (ph_iterate_until (has_held, &one, 5000));
   g_assert_cmpuint (pinhole_test_path_get_n_held (f->path_a), ==, 1);
   g_assert_true (pinhole_session_send (f->alice.session, PINHOLE_SESSION_CHANNEL_CHAT, chat,
                                        NULL, NULL));
@@ -231,7 +261,10 @@ test_chat_beside_full_bulk_window (PinholeTestSessions *f,
 
   pinhole_test_sessions_establish (f);
   pinhole_test_path_set_silent (f->path_a, TRUE);
+  /* the bulk window at its largest, as on a fast path */
+  f->alice.session->bulk_window = PINHOLE_SESSION_WINDOW;
   queue_bulk (f->alice.session, PINHOLE_SESSION_CHANNEL_BULK, PINHOLE_SESSION_WINDOW + 20);
+  g_assert_true (ph_iterate_until (bulk_window_full, f->alice.session, 5000));
   g_assert_cmpuint (f->alice.session->bulk_in_flight, ==, PINHOLE_SESSION_WINDOW);
   g_assert_cmpuint (f->alice.session->bulk_waiting, ==, 20);
 
@@ -240,6 +273,80 @@ test_chat_beside_full_bulk_window (PinholeTestSessions *f,
                                        NULL, NULL));
   g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), ==, sent + 1);
   g_assert_nonnull (find_in_flight (f->alice.session, PINHOLE_SESSION_CHANNEL_CHAT));
+}
+
+/* However many bulk frames a transfer queues at once, the session seals and sends only
+ * PINHOLE_SESSION_BULK_PER_TURN of them in one turn of the main loop, so that a chat message
+ * the app sends from its own callback goes out after at most that much work */
+static void
+test_bulk_per_turn (PinholeTestSessions *f,
+                    gconstpointer        data)
+{
+  g_autoptr(GBytes) chat = g_bytes_new_static ("between two turns", 17);
+  guint sent;
+
+  pinhole_test_sessions_establish (f);
+  pinhole_test_path_set_silent (f->path_a, TRUE);
+  sent = pinhole_test_path_get_n_sent (f->path_a);
+  queue_bulk (f->alice.session, PINHOLE_SESSION_CHANNEL_BULK, 40);
+  /* queued, not sent: the first turn comes when the main loop next runs */
+  g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), ==, sent);
+  for (guint turn = 1; turn <= 3; turn++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), ==,
+                        sent + turn * PINHOLE_SESSION_BULK_PER_TURN);
+    }
+  /* a chat frame goes at once, between two turns */
+  sent = pinhole_test_path_get_n_sent (f->path_a);
+  g_assert_true (pinhole_session_send (f->alice.session, PINHOLE_SESSION_CHANNEL_CHAT, chat,
+                                       NULL, NULL));
+  g_assert_cmpuint (pinhole_test_path_get_n_sent (f->path_a), ==, sent + 1);
+  g_assert_nonnull (find_in_flight (f->alice.session, PINHOLE_SESSION_CHANNEL_CHAT));
+  /* and more bulk frames follow, turn by turn, up to the window (nothing is acknowledged) */
+  g_assert_true (ph_iterate_until (bulk_window_full, f->alice.session, 5000));
+  ph_iterate_for (20);
+  g_assert_cmpuint (f->alice.session->bulk_in_flight, ==, PINHOLE_SESSION_BULK_WINDOW_START);
+}
+
+/* The bulk window grows on a fast path; when the path slows down and queues what it is given,
+ * as a router or a socket buffer does, it shrinks by the delay it sees until only a few frames
+ * wait in that queue, so a chat frame sent during the transfer waits behind those few and not
+ * behind a whole window of them */
+static void
+test_bulk_window_by_delay (PinholeTestSessions *f,
+                           gconstpointer        data)
+{
+  g_autoptr(GBytes) chat = g_bytes_new_static ("hello through the queue", 23);
+  Received fast = { &f->bob, 100 };
+  Received slow = { &f->bob, 200 };
+  Received all = { &f->bob, 301 };
+  gint64 sent_at, latency_us;
+  guint window;
+
+  pinhole_test_sessions_establish (f);
+  queue_bulk (f->alice.session, PINHOLE_SESSION_CHANNEL_BULK, 300);
+  g_assert_true (ph_iterate_until (has_received, &fast, 20000));
+  window = f->alice.session->bulk_window;
+  g_test_message ("bulk window after 100 frames on a fast path: %u", window);
+  g_assert_cmpuint (window, ==, PINHOLE_SESSION_WINDOW);
+
+  /* 8 MB/s: a bulk frame takes 4.1 ms on the link, and a window of 64 is 262 ms of queue */
+  pinhole_test_path_set_rate (f->path_a, 8 * 1000 * 1000);
+  g_assert_true (ph_iterate_until (has_received, &slow, 20000));
+  window = f->alice.session->bulk_window;
+  g_test_message ("bulk window after 100 frames more on a slow one: %u", window);
+  g_assert_cmpuint (window, <=, 16);
+
+  sent_at = g_get_monotonic_time ();
+  g_assert_true (pinhole_session_send (f->alice.session, PINHOLE_SESSION_CHANNEL_CHAT, chat,
+                                       NULL, NULL));
+  g_assert_true (ph_iterate_until (has_chat, &f->bob, 10000));
+  latency_us = g_get_monotonic_time () - sent_at;
+  g_test_message ("chat delivered %.1f ms after it was sent", latency_us / 1000.0);
+  /* behind at most 16 frames on the link (65 ms); a full window would be 262 ms */
+  g_assert_cmpint (latency_us, <, 120 * 1000);
+  g_assert_true (ph_iterate_until (has_received, &all, 20000));
 }
 
 /* The ids that ::acked reports are the ones send() gave, even when chat overtakes bulk */
@@ -279,6 +386,8 @@ main (int   argc,
   ADD ("chat-during-bulk", test_chat_during_bulk);
   ADD ("chat-behind-one-frame", test_chat_behind_one_frame);
   ADD ("chat-beside-full-bulk-window", test_chat_beside_full_bulk_window);
+  ADD ("bulk-per-turn", test_bulk_per_turn);
+  ADD ("bulk-window-by-delay", test_bulk_window_by_delay);
   ADD ("acked-ids", test_acked_ids);
 #undef ADD
   return g_test_run ();
