@@ -17,6 +17,8 @@ G_BEGIN_DECLS
 /* sealed pushes kept while the roster is not loaded (or a key waits for trust); more are left
  * on the server, which pushes them again at the next log-in */
 #define PINHOLE_CLIENT_MAX_HELD_OFFLINE 256
+/* receipts one delivered-ack acknowledges; the server takes at most this many in one */
+#define PINHOLE_CLIENT_RECEIPTS_PER_ACK 200
 
 struct _PinholeClient
 {
@@ -39,6 +41,9 @@ struct _PinholeClient
   PinholeRelayChannels    *relays;
   GPtrArray               *held_offline; /* JsonObject: sealed pushes waiting for the roster,
                                           * at most PINHOLE_CLIENT_MAX_HELD_OFFLINE */
+  GPtrArray               *receipt_acks; /* JsonObject: receipts recorded, acknowledged
+                                          * together, at most PINHOLE_CLIENT_RECEIPTS_PER_ACK */
+  guint                    receipt_acks_timeout;
   char                    *stun_host;
   GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
   char                    *rejected_server;      /* the server that presented it */
@@ -123,6 +128,7 @@ void        _pinhole_client_handle_offline      (PinholeClient *self,
                                                  gboolean       roster_fresh);
 void        _pinhole_client_handle_delivered    (PinholeClient *self,
                                                  JsonObject    *stanza);
+void        _pinhole_client_flush_receipt_acks  (PinholeClient *self);
 void        _pinhole_client_release_held        (PinholeClient *self);
 void        _pinhole_client_send_text_async     (PinholeClient       *self,
                                                  const char          *user,
