@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+/* receipts that arrive together are acknowledged together (docs/protocol.md §6) */
+#define RECEIPT_ACK_DELAY_MS 100
+
 /* one send operation, shared by the copies for each device of the recipient */
 typedef struct
 {
@@ -88,7 +91,7 @@ send_op_settle (SendOp       *op,
                                 : PINHOLE_MESSAGE_STATE_FAILED;
 
     pinhole_profile_set_message_state (client->profile, op->user, op->id,
-                                       PINHOLE_MESSAGE_DIRECTION_OUT, state, NULL);
+                                       PINHOLE_MESSAGE_DIRECTION_OUT, state, NULL, NULL);
     _pinhole_client_message_state (client, op->user, op->id, state,
                                    op->error ? op->error->message : NULL);
     if (op->live == 0 && op->stored == 0)
@@ -530,7 +533,7 @@ held_sent_cb (GObject      *source,
       g_debug ("a held message to %s was not sent: %s", h->user, error->message);
       pinhole_profile_set_message_state (h->client->profile, h->user, h->id,
                                          PINHOLE_MESSAGE_DIRECTION_OUT,
-                                         PINHOLE_MESSAGE_STATE_FAILED, NULL);
+                                         PINHOLE_MESSAGE_STATE_FAILED, NULL, NULL);
       _pinhole_client_message_state (h->client, h->user, h->id, PINHOLE_MESSAGE_STATE_FAILED,
                                      error->message);
     }
@@ -614,7 +617,7 @@ _pinhole_client_resend_async (PinholeClient       *self,
   if (targets == NULL ||
       !pinhole_profile_set_message_state (self->profile, user, pinhole_message_get_id (message),
                                           PINHOLE_MESSAGE_DIRECTION_OUT,
-                                          PINHOLE_MESSAGE_STATE_QUEUED, &error))
+                                          PINHOLE_MESSAGE_STATE_QUEUED, NULL, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -777,20 +780,81 @@ drop:
 }
 
 
+static gboolean
+receipt_acks_cb (gpointer user_data)
+{
+  PinholeClient *self = user_data;
+
+  self->receipt_acks_timeout = 0;
+  _pinhole_client_flush_receipt_acks (self);
+  return G_SOURCE_REMOVE;
+}
+
 void
 _pinhole_client_handle_delivered (PinholeClient *self,
                                   JsonObject    *stanza)
 {
   const char *message = pinhole_stanza_require_string (stanza, "message", 64, NULL);
   const char *user = pinhole_stanza_require_string (stanza, "user", 32, NULL);
+  const char *device = pinhole_stanza_require_string (stanza, "device", 64, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) ack = NULL;
+  gboolean changed = FALSE;
 
-  if (message == NULL || user == NULL)
+  if (message == NULL || user == NULL || device == NULL)
+    {
+      g_debug ("malformed delivered push");
+      return;
+    }
+  if (!pinhole_profile_set_message_state (self->profile, user, message,
+                                          PINHOLE_MESSAGE_DIRECTION_OUT,
+                                          PINHOLE_MESSAGE_STATE_DELIVERED, &changed, &error))
+    {
+      /* not acknowledged: the server keeps it and sends it again next time */
+      g_warning ("cannot record a receipt: %s", error->message);
+      return;
+    }
+  /* a receipt that comes again (its acknowledgement was lost), or from another device of
+   * @user, changes nothing */
+  if (changed)
+    {
+      _pinhole_client_message_state (self, user, message, PINHOLE_MESSAGE_STATE_DELIVERED, NULL);
+      g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_DELIVERED], 0, user,
+                     message);
+    }
+  /* recorded, or about a message this profile does not have: the server may forget it. The
+   * receipts of one log-in, hundreds perhaps, go back in a few stanzas, within the server's
+   * request rate */
+  ack = json_object_new ();
+  json_object_set_string_member (ack, "message", message);
+  json_object_set_string_member (ack, "user", user);
+  json_object_set_string_member (ack, "device", device);
+  g_ptr_array_add (self->receipt_acks, g_steal_pointer (&ack));
+  if (self->receipt_acks->len >= PINHOLE_CLIENT_RECEIPTS_PER_ACK)
+    _pinhole_client_flush_receipt_acks (self);
+  else if (self->receipt_acks_timeout == 0)
+    self->receipt_acks_timeout = g_timeout_add (RECEIPT_ACK_DELAY_MS, receipt_acks_cb, self);
+}
+
+/* sends the receipts recorded so far back as acknowledged (lost with the connection, they
+ * come again at the next log-in) */
+void
+_pinhole_client_flush_receipt_acks (PinholeClient *self)
+{
+  g_clear_handle_id (&self->receipt_acks_timeout, g_source_remove);
+  if (self->receipt_acks->len == 0)
     return;
-  pinhole_profile_set_message_state (self->profile, user, message, PINHOLE_MESSAGE_DIRECTION_OUT,
-                                     PINHOLE_MESSAGE_STATE_DELIVERED, NULL);
-  _pinhole_client_message_state (self, user, message, PINHOLE_MESSAGE_STATE_DELIVERED, NULL);
-  g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_DELIVERED], 0, user,
-                 message);
+  {
+    g_autoptr(JsonObject) ack = pinhole_stanza_new ("delivered-ack", "ack");
+    JsonArray *list = json_array_new ();
+
+    for (guint i = 0; i < self->receipt_acks->len; i++)
+      json_array_add_object_element (list,
+                                     json_object_ref (g_ptr_array_index (self->receipt_acks, i)));
+    json_object_set_array_member (ack, "receipts", list);
+    _pinhole_client_send_stanza (self, ack);
+  }
+  g_ptr_array_set_size (self->receipt_acks, 0);
 }
 
 /* the roster is in: sealed messages that came before their sender's keys were known */

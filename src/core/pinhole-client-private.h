@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 #define PINHOLE_CLIENT_MAX_HELD_OFFLINE 256
 /* server messages held until the log-in's result is handled (pinhole-client.c) */
 #define PINHOLE_CLIENT_MAX_EARLY 256
+/* receipts one delivered-ack acknowledges; the server takes at most this many in one */
+#define PINHOLE_CLIENT_RECEIPTS_PER_ACK 200
 
 struct _PinholeClient
 {
@@ -43,6 +45,9 @@ struct _PinholeClient
                                           * at most PINHOLE_CLIENT_MAX_HELD_OFFLINE */
   GQueue                   early;        /* EarlyMessage: pushes and relay frames that
                                           * came before the first log-in was handled */
+  GPtrArray               *receipt_acks; /* JsonObject: receipts recorded, acknowledged
+                                          * together, at most PINHOLE_CLIENT_RECEIPTS_PER_ACK */
+  guint                    receipt_acks_timeout;
   char                    *stun_host;
   GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
   char                    *rejected_server;      /* the server that presented it */
@@ -128,6 +133,7 @@ void        _pinhole_client_handle_offline      (PinholeClient *self,
                                                  gboolean       roster_fresh);
 void        _pinhole_client_handle_delivered    (PinholeClient *self,
                                                  JsonObject    *stanza);
+void        _pinhole_client_flush_receipt_acks  (PinholeClient *self);
 void        _pinhole_client_release_held        (PinholeClient *self);
 void        _pinhole_client_send_text_async     (PinholeClient       *self,
                                                  const char          *user,

@@ -303,8 +303,11 @@ static void
 connection_lost (PinholeClient *self,
                  const GError  *error)
 {
-  g_autoptr(SoupWebsocketConnection) ws = g_steal_pointer (&self->ws);
+  g_autoptr(SoupWebsocketConnection) ws = NULL;
 
+  /* the receipts recorded are acknowledged while the connection may still take them */
+  _pinhole_client_flush_receipt_acks (self);
+  ws = g_steal_pointer (&self->ws);
   if (ws == NULL)
     return;
   g_signal_handlers_disconnect_by_data (ws, self);
@@ -455,6 +458,7 @@ pinhole_client_dispose (GObject *object)
     _pinhole_client_forget_roster (self);
   g_clear_object (&self->contacts);
   g_clear_handle_id (&self->transfer_expiry, g_source_remove);
+  g_clear_handle_id (&self->receipt_acks_timeout, g_source_remove);
   g_clear_object (&self->transfers);
   g_clear_object (&self->requests);
   g_clear_pointer (&self->by_user, g_hash_table_unref);
@@ -477,6 +481,7 @@ pinhole_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending);
   g_ptr_array_unref (self->held_offline);
+  g_ptr_array_unref (self->receipt_acks);
   g_free (self->user);
   g_free (self->device);
   g_free (self->local_id);
@@ -541,6 +546,7 @@ pinhole_client_init (PinholeClient *self)
   self->relays = pinhole_relay_channels_new ();
   self->held_offline = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   g_queue_init (&self->early);
+  self->receipt_acks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
 }
 
 /* Returns: (transfer full): a client for the account in @profile, not connected yet */

@@ -471,11 +471,12 @@ pinhole_profile_set_message_state (PinholeProfile          *self,
                                    const char              *id,
                                    PinholeMessageDirection  direction,
                                    PinholeMessageState      state,
+                                   gboolean                *out_changed,
                                    GError                 **error)
 {
   g_autoptr(sqlite3_stmt) stmt =
-    prepare (self, "UPDATE history SET state = ? WHERE peer = ? AND id = ? AND direction = ?",
-             error);
+    prepare (self, "UPDATE history SET state = ?1 WHERE peer = ?2 AND id = ?3 AND direction = ?4"
+                   " AND state IS NOT ?1", error);
 
   if (stmt == NULL)
     return FALSE;
@@ -484,7 +485,11 @@ pinhole_profile_set_message_state (PinholeProfile          *self,
   sqlite3_bind_text (stmt, 2, peer, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int (stmt, 4, direction);
-  return step_done (self, stmt, error);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+  if (out_changed != NULL)
+    *out_changed = sqlite3_changes (self->db) > 0;
+  return TRUE;
 }
 
 /* a state as recorded; profiles of 0.1.0 wrote "sending" and "stored" */

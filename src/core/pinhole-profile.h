@@ -94,6 +94,7 @@ gboolean         pinhole_profile_set_message_state (PinholeProfile          *sel
                                                     const char              *id,
                                                     PinholeMessageDirection  direction,
                                                     PinholeMessageState      state,
+                                                    gboolean                *out_changed,
                                                     GError                 **error);
 GPtrArray       *pinhole_profile_list_messages    (PinholeProfile *self,
                                                    const char     *peer,

@@ -129,6 +129,7 @@ main (int   argc,
   gint max_per_address = 0;
   gint max_offline_per_sender = 0;
   gint offline_days = 0;
+  gint max_receipts = 0;
   gint handshake_timeout = 0;
   gint max_devices = 0;
   gint max_registrations = 0;
@@ -153,7 +154,10 @@ main (int   argc,
     { "max-offline-per-sender", 0, 0, G_OPTION_ARG_INT, &max_offline_per_sender,
       "of those, from one sender (default 250)", "N" },
     { "offline-days", 0, 0, G_OPTION_ARG_INT, &offline_days,
-      "days a sealed message waits before it is dropped (default 30)", "N" },
+      "days a sealed message, or a receipt, waits before it is dropped (default 30)", "N" },
+    { "max-receipts", 0, 0, G_OPTION_ARG_INT, &max_receipts,
+      "receipts kept for one offline device of their messages' sender; the oldest beyond go "
+      "(default 1000)", "N" },
     { "max-per-address", 0, 0, G_OPTION_ARG_INT, &max_per_address,
       "connections open at once from one address (default 256; raise it behind a reverse "
       "proxy, whose address every client has)", "N" },
@@ -230,6 +234,8 @@ main (int   argc,
     limits.max_offline_per_sender = (guint) max_offline_per_sender;
   if (offline_days > 0)
     limits.offline_days = (guint) offline_days;
+  if (max_receipts > 0)
+    limits.max_receipts_per_device = (guint) max_receipts;
   if (handshake_timeout > 0)
     limits.handshake_timeout_s = (guint) handshake_timeout;
   if (max_devices > 0)

@@ -155,11 +155,14 @@ void _pinhole_server_handle_presence (PinholeServerConnection *c, JsonObject *s,
 void _pinhole_server_handle_message  (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_handle_offline_ack (PinholeServerConnection *c, JsonObject *s,
                                          const char *id);
+void _pinhole_server_handle_delivered_ack (PinholeServerConnection *c, JsonObject *s,
+                                           const char *id);
 void _pinhole_server_handle_relay_open (PinholeServerConnection *c, JsonObject *s,
                                         const char *id);
 void _pinhole_server_handle_relay_close (PinholeServerConnection *c, JsonObject *s,
                                          const char *id);
 void _pinhole_server_handle_signal   (PinholeServerConnection *c, JsonObject *s, const char *id);
 void _pinhole_server_push_offline    (PinholeServerConnection *c);
+void _pinhole_server_push_receipts   (PinholeServerConnection *c);
 
 G_END_DECLS

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #define OFFLINE_PUSH_BATCH 200
+/* receipts one delivered-ack takes: 200 of about 200 bytes each (an id of 64, names of 32 and
+ * 64) stay well within a stanza */
+#define RECEIPTS_PER_ACK 200
 
 /* the user/device a request targets: a mutual contact's device that exists */
 static gboolean
@@ -139,6 +142,19 @@ fail:
   _pinhole_server_send_gerror (c, id, error);
 }
 
+static JsonObject *
+receipt_stanza (const char *message,
+                const char *user,
+                const char *device)
+{
+  JsonObject *push = pinhole_stanza_new ("delivered", NULL);
+
+  json_object_set_string_member (push, "message", message);
+  json_object_set_string_member (push, "user", user);
+  json_object_set_string_member (push, "device", device);
+  return push;
+}
+
 void
 _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
                                     JsonObject              *stanza,
@@ -151,7 +167,10 @@ _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
 
   if (message_id == NULL)
     goto fail;
-  m = pinhole_store_take_offline (c->server->store, c->user, c->device, message_id, &error);
+  /* the receipt is kept with the take, until the sender's device acknowledges it too: it may
+   * be offline now, or its connection may die before the push reaches it */
+  m = pinhole_store_take_offline (c->server->store, c->user, c->device, message_id,
+                                  c->server->limits.max_receipts_per_device, &error);
   if (m == NULL)
     goto fail;
   _pinhole_server_send_result (c, id, NULL);
@@ -161,12 +180,104 @@ _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
   sender = _pinhole_server_find_device (c->server, m->from_user, m->from_device);
   if (sender != NULL && _pinhole_server_are_mutual (c->server, c->user, m->from_user))
     {
-      g_autoptr(JsonObject) push = pinhole_stanza_new ("delivered", NULL);
-      json_object_set_string_member (push, "message", m->id);
-      json_object_set_string_member (push, "user", c->user);
-      json_object_set_string_member (push, "device", c->device);
+      g_autoptr(JsonObject) push = receipt_stanza (m->id, c->user, c->device);
       _pinhole_server_send (sender, push);
     }
+  return;
+
+fail:
+  _pinhole_server_send_gerror (c, id, error);
+}
+
+/* sends a device the receipts of the sealed messages it sent, to contacts that are still
+ * mutual; each stays stored until the device acknowledges it */
+void
+_pinhole_server_push_receipts (PinholeServerConnection *c)
+{
+  PinholeServer *server = c->server;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) receipts = NULL;
+  g_autoptr(GPtrArray) dropped = g_ptr_array_new ();
+
+  receipts = pinhole_store_list_receipts (server->store, c->user, c->device,
+                                          server->limits.max_receipts_per_device, &error);
+  if (receipts == NULL)
+    {
+      g_warning ("cannot read receipts of %s/%s: %s", c->user, c->device, error->message);
+      return;
+    }
+  for (guint i = 0; i < receipts->len; i++)
+    {
+      PinholeStoreReceipt *r = g_ptr_array_index (receipts, i);
+      g_autoptr(JsonObject) push = NULL;
+
+      /* no longer a contact: the receipt would tell when that device was online */
+      if (!_pinhole_server_are_mutual (server, c->user, r->user))
+        {
+          g_ptr_array_add (dropped, r);
+          continue;
+        }
+      push = receipt_stanza (r->id, r->user, r->device);
+      _pinhole_server_send (c, push);
+    }
+  if (dropped->len > 0 &&
+      !pinhole_store_remove_receipts (server->store, c->user, c->device, dropped, NULL, &error))
+    g_debug ("cannot drop receipts for %s/%s: %s", c->user, c->device, error->message);
+}
+
+/* {"receipts": [{"message", "user", "device"}, …]}: one stanza for many, so that a device
+ * that comes back to hundreds of receipts acknowledges them within its request rate, in
+ * one transaction */
+void
+_pinhole_server_handle_delivered_ack (PinholeServerConnection *c,
+                                      JsonObject              *stanza,
+                                      const char              *id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) receipts =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_store_receipt_free);
+  g_autoptr(JsonObject) result = json_object_new ();
+  JsonNode *node = json_object_get_member (stanza, "receipts");
+  JsonArray *list = node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node)
+                                                                  : NULL;
+  guint removed = 0;
+
+  if (list == NULL || json_array_get_length (list) == 0 ||
+      json_array_get_length (list) > RECEIPTS_PER_ACK)
+    {
+      g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                   "\"receipts\" is not a list of 1 to %u receipts", RECEIPTS_PER_ACK);
+      goto fail;
+    }
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *item = json_array_get_element (list, i);
+      JsonObject *o = JSON_NODE_HOLDS_OBJECT (item) ? json_node_get_object (item) : NULL;
+      const char *message, *user, *device;
+      PinholeStoreReceipt *r;
+
+      if (o == NULL)
+        {
+          g_set_error (&error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                       "receipt %u is not an object", i);
+          goto fail;
+        }
+      if ((message = pinhole_stanza_require_string (o, "message", 64, &error)) == NULL ||
+          (user = pinhole_stanza_require_string (o, "user", 32, &error)) == NULL ||
+          (device = pinhole_stanza_require_string (o, "device", 64, &error)) == NULL)
+        goto fail;
+      r = g_new0 (PinholeStoreReceipt, 1);
+      r->id = g_strdup (message);
+      r->user = g_strdup (user);
+      r->device = g_strdup (device);
+      g_ptr_array_add (receipts, r);
+    }
+  /* only the device they wait for takes them; one already taken is no error */
+  if (!pinhole_store_remove_receipts (c->server->store, c->user, c->device, receipts, &removed,
+                                      &error))
+    goto fail;
+  json_object_set_int_member (result, "removed", removed);
+  _pinhole_server_send_result (c, id, result);
   return;
 
 fail:

@@ -26,6 +26,7 @@ pinhole_server_limits_init_default (PinholeServerLimits *limits)
   limits->max_offline_per_device = 1000;
   limits->max_offline_per_sender = 250;
   limits->offline_days = 30;
+  limits->max_receipts_per_device = 1000;
   limits->max_sealed_bytes = 16 * 1024;
   limits->stanzas_per_second = 50;
   limits->stanza_burst = 200;
@@ -375,7 +376,8 @@ _pinhole_server_login_complete (PinholeServerConnection *c,
   c->show = g_strdup ("online");
   _pinhole_server_broadcast_presence (c, c->show);
 
-  /* what happened while this device was away: presences, requests, sealed messages */
+  /* what happened while this device was away: presences, requests, sealed messages and the
+   * receipts of those it sent */
   contacts = pinhole_store_list_contacts (server->store, user, NULL);
   for (guint i = 0; contacts != NULL && i < contacts->len; i++)
     {
@@ -391,6 +393,7 @@ _pinhole_server_login_complete (PinholeServerConnection *c,
         }
     }
   _pinhole_server_push_offline (c);
+  _pinhole_server_push_receipts (c);
 }
 
 /* ---- relay channels ---- */
@@ -487,6 +490,7 @@ static const struct
   { "presence", _pinhole_server_handle_presence, TRUE },
   { "message", _pinhole_server_handle_message, TRUE },
   { "offline-ack", _pinhole_server_handle_offline_ack, TRUE },
+  { "delivered-ack", _pinhole_server_handle_delivered_ack, TRUE },
   { "relay-open", _pinhole_server_handle_relay_open, TRUE },
   { "relay-close", _pinhole_server_handle_relay_close, TRUE },
   { "signal", _pinhole_server_handle_signal, TRUE },
@@ -958,7 +962,7 @@ pinhole_server_new (PinholeStore              *store,
   return self;
 }
 
-/* the sealed messages nobody fetched within offline_days go */
+/* the sealed messages nobody fetched within offline_days go, and the receipts likewise */
 static gboolean
 purge_cb (gpointer user_data)
 {
@@ -972,6 +976,12 @@ purge_cb (gpointer user_data)
   else if (purged > 0)
     g_message ("dropped %u sealed message(s) older than %u days", purged,
                self->limits.offline_days);
+  g_clear_error (&error);
+  purged = 0;
+  if (!pinhole_store_purge_receipts (self->store, before, &purged, &error))
+    g_warning ("cannot drop expired receipts: %s", error->message);
+  else if (purged > 0)
+    g_message ("dropped %u receipt(s) older than %u days", purged, self->limits.offline_days);
   return G_SOURCE_CONTINUE;
 }
 

@@ -12,7 +12,10 @@ typedef struct
 {
   guint max_offline_per_device;  /* sealed messages waiting for one device */
   guint max_offline_per_sender;  /* of those, from one user: no contact fills it for all */
-  guint offline_days;            /* a sealed message not fetched by then is dropped */
+  guint offline_days;            /* a sealed message not fetched by then is dropped, and a
+                                  * receipt likewise */
+  guint max_receipts_per_device; /* receipts waiting for the device that sent the messages:
+                                  * the oldest beyond it are dropped */
   guint max_sealed_bytes;        /* one sealed offline message */
   guint stanzas_per_second;      /* sustained request rate per connection */
   guint stanza_burst;            /* requests allowed at once before the rate applies */

@@ -28,12 +28,19 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PinholeSqliteStore, pinhole_sqlite_store, G_TYPE_
                                G_IMPLEMENT_INTERFACE (PINHOLE_TYPE_STORE,
                                                       pinhole_sqlite_store_iface_init))
 
+/* to_user/to_device: the device that sent the message, for which the receipt waits */
+#define RECEIPTS_TABLE \
+  "CREATE TABLE IF NOT EXISTS receipts (" \
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT, to_user TEXT NOT NULL, to_device TEXT NOT NULL," \
+  "  id TEXT NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL, stored INTEGER NOT NULL," \
+  "  UNIQUE (to_user, to_device, id, user, device));"
+
 static const char pragmas[] =
   "PRAGMA journal_mode=WAL;"
   "PRAGMA synchronous=FULL;"
   "PRAGMA foreign_keys=ON;";
 
-/* a new database: version 2 */
+/* a new database: version 3 */
 static const char schema[] =
   "CREATE TABLE IF NOT EXISTS accounts ("
   "  user TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL);"
@@ -48,7 +55,8 @@ static const char schema[] =
   "  seq INTEGER PRIMARY KEY AUTOINCREMENT, to_user TEXT NOT NULL, to_device TEXT NOT NULL,"
   "  id TEXT NOT NULL, from_user TEXT NOT NULL, from_device TEXT NOT NULL,"
   "  sealed BLOB NOT NULL, stored INTEGER NOT NULL, UNIQUE (to_user, to_device, id));"
-  "PRAGMA user_version=2;";
+  RECEIPTS_TABLE
+  "PRAGMA user_version=3;";
 
 /* version 1 to 2: tokens expire and rotate, so each keeps when it was issued (tokens of
  * version 1 count from the upgrade) */
@@ -59,6 +67,13 @@ static const char migrate_1_to_2[] =
   "ALTER TABLE devices ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;"
   "UPDATE devices SET token_issued = CAST (strftime ('%s', 'now') AS INTEGER) * 1000000;"
   "PRAGMA user_version=2;"
+  "COMMIT;";
+
+/* version 2 to 3: receipts of sealed messages wait for a sender that is offline */
+static const char migrate_2_to_3[] =
+  "BEGIN;"
+  RECEIPTS_TABLE
+  "PRAGMA user_version=3;"
   "COMMIT;";
 
 static gboolean
@@ -317,6 +332,7 @@ store_remove_device (PinholeStore *store, const char *user, const char *device, 
   PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
   g_autoptr(sqlite3_stmt) gone = NULL;
   g_autoptr(sqlite3_stmt) queue = NULL;
+  g_autoptr(sqlite3_stmt) receipts = NULL;
   int rc;
 
   if (!exec (self, "BEGIN", error))
@@ -324,7 +340,9 @@ store_remove_device (PinholeStore *store, const char *user, const char *device, 
   gone = prepare (self, "DELETE FROM devices WHERE user = ? AND device = ?", error);
   queue = gone ? prepare (self, "DELETE FROM offline WHERE to_user = ? AND to_device = ?",
                           error) : NULL;
-  if (queue == NULL)
+  receipts = queue ? prepare (self, "DELETE FROM receipts WHERE to_user = ? AND to_device = ?",
+                              error) : NULL;
+  if (receipts == NULL)
     goto rollback;
   bind_text (gone, 1, user);
   bind_text (gone, 2, device);
@@ -341,7 +359,9 @@ store_remove_device (PinholeStore *store, const char *user, const char *device, 
     }
   bind_text (queue, 1, user);
   bind_text (queue, 2, device);
-  if ((rc = sqlite3_step (queue)) != SQLITE_DONE)
+  bind_text (receipts, 1, user);
+  bind_text (receipts, 2, device);
+  if ((rc = sqlite3_step (queue)) != SQLITE_DONE || (rc = sqlite3_step (receipts)) != SQLITE_DONE)
     {
       sql_failed (self, rc, error);
       goto rollback;
@@ -528,11 +548,54 @@ store_list_offline (PinholeStore *store, const char *user, const char *device, g
   return g_steal_pointer (&messages);
 }
 
-static PinholeStoreOffline *
-store_take_offline (PinholeStore *store, const char *user, const char *device, const char *id,
-                    GError **error)
+/* the receipt of @m, delivered to @user's @device, for the device that sent it; its oldest
+ * receipts beyond @max_receipts go */
+static gboolean
+keep_receipt (PinholeSqliteStore        *self,
+              const PinholeStoreOffline *m,
+              const char                *user,
+              const char                *device,
+              guint                      max_receipts,
+              GError                   **error)
 {
-  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) insert =
+    prepare (self, "INSERT OR IGNORE INTO receipts (to_user, to_device, id, user, device, stored)"
+                   " VALUES (?, ?, ?, ?, ?, ?)", error);
+  g_autoptr(sqlite3_stmt) trim = NULL;
+  int rc;
+
+  if (insert == NULL)
+    return FALSE;
+  bind_text (insert, 1, m->from_user);
+  bind_text (insert, 2, m->from_device);
+  bind_text (insert, 3, m->id);
+  bind_text (insert, 4, user);
+  bind_text (insert, 5, device);
+  sqlite3_bind_int64 (insert, 6, g_get_real_time ());
+  if ((rc = sqlite3_step (insert)) != SQLITE_DONE)
+    return sql_failed (self, rc, error);
+
+  trim = prepare (self, "DELETE FROM receipts WHERE to_user = ?1 AND to_device = ?2 AND seq <= "
+                        "(SELECT seq FROM receipts WHERE to_user = ?1 AND to_device = ?2 "
+                        "ORDER BY seq DESC LIMIT 1 OFFSET ?3)", error);
+  if (trim == NULL)
+    return FALSE;
+  bind_text (trim, 1, m->from_user);
+  bind_text (trim, 2, m->from_device);
+  sqlite3_bind_int (trim, 3, (int) MIN (max_receipts, G_MAXINT));
+  if ((rc = sqlite3_step (trim)) != SQLITE_DONE)
+    return sql_failed (self, rc, error);
+  return TRUE;
+}
+
+static PinholeStoreOffline *
+take_offline (PinholeSqliteStore *self,
+              const char         *user,
+              const char         *device,
+              const char         *id,
+              guint               max_receipts,
+              GError            **error)
+{
   g_autoptr(sqlite3_stmt) stmt =
     prepare (self, "DELETE FROM offline WHERE to_user = ? AND to_device = ? AND id = ? "
                    "RETURNING id, from_user, from_device, sealed, stored", error);
@@ -563,7 +626,109 @@ store_take_offline (PinholeStore *store, const char *user, const char *device, c
       sql_failed (self, rc, error);
       return NULL;
     }
+  if (max_receipts > 0 && !keep_receipt (self, message, user, device, max_receipts, error))
+    return NULL;
   return g_steal_pointer (&message);
+}
+
+/* one transaction: a crash leaves the message queued or its receipt kept, never neither */
+static PinholeStoreOffline *
+store_take_offline (PinholeStore *store, const char *user, const char *device, const char *id,
+                    guint max_receipts, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(PinholeStoreOffline) message = NULL;
+
+  if (!exec (self, "BEGIN IMMEDIATE", error))
+    return NULL;
+  message = take_offline (self, user, device, id, max_receipts, error);
+  if (message == NULL || !exec (self, "COMMIT", error))
+    {
+      exec (self, "ROLLBACK", NULL);
+      return NULL;
+    }
+  return g_steal_pointer (&message);
+}
+
+static PinholeStoreReceipt *
+receipt_from_row (sqlite3_stmt *stmt)
+{
+  PinholeStoreReceipt *r = g_new0 (PinholeStoreReceipt, 1);
+
+  r->id = column_text (stmt, 0);
+  r->user = column_text (stmt, 1);
+  r->device = column_text (stmt, 2);
+  r->timestamp = sqlite3_column_int64 (stmt, 3);
+  return r;
+}
+
+static GPtrArray *
+store_list_receipts (PinholeStore *store, const char *user, const char *device, guint limit,
+                     GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "SELECT id, user, device, stored FROM receipts "
+                   "WHERE to_user = ? AND to_device = ? ORDER BY seq LIMIT ?", error);
+  g_autoptr(GPtrArray) receipts = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  receipts = g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_store_receipt_free);
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, device);
+  sqlite3_bind_int (stmt, 3, (int) MIN (limit, G_MAXINT));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (receipts, receipt_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&receipts);
+}
+
+static gboolean
+store_remove_receipts (PinholeStore *store, const char *to_user, const char *to_device,
+                       GPtrArray *receipts, guint *out_removed, GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) stmt =
+    prepare (self, "DELETE FROM receipts WHERE to_user = ? AND to_device = ? AND id = ? "
+                   "AND user = ? AND device = ?", error);
+  guint removed = 0;
+  int rc;
+
+  if (stmt == NULL || !exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  bind_text (stmt, 1, to_user);
+  bind_text (stmt, 2, to_device);
+  for (guint i = 0; i < receipts->len; i++)
+    {
+      const PinholeStoreReceipt *r = g_ptr_array_index (receipts, i);
+
+      bind_text (stmt, 3, r->id);
+      bind_text (stmt, 4, r->user);
+      bind_text (stmt, 5, r->device);
+      rc = sqlite3_step (stmt);
+      sqlite3_reset (stmt);
+      if (rc != SQLITE_DONE)
+        {
+          sql_failed (self, rc, error);
+          exec (self, "ROLLBACK", NULL);
+          return FALSE;
+        }
+      removed += (guint) sqlite3_changes (self->db);
+    }
+  if (!exec (self, "COMMIT", error))
+    {
+      exec (self, "ROLLBACK", NULL);
+      return FALSE;
+    }
+  if (out_removed != NULL)
+    *out_removed = removed;
+  return TRUE;
 }
 
 static void
@@ -625,6 +790,25 @@ store_purge_offline (PinholeStore *store, gint64 stored_before, guint *out_purge
   return TRUE;
 }
 
+static gboolean
+store_purge_receipts (PinholeStore *store, gint64 stored_before, guint *out_purged,
+                      GError **error)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  g_autoptr(sqlite3_stmt) purge = prepare (self, "DELETE FROM receipts WHERE stored < ?", error);
+  int rc;
+
+  if (purge == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (purge, 1, stored_before);
+  rc = sqlite3_step (purge);
+  if (rc != SQLITE_DONE)
+    return sql_failed (self, rc, error);
+  if (out_purged != NULL)
+    *out_purged = (guint) sqlite3_changes (self->db);
+  return TRUE;
+}
+
 static void
 pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
 {
@@ -644,6 +828,9 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
   iface->take_offline = store_take_offline;
   iface->count_offline_from = store_count_offline_from;
   iface->purge_offline = store_purge_offline;
+  iface->list_receipts = store_list_receipts;
+  iface->remove_receipts = store_remove_receipts;
+  iface->purge_receipts = store_purge_receipts;
 }
 
 /**
@@ -651,7 +838,7 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
  * @path: the database file, created with its folder when missing
  * Returns: (transfer full): the store
  */
-/* a new database gets the schema; an older one is brought to version 2 */
+/* a new database gets the schema; an older one is brought to version 3, a step at a time */
 static gboolean
 migrate (PinholeSqliteStore *self,
          GError            **error)
@@ -664,26 +851,35 @@ migrate (PinholeSqliteStore *self,
   if (sqlite3_step (stmt) != SQLITE_ROW)
     return sql_failed (self, sqlite3_errcode (self->db), error);
   version = sqlite3_column_int64 (stmt, 0);
-  switch (version)
+  if (version == 0)
+    return exec (self, schema, error);
+  if (version > 3)
     {
-    case 0:
-      return exec (self, schema, error);
-    case 1:
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "the database is of version %"
+                   G_GINT64_FORMAT ", newer than this server (3): run a newer pinhole-server",
+                   version);
+      return FALSE;
+    }
+  if (version == 1)
+    {
       g_message ("upgrading the database to version 2 (login tokens that expire)");
       if (!exec (self, migrate_1_to_2, error))
         {
           exec (self, "ROLLBACK", NULL);
           return FALSE;
         }
-      return TRUE;
-    case 2:
-      return TRUE;
-    default:
-      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_FAILED, "the database is of version %"
-                   G_GINT64_FORMAT ", newer than this server (2): run a newer pinhole-server",
-                   version);
-      return FALSE;
+      version = 2;
     }
+  if (version == 2)
+    {
+      g_message ("upgrading the database to version 3 (receipts kept for offline senders)");
+      if (!exec (self, migrate_2_to_3, error))
+        {
+          exec (self, "ROLLBACK", NULL);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 PinholeStore *

@@ -42,6 +42,15 @@ pinhole_store_offline_free (PinholeStoreOffline *message)
   g_free (message);
 }
 
+void
+pinhole_store_receipt_free (PinholeStoreReceipt *receipt)
+{
+  g_free (receipt->id);
+  g_free (receipt->user);
+  g_free (receipt->device);
+  g_free (receipt);
+}
+
 #define IFACE(self) PINHOLE_STORE_GET_IFACE (self)
 
 gboolean
@@ -79,7 +88,8 @@ pinhole_store_list_devices (PinholeStore *self, const char *user, GError **error
   return IFACE (self)->list_devices (self, user, error);
 }
 
-/* the device, its token and the sealed messages waiting for it; NOT_FOUND when unknown */
+/* the device, its token and the sealed messages and receipts waiting for it; NOT_FOUND when
+ * unknown */
 gboolean
 pinhole_store_remove_device (PinholeStore *self, const char *user, const char *device,
                              GError **error)
@@ -151,12 +161,14 @@ pinhole_store_list_offline (PinholeStore *self, const char *user, const char *de
   return IFACE (self)->list_offline (self, user, device, limit, error);
 }
 
-/* removes a delivered message. Returns: (transfer full): it, or %NULL with NOT_FOUND */
+/* removes a delivered message and, unless @max_receipts is 0, keeps its receipt for the
+ * device that sent it, in the same transaction: of that device's receipts the newest
+ * @max_receipts stay. Returns: (transfer full): the message, or %NULL with NOT_FOUND */
 PinholeStoreOffline *
 pinhole_store_take_offline (PinholeStore *self, const char *user, const char *device,
-                            const char *id, GError **error)
+                            const char *id, guint max_receipts, GError **error)
 {
-  return IFACE (self)->take_offline (self, user, device, id, error);
+  return IFACE (self)->take_offline (self, user, device, id, max_receipts, error);
 }
 
 /* @out_count: how many messages from @from_user wait for @to_user's @to_device */
@@ -175,4 +187,32 @@ pinhole_store_purge_offline (PinholeStore *self, gint64 stored_before, guint *ou
                              GError **error)
 {
   return IFACE (self)->purge_offline (self, stored_before, out_purged, error);
+}
+
+/* Returns: (transfer full) (element-type PinholeStoreReceipt): the receipts waiting for
+ * @user's @device, oldest first */
+GPtrArray *
+pinhole_store_list_receipts (PinholeStore *self, const char *user, const char *device,
+                             guint limit, GError **error)
+{
+  return IFACE (self)->list_receipts (self, user, device, limit, error);
+}
+
+/* removes, in one transaction, those of @receipts (element-type PinholeStoreReceipt: id,
+ * user and device; the timestamp is not looked at) that are kept for @to_user's @to_device;
+ * @out_removed: how many were */
+gboolean
+pinhole_store_remove_receipts (PinholeStore *self, const char *to_user, const char *to_device,
+                               GPtrArray *receipts, guint *out_removed, GError **error)
+{
+  return IFACE (self)->remove_receipts (self, to_user, to_device, receipts, out_removed, error);
+}
+
+/* removes the receipts stored before @stored_before (µs since the epoch); @out_purged: how
+ * many */
+gboolean
+pinhole_store_purge_receipts (PinholeStore *self, gint64 stored_before, guint *out_purged,
+                              GError **error)
+{
+  return IFACE (self)->purge_receipts (self, stored_before, out_purged, error);
 }

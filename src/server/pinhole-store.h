@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-store.h: everything pinhole-server keeps on disk, behind one small interface:
- * accounts, device keys and login tokens, rosters, and sealed offline messages. SQLite
+ * accounts, device keys and login tokens, rosters, sealed offline messages and their delivery
+ * receipts. SQLite
  * implements it (pinhole-sqlite-store.c); another database can implement the same calls.
  * Every call that returns success has made its change durable. */
 #pragma once
@@ -50,11 +51,22 @@ typedef struct
   gint64  timestamp;    /* microseconds since the epoch, when the server stored it */
 } PinholeStoreOffline;
 
+/* a sealed message's receipt, kept for the device that sent it until that device takes it */
+typedef struct
+{
+  char   *id;           /* the message */
+  char   *user;         /* whose device acknowledged it */
+  char   *device;
+  gint64  timestamp;    /* microseconds since the epoch, when it was acknowledged */
+} PinholeStoreReceipt;
+
 void pinhole_store_device_free  (PinholeStoreDevice  *device);
 void pinhole_store_contact_free (PinholeStoreContact *contact);
 void pinhole_store_offline_free (PinholeStoreOffline *message);
+void pinhole_store_receipt_free (PinholeStoreReceipt *receipt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeStoreDevice, pinhole_store_device_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeStoreOffline, pinhole_store_offline_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeStoreReceipt, pinhole_store_receipt_free)
 
 #define PINHOLE_TYPE_STORE (pinhole_store_get_type ())
 G_DECLARE_INTERFACE (PinholeStore, pinhole_store, PINHOLE, STORE, GObject)
@@ -88,10 +100,16 @@ struct _PinholeStoreInterface
   GPtrArray *(*list_offline)    (PinholeStore *self, const char *user, const char *device,
                                  guint limit, GError **error);
   PinholeStoreOffline *(*take_offline) (PinholeStore *self, const char *user, const char *device,
-                                        const char *id, GError **error);
+                                        const char *id, guint max_receipts, GError **error);
   gboolean (*count_offline_from) (PinholeStore *self, const char *to_user, const char *to_device,
                                   const char *from_user, guint *out_count, GError **error);
   gboolean (*purge_offline)     (PinholeStore *self, gint64 stored_before, guint *out_purged,
+                                 GError **error);
+  GPtrArray *(*list_receipts)   (PinholeStore *self, const char *user, const char *device,
+                                 guint limit, GError **error);
+  gboolean (*remove_receipts)   (PinholeStore *self, const char *to_user, const char *to_device,
+                                 GPtrArray *receipts, guint *out_removed, GError **error);
+  gboolean (*purge_receipts)    (PinholeStore *self, gint64 stored_before, guint *out_purged,
                                  GError **error);
 };
 
@@ -130,11 +148,18 @@ GPtrArray *pinhole_store_list_offline      (PinholeStore *self, const char *user
                                             const char *device, guint limit, GError **error);
 PinholeStoreOffline *pinhole_store_take_offline (PinholeStore *self, const char *user,
                                                  const char *device, const char *id,
-                                                 GError **error);
+                                                 guint max_receipts, GError **error);
 gboolean   pinhole_store_count_offline_from (PinholeStore *self, const char *to_user,
                                              const char *to_device, const char *from_user,
                                              guint *out_count, GError **error);
 gboolean   pinhole_store_purge_offline     (PinholeStore *self, gint64 stored_before,
+                                            guint *out_purged, GError **error);
+GPtrArray *pinhole_store_list_receipts     (PinholeStore *self, const char *user,
+                                            const char *device, guint limit, GError **error);
+gboolean   pinhole_store_remove_receipts   (PinholeStore *self, const char *to_user,
+                                            const char *to_device, GPtrArray *receipts,
+                                            guint *out_removed, GError **error);
+gboolean   pinhole_store_purge_receipts    (PinholeStore *self, gint64 stored_before,
                                             guint *out_purged, GError **error);
 
 G_END_DECLS

@@ -616,7 +616,21 @@ test_history (Fixture      *f,
   g_assert_no_error (error);
 
   g_assert_true (pinhole_profile_set_message_state (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_OUT,
-                                                    PINHOLE_MESSAGE_STATE_DELIVERED, &error));
+                                                    PINHOLE_MESSAGE_STATE_DELIVERED, &added,
+                                                    &error));
+  g_assert_no_error (error);
+  g_assert_true (added);
+  /* the same state again changes nothing, and says so: a receipt that comes twice */
+  g_assert_true (pinhole_profile_set_message_state (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_OUT,
+                                                    PINHOLE_MESSAGE_STATE_DELIVERED, &added,
+                                                    &error));
+  g_assert_false (added);
+  /* nor does a message that is not there */
+  g_assert_true (pinhole_profile_set_message_state (p, "bob", "no-such",
+                                                    PINHOLE_MESSAGE_DIRECTION_OUT,
+                                                    PINHOLE_MESSAGE_STATE_DELIVERED, &added,
+                                                    &error));
+  g_assert_false (added);
   g_assert_no_error (error);
 
   list = pinhole_profile_list_messages (p, "bob", 0, 10, &error);

@@ -456,7 +456,7 @@ test_relay_foreign_channel (Fixture      *f,
   ph_peer_expect_frame (a, b, channel);
 }
 
-/* a delivery receipt says the device is online now: for mutual contacts only */
+/* a delivery receipt says when the device was online: for mutual contacts only */
 static void
 test_receipt_after_remove (Fixture      *f,
                            gconstpointer data)
@@ -484,6 +484,10 @@ test_receipt_after_remove (Fixture      *f,
         ph_peer_expect_no_push (a, NULL, NULL);
       ph_return_if_failed ();
     }
+  /* nor later: the receipts kept for her are dropped, not sent, at her next log-in */
+  ph_peer_close (a);
+  g_assert_true (ph_peer_login (a));
+  ph_peer_expect_no_push (a, "delivered", NULL);
 }
 
 /* a mutual contact's device that does not exist: nothing is stored, opened or forwarded

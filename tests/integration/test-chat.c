@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-chat.c: loopback integration tests with a real pinhole-server and real pinhole-cli
- * processes: accounts and contacts, live, piped and offline chat, and what the server keeps.
+ * processes: accounts and contacts, live, piped and offline chat, receipts for a sender who
+ * was away, and what the server keeps.
  * Failures are in test-chat-failures.c, hostile input in test-chat-hostile.c. */
 #define G_LOG_DOMAIN "pinhole-test"
 
@@ -216,24 +217,33 @@ send_each (PhFixture  *f,
     }
 }
 
-/* what waits on the server for offline devices */
+/* what waits on the server in @table: "offline" for offline devices, "receipts" for the
+ * senders of what they took */
 static gint64
-count_offline_rows (const char *db_path)
+count_rows (const char *db_path,
+            const char *table)
 {
+  g_autofree char *sql = g_strdup_printf ("SELECT COUNT(*) FROM %s", table);
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
   gint64 n = -1;
 
   if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2 (db, "SELECT COUNT(*) FROM offline", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK &&
       sqlite3_step (stmt) == SQLITE_ROW)
     n = sqlite3_column_int64 (stmt, 0);
   else
-    g_test_message ("cannot count offline rows in %s: %s", db_path,
+    g_test_message ("cannot count %s rows in %s: %s", table, db_path,
                     db ? sqlite3_errmsg (db) : "no memory");
   sqlite3_finalize (stmt);
   sqlite3_close (db);
   return n;
+}
+
+static gint64
+count_offline_rows (const char *db_path)
+{
+  return count_rows (db_path, "offline");
 }
 
 static void
@@ -274,6 +284,96 @@ test_chat_offline (PhFixture    *f,
 
   g_assert_true (ph_server_stop (f->server, NULL));
   g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 0);
+}
+
+/* the state `history` shows for the only message to @peer, and its id */
+static char *
+history_state (PhFixture   *f,
+               const char  *profile,
+               const char  *peer,
+               char       **out_id)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli_full (f, profile, NULL, NULL, NULL, "history", peer,
+                                               NULL);
+  JsonObject *e = ph_result_event (r, "history");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_cmpuint (ph_result_count (r, "history"), ==, 1);
+  if (e == NULL)
+    return NULL;
+  if (out_id != NULL)
+    *out_id = g_strdup (ph_event_string (e, "id"));
+  return g_strdup (ph_event_string (e, "state"));
+}
+
+typedef struct
+{
+  const char *db_path;
+  const char *table;
+  gint64      want;
+} RowsWait;
+
+static gboolean
+rows_reached (gpointer data)
+{
+  RowsWait *w = data;
+
+  return count_rows (w->db_path, w->table) == w->want;
+}
+
+/* alice's message is taken by bob while she is away: the receipt waits for her on the server,
+ * and when she comes back her history shows it delivered, once */
+static void
+test_chat_receipt_while_away (PhFixture    *f,
+                              gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *state = NULL;
+  PhProc *p;
+  guint cursor = 0;
+  RowsWait taken = { f->server->db_path, "receipts", 0 };
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+
+  send_each (f, "alice", "bob", "are you there", 1, TRUE);
+  state = history_state (f, "alice", "bob", &id);
+  g_assert_cmpstr (state, ==, "stored-for-offline");
+  ph_return_if_failed ();
+
+  /* alice has quit; bob comes, reads it and goes */
+  p = ph_fixture_listen (f, "bob", "bob");
+  ph_return_if_failed ();
+  g_assert_true (ph_chat_wait_texts (p, "alice", 1, PH_EVENT_MS));
+  ph_chat_listen_stop (p);
+  g_clear_pointer (&state, g_free);
+  state = history_state (f, "alice", "bob", NULL);
+  g_assert_cmpstr (state, ==, "stored-for-offline");
+  ph_return_if_failed ();
+
+  /* alice comes back: the receipt reaches her, and she takes it */
+  p = ph_fixture_listen (f, "alice", "alice");
+  ph_return_if_failed ();
+  g_assert_nonnull (ph_proc_wait_named (p, &cursor, "delivered", "id", id, PH_EVENT_MS));
+  g_assert_cmpstr (ph_event_string (g_ptr_array_index (p->events, cursor - 1), "to"), ==, "bob");
+  g_assert_true (ph_iterate_until (rows_reached, &taken, PH_EVENT_MS));
+  ph_chat_listen_stop (p);
+  g_clear_pointer (&state, g_free);
+  state = history_state (f, "alice", "bob", NULL);
+  g_assert_cmpstr (state, ==, "delivered");
+  ph_return_if_failed ();
+
+  /* taken, it does not come again */
+  p = ph_fixture_listen (f, "alice", "alice");
+  ph_return_if_failed ();
+  ph_chat_send_live (f, "bob", "alice", p, "marker after the receipts");
+  ph_chat_listen_stop (p);
+  g_assert_cmpuint (ph_proc_count (p, "delivered"), ==, 0);
+  g_assert_true (ph_server_stop (f->server, NULL));
+  g_assert_cmpint (count_rows (f->server->db_path, "receipts"), ==, 0);
 }
 
 /* ---- what the server keeps ---- */
@@ -367,6 +467,7 @@ main (int   argc,
   ADD ("/integration/chat/both-ways", test_chat_both_ways);
   ADD ("/integration/chat/stdin-lines", test_chat_stdin_lines);
   ADD ("/integration/chat/offline", test_chat_offline);
+  ADD ("/integration/chat/receipt-while-away", test_chat_receipt_while_away);
   ADD ("/integration/chat/server-keeps-no-plaintext", test_server_keeps_no_plaintext);
 #undef ADD
 

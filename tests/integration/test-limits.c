@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-limits.c: the server's per-message and per-peer bounds of docs/protocol.md §2, hit on
  * purpose by raw clients of a real pinhole-server on loopback: a sealed message's size, the
- * sealed messages waiting for one device and those from one sender, their expiry, and the
- * relay channels one connection opens. Each test also shows that what is just within the
- * bound is accepted. */
+ * sealed messages waiting for one device and those from one sender, their expiry, the receipts
+ * kept for a sender's device, and the relay channels one connection opens. Each test also shows
+ * that what is just within the bound is accepted. */
 #include "pinhole-test-peer.h"
 
 #include <sodium.h>
@@ -12,6 +12,8 @@
 
 #define MAX_SEALED_BYTES  (16 * 1024)
 #define MAX_OFFLINE       3          /* --max-offline for the queue test */
+#define MAX_RECEIPTS      2          /* --max-receipts for the receipts test */
+#define RECEIPTS_PER_ACK  200
 #define MAX_CHANNELS      256
 
 static gboolean never (gpointer data);
@@ -175,6 +177,150 @@ test_offline_expiry (Fixture      *f,
   g_assert_false (ph_peer_ever_received (f->bob, "old-one"));
 }
 
+/* whether @p got, since its mark, a receipt for message @id */
+static gboolean
+got_receipt (PhPeer     *p,
+             const char *id)
+{
+  g_autofree char *needle = g_strdup_printf ("\"message\":\"%s\"", id);
+
+  ph_peer_sync (p);
+  for (guint i = p->mark; i < p->ws->texts->len; i++)
+    {
+      const char *text = g_ptr_array_index (p->ws->texts, i);
+
+      if (strstr (text, "\"delivered\"") != NULL && strstr (text, needle) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* bob takes three messages while alice is away: the newest two receipts wait for her device
+ * (--max-receipts 2), and come at every log-in until she acknowledges them */
+static void
+test_receipts_kept (Fixture      *f,
+                    gconstpointer data)
+{
+  g_autofree char *max = g_strdup_printf ("%d", MAX_RECEIPTS);
+  const char *args[] = { "--max-receipts", max, NULL };
+  const char *ids[] = { "first", "second", "third" };
+
+  start (f, args);
+  ph_return_if_failed ();
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      ph_peer_mark (f->bob);
+      send_sealed_as (f->alice, f->bob, ids[i], PH_RESULT);
+      ph_peer_expect_push (f->bob, "offline-message", "message", ids[i], NULL);
+    }
+  ph_peer_close (f->alice);
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ph_peer_expect (f->bob, PH_RESULT, "\"type\":\"offline-ack\",\"message\":\"%s\"", ids[i]);
+  ph_return_if_failed ();
+
+  /* twice: a connection that ends before it acknowledges them loses none */
+  for (guint round = 0; round < 2; round++)
+    {
+      g_assert_true (ph_peer_login (f->alice));
+      ph_peer_expect_push (f->alice, "delivered", "message", "second", "user", "bob", "device",
+                           f->bob->device, NULL);
+      ph_peer_expect_push (f->alice, "delivered", "message", "third", "user", "bob", "device",
+                           f->bob->device, NULL);
+      /* the oldest went to make room */
+      g_assert_false (got_receipt (f->alice, "first"));
+      ph_peer_close (f->alice);
+      ph_return_if_failed ();
+    }
+
+  g_assert_true (ph_peer_login (f->alice));
+  ph_peer_expect_push (f->alice, "delivered", "message", "third", NULL);
+  /* bob cannot take them for her */
+  {
+    g_autoptr(JsonObject) reply = NULL;
+
+    reply = ph_peer_call (f->bob, PH_RESULT, "\"type\":\"delivered-ack\",\"receipts\":["
+                          "{\"message\":\"third\",\"user\":\"bob\",\"device\":\"%s\"}]",
+                          f->bob->device);
+    g_assert_cmpint (json_object_get_int_member_with_default (reply, "removed", -1), ==, 0);
+    g_clear_pointer (&reply, json_object_unref);
+    /* both in one, and once: the second time there is nothing to take */
+    for (guint round = 0; round < 2; round++)
+      {
+        reply = ph_peer_call (f->alice, PH_RESULT, "\"type\":\"delivered-ack\",\"receipts\":["
+                              "{\"message\":\"second\",\"user\":\"bob\",\"device\":\"%s\"},"
+                              "{\"message\":\"third\",\"user\":\"bob\",\"device\":\"%s\"}]",
+                              f->bob->device, f->bob->device);
+        g_assert_cmpint (json_object_get_int_member_with_default (reply, "removed", -1), ==,
+                         round == 0 ? 2 : 0);
+        g_clear_pointer (&reply, json_object_unref);
+      }
+  }
+  ph_peer_close (f->alice);
+  g_assert_true (ph_peer_login (f->alice));
+  g_assert_false (got_receipt (f->alice, "second"));
+  g_assert_false (got_receipt (f->alice, "third"));
+}
+
+/* one delivered-ack takes 1 to 200 receipts */
+static void
+test_receipts_per_ack (Fixture      *f,
+                       gconstpointer data)
+{
+  start (f, NULL);
+  ph_return_if_failed ();
+  ph_peer_expect (f->alice, 400, "\"type\":\"delivered-ack\",\"receipts\":[]");
+  ph_peer_expect (f->alice, 400, "\"type\":\"delivered-ack\",\"message\":\"m1\"");
+  ph_peer_expect (f->alice, 400, "\"type\":\"delivered-ack\",\"receipts\":[\"m1\"]");
+  ph_peer_expect (f->alice, 400, "\"type\":\"delivered-ack\",\"receipts\":[{\"message\":\"m1\"}]");
+  for (guint n = RECEIPTS_PER_ACK; n <= RECEIPTS_PER_ACK + 1; n++)
+    {
+      g_autoptr(GString) list = g_string_new (NULL);
+
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (list, "%s{\"message\":\"m%u\",\"user\":\"bob\","
+                                "\"device\":\"%s\"}", i ? "," : "", i, f->bob->device);
+      ph_peer_expect (f->alice, n == RECEIPTS_PER_ACK ? PH_RESULT : 400,
+                      "\"type\":\"delivered-ack\",\"receipts\":[%s]", list->str);
+    }
+}
+
+/* a receipt that waited longer than --offline-days is dropped like a sealed message */
+static void
+test_receipts_expiry (Fixture      *f,
+                      gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  const char *ids[] = { "old-one", "young-one" };
+  sqlite3 *db = NULL;
+
+  start (f, NULL);
+  ph_return_if_failed ();
+  ph_peer_close (f->alice);
+  ph_peer_mark (f->bob);
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_assert_true (ph_peer_login (f->alice));
+      send_sealed_as (f->alice, f->bob, ids[i], PH_RESULT);
+      ph_peer_close (f->alice);
+      ph_peer_expect_push (f->bob, "offline-message", "message", ids[i], NULL);
+      ph_peer_expect (f->bob, PH_RESULT, "\"type\":\"offline-ack\",\"message\":\"%s\"",
+                      ids[i]);
+    }
+  ph_return_if_failed ();
+  g_assert_true (ph_server_stop (f->server, NULL));
+  g_assert_cmpint (sqlite3_open (f->server->db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "UPDATE receipts SET stored = stored - 31 * 86400000000"
+                                     " WHERE id = 'old-one'", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+  g_assert_true (ph_server_restart (f->server, &error));
+  g_assert_no_error (error);
+  ph_return_if_failed ();
+  g_assert_true (ph_peer_login (f->alice));
+  ph_peer_expect_push (f->alice, "delivered", "message", "young-one", NULL);
+  g_assert_false (got_receipt (f->alice, "old-one"));
+}
+
 /* one password log-in of @p on a new connection, answered @code */
 static void
 log_in_with (PhPeer     *p,
@@ -335,6 +481,9 @@ main (int   argc,
   ADD ("/integration/limits/offline-queue", test_offline_queue);
   ADD ("/integration/limits/offline-per-sender", test_offline_per_sender);
   ADD ("/integration/limits/offline-expiry", test_offline_expiry);
+  ADD ("/integration/limits/receipts-kept", test_receipts_kept);
+  ADD ("/integration/limits/receipts-expiry", test_receipts_expiry);
+  ADD ("/integration/limits/receipts-per-ack", test_receipts_per_ack);
   ADD ("/integration/limits/password-guessing", test_password_guessing);
   ADD ("/integration/limits/registrations", test_registrations);
   ADD ("/integration/limits/relay-channels", test_relay_channels);

@@ -2,7 +2,8 @@
  * test-model-pushes.c: what a server's pushes can make a client hold stays bounded. A flood
  * of presences for devices the client has no key for makes one roster request in flight, not
  * one per push; sealed pushes that arrive before the roster (or from a changed key) are kept
- * up to PINHOLE_CLIENT_MAX_HELD_OFFLINE, the rest left on the server. The pushes go straight
+ * up to PINHOLE_CLIENT_MAX_HELD_OFFLINE, the rest left on the server; receipts are
+ * acknowledged PINHOLE_CLIENT_RECEIPTS_PER_ACK at a time. The pushes go straight
  * to the client's stanza handlers, as a hostile server would send them. */
 #define G_LOG_DOMAIN "pinhole-test"
 
@@ -81,6 +82,44 @@ test_offline_flood (PhModelFixture *f,
   g_assert_cmpuint (client->held_offline->len, ==, PINHOLE_CLIENT_MAX_HELD_OFFLINE);
 }
 
+/* closed, or closing: the server has sent its close frame */
+static gboolean
+is_disconnected (gpointer client)
+{
+  SoupWebsocketConnection *ws = ((PinholeClient *) client)->ws;
+
+  return ws == NULL || soup_websocket_connection_get_state (ws) != SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+/* receipts come back in a few stanzas, however many arrive at once: one request each would
+ * go over the server's request rate, and the server would close the connection */
+static void
+test_receipt_flood (PhModelFixture *f,
+                    gconstpointer   data)
+{
+  guint most = 0;
+
+  ph_return_if_failed ();
+  f->alice = ph_model_client_log_in (f, "alice");
+  ph_return_if_failed ();
+  for (guint i = 0; i < FLOOD; i++)
+    {
+      g_autoptr(JsonObject) push = pinhole_stanza_new ("delivered", NULL);
+      g_autofree char *id = g_strdup_printf ("m%u", i);
+
+      json_object_set_string_member (push, "message", id);
+      json_object_set_string_member (push, "user", "bob");
+      json_object_set_string_member (push, "device", "phone");
+      _pinhole_client_handle_delivered (f->alice, push);
+      most = MAX (most, f->alice->receipt_acks->len);
+    }
+  g_assert_cmpuint (most, <=, PINHOLE_CLIENT_RECEIPTS_PER_ACK);
+  /* the server answers them all (none of them is its), and keeps the connection */
+  g_assert_true (ph_iterate_until (no_request_pending, f->alice, PH_MODEL_WAIT_MS));
+  g_assert_false (ph_iterate_until (is_disconnected, f->alice, 1500));
+  g_assert_cmpuint (f->alice->receipt_acks->len, ==, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -91,6 +130,7 @@ main (int    argc,
   g_test_add (path, PhModelFixture, NULL, ph_model_fixture_setup, fn, ph_model_fixture_teardown)
   ADD ("/integration/model-pushes/presence-flood", test_presence_flood);
   ADD ("/integration/model-pushes/offline-flood", test_offline_flood);
+  ADD ("/integration/model-pushes/receipt-flood", test_receipt_flood);
 #undef ADD
   return g_test_run ();
 }

@@ -9,7 +9,9 @@
 
 #include "pinhole-test-model.h"
 
+#include "pinhole-client-private.h"
 #include "pinhole-enum-strings.h"
+#include "pinhole-stanza.h"
 
 #include <string.h>
 
@@ -190,19 +192,31 @@ is_delivered (gpointer message)
 }
 
 static void
+count_delivered_cb (PinholeClient *client,
+                    const char    *user,
+                    const char    *id,
+                    guint         *count)
+{
+  (*count)++;
+}
+
+static void
 test_stored_then_delivered (Fixture      *f,
                             gconstpointer data)
 {
   GPtrArray *states = f->seen_states;
   g_autoptr(GError) error = NULL;
   g_autoptr(PinholeMessage) m = NULL;
+  g_autoptr(JsonObject) again = pinhole_stanza_new ("delivered", NULL);
   g_autofree char *seen = NULL;
   PinholeConversation *to_bob;
+  guint delivered = 0;
 
   ph_return_if_failed ();
   f->alice = ph_model_client_log_in (f, "alice");
   to_bob = pinhole_client_get_conversation (f->alice, "bob");
   g_signal_connect (to_bob, "items-changed", G_CALLBACK (follow_appended_cb), states);
+  g_signal_connect (f->alice, "delivered", G_CALLBACK (count_delivered_cb), &delivered);
 
   /* bob is offline: the message is sealed and stored for him */
   m = ph_model_send_text (to_bob, "for when you are back", &error);
@@ -218,6 +232,19 @@ test_stored_then_delivered (Fixture      *f,
   g_assert_cmpstr (seen, ==, "queued stored-for-offline delivered");
   g_assert_cmpuint (g_list_model_get_n_items (
                       G_LIST_MODEL (pinhole_client_get_conversation (f->bob, "alice"))), ==, 1);
+  g_assert_cmpuint (delivered, ==, 1);
+
+  /* the same receipt again, as a server sends it when the acknowledgement was lost: nothing
+   * changes and nothing is told again */
+  json_object_set_string_member (again, "message", pinhole_message_get_id (m));
+  json_object_set_string_member (again, "user", "bob");
+  json_object_set_string_member (again, "device", "another-device");
+  _pinhole_client_handle_delivered (f->alice, again);
+  g_assert_cmpint (pinhole_message_get_state (m), ==, PINHOLE_MESSAGE_STATE_DELIVERED);
+  g_assert_cmpuint (delivered, ==, 1);
+  g_clear_pointer (&seen, g_free);
+  seen = join (states);
+  g_assert_cmpstr (seen, ==, "queued stored-for-offline delivered");
 }
 
 /* a client told to shut down right after a send waits for the message to be delivered, so

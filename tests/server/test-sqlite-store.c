@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-sqlite-store.c: the server's SQLite store through the PinholeStore interface: accounts,
- * device keys, relations, the offline queue and its limits, and durability across reopening. */
+ * device keys, relations, the offline queue and its limits, receipts for the senders, and
+ * durability across reopening. */
 #include "pinhole-sqlite-store.h"
 #include "pinhole-error.h"
 #include "pinhole-test-util.h"
@@ -364,7 +365,7 @@ test_offline (Fixture      *f,
   {
     const PinholeStoreOffline *want = g_ptr_array_index (sent, 1);
     g_autoptr(PinholeStoreOffline) taken =
-      pinhole_store_take_offline (f->store, "alice", "laptop", want->id, &error);
+      pinhole_store_take_offline (f->store, "alice", "laptop", want->id, 0, &error);
 
     g_assert_no_error (error);
     g_assert_nonnull (taken);
@@ -373,7 +374,7 @@ test_offline (Fixture      *f,
   {
     const PinholeStoreOffline *want = g_ptr_array_index (sent, 1);
     g_autoptr(PinholeStoreOffline) again =
-      pinhole_store_take_offline (f->store, "alice", "laptop", want->id, &error);
+      pinhole_store_take_offline (f->store, "alice", "laptop", want->id, 0, &error);
 
     g_assert_null (again);
     g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
@@ -382,7 +383,7 @@ test_offline (Fixture      *f,
   /* another device's message is not taken through this one */
   {
     g_autoptr(PinholeStoreOffline) wrong =
-      pinhole_store_take_offline (f->store, "alice", "laptop", "extra", &error);
+      pinhole_store_take_offline (f->store, "alice", "laptop", "extra", 0, &error);
 
     g_assert_null (wrong);
     g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
@@ -454,19 +455,172 @@ test_reopen (Fixture      *f,
     g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_EXISTS);
     g_clear_error (&error);
 
-    taken = pinhole_store_take_offline (f->store, "alice", "laptop", "m1", &error);
+    taken = pinhole_store_take_offline (f->store, "alice", "laptop", "m1", 10, &error);
     g_assert_no_error (error);
     assert_same_offline (taken, m);
   }
 
-  /* the take is durable too */
+  /* the take is durable too, and the receipt it kept */
   g_clear_object (&f->store);
   f->store = open_store (f->path);
   {
     g_autoptr(GPtrArray) list = pinhole_store_list_offline (f->store, "alice", "laptop", 10,
                                                             &error);
+    g_autoptr(GPtrArray) receipts = pinhole_store_list_receipts (f->store, "bob", "phone", 10,
+                                                                 &error);
     g_assert_no_error (error);
     g_assert_cmpuint (list->len, ==, 0);
+    g_assert_cmpuint (receipts->len, ==, 1);
+  }
+}
+
+/* alice's laptop takes bob's messages: bob's phone gets receipts, the newest @max of them;
+ * they go when he takes them, when they are old, or with his device */
+static void
+assert_receipts (PinholeStore      *store,
+                 const char *const *ids)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = pinhole_store_list_receipts (store, "bob", "phone", 100, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, g_strv_length ((char **) ids));
+  for (guint i = 0; i < list->len; i++)
+    {
+      PinholeStoreReceipt *r = g_ptr_array_index (list, i);
+
+      g_assert_cmpstr (r->id, ==, ids[i]);
+      g_assert_cmpstr (r->user, ==, "alice");
+      g_assert_cmpstr (r->device, ==, "laptop");
+    }
+}
+
+static PinholeStoreReceipt *
+make_receipt (const char *id,
+              const char *user,
+              const char *device)
+{
+  PinholeStoreReceipt *r = g_new0 (PinholeStoreReceipt, 1);
+
+  r->id = g_strdup (id);
+  r->user = g_strdup (user);
+  r->device = g_strdup (device);
+  return r;
+}
+
+static void
+test_receipts (Fixture      *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = make_bytes (1, 32);
+  const char *ids[] = { "r0", "r1", "r2", "r3", "r4" };
+  gint64 before = g_get_real_time ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autoptr(PinholeStoreOffline) m = make_offline (ids[i], (guint8) i);
+
+      g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", m, 10, &error));
+      g_assert_no_error (error);
+    }
+  {
+    const char *none[] = { NULL };
+    g_autoptr(PinholeStoreOffline) m = pinhole_store_take_offline (f->store, "alice", "laptop",
+                                                                   "r0", 0, &error);
+    /* none kept when none is asked for */
+    g_assert_nonnull (m);
+    assert_receipts (f->store, none);
+  }
+  for (guint i = 1; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autoptr(PinholeStoreOffline) m = pinhole_store_take_offline (f->store, "alice", "laptop",
+                                                                     ids[i], 3, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (m);
+    }
+  {
+    /* the oldest of four went */
+    const char *kept[] = { "r2", "r3", "r4", NULL };
+    g_autoptr(GPtrArray) list = pinhole_store_list_receipts (f->store, "bob", "phone", 2, &error);
+    PinholeStoreReceipt *r;
+
+    assert_receipts (f->store, kept);
+    g_assert_cmpuint (list->len, ==, 2);
+    r = g_ptr_array_index (list, 0);
+    g_assert_cmpstr (r->id, ==, "r2");
+    g_assert_cmpint (r->timestamp, >=, before);
+    g_assert_cmpint (r->timestamp, <=, g_get_real_time ());
+  }
+  /* no message, no receipt */
+  {
+    const char *kept[] = { "r2", "r3", "r4", NULL };
+    g_autoptr(PinholeStoreOffline) m = pinhole_store_take_offline (f->store, "alice", "laptop",
+                                                                   "r4", 3, &error);
+    g_assert_null (m);
+    g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    assert_receipts (f->store, kept);
+  }
+  /* for bob's phone only */
+  {
+    g_autoptr(GPtrArray) list = pinhole_store_list_receipts (f->store, "bob", "desk", 10, &error);
+    g_assert_cmpuint (list->len, ==, 0);
+  }
+
+  /* taken by the one it is for, and only once: a batch in one transaction, where one that
+   * is not there is skipped */
+  {
+    const char *kept[] = { "r2", "r4", NULL };
+    g_autoptr(GPtrArray) batch =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) pinhole_store_receipt_free);
+    guint removed = 99;
+
+    g_ptr_array_add (batch, make_receipt ("r3", "alice", "laptop"));
+    g_ptr_array_add (batch, make_receipt ("r2", "alice", "desk"));
+    g_ptr_array_add (batch, make_receipt ("no-such", "alice", "laptop"));
+    g_assert_true (pinhole_store_remove_receipts (f->store, "bob", "desk", batch, &removed,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 0);
+    g_assert_true (pinhole_store_remove_receipts (f->store, "bob", "phone", batch, &removed,
+                                                  &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 1);
+    g_assert_true (pinhole_store_remove_receipts (f->store, "bob", "phone", batch, &removed,
+                                                  &error));
+    g_assert_cmpuint (removed, ==, 0);
+    assert_receipts (f->store, kept);
+  }
+
+  /* with age */
+  {
+    const char *none[] = { NULL };
+    guint purged = 0;
+
+    g_assert_true (pinhole_store_purge_receipts (f->store, before, &purged, &error));
+    g_assert_cmpuint (purged, ==, 0);
+    g_assert_true (pinhole_store_purge_receipts (f->store, g_get_real_time () + 1, &purged,
+                                                 &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (purged, ==, 2);
+    assert_receipts (f->store, none);
+  }
+
+  /* and with the device they wait for */
+  {
+    const char *none[] = { NULL };
+    g_autoptr(PinholeStoreOffline) m = make_offline ("r5", 5);
+    g_autoptr(PinholeStoreOffline) taken = NULL;
+
+    create_account (f->store, "bob");
+    g_assert_true (pinhole_store_put_device (f->store, "bob", "phone", key, key, &error));
+    g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", m, 10, &error));
+    taken = pinhole_store_take_offline (f->store, "alice", "laptop", "r5", 3, &error);
+    g_assert_no_error (error);
+    g_assert_true (pinhole_store_remove_device (f->store, "bob", "phone", &error));
+    g_assert_no_error (error);
+    assert_receipts (f->store, none);
   }
 }
 
@@ -574,7 +728,20 @@ test_tokens (Fixture      *f,
   g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NOT_FOUND);
 }
 
-/* a database of version 1 (before tokens expired) opens as version 2, its accounts and
+static gint64
+user_version (sqlite3 *db)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 version = -1;
+
+  if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return version;
+}
+
+/* a database of version 1 (before tokens expired) opens as version 3, its accounts and
  * devices kept, each token counted from the upgrade */
 static void
 test_migrate_1 (Fixture      *f,
@@ -614,10 +781,64 @@ test_migrate_1 (Fixture      *f,
   g_assert_no_error (error);
   g_assert_cmpint (token.issued, >=, before);
   g_assert_null (token.prev_hash);
+  /* and through version 3: receipts are kept */
+  {
+    g_autoptr(PinholeStoreOffline) m = make_offline ("m1", 1);
+    g_autoptr(PinholeStoreOffline) taken = NULL;
+    g_autoptr(GPtrArray) receipts = NULL;
+
+    g_assert_true (pinhole_store_queue_offline (store, "alice", "laptop", m, 10, &error));
+    taken = pinhole_store_take_offline (store, "alice", "laptop", "m1", 10, &error);
+    g_assert_no_error (error);
+    receipts = pinhole_store_list_receipts (store, "bob", "phone", 10, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (receipts->len, ==, 1);
+  }
   g_clear_object (&store);
+  g_assert_cmpint (sqlite3_open (old, &db), ==, SQLITE_OK);
+  g_assert_cmpint (user_version (db), ==, 3);
+  sqlite3_close (db);
   /* and again: nothing to do the second time */
   store = open_store (old);
   g_assert_true (pinhole_store_get_token (store, "alice", "laptop", &token, &error));
+}
+
+/* a database of version 2 gets the receipts table, and keeps what waits in it */
+static void
+test_migrate_2 (Fixture      *f,
+                gconstpointer data)
+{
+  g_autofree char *old = g_build_filename (f->dir, "v2.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStore) store = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(PinholeStoreOffline) m = make_offline ("m1", 1);
+  g_autoptr(PinholeStoreOffline) taken = NULL;
+  sqlite3 *db = NULL;
+
+  /* a new database, taken back to version 2 as that server made it */
+  store = open_store (old);
+  g_assert_true (pinhole_store_queue_offline (store, "alice", "laptop", m, 10, &error));
+  g_clear_object (&store);
+  g_assert_cmpint (sqlite3_open (old, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DROP TABLE receipts; PRAGMA user_version=2;", NULL, NULL,
+                                 NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = open_store (old);
+  list = pinhole_store_list_offline (store, "alice", "laptop", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  taken = pinhole_store_take_offline (store, "alice", "laptop", "m1", 10, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pinhole_store_list_receipts (store, "bob", "phone", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_clear_object (&store);
+  g_assert_cmpint (sqlite3_open (old, &db), ==, SQLITE_OK);
+  g_assert_cmpint (user_version (db), ==, 3);
+  sqlite3_close (db);
 }
 
 int
@@ -631,11 +852,13 @@ main (int argc, char **argv)
   ADD ("/server/store/devices", test_devices);
   ADD ("/server/store/relations", test_relations);
   ADD ("/server/store/offline", test_offline);
+  ADD ("/server/store/receipts", test_receipts);
   ADD ("/server/store/reopen", test_reopen);
   ADD ("/server/store/open-fails", test_open_fails);
   ADD ("/server/store/file-mode", test_file_mode);
   ADD ("/server/store/tokens", test_tokens);
   ADD ("/server/store/migrate-1", test_migrate_1);
+  ADD ("/server/store/migrate-2", test_migrate_2);
 #undef ADD
   return g_test_run ();
 }
