@@ -49,9 +49,10 @@ current_rto_ms (PinholeSession *self)
 /* ---- the bulk window ---- */
 
 /* frames of this session queued on the way (in buffers, not on the wire) that the bulk window
- * keeps, at least and at most (Vegas's alpha and beta) */
-#define BULK_QUEUE_LOW  2
-#define BULK_QUEUE_HIGH 4
+ * keeps, at least and at most (Vegas's alpha and beta; Vegas has 2 and 4, with which the
+ * relay's transfers were a fifth slower for no lower chat latency, docs/benchmarks.md §9) */
+#define BULK_QUEUE_LOW  4
+#define BULK_QUEUE_HIGH 8
 
 /* a new path: its delay is not known yet */
 void
