@@ -44,7 +44,7 @@ static void
 forget_contact (PinholeClient  *self,
                 PinholeContact *contact)
 {
-  g_autoptr(PinholeContact) hold = g_object_ref (contact);
+  g_autoptr(PinholeContact) hold G_GNUC_UNUSED = g_object_ref (contact);
   g_autoptr(GPtrArray) none = g_ptr_array_new ();
 
   _pinhole_contact_set_devices (contact, none);
@@ -152,7 +152,7 @@ roster_from_result (PinholeClient *self,
         }
       else if (pinhole_contact_get_relation (contact) != (PinholeRelation) relation)
         {
-          g_autoptr(PinholeContact) hold = g_object_ref (contact);
+          g_autoptr(PinholeContact) hold G_GNUC_UNUSED = g_object_ref (contact);
 
           store_remove (store_for (self, pinhole_contact_get_relation (contact)), contact);
           _pinhole_contact_set_relation (contact, relation);

@@ -261,7 +261,7 @@ handle_message (PinholeClient *self,
 void
 _pinhole_client_release_early (PinholeClient *self)
 {
-  g_autoptr(PinholeClient) hold = g_object_ref (self);
+  g_autoptr(PinholeClient) hold G_GNUC_UNUSED = g_object_ref (self);
   EarlyMessage *m;
 
   while (self->relays != NULL && (m = g_queue_pop_head (&self->early)) != NULL)
@@ -278,7 +278,7 @@ ws_message_cb (SoupWebsocketConnection *ws,
                gpointer                 user_data)
 {
   PinholeClient *self = user_data;
-  g_autoptr(PinholeClient) hold = g_object_ref (self);
+  g_autoptr(PinholeClient) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->local_id == NULL &&
       (type != SOUP_WEBSOCKET_DATA_TEXT || !is_reply (message)))
@@ -325,7 +325,7 @@ ws_closed_cb (SoupWebsocketConnection *ws,
               gpointer                 user_data)
 {
   PinholeClient *self = user_data;
-  g_autoptr(PinholeClient) hold = g_object_ref (self);
+  g_autoptr(PinholeClient) hold G_GNUC_UNUSED = g_object_ref (self);
   const char *reason = soup_websocket_connection_get_close_data (ws);
   g_autoptr(GError) error =
     g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_CLOSED, "the server closed the connection%s%s",
@@ -340,7 +340,7 @@ stream_refused_cb (PinholeWsStream *stream,
                    const GError    *refusal,
                    PinholeClient   *self)
 {
-  g_autoptr(PinholeClient) hold = g_object_ref (self);
+  g_autoptr(PinholeClient) hold G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(GError) error = NULL;
 
   if (self->ws == NULL || soup_websocket_connection_get_io_stream (self->ws) !=

@@ -226,7 +226,7 @@ session_closed_cb (PinholeSession *session,
                    PinholeDevice  *self)
 {
   g_autoptr(GError) copy = error ? g_error_copy (error) : NULL;
-  g_autoptr(PinholeDevice) hold = g_object_ref (self);
+  g_autoptr(PinholeDevice) hold G_GNUC_UNUSED = g_object_ref (self);
 
   _pinhole_device_end_session (self, copy);
 }
@@ -550,8 +550,8 @@ _pinhole_device_resume_on (PinholeDevice    *self,
 /**
  * _pinhole_device_send:
  * Queues @payload on @channel of the session (opening one when needed) until the device
- * acknowledges it; @sent (nullable) when it first goes onto a session, @settled exactly once, with the error that ended the session
- * when it ends first.
+ * acknowledges it; @sent (nullable) when it first goes onto a session, @settled exactly once,
+ * with the error that ended the session when it ends first.
  */
 void
 _pinhole_device_send (PinholeDevice        *self,

@@ -126,7 +126,7 @@ udp_readable_cb (GSocket      *socket,
                  gpointer      user_data)
 {
   PinholeEndpoint *self = user_data;
-  g_autoptr(PinholeEndpoint) hold = g_object_ref (self);
+  g_autoptr(PinholeEndpoint) hold G_GNUC_UNUSED = g_object_ref (self);
 
   /* bounded: at most 256 datagrams per wake-up, the rest on the next turn */
   for (guint i = 0; i < 256; i++)

@@ -186,7 +186,7 @@ _pinhole_relay_path_deliver (PinholeRelayPath *self,
 void
 _pinhole_relay_path_release (PinholeRelayPath *self)
 {
-  g_autoptr(PinholeRelayPath) hold = g_object_ref (self);
+  g_autoptr(PinholeRelayPath) hold G_GNUC_UNUSED = g_object_ref (self);
   GBytes *packet;
 
   self->released = TRUE;

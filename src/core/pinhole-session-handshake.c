@@ -184,7 +184,7 @@ _pinhole_session_wipe_handshake_secrets (PinholeSession *self)
 void
 _pinhole_session_establish (PinholeSession *self)
 {
-  g_autoptr(PinholeSession) hold = g_object_ref (self);
+  g_autoptr(PinholeSession) hold G_GNUC_UNUSED = g_object_ref (self);
   gint64 now = g_get_monotonic_time ();
 
   _pinhole_session_wipe_handshake_secrets (self);

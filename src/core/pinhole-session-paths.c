@@ -75,7 +75,7 @@ path_closed_cb (PinholePath  *path,
                 gpointer      user_data)
 {
   g_autoptr(PinholeSession) self = g_object_ref (user_data);
-  g_autoptr(PinholePath) hold = g_object_ref (path);
+  g_autoptr(PinholePath) hold G_GNUC_UNUSED = g_object_ref (path);
 
   g_debug ("path %s to %s closed: %s", pinhole_path_get_remote (path), self->peer_id,
            error != NULL ? error->message : "by us");
@@ -124,7 +124,7 @@ find_path (PinholeSession *self,
 static void
 current_path_changed (PinholeSession *self)
 {
-  g_autoptr(PinholeSession) hold = g_object_ref (self);
+  g_autoptr(PinholeSession) hold G_GNUC_UNUSED = g_object_ref (self);
   PinholePath *path = current_path (self);
 
   g_debug ("session with %s now on %s", self->peer_id,
@@ -322,7 +322,7 @@ liveness_cb (gpointer user_data)
       now - entry->last_rx >= (gint64) PATH_DEAD_AFTER_MS * 1000)
     {
       g_autoptr(PinholePath) dead = g_object_ref (path);
-      g_autoptr(PinholeSession) hold = g_object_ref (self);
+      g_autoptr(PinholeSession) hold G_GNUC_UNUSED = g_object_ref (self);
 
       g_debug ("path %s to %s silent for %" G_GINT64_FORMAT " ms: falling back",
                pinhole_path_get_remote (dead), self->peer_id, (now - entry->last_rx) / 1000);

@@ -117,7 +117,7 @@ void
 _pinhole_session_finish (PinholeSession *self,
                          GError         *error)
 {
-  g_autoptr(PinholeSession) hold = g_object_ref (self);
+  g_autoptr(PinholeSession) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (!_pinhole_session_is_live (self))
     return;
@@ -571,7 +571,7 @@ void
 _pinhole_session_receive_packet (PinholeSession *self,
                                  GBytes         *packet)
 {
-  g_autoptr(PinholeSession) hold = NULL;
+  g_autoptr(PinholeSession) hold G_GNUC_UNUSED = NULL;
 
   g_return_if_fail (PINHOLE_IS_SESSION (self));
   g_return_if_fail (packet != NULL);

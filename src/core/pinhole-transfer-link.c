@@ -148,7 +148,7 @@ acked_cb (PinholeSession      *session,
           guint64              id,
           PinholeTransferLink *self)
 {
-  g_autoptr(PinholeTransferLink) hold = g_object_ref (self);
+  g_autoptr(PinholeTransferLink) hold G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(GPtrArray) transfers = NULL;
   GHashTableIter iter;
   gpointer value;
@@ -382,7 +382,7 @@ frame_cb (PinholeSession      *session,
           GBytes              *payload,
           PinholeTransferLink *self)
 {
-  g_autoptr(PinholeTransferLink) hold = g_object_ref (self);
+  g_autoptr(PinholeTransferLink) hold G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr(GError) error = NULL;
 
   if (channel == PINHOLE_SESSION_CHANNEL_TRANSFER)

@@ -1274,7 +1274,7 @@ void
 _pinhole_transfer_handle_message (PinholeTransfer        *self,
                                   PinholeTransferMessage *m)
 {
-  g_autoptr(PinholeTransfer) hold = g_object_ref (self);
+  g_autoptr(PinholeTransfer) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (pinhole_transfer_is_over (self))
     return;
@@ -1312,7 +1312,7 @@ void
 _pinhole_transfer_handle_data (PinholeTransfer     *self,
                                PinholeTransferData *d)
 {
-  g_autoptr(PinholeTransfer) hold = g_object_ref (self);
+  g_autoptr(PinholeTransfer) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (pinhole_transfer_is_over (self) || self->direction != PINHOLE_TRANSFER_DIRECTION_INCOMING)
     return;

@@ -253,7 +253,7 @@ drain_reads (PinholeUdpPath *self)
 static void
 pump (PinholeUdpPath *self)
 {
-  g_autoptr(PinholeUdpPath) hold = NULL;
+  g_autoptr(PinholeUdpPath) hold G_GNUC_UNUSED = NULL;
   guint rounds = 0;
 
   if (self->pumping)
@@ -297,7 +297,7 @@ static gboolean
 clock_cb (gpointer user_data)
 {
   PinholeUdpPath *self = user_data;
-  g_autoptr(PinholeUdpPath) hold = g_object_ref (self);
+  g_autoptr(PinholeUdpPath) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (!self->base.closed)
     {
@@ -557,7 +557,7 @@ pinhole_udp_path_receive (PinholeUdpPath *self,
                           const guint8   *data,
                           gsize           len)
 {
-  g_autoptr(PinholeUdpPath) hold = NULL;
+  g_autoptr(PinholeUdpPath) hold G_GNUC_UNUSED = NULL;
 
   g_return_if_fail (PINHOLE_IS_UDP_PATH (self));
   g_return_if_fail (data != NULL || len == 0);

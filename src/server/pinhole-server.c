@@ -610,7 +610,7 @@ ws_message_cb (SoupWebsocketConnection *ws,
                gpointer                 user_data)
 {
   PinholeServerConnection *c = user_data;
-  g_autoptr(PinholeServerConnection) hold = _pinhole_server_connection_ref (c);
+  g_autoptr(PinholeServerConnection) hold G_GNUC_UNUSED = _pinhole_server_connection_ref (c);
 
   if (c->closed)
     return;
