@@ -681,6 +681,97 @@ hold_offline (PinholeClient *self,
   g_ptr_array_add (self->held_offline, json_object_ref (stanza));
 }
 
+/* ---- sealed messages acknowledged once on disk ---- */
+
+/* one sync of the profile and the sealed messages it makes safe to acknowledge: the ids that
+ * come while it runs wait for the next one, so that a burst of pushes shares a few fsyncs
+ * (group commit) */
+typedef struct
+{
+  PinholeClient *client;       /* borrowed: dispose cancels the sync */
+  GCancellable  *cancellable;  /* owned */
+  GPtrArray     *acks;         /* char*: owned */
+} OfflineSync;
+
+static void
+offline_sync_free (OfflineSync *sync)
+{
+  g_object_unref (sync->cancellable);
+  g_ptr_array_unref (sync->acks);
+  g_free (sync);
+}
+
+static void offline_sync_start (PinholeClient *self);
+
+static void
+offline_sync_done_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  OfflineSync *sync = user_data;
+  PinholeClient *self = sync->client;
+  g_autoptr(GError) error = NULL;
+  gboolean synced = pinhole_profile_sync_finish (PINHOLE_PROFILE (source), result, &error);
+
+  if (g_cancellable_is_cancelled (sync->cancellable))
+    {
+      offline_sync_free (sync);
+      return;
+    }
+  g_clear_object (&self->offline_sync);
+  if (synced)
+    {
+      g_debug ("profile synced: %u sealed message(s) to acknowledge", sync->acks->len);
+      for (guint i = 0; i < sync->acks->len; i++)
+        {
+          g_autoptr(JsonObject) ack = pinhole_stanza_new ("offline-ack", "ack");
+          const char *message = g_ptr_array_index (sync->acks, i);
+
+          json_object_set_string_member (ack, "message", message);
+          _pinhole_client_send_stanza (self, ack);
+          g_debug ("offline-ack %s sent", message);
+        }
+    }
+  else
+    /* not acknowledged: the server keeps them and pushes them again at the next log-in,
+     * which records nothing twice (UNIQUE (peer, id, direction)) */
+    g_warning ("%u received message(s) not acknowledged: %s", sync->acks->len,
+               error->message);
+  offline_sync_free (sync);
+  if (self->offline_acks->len > 0)
+    offline_sync_start (self);
+  g_assert (self->sends_in_flight > 0);
+  if (--self->sends_in_flight == 0)
+    _pinhole_client_sends_settled (self);
+}
+
+static void
+offline_sync_start (PinholeClient *self)
+{
+  OfflineSync *sync = g_new0 (OfflineSync, 1);
+
+  g_assert (self->offline_sync == NULL);
+  sync->client = self;
+  sync->cancellable = g_cancellable_new ();
+  sync->acks = g_steal_pointer (&self->offline_acks);
+  self->offline_acks = g_ptr_array_new_with_free_func (g_free);
+  self->offline_sync = g_object_ref (sync->cancellable);
+  /* a shutdown waits for the acknowledgements too */
+  self->sends_in_flight++;
+  pinhole_profile_sync_async (self->profile, sync->cancellable, offline_sync_done_cb, sync);
+}
+
+/* the server may forget sealed message @message once the profile holds it on disk: then the
+ * offline-ack goes (docs/architecture.md "Durability") */
+static void
+acknowledge_when_synced (PinholeClient *self,
+                         const char    *message)
+{
+  g_ptr_array_add (self->offline_acks, g_strdup (message));
+  if (self->offline_sync == NULL)
+    offline_sync_start (self);
+}
+
 void
 _pinhole_client_handle_offline (PinholeClient *self,
                                 JsonObject    *stanza,
@@ -696,7 +787,6 @@ _pinhole_client_handle_offline (PinholeClient *self,
   g_autoptr(GBytes) trusted = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) o = NULL;
-  g_autoptr(JsonObject) ack = NULL;
   const char *id, *text, *to;
   gint64 ts = 0;
   gboolean added = FALSE;
@@ -773,10 +863,8 @@ _pinhole_client_handle_offline (PinholeClient *self,
     }
 
 drop:
-  /* acknowledged once recorded, or when it can never be read */
-  ack = pinhole_stanza_new ("offline-ack", "ack");
-  json_object_set_string_member (ack, "message", message);
-  _pinhole_client_send_stanza (self, ack);
+  /* acknowledged once recorded and on disk, or when it can never be read */
+  acknowledge_when_synced (self, message);
 }
 
 

@@ -48,6 +48,9 @@ struct _PinholeClient
   GPtrArray               *receipt_acks; /* JsonObject: receipts recorded, acknowledged
                                           * together, at most PINHOLE_CLIENT_RECEIPTS_PER_ACK */
   guint                    receipt_acks_timeout;
+  GPtrArray               *offline_acks; /* char*: ids of sealed messages recorded, to be
+                                          * acknowledged after the next profile sync */
+  GCancellable            *offline_sync; /* the profile sync in flight, or NULL */
   char                    *stun_host;
   GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
   char                    *rejected_server;      /* the server that presented it */
