@@ -373,10 +373,12 @@ listen_with (PhFixture         *f,
   return p;
 }
 
-/* each offline-ack the listen sent came after a profile sync that covers it: the debug lines
- * of pinhole-chat, on standard output with the JSON events */
+/* each acknowledgement @what ("offline-ack " to the server, "receipt " to a live sender) the
+ * listen sent came after a profile sync that covers it: the debug lines of pinhole-chat, on
+ * standard output with the JSON events */
 static guint
-check_acks_after_sync (PhProc *p)
+check_acks_after_sync (PhProc     *p,
+                       const char *what)
 {
   guint covered = 0, acks = 0, syncs = 0;
 
@@ -390,16 +392,17 @@ check_acks_after_sync (PhProc *p)
           covered += (guint) atoi (synced + strlen ("profile synced: "));
           syncs++;
         }
-      else if (strstr (line, "offline-ack ") != NULL && strstr (line, " sent") != NULL)
+      else if (strstr (line, what) != NULL && strstr (line, " sent") != NULL)
         {
           if (covered == 0)
-            g_test_fail_printf ("an offline-ack went before the profile was synced: %s", line);
+            g_test_fail_printf ("an acknowledgement went before the profile was synced: %s",
+                                line);
           else
             covered--;
           acks++;
         }
     }
-  g_test_message ("%u offline-ack(s) after %u profile sync(s)", acks, syncs);
+  g_test_message ("%u × \"%s\" after %u profile sync(s)", acks, what, syncs);
   return acks;
 }
 
@@ -425,7 +428,7 @@ test_offline_ack_after_sync (PhFixture    *f,
   g_assert_true (ph_chat_wait_texts (bob, "alice", 5, PH_EVENT_MS));
   g_assert_true (ph_iterate_until (offline_rows_reached, &taken, PH_EVENT_MS));
   ph_chat_listen_stop (bob);
-  g_assert_cmpuint (check_acks_after_sync (bob), ==, 5);
+  g_assert_cmpuint (check_acks_after_sync (bob, "offline-ack "), ==, 5);
 }
 
 /* a profile that cannot sync acknowledges nothing: the server pushes the messages again at the
@@ -454,7 +457,7 @@ test_offline_sync_fails (PhFixture    *f,
   says[0] = bob;
   g_assert_true (ph_iterate_until (err_says, says, PH_EVENT_MS));
   ph_chat_listen_stop (bob);
-  g_assert_cmpuint (check_acks_after_sync (bob), ==, 0);
+  g_assert_cmpuint (check_acks_after_sync (bob, "offline-ack "), ==, 0);
   g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 3);
   ph_return_if_failed ();
 
@@ -469,6 +472,90 @@ test_offline_sync_fails (PhFixture    *f,
 
     g_assert_cmpint (h->status, ==, 0);
     g_assert_cmpuint (ph_result_count (h, "history"), ==, 3);
+  }
+}
+
+/* alice's send of a live message to @bob; Returns: how many copies were delivered, and in
+ * @stored how many were stored for later */
+static gint64
+send_live (PhFixture  *f,
+           const char *text,
+           gint64     *stored)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli_full (f, "alice", NULL, NULL, NULL, "send", "bob", text,
+                                               NULL);
+  JsonObject *sent = ph_result_event (r, "sent");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (sent);
+  if (sent == NULL)
+    return -1;
+  *stored = json_object_get_int_member_with_default (sent, "stored", -1);
+  return json_object_get_int_member_with_default (sent, "delivered", -1);
+}
+
+/* a live message is delivered when bob's receipt says it is on his disk: that receipt goes
+ * after his profile is synced */
+static void
+test_live_receipt_after_sync (PhFixture    *f,
+                              gconstpointer data)
+{
+  const char *env[] = { "G_MESSAGES_DEBUG=pinhole-chat", NULL };
+  PhProc *bob;
+  gint64 stored = -1;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+  bob = listen_with (f, env);
+  ph_return_if_failed ();
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("live on disk %03u", i);
+
+      g_assert_cmpint (send_live (f, text, &stored), ==, 1);
+      g_assert_cmpint (stored, ==, 0);
+    }
+  g_assert_true (ph_chat_wait_texts (bob, "alice", 3, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  g_assert_cmpuint (check_acks_after_sync (bob, "receipt "), ==, 3);
+  g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 0);
+}
+
+/* bob's session acknowledges the frame but his profile cannot sync: no receipt, so alice does
+ * not count it delivered and stores it sealed as well; bob records it once */
+static void
+test_live_sync_fails (PhFixture    *f,
+                      gconstpointer data)
+{
+  const char *fail_env[] = { "G_MESSAGES_DEBUG=pinhole-chat", "PINHOLE_TEST_PROFILE_SYNC_FAIL=1",
+                             NULL };
+  PhProc *bob;
+  gint64 stored = -1;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+  bob = listen_with (f, fail_env);
+  ph_return_if_failed ();
+  g_assert_cmpint (send_live (f, "live, not on disk", &stored), ==, 0);
+  g_assert_cmpint (stored, ==, 1);
+  g_assert_true (ph_chat_wait_texts (bob, "alice", 1, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  g_assert_cmpuint (check_acks_after_sync (bob, "receipt "), ==, 0);
+  g_assert_cmpuint (check_acks_after_sync (bob, "offline-ack "), ==, 0);
+  /* the sealed copy waits for bob's next log-in */
+  g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 1);
+  {
+    g_autoptr(PhResult) h = ph_fixture_cli_full (f, "bob", NULL, NULL, NULL, "history", "alice",
+                                                 NULL);
+
+    g_assert_cmpint (h->status, ==, 0);
+    g_assert_cmpuint (ph_result_count (h, "history"), ==, 1);
   }
 }
 
@@ -488,6 +575,8 @@ main (int   argc,
   ADD ("/integration/chat/peer-killed", test_peer_killed);
   ADD ("/integration/chat/offline-ack-after-sync", test_offline_ack_after_sync);
   ADD ("/integration/chat/offline-sync-fails", test_offline_sync_fails);
+  ADD ("/integration/chat/live-receipt-after-sync", test_live_receipt_after_sync);
+  ADD ("/integration/chat/live-sync-fails", test_live_sync_fails);
 #undef ADD
 
   return g_test_run ();
