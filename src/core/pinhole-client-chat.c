@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-client-chat.c: chat between devices. A message to an online device goes as a
  * reliable frame of the device's session and counts as delivered when the device confirms,
- * with a receipt frame after syncing its profile, that the message is on its disk; a message to an offline device, or one whose session ends first, is sealed to the device
- * key and stored on the server (docs/protocol.md §6). Received messages are de-duplicated by
- * id. Each message is recorded in the profile and shown in its PinholeConversation. */
+ * with a receipt frame after syncing its profile, that the message is on its disk; a message
+ * to an offline device, or one whose session ends first (or that gets no receipt), is sealed
+ * to the device key and stored on the server (docs/protocol.md §6). Received messages are
+ * de-duplicated by id, recorded in the profile and shown in their PinholeConversation, and
+ * acknowledged once the profile is synced (docs/architecture.md "Durability"). */
 #define G_LOG_DOMAIN "pinhole-chat"
 
 #include "pinhole-client-private.h"
