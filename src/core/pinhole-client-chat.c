@@ -258,7 +258,8 @@ receipt_received (PinholeClient *self,
                   const char    *id)
 {
   g_autofree char *key = receipt_key (device, id);
-  AwaitedReceipt *a = g_hash_table_lookup (self->awaited_receipts, key);
+  AwaitedReceipt *a = self->awaited_receipts ? g_hash_table_lookup (self->awaited_receipts, key)
+                                             : NULL;
   SendOp *op;
 
   if (a == NULL)
@@ -287,7 +288,8 @@ copy_settled_cb (PinholeDevice *device,
   SendOp *op = user_data;
   PinholeClient *client = device->client;
 
-  if (error == NULL && client != NULL)
+  /* (the table is gone once the client is disposed) */
+  if (error == NULL && client != NULL && client->awaited_receipts != NULL)
     {
       AwaitedReceipt *a = g_new0 (AwaitedReceipt, 1);
 
