@@ -334,6 +334,15 @@ shutdown (GApplication *app)
   PinholeApplication *self = PINHOLE_APPLICATION (app);
 
   g_cancellable_cancel (self->cancellable);
+  /* what is on its way, and the acknowledgements of what came, go before the connection */
+  if (self->client != NULL && pinhole_client_is_connected (self->client))
+    {
+      gboolean done = FALSE;
+
+      pinhole_client_settle_async (self->client, NULL, shutdown_done_cb, &done);
+      while (!done)
+        g_main_context_iteration (NULL, TRUE);
+    }
   if (self->reconnector != NULL)
     pinhole_reconnector_stop (self->reconnector);
   if (self->instance != NULL)

@@ -389,6 +389,13 @@ cli_listen (Cli   *cli,
   g_source_remove (sigint);
   g_source_remove (sigterm);
   g_signal_handlers_disconnect_by_data (reconnector, &run);
+  /* what is on its way, and the acknowledgements of what came, go before the connection */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    pinhole_client_settle_async (cli->client, NULL, instance_done_cb, &result);
+    pinhole_client_settle_finish (cli->client, instance_wait (&result), NULL);
+  }
   pinhole_reconnector_stop (reconnector);
   instance_stop (cli);
   g_signal_handlers_disconnect_by_data (cli->client, &run);

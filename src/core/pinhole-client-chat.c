@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-client-chat.c: chat between devices. A message to an online device goes as a
- * reliable frame of the device's session and counts as delivered when the device acknowledges
- * it; a message to an offline device, or one whose session ends first, is sealed to the device
- * key and stored on the server (docs/protocol.md §6). Received messages are de-duplicated by
- * id. Each message is recorded in the profile and shown in its PinholeConversation. */
+ * reliable frame of the device's session and counts as delivered when the device confirms,
+ * with a receipt frame after syncing its profile, that the message is on its disk; a message
+ * to an offline device, or one whose session ends first (or that gets no receipt), is sealed
+ * to the device key and stored on the server (docs/protocol.md §6). Received messages are
+ * de-duplicated by id, recorded in the profile and shown in their PinholeConversation, and
+ * acknowledged once the profile is synced (docs/architecture.md "Durability"). */
 #define G_LOG_DOMAIN "pinhole-chat"
 
 #include "pinhole-client-private.h"
@@ -15,6 +17,9 @@
 
 /* receipts that arrive together are acknowledged together (docs/protocol.md §6) */
 #define RECEIPT_ACK_DELAY_MS 100
+/* how long a live copy the session acknowledged waits for the receiver's receipt (it is on
+ * the receiver's disk) before it goes sealed as well: a receiver of 0.1 sends none */
+#define LIVE_RECEIPT_WAIT_MS 5000
 
 /* one send operation, shared by the copies for each device of the recipient */
 typedef struct
@@ -45,6 +50,12 @@ static void
 send_op_unref (SendOp *op)
 {
   g_rc_box_release_full (op, (GDestroyNotify) send_op_clear);
+}
+
+static SendOp *
+send_op_ref (SendOp *op)
+{
+  return g_rc_box_acquire (op);
 }
 
 /* @id: (transfer full) */
@@ -183,7 +194,91 @@ copy_sent_cb (PinholeDevice *device,
                                  PINHOLE_MESSAGE_STATE_SENT, NULL);
 }
 
-/* the device acknowledged the copy, or its session ended first: then the copy goes sealed */
+/* a live copy the session acknowledged, waiting for the receipt that says it is on the
+ * receiver's disk */
+typedef struct
+{
+  PinholeClient *client;   /* borrowed: the client owns the table of these */
+  PinholeDevice *device;   /* owned */
+  SendOp        *op;       /* a reference */
+  char          *key;
+  guint          timeout;
+} AwaitedReceipt;
+
+void
+_pinhole_client_awaited_receipt_free (gpointer data)
+{
+  AwaitedReceipt *a = data;
+
+  g_clear_handle_id (&a->timeout, g_source_remove);
+  g_object_unref (a->device);
+  send_op_unref (a->op);
+  g_free (a->key);
+  g_free (a);
+}
+
+static char *
+receipt_key (PinholeDevice *device,
+             const char    *id)
+{
+  return g_strconcat (pinhole_device_get_id (device), "\n", id, NULL);
+}
+
+/* no receipt: the receiver may not have the message on its disk (or is of 0.1), so it goes
+ * sealed too, and a receiver that has it already drops the copy */
+static gboolean
+receipt_timeout_cb (gpointer user_data)
+{
+  AwaitedReceipt *a = user_data;
+  PinholeClient *client = a->client;
+  SendOp *op = send_op_ref (a->op);
+  g_autoptr(PinholeDevice) device = g_object_ref (a->device);
+  g_autofree char *key = g_strdup (a->key);
+
+  a->timeout = 0;
+  g_debug ("no receipt from %s for %s: storing it", pinhole_device_get_id (device), op->id);
+  g_hash_table_remove (client->awaited_receipts, key);
+  if (client->ws != NULL)
+    store_sealed (client, op, device);
+  else
+    {
+      g_autoptr(GError) error = g_error_new (PINHOLE_ERROR, PINHOLE_ERROR_TIMEOUT,
+                                             "%s did not confirm the message",
+                                             pinhole_device_get_id (device));
+      send_op_settle (op, FALSE, error);
+    }
+  send_op_unref (op);
+  return G_SOURCE_REMOVE;
+}
+
+/* @device has message @id on its disk */
+static void
+receipt_received (PinholeClient *self,
+                  PinholeDevice *device,
+                  const char    *id)
+{
+  g_autofree char *key = receipt_key (device, id);
+  AwaitedReceipt *a = self->awaited_receipts ? g_hash_table_lookup (self->awaited_receipts, key)
+                                             : NULL;
+  SendOp *op;
+
+  if (a == NULL)
+    {
+      g_debug ("receipt from %s for %s, which waits for none", pinhole_device_get_id (device),
+               id);
+      return;
+    }
+  op = send_op_ref (a->op);
+  g_hash_table_remove (self->awaited_receipts, key);
+  g_debug ("receipt from %s for %s", pinhole_device_get_id (device), id);
+  g_signal_emit (self, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_DELIVERED], 0, op->user,
+                 op->id);
+  send_op_settle (op, TRUE, NULL);
+  send_op_unref (op);
+}
+
+/* the device's session acknowledged the copy: it waits for the device's receipt. Or the
+ * session ended first: then the copy goes sealed */
 static void
 copy_settled_cb (PinholeDevice *device,
                  GBytes        *payload,
@@ -193,13 +288,20 @@ copy_settled_cb (PinholeDevice *device,
   SendOp *op = user_data;
   PinholeClient *client = device->client;
 
-  if (error == NULL)
+  /* (the table is gone once the client is disposed) */
+  if (error == NULL && client != NULL && client->awaited_receipts != NULL)
     {
-      g_signal_emit (client, _pinhole_client_signals[PINHOLE_CLIENT_SIGNAL_DELIVERED], 0,
-                     op->user, op->id);
-      send_op_settle (op, TRUE, NULL);
+      AwaitedReceipt *a = g_new0 (AwaitedReceipt, 1);
+
+      a->client = client;
+      a->device = g_object_ref (device);
+      a->op = op;
+      a->key = receipt_key (device, op->id);
+      a->timeout = g_timeout_add (LIVE_RECEIPT_WAIT_MS, receipt_timeout_cb, a);
+      g_hash_table_replace (client->awaited_receipts, a->key, a);
+      return;
     }
-  else if (client != NULL && client->ws != NULL)
+  if (client != NULL && client->ws != NULL)
     store_sealed (client, op, device);
   else
     send_op_settle (op, FALSE, error);
@@ -247,6 +349,10 @@ trusted_device_key (PinholeClient *self,
 
 /* ---- received live ---- */
 
+static void acknowledge_when_synced (PinholeClient *self,
+                                     const char    *message,
+                                     PinholeDevice *device);
+
 void
 _pinhole_client_chat_frame (PinholeDevice *device,
                             guint          channel,
@@ -271,6 +377,16 @@ _pinhole_client_chat_frame (PinholeDevice *device,
                pinhole_device_get_id (device), error->message);
       return;
     }
+  /* a receipt: a message we sent is on the device's disk */
+  if (json_object_has_member (o, "receipt"))
+    {
+      id = pinhole_stanza_require_string (o, "receipt", 64, NULL);
+      if (id == NULL)
+        g_debug ("%s sent a malformed receipt", pinhole_device_get_id (device));
+      else
+        receipt_received (self, device, id);
+      return;
+    }
   id = pinhole_stanza_require_string (o, "id", 64, NULL);
   text = pinhole_stanza_require_string (o, "text", PINHOLE_CHAT_MAX_TEXT, NULL);
   if (id == NULL || text == NULL || !pinhole_stanza_require_int (o, "ts", 0, G_MAXINT64, &ts,
@@ -282,6 +398,10 @@ _pinhole_client_chat_frame (PinholeDevice *device,
   if (!pinhole_profile_add_message (self->profile, user, id, PINHOLE_MESSAGE_DIRECTION_IN, text,
                                     ts, PINHOLE_MESSAGE_STATE_RECEIVED, &added, &error))
     g_warning ("cannot record a message: %s", error->message);
+  else
+    /* recorded now or before (the sender tries again when a receipt is lost): the receipt
+     * goes once it is on disk */
+    acknowledge_when_synced (self, id, device);
   if (added || error != NULL)
     {
       _pinhole_client_message_recorded (self, user, id, PINHOLE_MESSAGE_DIRECTION_IN, text, ts,
@@ -681,6 +801,136 @@ hold_offline (PinholeClient *self,
   g_ptr_array_add (self->held_offline, json_object_ref (stanza));
 }
 
+/* ---- received messages acknowledged once on disk ---- */
+
+/* what goes once the profile is synced: the offline-ack of a sealed message, or the receipt
+ * frame of a live one (docs/architecture.md "Durability") */
+typedef struct
+{
+  char          *message;
+  PinholeDevice *device;   /* owned; NULL for a sealed message */
+} SyncedAck;
+
+void
+_pinhole_client_synced_ack_free (gpointer data)
+{
+  SyncedAck *ack = data;
+
+  g_free (ack->message);
+  g_clear_object (&ack->device);
+  g_free (ack);
+}
+
+/* one sync of the profile and the messages it makes safe to acknowledge: those that come
+ * while it runs wait for the next one, so that a burst shares a few fsyncs (group commit) */
+typedef struct
+{
+  PinholeClient *client;       /* borrowed: dispose cancels the sync */
+  GCancellable  *cancellable;  /* owned */
+  GPtrArray     *acks;         /* SyncedAck: owned */
+} OfflineSync;
+
+static void
+offline_sync_free (OfflineSync *sync)
+{
+  g_object_unref (sync->cancellable);
+  g_ptr_array_unref (sync->acks);
+  g_free (sync);
+}
+
+static void
+send_synced_ack (PinholeClient *self,
+                 SyncedAck     *synced)
+{
+  if (synced->device == NULL)
+    {
+      g_autoptr(JsonObject) ack = pinhole_stanza_new ("offline-ack", "ack");
+
+      json_object_set_string_member (ack, "message", synced->message);
+      _pinhole_client_send_stanza (self, ack);
+      g_debug ("offline-ack %s sent", synced->message);
+    }
+  else
+    {
+      g_autoptr(JsonObject) receipt = json_object_new ();
+
+      json_object_set_string_member (receipt, "receipt", synced->message);
+      _pinhole_device_send_best_effort (synced->device, PINHOLE_SESSION_CHANNEL_CHAT, receipt);
+      g_debug ("receipt %s sent to %s", synced->message,
+               pinhole_device_get_id (synced->device));
+    }
+}
+
+static void offline_sync_start (PinholeClient *self);
+
+static void
+offline_sync_done_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  OfflineSync *sync = user_data;
+  PinholeClient *self = sync->client;
+  g_autoptr(GError) error = NULL;
+  gboolean synced = pinhole_profile_sync_finish (PINHOLE_PROFILE (source), result, &error);
+
+  if (g_cancellable_is_cancelled (sync->cancellable))
+    {
+      offline_sync_free (sync);
+      return;
+    }
+  g_clear_object (&self->offline_sync);
+  if (synced)
+    {
+      g_debug ("profile synced: %u received message(s) to acknowledge", sync->acks->len);
+      for (guint i = 0; i < sync->acks->len; i++)
+        send_synced_ack (self, g_ptr_array_index (sync->acks, i));
+    }
+  else
+    /* not acknowledged: the server keeps a sealed message and pushes it again at the next
+     * log-in, the sender of a live one seals it after LIVE_RECEIPT_WAIT_MS; neither is
+     * recorded twice (UNIQUE (peer, id, direction)) */
+    g_warning ("%u received message(s) not acknowledged: %s", sync->acks->len,
+               error->message);
+  offline_sync_free (sync);
+  if (self->synced_acks->len > 0)
+    offline_sync_start (self);
+  g_assert (self->sends_in_flight > 0);
+  if (--self->sends_in_flight == 0)
+    _pinhole_client_sends_settled (self);
+}
+
+static void
+offline_sync_start (PinholeClient *self)
+{
+  OfflineSync *sync = g_new0 (OfflineSync, 1);
+
+  g_assert (self->offline_sync == NULL);
+  sync->client = self;
+  sync->cancellable = g_cancellable_new ();
+  sync->acks = g_steal_pointer (&self->synced_acks);
+  self->synced_acks = g_ptr_array_new_with_free_func (_pinhole_client_synced_ack_free);
+  self->offline_sync = g_object_ref (sync->cancellable);
+  /* a shutdown waits for the acknowledgements too */
+  self->sends_in_flight++;
+  pinhole_profile_sync_async (self->profile, sync->cancellable, offline_sync_done_cb, sync);
+}
+
+/* message @message is recorded: it is acknowledged (to the server when @device is NULL, else
+ * to @device) once the profile holds it on disk */
+static void
+acknowledge_when_synced (PinholeClient *self,
+                         const char    *message,
+                         PinholeDevice *device)
+{
+  SyncedAck *ack = g_new0 (SyncedAck, 1);
+
+  ack->message = g_strdup (message);
+  ack->device = device ? g_object_ref (device) : NULL;
+  g_ptr_array_add (self->synced_acks, ack);
+  if (self->offline_sync == NULL)
+    offline_sync_start (self);
+}
+
 void
 _pinhole_client_handle_offline (PinholeClient *self,
                                 JsonObject    *stanza,
@@ -696,7 +946,6 @@ _pinhole_client_handle_offline (PinholeClient *self,
   g_autoptr(GBytes) trusted = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) o = NULL;
-  g_autoptr(JsonObject) ack = NULL;
   const char *id, *text, *to;
   gint64 ts = 0;
   gboolean added = FALSE;
@@ -773,10 +1022,8 @@ _pinhole_client_handle_offline (PinholeClient *self,
     }
 
 drop:
-  /* acknowledged once recorded, or when it can never be read */
-  ack = pinhole_stanza_new ("offline-ack", "ack");
-  json_object_set_string_member (ack, "message", message);
-  _pinhole_client_send_stanza (self, ack);
+  /* acknowledged once recorded and on disk, or when it can never be read */
+  acknowledge_when_synced (self, message, NULL);
 }
 
 

@@ -205,6 +205,13 @@ shutdown_now (PinholeClient *self)
   GTask *task = g_steal_pointer (&self->shutdown);
 
   g_clear_handle_id (&self->shutdown_timeout, g_source_remove);
+  /* pinhole_client_settle_async() only waits */
+  if (g_task_get_source_tag (task) == pinhole_client_settle_async)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
   pinhole_client_disconnect (self);
   if (self->mapper == NULL)
     {
@@ -226,6 +233,9 @@ shutdown_timeout_cb (gpointer user_data)
   shutdown_now (self);
   return G_SOURCE_REMOVE;
 }
+
+static void wait_for_sends (PinholeClient *self,
+                            GTask         *task);
 
 /* every message sent is delivered, stored or failed: a waiting shutdown goes on */
 void
@@ -251,6 +261,53 @@ pinhole_client_shutdown_async (PinholeClient       *self,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, pinhole_client_shutdown_async);
+  wait_for_sends (self, task);
+}
+
+gboolean
+pinhole_client_shutdown_finish (PinholeClient *self,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * pinhole_client_settle_async:
+ * Waits, as pinhole_client_shutdown_async() does (a few seconds at most), for messages on
+ * their way to be delivered, stored or failed, and for received ones to be acknowledged once
+ * on disk, but stays connected: for a caller that disconnects by other means (a
+ * PinholeReconnector).
+ */
+void
+pinhole_client_settle_async (PinholeClient       *self,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, pinhole_client_settle_async);
+  wait_for_sends (self, task);
+}
+
+gboolean
+pinhole_client_settle_finish (PinholeClient *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* @task (transfer full) goes on once the sends are settled, or after SHUTDOWN_SEND_WAIT_MS */
+static void
+wait_for_sends (PinholeClient *self,
+                GTask         *task)
+{
   if (self->shutdown != NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "already shutting down");
@@ -264,12 +321,4 @@ pinhole_client_shutdown_async (PinholeClient       *self,
       return;
     }
   self->shutdown_timeout = g_timeout_add (SHUTDOWN_SEND_WAIT_MS, shutdown_timeout_cb, self);
-}
-
-gboolean
-pinhole_client_shutdown_finish (PinholeClient *self,
-                                GAsyncResult  *result,
-                                GError       **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
 }

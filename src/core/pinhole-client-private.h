@@ -48,6 +48,13 @@ struct _PinholeClient
   GPtrArray               *receipt_acks; /* JsonObject: receipts recorded, acknowledged
                                           * together, at most PINHOLE_CLIENT_RECEIPTS_PER_ACK */
   guint                    receipt_acks_timeout;
+  GPtrArray               *synced_acks;  /* SyncedAck (pinhole-client-chat.c): messages
+                                          * recorded, acknowledged after the next profile
+                                          * sync */
+  GCancellable            *offline_sync; /* the profile sync in flight, or NULL */
+  GHashTable              *awaited_receipts; /* "device-id\nmessage-id" → AwaitedReceipt:
+                                              * live copies the session acknowledged, not yet
+                                              * confirmed on the receiver's disk */
   char                    *stun_host;
   GTlsCertificate         *rejected_certificate; /* of the last connection, if it refused one */
   char                    *rejected_server;      /* the server that presented it */
@@ -134,6 +141,8 @@ void        _pinhole_client_handle_offline      (PinholeClient *self,
 void        _pinhole_client_handle_delivered    (PinholeClient *self,
                                                  JsonObject    *stanza);
 void        _pinhole_client_flush_receipt_acks  (PinholeClient *self);
+void        _pinhole_client_synced_ack_free     (gpointer       ack);
+void        _pinhole_client_awaited_receipt_free (gpointer      awaited);
 void        _pinhole_client_release_held        (PinholeClient *self);
 void        _pinhole_client_send_text_async     (PinholeClient       *self,
                                                  const char          *user,

@@ -459,6 +459,11 @@ pinhole_client_dispose (GObject *object)
   g_clear_object (&self->contacts);
   g_clear_handle_id (&self->transfer_expiry, g_source_remove);
   g_clear_handle_id (&self->receipt_acks_timeout, g_source_remove);
+  /* a sync in flight finds its client gone; its messages come again at the next log-in */
+  if (self->offline_sync != NULL)
+    g_cancellable_cancel (self->offline_sync);
+  g_clear_object (&self->offline_sync);
+  g_clear_pointer (&self->awaited_receipts, g_hash_table_unref);
   g_clear_object (&self->transfers);
   g_clear_object (&self->requests);
   g_clear_pointer (&self->by_user, g_hash_table_unref);
@@ -482,6 +487,7 @@ pinhole_client_finalize (GObject *object)
   g_hash_table_unref (self->pending);
   g_ptr_array_unref (self->held_offline);
   g_ptr_array_unref (self->receipt_acks);
+  g_ptr_array_unref (self->synced_acks);
   g_free (self->user);
   g_free (self->device);
   g_free (self->local_id);
@@ -547,6 +553,9 @@ pinhole_client_init (PinholeClient *self)
   self->held_offline = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   g_queue_init (&self->early);
   self->receipt_acks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  self->synced_acks = g_ptr_array_new_with_free_func (_pinhole_client_synced_ack_free);
+  self->awaited_receipts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                  _pinhole_client_awaited_receipt_free);
 }
 
 /* Returns: (transfer full): a client for the account in @profile, not connected yet */

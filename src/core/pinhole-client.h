@@ -152,6 +152,13 @@ void           pinhole_client_shutdown_async   (PinholeClient       *self,
 gboolean       pinhole_client_shutdown_finish  (PinholeClient       *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
+void           pinhole_client_settle_async     (PinholeClient       *self,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean       pinhole_client_settle_finish    (PinholeClient       *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
 char          *pinhole_client_dup_network_description (PinholeClient *self);
 GPtrArray     *pinhole_client_dup_local_candidates (PinholeClient *self);
 gboolean       pinhole_client_set_relay_only   (PinholeClient       *self,

@@ -110,6 +110,9 @@ void           _pinhole_device_send         (PinholeDevice        *self,
                                              PinholeDeviceSent     sent,
                                              PinholeDeviceSettled  settled,
                                              gpointer              user_data);
+void           _pinhole_device_send_best_effort (PinholeDevice *self,
+                                                 guint          channel,
+                                                 JsonObject    *message);
 void           _pinhole_device_send_control (PinholeDevice   *self,
                                              JsonObject      *message);
 void           _pinhole_device_ensure_session (PinholeDevice *self);

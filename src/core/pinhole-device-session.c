@@ -576,6 +576,25 @@ _pinhole_device_send (PinholeDevice        *self,
     _pinhole_device_ensure_session (self);
 }
 
+/* a message on @channel of the current session, best effort: lost with the session */
+void
+_pinhole_device_send_best_effort (PinholeDevice *self,
+                                  guint          channel,
+                                  JsonObject    *message)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->session == NULL)
+    return;
+  text = pinhole_stanza_to_string (message, &len);
+  payload = g_bytes_new_take (g_steal_pointer (&text), len);
+  if (!pinhole_session_send (self->session, channel, payload, NULL, &error))
+    g_debug ("message on channel %u to %s not sent: %s", channel, self->id, error->message);
+}
+
 /* a control message on the current session, best effort (the agent repeats what matters) */
 void
 _pinhole_device_send_control (PinholeDevice *self,

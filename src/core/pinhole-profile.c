@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-profile.c: the local SQLite store of one profile (folder mode 0700, file mode 0600).
  * Writes are single-row and quick; the WAL checkpoints, which fsync, run in a worker thread
- * on a connection of their own, so that the main loop never waits for the disk.
+ * on a connection of their own, so that the main loop never waits for the disk. Writes are
+ * committed with synchronous=NORMAL: on disk at the next checkpoint, or when
+ * pinhole_profile_sync_async() has synced the WAL (what a receiver does before it acknowledges a
+ * message, docs/architecture.md "Durability").
  * Contacts' device keys, their trust and verification, are in pinhole-profile-keys.c. */
 #define G_LOG_DOMAIN "pinhole-profile"
 
@@ -130,6 +133,120 @@ checkpoint_done_cb (GObject      *source,
                     gpointer      user_data)
 {
   PINHOLE_PROFILE (source)->checkpointing = FALSE;
+}
+
+/* fsyncs @fd; EINTR is retried */
+static gboolean
+sync_fd (int         fd,
+         const char *path,
+         GError    **error)
+{
+  int rc;
+
+  do
+    rc = fsync (fd);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot sync %s: %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+sync_path (const char *path,
+           int         flags,
+           gboolean    missing_ok,
+           GError    **error)
+{
+  int fd = open (path, flags | O_CLOEXEC);
+  gboolean ok;
+
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      if (missing_ok && saved == ENOENT)
+        return TRUE;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  ok = sync_fd (fd, path, error);
+  close (fd);
+  return ok;
+}
+
+/* makes every transaction committed so far durable. A commit in WAL mode with
+ * synchronous=NORMAL has written its frames to the -wal file but not synced them; an fsync of
+ * that file (through any descriptor: it flushes the inode) makes them durable. A checkpoint
+ * syncs the database file before the WAL restarts, so a frame that a restart overwrote is in
+ * the synced database already. The folder is synced too, for a -wal file just made.
+ *
+ * PINHOLE_TEST_PROFILE_SYNC_FAIL (test only) makes every sync fail. */
+static void
+sync_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  PinholeProfile *self = source;
+  g_autofree char *wal = g_strconcat (self->path, "-wal", NULL);
+  GError *error = NULL;
+
+  if (g_getenv ("PINHOLE_TEST_PROFILE_SYNC_FAIL") != NULL)
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot sync %s: made to fail (PINHOLE_TEST_PROFILE_SYNC_FAIL)", wal);
+  else if (sync_path (wal, O_RDONLY, TRUE, &error) &&
+           sync_path (self->path, O_RDONLY, FALSE, &error))
+    sync_path (self->dir, O_RDONLY | O_DIRECTORY, FALSE, &error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * pinhole_profile_sync_async:
+ * @self: a profile
+ * @cancellable: (nullable): a cancellable
+ * @callback: called on the thread-default main context when the writes are on disk
+ * @user_data: for @callback
+ *
+ * Makes every write done so far durable (survives a crash or power loss), in a worker thread.
+ * Writes made meanwhile may or may not be covered.
+ */
+void
+pinhole_profile_sync_async (PinholeProfile      *self,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (PINHOLE_IS_PROFILE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pinhole_profile_sync_async);
+  g_task_run_in_thread (task, sync_thread);
+}
+
+/**
+ * pinhole_profile_sync_finish:
+ * Returns: %TRUE when the writes that came before pinhole_profile_sync_async() are on disk
+ */
+gboolean
+pinhole_profile_sync_finish (PinholeProfile *self,
+                             GAsyncResult   *result,
+                             GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 #define CHECKPOINT_EVERY_WRITES 256

@@ -96,6 +96,13 @@ gboolean         pinhole_profile_set_message_state (PinholeProfile          *sel
                                                     PinholeMessageState      state,
                                                     gboolean                *out_changed,
                                                     GError                 **error);
+void             pinhole_profile_sync_async       (PinholeProfile      *self,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean         pinhole_profile_sync_finish      (PinholeProfile *self,
+                                                   GAsyncResult   *result,
+                                                   GError        **error);
 GPtrArray       *pinhole_profile_list_messages    (PinholeProfile *self,
                                                    const char     *peer,
                                                    gint64          before,

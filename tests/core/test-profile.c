@@ -584,6 +584,49 @@ test_transfers (Fixture      *f,
 }
 
 static void
+sync_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+profile_sync (PinholeProfile *p,
+              GError        **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  pinhole_profile_sync_async (p, NULL, sync_done_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return pinhole_profile_sync_finish (p, result, error);
+}
+
+/* a sync makes the writes durable in a worker; the test hook makes it fail */
+static void
+test_sync (Fixture      *f,
+           gconstpointer data)
+{
+  g_autoptr(PinholeProfile) p = open_profile (f);
+  g_autoptr(GError) error = NULL;
+
+  /* before any write, and after one (the -wal file exists then) */
+  g_assert_true (profile_sync (p, &error));
+  g_assert_no_error (error);
+  g_assert_true (pinhole_profile_add_message (p, "bob", "m1", PINHOLE_MESSAGE_DIRECTION_IN, "hi",
+                                              1000, PINHOLE_MESSAGE_STATE_RECEIVED, NULL,
+                                              &error));
+  g_assert_true (profile_sync (p, &error));
+  g_assert_no_error (error);
+
+  g_setenv ("PINHOLE_TEST_PROFILE_SYNC_FAIL", "1", TRUE);
+  g_assert_false (profile_sync (p, &error));
+  g_unsetenv ("PINHOLE_TEST_PROFILE_SYNC_FAIL");
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+}
+
+static void
 test_history (Fixture      *f,
               gconstpointer data)
 {
@@ -792,6 +835,7 @@ main (int argc, char **argv)
   ADD ("/profile/history/newest", test_history_newest);
   ADD ("/profile/history/unread", test_history_unread);
   ADD ("/profile/relay-only", test_relay_only);
+  ADD ("/profile/sync", test_sync);
 #undef ADD
   return g_test_run ();
 }

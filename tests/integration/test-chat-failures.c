@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-chat-failures.c: chat between real pinhole-cli processes when something goes wrong: bad
- * log-ins, a user who is not a contact, a server that restarts and a peer that is killed. */
+ * log-ins, a user who is not a contact, a server that restarts and a peer that is killed, and
+ * sealed messages acknowledged only once they are on the receiver's disk. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-chat.h"
 
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- failures ---- */
@@ -296,6 +298,267 @@ test_peer_killed (PhFixture    *f,
   (void) cursor;
 }
 
+/* ---- durability: a sealed message is acknowledged once it is on disk ---- */
+
+/* the sealed messages the server holds for offline devices */
+static gint64
+count_offline_rows (const char *db_path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n = -1;
+
+  if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "SELECT COUNT(*) FROM offline", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return n;
+}
+
+typedef struct
+{
+  const char *db_path;
+  gint64      want;
+} OfflineWait;
+
+static gboolean
+offline_rows_reached (gpointer data)
+{
+  OfflineWait *w = data;
+
+  return count_offline_rows (w->db_path) == w->want;
+}
+
+static gboolean
+err_says (gpointer data)
+{
+  gpointer *args = data;
+  PhProc *p = args[0];
+
+  return strstr (p->err_text->str, args[1]) != NULL;
+}
+
+static void
+send_stored (PhFixture  *f,
+             const char *prefix,
+             guint       n)
+{
+  for (guint i = 1; i <= n; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("%s %03u", prefix, i);
+      g_autoptr(PhResult) r = ph_fixture_cli_full (f, "alice", NULL, NULL, NULL, "send", "bob",
+                                                   text, NULL);
+      JsonObject *sent = ph_result_event (r, "sent");
+
+      g_assert_cmpint (r->status, ==, 0);
+      g_assert_nonnull (sent);
+      if (sent != NULL)
+        g_assert_cmpint (json_object_get_int_member_with_default (sent, "stored", 0), >=, 1);
+    }
+}
+
+static PhProc *
+listen_with (PhFixture         *f,
+             const char *const *env)
+{
+  const char *args[] = { "listen", NULL };
+  PhCliOptions options = { env, FALSE };
+  PhProc *p = ph_fixture_spawn (f, "bob", &options, args);
+  guint cursor = 0;
+
+  if (p != NULL && ph_proc_wait_named (p, &cursor, "online", "user", "bob", PH_EVENT_MS) == NULL)
+    g_test_fail_printf ("bob's listen did not come online: %s", p->err_text->str);
+  return p;
+}
+
+/* each acknowledgement @what ("offline-ack " to the server, "receipt " to a live sender) the
+ * listen sent came after a profile sync that covers it: the debug lines of pinhole-chat, on
+ * standard output with the JSON events */
+static guint
+check_acks_after_sync (PhProc     *p,
+                       const char *what)
+{
+  guint covered = 0, acks = 0, syncs = 0;
+
+  for (guint i = 0; i < p->lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (p->lines, i);
+      const char *synced = strstr (line, "profile synced: ");
+
+      if (synced != NULL)
+        {
+          covered += (guint) atoi (synced + strlen ("profile synced: "));
+          syncs++;
+        }
+      else if (strstr (line, what) != NULL && strstr (line, " sent") != NULL)
+        {
+          if (covered == 0)
+            g_test_fail_printf ("an acknowledgement went before the profile was synced: %s",
+                                line);
+          else
+            covered--;
+          acks++;
+        }
+    }
+  g_test_message ("%u × \"%s\" after %u profile sync(s)", acks, what, syncs);
+  return acks;
+}
+
+static void
+test_offline_ack_after_sync (PhFixture    *f,
+                             gconstpointer data)
+{
+  const char *env[] = { "G_MESSAGES_DEBUG=pinhole-chat", NULL };
+  OfflineWait taken = { f->server->db_path, 0 };
+  PhProc *bob;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+  send_stored (f, "kept on disk", 5);
+  g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 5);
+  ph_return_if_failed ();
+
+  bob = listen_with (f, env);
+  ph_return_if_failed ();
+  g_assert_true (ph_chat_wait_texts (bob, "alice", 5, PH_EVENT_MS));
+  g_assert_true (ph_iterate_until (offline_rows_reached, &taken, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  g_assert_cmpuint (check_acks_after_sync (bob, "offline-ack "), ==, 5);
+}
+
+/* a profile that cannot sync acknowledges nothing: the server pushes the messages again at the
+ * next log-in, and the profile records each once */
+static void
+test_offline_sync_fails (PhFixture    *f,
+                         gconstpointer data)
+{
+  const char *fail_env[] = { "G_MESSAGES_DEBUG=pinhole-chat", "PINHOLE_TEST_PROFILE_SYNC_FAIL=1",
+                             NULL };
+  OfflineWait taken = { f->server->db_path, 0 };
+  gpointer says[] = { NULL, "received message(s) not acknowledged" };
+  PhProc *bob;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+  send_stored (f, "not yet on disk", 3);
+  ph_return_if_failed ();
+
+  bob = listen_with (f, fail_env);
+  ph_return_if_failed ();
+  g_assert_true (ph_chat_wait_texts (bob, "alice", 3, PH_EVENT_MS));
+  says[0] = bob;
+  g_assert_true (ph_iterate_until (err_says, says, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  g_assert_cmpuint (check_acks_after_sync (bob, "offline-ack "), ==, 0);
+  g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 3);
+  ph_return_if_failed ();
+
+  /* the next log-in gets them again, records none twice, and acknowledges them */
+  bob = listen_with (f, NULL);
+  ph_return_if_failed ();
+  g_assert_true (ph_iterate_until (offline_rows_reached, &taken, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  {
+    g_autoptr(PhResult) h = ph_fixture_cli_full (f, "bob", NULL, NULL, NULL, "history", "alice",
+                                                 NULL);
+
+    g_assert_cmpint (h->status, ==, 0);
+    g_assert_cmpuint (ph_result_count (h, "history"), ==, 3);
+  }
+}
+
+/* alice's send of a live message to @bob; Returns: how many copies were delivered, and in
+ * @stored how many were stored for later */
+static gint64
+send_live (PhFixture  *f,
+           const char *text,
+           gint64     *stored)
+{
+  g_autoptr(PhResult) r = ph_fixture_cli_full (f, "alice", NULL, NULL, NULL, "send", "bob", text,
+                                               NULL);
+  JsonObject *sent = ph_result_event (r, "sent");
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (sent);
+  if (sent == NULL)
+    return -1;
+  *stored = json_object_get_int_member_with_default (sent, "stored", -1);
+  return json_object_get_int_member_with_default (sent, "delivered", -1);
+}
+
+/* a live message is delivered when bob's receipt says it is on his disk: that receipt goes
+ * after his profile is synced */
+static void
+test_live_receipt_after_sync (PhFixture    *f,
+                              gconstpointer data)
+{
+  const char *env[] = { "G_MESSAGES_DEBUG=pinhole-chat", NULL };
+  PhProc *bob;
+  gint64 stored = -1;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+  bob = listen_with (f, env);
+  ph_return_if_failed ();
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("live on disk %03u", i);
+
+      g_assert_cmpint (send_live (f, text, &stored), ==, 1);
+      g_assert_cmpint (stored, ==, 0);
+    }
+  g_assert_true (ph_chat_wait_texts (bob, "alice", 3, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  g_assert_cmpuint (check_acks_after_sync (bob, "receipt "), ==, 3);
+  g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 0);
+}
+
+/* bob's session acknowledges the frame but his profile cannot sync: no receipt, so alice does
+ * not count it delivered and stores it sealed as well; bob records it once */
+static void
+test_live_sync_fails (PhFixture    *f,
+                      gconstpointer data)
+{
+  const char *fail_env[] = { "G_MESSAGES_DEBUG=pinhole-chat", "PINHOLE_TEST_PROFILE_SYNC_FAIL=1",
+                             NULL };
+  PhProc *bob;
+  gint64 stored = -1;
+
+  ph_return_if_failed ();
+  ph_fixture_register (f, "alice");
+  ph_fixture_register (f, "bob");
+  ph_fixture_contacts (f, "alice", "bob");
+  ph_return_if_failed ();
+  bob = listen_with (f, fail_env);
+  ph_return_if_failed ();
+  g_assert_cmpint (send_live (f, "live, not on disk", &stored), ==, 0);
+  g_assert_cmpint (stored, ==, 1);
+  g_assert_true (ph_chat_wait_texts (bob, "alice", 1, PH_EVENT_MS));
+  ph_chat_listen_stop (bob);
+  g_assert_cmpuint (check_acks_after_sync (bob, "receipt "), ==, 0);
+  g_assert_cmpuint (check_acks_after_sync (bob, "offline-ack "), ==, 0);
+  /* the sealed copy waits for bob's next log-in */
+  g_assert_cmpint (count_offline_rows (f->server->db_path), ==, 1);
+  {
+    g_autoptr(PhResult) h = ph_fixture_cli_full (f, "bob", NULL, NULL, NULL, "history", "alice",
+                                                 NULL);
+
+    g_assert_cmpint (h->status, ==, 0);
+    g_assert_cmpuint (ph_result_count (h, "history"), ==, 1);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -310,6 +573,10 @@ main (int   argc,
   ADD ("/integration/chat/not-a-contact", test_not_a_contact);
   ADD ("/integration/chat/server-restart", test_server_restart);
   ADD ("/integration/chat/peer-killed", test_peer_killed);
+  ADD ("/integration/chat/offline-ack-after-sync", test_offline_ack_after_sync);
+  ADD ("/integration/chat/offline-sync-fails", test_offline_sync_fails);
+  ADD ("/integration/chat/live-receipt-after-sync", test_live_receipt_after_sync);
+  ADD ("/integration/chat/live-sync-fails", test_live_sync_fails);
 #undef ADD
 
   return g_test_run ();
