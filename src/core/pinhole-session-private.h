@@ -28,8 +28,6 @@ G_BEGIN_DECLS
  * retransmissions of FINISH, at most PINHOLE_SESSION_HS_RESTARTS times */
 #define PINHOLE_SESSION_HS_RESTART_AFTER 2
 #define PINHOLE_SESSION_HS_RESTARTS   3
-/* payload bytes send() accepts before it fails with PINHOLE_ERROR_LIMIT */
-#define PINHOLE_SESSION_MAX_QUEUE     (16 * 1024 * 1024)
 
 /* hooks for tests and fuzzers (pinhole-session.c) */
 void     _pinhole_session_set_rto         (PinholeSession *self,

@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 /* the first of the bulk channels (transfer data): they yield to channels 0-2 and share the
  * session round-robin (docs/session.md §6) */
 #define PINHOLE_SESSION_CHANNEL_BULK     3
+/* payload bytes waiting or unacknowledged that send() accepts before it fails with
+ * PINHOLE_ERROR_LIMIT (send-queue-bytes) */
+#define PINHOLE_SESSION_MAX_QUEUE        (16 * 1024 * 1024)
 
 /**
  * PinholeSessionState:

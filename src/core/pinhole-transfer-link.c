@@ -31,6 +31,8 @@ struct _PinholeTransferLink
   gulong           acked_id;
   guint64          last_sent;         /* the session's id of our latest transfer message */
   guint64          last_acked;
+  guint64          reserved;          /* session bytes the blocks being read will take */
+  gboolean         wants_room;        /* a sender found no room: pump on the next ack */
   gboolean         outgoing[256];     /* our data channels in use */
   guint            next_channel;
 };
@@ -142,6 +144,49 @@ _pinhole_transfer_link_is_flushed (PinholeTransferLink *self)
   return self->session != NULL && self->last_acked >= self->last_sent;
 }
 
+/* the transfers that talk on this link, each with a reference */
+static GPtrArray *
+own_transfers (PinholeTransferLink *self)
+{
+  GPtrArray *transfers = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (_pinhole_transfer_get_link (value) == self)
+      g_ptr_array_add (transfers, g_object_ref (value));
+  return transfers;
+}
+
+/* A block goes into the session whole (a block frame and its data frames): the sender reads
+ * one only when the session's queue has room for it beside the blocks already being read, so
+ * that a send never fails half-way through a block, however many transfers share the
+ * session; what the queue keeps free beyond that is for chat and control frames. */
+#define BLOCK_ROOM   (PINHOLE_MANIFEST_BLOCK_SIZE + 64 * 1024)
+#define URGENT_ROOM  (1024 * 1024)
+
+gboolean
+_pinhole_transfer_link_reserve_block (PinholeTransferLink *self)
+{
+  if (self->session == NULL ||
+      pinhole_session_get_send_queue_bytes (self->session) + self->reserved + BLOCK_ROOM >
+      PINHOLE_SESSION_MAX_QUEUE - URGENT_ROOM)
+    {
+      self->wants_room = TRUE;
+      return FALSE;
+    }
+  self->reserved += BLOCK_ROOM;
+  return TRUE;
+}
+
+void
+_pinhole_transfer_link_release_block (PinholeTransferLink *self)
+{
+  g_return_if_fail (self->reserved >= BLOCK_ROOM);
+  self->reserved -= BLOCK_ROOM;
+}
+
 /* ids are acknowledged in the order they went out */
 static void
 acked_cb (PinholeSession      *session,
@@ -149,21 +194,26 @@ acked_cb (PinholeSession      *session,
           PinholeTransferLink *self)
 {
   g_autoptr(PinholeTransferLink) hold G_GNUC_UNUSED = g_object_ref (self);
-  g_autoptr(GPtrArray) transfers = NULL;
-  GHashTableIter iter;
-  gpointer value;
   gboolean was = self->last_acked >= self->last_sent;
 
   self->last_acked = MAX (self->last_acked, id);
+  /* the queue has room again for the senders that found none */
+  if (self->wants_room)
+    {
+      g_autoptr(GPtrArray) transfers = own_transfers (self);
+
+      self->wants_room = FALSE;
+      for (guint i = 0; i < transfers->len; i++)
+        _pinhole_transfer_pump (transfers->pdata[i]);
+    }
   if (was || self->last_acked < self->last_sent)
     return;
-  transfers = g_ptr_array_new_with_free_func (g_object_unref);
-  g_hash_table_iter_init (&iter, self->transfers);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (transfers, g_object_ref (value));
-  for (guint i = 0; i < transfers->len; i++)
-    if (_pinhole_transfer_get_link (transfers->pdata[i]) == self)
+  {
+    g_autoptr(GPtrArray) transfers = own_transfers (self);
+
+    for (guint i = 0; i < transfers->len; i++)
       _pinhole_transfer_emit_flushed (transfers->pdata[i]);
+  }
 }
 
 gboolean

@@ -46,6 +46,9 @@ void             _pinhole_transfer_set_peer       (PinholeTransfer        *self,
 /* the link (pinhole-transfer-link.c) */
 gboolean         _pinhole_transfer_link_send      (PinholeTransferLink    *self,
                                                    PinholeTransferMessage *message);
+gboolean         _pinhole_transfer_link_reserve_block (PinholeTransferLink *self);
+void             _pinhole_transfer_link_release_block (PinholeTransferLink *self);
+void             _pinhole_transfer_pump           (PinholeTransfer        *self);
 gboolean         _pinhole_transfer_link_send_data (PinholeTransferLink    *self,
                                                    guint                   channel,
                                                    GBytes                 *frame);

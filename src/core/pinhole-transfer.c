@@ -617,10 +617,11 @@ sender_ready (PinholeTransfer        *self,
 
 typedef struct
 {
-  PinholeTransfer *self;   /* a reference */
-  guint64          run;
-  guint32          entry;
-  guint64          block;
+  PinholeTransfer     *self;   /* a reference */
+  PinholeTransferLink *link;   /* a reference: the block's room is reserved on it */
+  guint64              run;
+  guint32              entry;
+  guint64              block;
 } ReadCtx;
 
 static void
@@ -636,6 +637,9 @@ read_cb (GObject      *source,
   guint32 entry = ctx->entry;
   guint64 block = ctx->block, run = ctx->run;
 
+  /* the block goes into the session now, or never: its room is free again either way */
+  _pinhole_transfer_link_release_block (ctx->link);
+  g_object_unref (ctx->link);
   g_free (ctx);
   self->reads--;
   if (pinhole_transfer_is_over (self) || run != self->run || self->link == NULL)
@@ -668,18 +672,27 @@ read_cb (GObject      *source,
   sender_pump (self);
 }
 
+/* the link has room again in its session for a block */
+void
+_pinhole_transfer_pump (PinholeTransfer *self)
+{
+  sender_pump (self);
+}
+
 static void
 sender_pump (PinholeTransfer *self)
 {
   while (self->state == PINHOLE_TRANSFER_STATE_RUNNING && self->channel != 0 &&
          self->link != NULL && self->todo_head < self->todo->len &&
-         self->reads < MAX_READS_AHEAD && self->outstanding + self->reads < self->window)
+         self->reads < MAX_READS_AHEAD && self->outstanding + self->reads < self->window &&
+         _pinhole_transfer_link_reserve_block (self->link))
     {
       guint64 code = g_array_index (self->todo, guint64, self->todo_head++);
       ReadCtx *ctx = g_new0 (ReadCtx, 1);
       guint32 entry = (guint32) (code >> 32);
 
       ctx->self = g_object_ref (self);
+      ctx->link = g_object_ref (self->link);
       ctx->run = self->run;
       ctx->entry = entry;
       ctx->block = code & G_MAXUINT32;

@@ -3,7 +3,8 @@
  * a tree arrives whole; a recipient that goes away mid-transfer and comes back gets only the
  * blocks it lacks (counted on the sender); a block that does not match its hash is sent
  * again; a sender that sends more than it offered fails; decline and cancel from both sides;
- * at most 16 offers wait for an answer. */
+ * at most 16 offers wait for an answer; three transfers whose blocks would pass the session's
+ * queue all arrive. */
 #include "pinhole-file-reader.h"
 #include "pinhole-file-writer.h"
 #include "pinhole-transfer-link.h"
@@ -157,6 +158,44 @@ test_tree (Fixture       *f,
 
     g_assert_true (g_file_test (made, G_FILE_TEST_IS_DIR));
   }
+}
+
+/* Three transfers at once on a slow link: the blocks they would queue (the recipient lets
+ * each have 8 out) pass the session's 16 MiB, so each sender reads a block only when the
+ * session has room for it, and every transfer arrives whole */
+static void
+test_shared_session_queue (Fixture       *f,
+                           gconstpointer  data)
+{
+  PinholeTransfer *sent[3];
+  const char *names[] = { "a.bin", "b.bin", "c.bin" };
+
+  /* 40 MB/s: slower than the disk, so that the blocks wait in the session */
+  pinhole_test_path_set_rate (f->s.path_a, 40 * 1000 * 1000);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *rel = g_build_filename ("send", names[i], NULL);
+      g_autofree char *src = g_build_filename (f->root, rel, NULL);
+
+      ph_test_write_file (f->root, rel, 12 * MIB + i, (guint8) (i + 1));
+      sent[i] = offer (f, src);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *src = g_build_filename (f->root, "send", names[i], NULL);
+      g_autofree char *dst = g_build_filename (f->inbox, names[i], NULL);
+
+      wait_over (&sent[i]);
+      if (pinhole_transfer_get_state (sent[i]) != PINHOLE_TRANSFER_STATE_DONE)
+        g_test_fail_printf ("%s: %s", names[i],
+                            pinhole_transfer_get_error (sent[i]) != NULL
+                              ? pinhole_transfer_get_error (sent[i]) : "not done");
+      else
+        assert_same_file (src, dst);
+      g_object_unref (sent[i]);
+    }
+  g_assert_cmpuint (pinhole_session_get_send_queue_bytes (f->s.alice.session), <=,
+                    PINHOLE_SESSION_MAX_QUEUE);
 }
 
 static gboolean
@@ -544,6 +583,7 @@ main (int   argc,
 #define ADD(path, fn) \
   g_test_add ("/transfer/engine/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("tree", test_tree);
+  ADD ("shared-session-queue", test_shared_session_queue);
   ADD ("resume-recipient", test_resume_recipient);
   ADD ("corrupted-block", test_corrupted_block);
   ADD ("more-than-offered", test_more_than_offered);
