@@ -600,16 +600,5 @@ void
 _pinhole_device_send_control (PinholeDevice *self,
                               JsonObject    *message)
 {
-  g_autofree char *text = NULL;
-  gsize len;
-  g_autoptr(GBytes) payload = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (self->session == NULL)
-    return;
-  text = pinhole_stanza_to_string (message, &len);
-  payload = g_bytes_new_take (g_steal_pointer (&text), len);
-  if (!pinhole_session_send (self->session, PINHOLE_SESSION_CHANNEL_CONTROL, payload, NULL,
-                             &error))
-    g_debug ("control message to %s not sent: %s", self->id, error->message);
+  _pinhole_device_send_best_effort (self, PINHOLE_SESSION_CHANNEL_CONTROL, message);
 }
