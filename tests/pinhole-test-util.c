@@ -13,6 +13,10 @@
 
 /* a safety bound beside the deadline, for a condition source that wakes the loop for ever */
 #define MAX_ITERATIONS 20000000
+/* once the running test has failed (with nonfatal assertions it carries on to its teardown),
+ * a wait lasts at most this long: the later steps of a broken test, each waiting its whole
+ * timeout for what will not come, made a failure cost minutes */
+#define AFTER_FAILURE_MS 1000
 
 /* ---- waiting ---- */
 
@@ -26,7 +30,8 @@ set_flag_cb (gpointer data)
 /**
  * ph_iterate_context_until:
  * @context: (nullable): the context to iterate, %NULL for the default one
- * Iterates @context until @done returns TRUE or @timeout_ms pass.
+ * Iterates @context until @done returns TRUE or @timeout_ms pass (at most AFTER_FAILURE_MS
+ * once the running test has failed).
  * Returns: what @done returns at the end
  */
 gboolean
@@ -41,6 +46,8 @@ ph_iterate_context_until (GMainContext    *context,
 
   if (done (data))
     return TRUE;
+  if (g_test_failed ())
+    timeout_ms = MIN (timeout_ms, AFTER_FAILURE_MS);
   deadline = g_timeout_source_new (timeout_ms);
   g_source_set_callback (deadline, set_flag_cb, &expired, NULL);
   g_source_attach (deadline, context);
