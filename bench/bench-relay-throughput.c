@@ -243,6 +243,13 @@ main (int    argc,
       fprintf (stderr, "bench-relay-throughput: the contacts never saw each other online\n");
       goto out;
     }
+  /* both relay-only: on one machine the pair would otherwise find a LAN path and move to it */
+  if (!pinhole_client_set_relay_only (alice, "bob", TRUE, &error) ||
+      !pinhole_client_set_relay_only (bob, "alice", TRUE, &error))
+    {
+      fprintf (stderr, "bench-relay-throughput: relay-only: %s\n", error->message);
+      goto out;
+    }
   step = (Step) { 0 };
   pinhole_client_open_session_async (alice, "bob", NULL, session_cb, &step);
   if (!finish_step (&step, "alice opens a session"))
@@ -291,8 +298,9 @@ main (int    argc,
         }
       seconds = (t.finished - t.started) / 1e6;
       rates[r] = t.total / seconds / 1e6;
-      printf ("run %d: %" G_GUINT64_FORMAT " bytes in %.3f s = %.1f MB/s\n", r + 1, t.total,
-              seconds, rates[r]);
+      printf ("run %d: %" G_GUINT64_FORMAT " bytes in %.3f s = %.1f MB/s (path: %s)\n", r + 1,
+              t.total, seconds, rates[r],
+              pinhole_path_kind_to_string (pinhole_path_get_kind (pinhole_session_get_path (tx))));
       fflush (stdout);
       /* let the last acknowledgements drain before the next run */
       drain_deadline = g_get_monotonic_time () + STEP_TIMEOUT_MS * G_GINT64_CONSTANT (1000);
