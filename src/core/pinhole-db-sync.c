@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -141,22 +140,41 @@ pinhole_db_files_sync (PinholeDbFiles *files,
          sync_file (files, &files->dir_fd, files->dir, O_RDONLY | O_DIRECTORY, FALSE, error);
 }
 
-/**
- * pinhole_db_checkpoint:
- * @path: the database file
- *
- * Moves what the WAL holds into the database file (a passive checkpoint, which fsyncs), on a
- * connection of its own, so that the connection writing on the main loop never checkpoints.
- */
-void
-pinhole_db_checkpoint (const char *path)
+/* moves what the WAL holds into the database file (a passive checkpoint, which fsyncs), on a
+ * connection of its own, so that the connection writing on the main loop never checkpoints */
+static void
+checkpoint_thread (GTask        *task,
+                   gpointer      source,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
 {
   sqlite3 *db = NULL;
 
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+  if (sqlite3_open_v2 (task_data, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
     {
       sqlite3_busy_timeout (db, 5000);
       sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
   sqlite3_close_v2 (db);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * pinhole_db_checkpoint_async:
+ * @source: the store or profile, held until @callback
+ * @path: the database file
+ * @callback: called on the thread-default main context when the checkpoint is over
+ *
+ * Checkpoints the WAL in a worker thread.
+ */
+void
+pinhole_db_checkpoint_async (GObject             *source,
+                             const char          *path,
+                             GAsyncReadyCallback  callback)
+{
+  g_autoptr(GTask) task = g_task_new (source, NULL, callback, NULL);
+
+  g_task_set_source_tag (task, pinhole_db_checkpoint_async);
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, checkpoint_thread);
 }

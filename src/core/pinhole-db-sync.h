@@ -4,7 +4,7 @@
  * worker threads only. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -16,6 +16,8 @@ gboolean        pinhole_db_files_sync  (PinholeDbFiles *files,
 void            pinhole_db_files_free  (PinholeDbFiles *files);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeDbFiles, pinhole_db_files_free)
 
-void            pinhole_db_checkpoint  (const char     *path);
+void            pinhole_db_checkpoint_async (GObject             *source,
+                                             const char          *path,
+                                             GAsyncReadyCallback  callback);
 
 G_END_DECLS

@@ -108,17 +108,6 @@ prepare (PinholeProfile *self,
   return stmt;
 }
 
-/* moves what the WAL holds into the database file: the fsync happens here, off the main loop */
-static void
-checkpoint_thread (GTask        *task,
-                   gpointer      source,
-                   gpointer      task_data,
-                   GCancellable *cancellable)
-{
-  pinhole_db_checkpoint (task_data);
-  g_task_return_boolean (task, TRUE);
-}
-
 static void
 checkpoint_done_cb (GObject      *source,
                     GAsyncResult *result,
@@ -194,16 +183,11 @@ pinhole_profile_sync_finish (PinholeProfile *self,
 static void
 count_write (PinholeProfile *self)
 {
-  g_autoptr(GTask) task = NULL;
-
   if (++self->writes < CHECKPOINT_EVERY_WRITES || self->checkpointing)
     return;
   self->writes = 0;
   self->checkpointing = TRUE;
-  task = g_task_new (self, NULL, checkpoint_done_cb, NULL);
-  g_task_set_source_tag (task, count_write);
-  g_task_set_task_data (task, g_strdup (self->path), g_free);
-  g_task_run_in_thread (task, checkpoint_thread);
+  pinhole_db_checkpoint_async (G_OBJECT (self), self->path, checkpoint_done_cb);
 }
 
 static gboolean

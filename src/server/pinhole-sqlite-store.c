@@ -947,16 +947,6 @@ store_sync_finish (PinholeStore *store, GAsyncResult *result, GError **error)
 }
 
 static void
-checkpoint_thread (GTask        *task,
-                   gpointer      source,
-                   gpointer      task_data,
-                   GCancellable *cancellable)
-{
-  pinhole_db_checkpoint (task_data);
-  g_task_return_boolean (task, TRUE);
-}
-
-static void
 checkpoint_done_cb (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
@@ -975,15 +965,11 @@ wal_hook_cb (void       *user_data,
              int         pages)
 {
   PinholeSqliteStore *self = user_data;
-  g_autoptr(GTask) task = NULL;
 
   if (pages < CHECKPOINT_PAGES || self->checkpointing)
     return SQLITE_OK;
   self->checkpointing = TRUE;
-  task = g_task_new (self, NULL, checkpoint_done_cb, NULL);
-  g_task_set_source_tag (task, wal_hook_cb);
-  g_task_set_task_data (task, g_strdup (self->path), g_free);
-  g_task_run_in_thread (task, checkpoint_thread);
+  pinhole_db_checkpoint_async (G_OBJECT (self), self->path, checkpoint_done_cb);
   return SQLITE_OK;
 }
 
