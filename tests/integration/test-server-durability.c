@@ -2,8 +2,9 @@
  * test-server-durability.c: the server's fsyncs are off its main loop (docs/architecture.md
  * "The server's durability"): a slow sync holds back only the answers that wait for it, one
  * sync serves the writes that came while another ran, a failed sync is an error to the client,
- * and a shutdown lets the answers waiting for a sync go. Raw clients of a real pinhole-server
- * whose syncs the test hooks PINHOLE_TEST_SERVER_SYNC_DELAY_MS and _FAIL make slow or fail. */
+ * a shutdown lets the answers waiting for a sync go, and what waits behind one is bounded.
+ * Raw clients of a real pinhole-server whose syncs the test hooks
+ * PINHOLE_TEST_SERVER_SYNC_DELAY_MS and _FAIL make slow or fail. */
 #include "pinhole-test-peer.h"
 
 #include <signal.h>
@@ -12,6 +13,9 @@
 
 #define SLOW_SYNC_MS 400
 #define BURST        10
+#define RELAY_WINDOW (256 * 1024)
+#define FRAME_BYTES  (16 * 1024)
+#define HELD_FRAMES  40
 
 typedef struct
 {
@@ -304,6 +308,47 @@ test_shutdown_waits (Fixture      *f,
   g_assert_cmpint (status, ==, 0);
 }
 
+/* relay frames to a connection whose answer waits for a sync wait behind it, within the relay
+ * window (256 KiB): the rest are dropped as for a slow reader, and the connection stays */
+static void
+test_held_frames_bounded (Fixture      *f,
+                          gconstpointer data)
+{
+  g_autoptr(JsonObject) stored = NULL;
+  g_autofree guint8 *frame = g_malloc0 (FRAME_BYTES);
+  guint32 channel;
+  guint got;
+
+  start (f, SLOW_SYNC_MS * 2);
+  ph_return_if_failed ();
+  channel = ph_peer_open_channel (f->bob, f->alice);
+  ph_return_if_failed ();
+  ph_peer_mark (f->alice);
+  send_sealed (f, "held", "held-1");
+  run_for (50);
+  frame[0] = channel >> 24;
+  frame[1] = channel >> 16;
+  frame[2] = channel >> 8;
+  frame[3] = channel;
+  for (guint i = 0; i < HELD_FRAMES; i++)
+    soup_websocket_connection_send_binary (f->bob->ws->ws, frame, FRAME_BYTES);
+  run_for (SLOW_SYNC_MS);
+  g_assert_cmpuint (f->alice->ws->n_binary, ==, f->alice->mark_binary);
+  g_assert_cmpint (find_answer (f->alice->ws, "held"), ==, -1);
+
+  stored = wait_answer (f->alice->ws, "held", 5000);
+  g_assert_nonnull (stored);
+  g_assert_cmpstr (ph_json_get_string (stored, "type"), ==, "result");
+  run_for (300);
+  got = f->alice->ws->n_binary - f->alice->mark_binary;
+  g_test_message ("alice got %u of %u frames of %u bytes sent behind her answer", got,
+                  HELD_FRAMES, FRAME_BYTES);
+  g_assert_cmpuint (got, >, 0);
+  g_assert_cmpuint (got, <=, RELAY_WINDOW / FRAME_BYTES + 1);
+  g_assert_false (f->alice->ws->closed);
+  ph_peer_sync (f->alice);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -313,5 +358,6 @@ main (int argc, char **argv)
   ADD ("/integration/server-durability/group-commit", test_group_commit);
   ADD ("/integration/server-durability/sync-fails", test_sync_fails);
   ADD ("/integration/server-durability/shutdown-waits", test_shutdown_waits);
+  ADD ("/integration/server-durability/held-frames-bounded", test_held_frames_bounded);
   return g_test_run ();
 }
