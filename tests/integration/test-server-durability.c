@@ -147,7 +147,8 @@ wait_answer (PhWs       *ws,
 }
 
 /* while alice's sealed message waits for a slow sync, carol's ping is answered at once; alice
- * hears "stored" only after the sync */
+ * hears "stored" only after the sync, and the answer to her own ping sent after the message
+ * comes after it, as it always did */
 static void
 test_slow_sync (Fixture      *f,
                 gconstpointer data)
@@ -161,6 +162,7 @@ test_slow_sync (Fixture      *f,
 
   sent = g_get_monotonic_time ();
   send_sealed (f, "slow", "slow-1");
+  ph_ws_send (f->alice->ws, "{\"type\":\"ping\",\"id\":\"after\"}");
   /* the server has the message and its sync has begun */
   run_for (50);
   ph_ws_send (f->carol->ws, "{\"type\":\"ping\",\"id\":\"pong\"}");
@@ -179,6 +181,10 @@ test_slow_sync (Fixture      *f,
   g_test_message ("alice's message answered %" G_GINT64_FORMAT " ms after it was sent",
                   (answered - sent) / 1000);
   g_assert_cmpint ((answered - sent) / 1000, >=, SLOW_SYNC_MS - 20);
+  g_clear_pointer (&pong, json_object_unref);
+  pong = wait_answer (f->alice->ws, "after", 5000);
+  g_assert_nonnull (pong);
+  g_assert_cmpint (find_answer (f->alice->ws, "after"), >, find_answer (f->alice->ws, "slow"));
   /* bob is pushed the message once it is on disk, too */
   ph_peer_expect_push (f->bob, "offline-message", "message", "slow-1", NULL);
 }
