@@ -140,7 +140,10 @@ pinhole_db_files_sync (PinholeDbFiles *files,
          sync_file (files, &files->dir_fd, files->dir, O_RDONLY | O_DIRECTORY, FALSE, error);
 }
 
-/* moves what the WAL holds into the database file (a passive checkpoint, which fsyncs), on a
+#define CHECKPOINT_PASSES     4
+#define CHECKPOINT_MAX_FRAMES 4000   /* pages of 4 KiB: 16 MiB */
+
+/* moves what the WAL holds into the database file (passive checkpoints, which fsync), on a
  * connection of its own, so that the connection writing on the main loop never checkpoints */
 static void
 checkpoint_thread (GTask        *task,
@@ -149,11 +152,25 @@ checkpoint_thread (GTask        *task,
                    GCancellable *cancellable)
 {
   sqlite3 *db = NULL;
+  int frames = 0, copied = 0;
 
   if (sqlite3_open_v2 (task_data, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
     {
       sqlite3_busy_timeout (db, 5000);
-      sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      /* a connection finds the database in WAL mode only once it reads it: before that a
+       * checkpoint does nothing */
+      sqlite3_exec (db, "PRAGMA schema_version", NULL, NULL, NULL);
+      /* only a checkpoint that copied every frame lets the next write start the WAL again;
+       * frames written meanwhile are copied by another pass */
+      for (guint pass = 0; pass < CHECKPOINT_PASSES; pass++)
+        if (sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                       &copied) != SQLITE_OK || copied >= frames)
+          break;
+      /* writes that never pause would grow the WAL without end: past the bound, this
+       * checkpoint holds the writers back (their busy handler waits) until it has copied
+       * everything, so that the next write starts the WAL again */
+      if (frames > CHECKPOINT_MAX_FRAMES && copied < frames)
+        sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
     }
   sqlite3_close_v2 (db);
   g_task_return_boolean (task, TRUE);

@@ -937,6 +937,40 @@ test_sync_fails (Fixture      *f,
   g_clear_error (&syncs.error);
 }
 
+/* the WAL of a store written on and on, without a pause, stays bounded: checkpoints run (in
+ * a worker) although SQLite's own autocheckpoint is off */
+static void
+test_wal_bounded (Fixture      *f,
+                  gconstpointer data)
+{
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autoptr(GBytes) sealed = make_bytes (7, 16 * 1024);
+  GStatBuf st;
+  gint64 largest = 0;
+
+  for (guint i = 0; i < 2500; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *id = g_strdup_printf ("m%u", i);
+      PinholeStoreOffline m = { id, "bob", "phone", sealed, 1700000000000000 };
+
+      g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", &m, 100000,
+                                                  &error));
+      g_assert_no_error (error);
+      /* a checkpoint that finished lets the next write restart the WAL */
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (i % 50 == 49)
+        g_usleep (20000);
+      g_assert_cmpint (g_stat (wal, &st), ==, 0);
+      largest = MAX (largest, st.st_size);
+    }
+  g_test_message ("2500 messages of 16 KiB (40 MiB): the WAL reached %" G_GINT64_FORMAT
+                  " bytes", largest);
+  /* 16 MiB, when the checkpoint holds writers back, and what came while it copied */
+  g_assert_cmpint (largest, <, 30 * 1024 * 1024);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -957,6 +991,7 @@ main (int argc, char **argv)
   ADD ("/server/store/migrate-2", test_migrate_2);
   ADD ("/server/store/group-commit", test_group_commit);
   ADD ("/server/store/sync-fails", test_sync_fails);
+  ADD ("/server/store/wal-bounded", test_wal_bounded);
 #undef ADD
   return g_test_run ();
 }
