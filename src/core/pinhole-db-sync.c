@@ -140,8 +140,11 @@ pinhole_db_files_sync (PinholeDbFiles *files,
          sync_file (files, &files->dir_fd, files->dir, O_RDONLY | O_DIRECTORY, FALSE, error);
 }
 
-#define CHECKPOINT_PASSES     4
-#define CHECKPOINT_MAX_FRAMES 4000   /* pages of 4 KiB: 16 MiB */
+/* passes a checkpoint makes while writes go on, a pause apart: it ends when it has copied
+ * every frame, or after about 2 s (writes that never pause outrun it: the WAL then grows
+ * until the next checkpoint finds a pause) */
+#define CHECKPOINT_PASSES   40
+#define CHECKPOINT_PAUSE_MS 50
 
 /* moves what the WAL holds into the database file (passive checkpoints, which fsync), on a
  * connection of its own, so that the connection writing on the main loop never checkpoints */
@@ -152,7 +155,7 @@ checkpoint_thread (GTask        *task,
                    GCancellable *cancellable)
 {
   sqlite3 *db = NULL;
-  int frames = 0, copied = 0;
+  int frames = -1, copied;
 
   if (sqlite3_open_v2 (task_data, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
     {
@@ -161,16 +164,19 @@ checkpoint_thread (GTask        *task,
        * checkpoint does nothing */
       sqlite3_exec (db, "PRAGMA schema_version", NULL, NULL, NULL);
       /* only a checkpoint that copied every frame lets the next write start the WAL again;
-       * frames written meanwhile are copied by another pass */
+       * a pass copies the frames there were when it began, so it is over when a pass found
+       * nothing new */
       for (guint pass = 0; pass < CHECKPOINT_PASSES; pass++)
-        if (sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
-                                       &copied) != SQLITE_OK || copied >= frames)
-          break;
-      /* writes that never pause would grow the WAL without end: past the bound, this
-       * checkpoint holds the writers back (their busy handler waits) until it has copied
-       * everything, so that the next write starts the WAL again */
-      if (frames > CHECKPOINT_MAX_FRAMES && copied < frames)
-        sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        {
+          int before = frames;
+
+          if (pass > 0)
+            g_usleep (CHECKPOINT_PAUSE_MS * 1000);
+          if (sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                         &copied) != SQLITE_OK ||
+              (copied >= frames && frames == before))
+            break;
+        }
     }
   sqlite3_close_v2 (db);
   g_task_return_boolean (task, TRUE);
