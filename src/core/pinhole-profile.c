@@ -9,16 +9,15 @@
 #define G_LOG_DOMAIN "pinhole-profile"
 
 #include "pinhole-profile-private.h"
+#include "pinhole-db-sync.h"
 #include "pinhole-enum-strings.h"
 #include "pinhole-error.h"
 #include "pinhole-private-file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 struct _PinholeProfile
 {
@@ -29,6 +28,7 @@ struct _PinholeProfile
   char            *path;
   sqlite3         *db;
   PinholeIdentity *identity;
+  PinholeDbFiles  *files;          /* for the syncs, in worker threads */
 
   guint            writes;         /* since the last checkpoint */
   gboolean         checkpointing;
@@ -108,25 +108,6 @@ prepare (PinholeProfile *self,
   return stmt;
 }
 
-/* moves what the WAL holds into the database file: the fsync happens here, off the main loop */
-static void
-checkpoint_thread (GTask        *task,
-                   gpointer      source,
-                   gpointer      task_data,
-                   GCancellable *cancellable)
-{
-  const char *path = task_data;
-  sqlite3 *db = NULL;
-
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
-    {
-      sqlite3_busy_timeout (db, 5000);
-      sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    }
-  sqlite3_close_v2 (db);
-  g_task_return_boolean (task, TRUE);
-}
-
 static void
 checkpoint_done_cb (GObject      *source,
                     GAsyncResult *result,
@@ -135,57 +116,7 @@ checkpoint_done_cb (GObject      *source,
   PINHOLE_PROFILE (source)->checkpointing = FALSE;
 }
 
-/* fsyncs @fd; EINTR is retried */
-static gboolean
-sync_fd (int         fd,
-         const char *path,
-         GError    **error)
-{
-  int rc;
-
-  do
-    rc = fsync (fd);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot sync %s: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-sync_path (const char *path,
-           int         flags,
-           gboolean    missing_ok,
-           GError    **error)
-{
-  int fd = open (path, flags | O_CLOEXEC);
-  gboolean ok;
-
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      if (missing_ok && saved == ENOENT)
-        return TRUE;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  ok = sync_fd (fd, path, error);
-  close (fd);
-  return ok;
-}
-
-/* makes every transaction committed so far durable. A commit in WAL mode with
- * synchronous=NORMAL has written its frames to the -wal file but not synced them; an fsync of
- * that file (through any descriptor: it flushes the inode) makes them durable. A checkpoint
- * syncs the database file before the WAL restarts, so a frame that a restart overwrote is in
- * the synced database already. The folder is synced too, for a -wal file just made.
+/* makes every transaction committed so far durable (pinhole_db_files_sync())
  *
  * PINHOLE_TEST_PROFILE_SYNC_FAIL (test only) makes every sync fail. */
 static void
@@ -195,15 +126,13 @@ sync_thread (GTask        *task,
              GCancellable *cancellable)
 {
   PinholeProfile *self = source;
-  g_autofree char *wal = g_strconcat (self->path, "-wal", NULL);
   GError *error = NULL;
 
   if (g_getenv ("PINHOLE_TEST_PROFILE_SYNC_FAIL") != NULL)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                 "cannot sync %s: made to fail (PINHOLE_TEST_PROFILE_SYNC_FAIL)", wal);
-  else if (sync_path (wal, O_RDONLY, TRUE, &error) &&
-           sync_path (self->path, O_RDONLY, FALSE, &error))
-    sync_path (self->dir, O_RDONLY | O_DIRECTORY, FALSE, &error);
+                 "cannot sync %s-wal: made to fail (PINHOLE_TEST_PROFILE_SYNC_FAIL)", self->path);
+  else
+    pinhole_db_files_sync (self->files, &error);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -254,16 +183,11 @@ pinhole_profile_sync_finish (PinholeProfile *self,
 static void
 count_write (PinholeProfile *self)
 {
-  g_autoptr(GTask) task = NULL;
-
   if (++self->writes < CHECKPOINT_EVERY_WRITES || self->checkpointing)
     return;
   self->writes = 0;
   self->checkpointing = TRUE;
-  task = g_task_new (self, NULL, checkpoint_done_cb, NULL);
-  g_task_set_source_tag (task, count_write);
-  g_task_set_task_data (task, g_strdup (self->path), g_free);
-  g_task_run_in_thread (task, checkpoint_thread);
+  pinhole_db_checkpoint_async (G_OBJECT (self), self->path, checkpoint_done_cb);
 }
 
 static gboolean
@@ -379,6 +303,7 @@ pinhole_profile_finalize (GObject *object)
   g_clear_object (&self->identity);
   /* the last connection to close checkpoints the WAL itself */
   g_clear_pointer (&self->db, sqlite3_close_v2);
+  g_clear_pointer (&self->files, pinhole_db_files_free);
   g_free (self->dir);
   g_free (self->path);
   G_OBJECT_CLASS (pinhole_profile_parent_class)->finalize (object);
@@ -452,6 +377,7 @@ pinhole_profile_open (const char *dir,
     }
   self->dir = g_strdup (dir);
   self->path = g_strdup (path);
+  self->files = pinhole_db_files_new (path);
   if (!pinhole_private_file_prepare (path, error))
     return NULL;
   if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=

@@ -212,7 +212,10 @@ auth_finish (AuthRequest *r)
     goto fail;
   if (!pinhole_store_put_device (store, r->user, r->device, r->device_key, token_hash, &error))
     goto fail;
+  /* the token (and a new account) is answered once it is on disk */
+  _pinhole_server_commit_begin (c, r->id, PINHOLE_SERVER_COMMIT_CLOSE_ON_FAILURE);
   _pinhole_server_login_complete (c, r->id, r->user, r->device, token, r->announce);
+  _pinhole_server_commit_end (c->server);
   return;
 
 fail:
@@ -404,7 +407,12 @@ _pinhole_server_handle_login (PinholeServerConnection *c,
         default:
           break;
         }
+      /* a rotated token is answered once it is on disk */
+      if (fresh != NULL)
+        _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_CLOSE_ON_FAILURE);
       _pinhole_server_login_complete (c, id, r->user, r->device, fresh, r->announce);
+      if (fresh != NULL)
+        _pinhole_server_commit_end (c->server);
       auth_request_free (r);
       return;
     }

@@ -88,7 +88,10 @@ _pinhole_server_handle_revoke (PinholeServerConnection *c,
   for (guint i = 0; i < closing->len; i++)
     _pinhole_server_connection_close (closing->pdata[i], SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
                                       "this device was removed from the account");
+  /* shut out at once; told done once the removal is on disk */
+  _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
   _pinhole_server_send_result (c, id, NULL);
+  _pinhole_server_commit_end (c->server);
   return;
 
 fail:

@@ -12,6 +12,7 @@
 G_BEGIN_DECLS
 
 typedef struct _PinholeServerConnection PinholeServerConnection;
+typedef struct _PinholeServerCommit PinholeServerCommit;
 
 /* relay channels one connection is an end of, whichever end opened them */
 #define PINHOLE_SERVER_MAX_CHANNELS 256
@@ -44,6 +45,8 @@ struct _PinholeServerConnection
   guint8                   nonce[32];   /* the log-in challenge, once asked for */
   gboolean                 has_nonce;
   guint                    login_timeout;  /* closes it unless it logs in in time */
+  GQueue                   outbox;      /* what waits behind a commit (pinhole-server-commit.c) */
+  gsize                    outbox_bytes;
 };
 
 struct _PinholeServer
@@ -67,6 +70,10 @@ struct _PinholeServer
   GHashTable         *users;         /* user → GPtrArray of connections (borrowed) */
   GHashTable         *channels;      /* channel → PinholeServerChannel* (owned) */
   guint32             next_channel;
+  GCancellable       *cancellable;   /* the store's syncs; cancelled in dispose */
+  PinholeServerCommit *commit;       /* (nullable) the request being handled wrote this */
+  guint               pending_commits; /* answers waiting for a sync */
+  gboolean            shutting_down; /* connections close once pending_commits is 0 */
 };
 
 typedef struct
@@ -88,6 +95,32 @@ void  _pinhole_server_login_failed    (PinholeServer *server,
                                        const char    *address);
 void  _pinhole_server_login_succeeded (PinholeServer *server,
                                        const char    *user);
+
+/* pinhole-server-commit.c: answers after the sync of their writes */
+typedef enum
+{
+  PINHOLE_SERVER_COMMIT_NONE = 0,
+  /* the sync failed: after the error, the connection closes (a log-in the client takes as
+   * failed but the server as done) */
+  PINHOLE_SERVER_COMMIT_CLOSE_ON_FAILURE = 1 << 0,
+} PinholeServerCommitFlags;
+
+void _pinhole_server_commit_begin   (PinholeServerConnection  *c,
+                                     const char               *id,
+                                     PinholeServerCommitFlags  flags);
+void _pinhole_server_commit_end     (PinholeServer            *server);
+void _pinhole_server_output_text    (PinholeServerConnection  *c,
+                                     char                     *text,
+                                     const char               *answer_id);
+void _pinhole_server_output_binary  (PinholeServerConnection  *c,
+                                     GBytes                   *frame);
+void _pinhole_server_outbox_clear   (PinholeServerConnection  *c);
+/* pinhole-server.c: the socket itself, and the shutdown that waits for commits */
+void _pinhole_server_write_text     (PinholeServerConnection  *c,
+                                     const char               *text);
+void _pinhole_server_write_binary   (PinholeServerConnection  *c,
+                                     GBytes                   *frame);
+void _pinhole_server_commit_settled (PinholeServer            *server);
 
 /* sending */
 void _pinhole_server_send          (PinholeServerConnection *connection,

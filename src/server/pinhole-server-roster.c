@@ -156,11 +156,13 @@ make_mutual (PinholeServerConnection *c,
       _pinhole_server_send_gerror (c, id, error);
       return FALSE;
     }
+  _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
   reply_relation (c, id, user, PINHOLE_RELATION_MUTUAL);
   send_relation (c->server, user, c->user, PINHOLE_RELATION_MUTUAL);
   /* the requester's other devices learn it too */
   send_relation (c->server, c->user, user, PINHOLE_RELATION_MUTUAL);
   exchange_presences (c->server, c->user, user);
+  _pinhole_server_commit_end (c->server);
   return TRUE;
 }
 
@@ -185,7 +187,9 @@ _pinhole_server_handle_subscribe (PinholeServerConnection *c,
       if (!pinhole_store_set_relation (store, c->user, user, PINHOLE_RELATION_REQUESTED,
                                        PINHOLE_RELATION_BLOCKED, &error))
         goto fail;
+      _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
       reply_relation (c, id, user, PINHOLE_RELATION_REQUESTED);
+      _pinhole_server_commit_end (c->server);
       return;
     }
   switch (relation)
@@ -203,12 +207,14 @@ _pinhole_server_handle_subscribe (PinholeServerConnection *c,
       if (!pinhole_store_set_relation (store, c->user, user, PINHOLE_RELATION_REQUESTED,
                                        PINHOLE_RELATION_INCOMING, &error))
         goto fail;
+      _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
       reply_relation (c, id, user, PINHOLE_RELATION_REQUESTED);
       {
         g_autoptr(JsonObject) push = pinhole_stanza_new ("contact-request", NULL);
         json_object_set_string_member (push, "from", c->user);
         _pinhole_server_send_to_user (c->server, user, push);
       }
+      _pinhole_server_commit_end (c->server);
       return;
     }
 
@@ -304,6 +310,8 @@ end_relation (PinholeServerConnection *c,
       _pinhole_server_close_channel (c->server, g_array_index (doomed, guint32, i), NULL);
   }
 
+  /* the channels closed at once; the answer and the pushes once the change is on disk */
+  _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
   reply_relation (c, id, user, ours);
   /* the other side hears "none" when it knew of a relation; a block tells it no more than a
    * removal, and nothing at all when it knew of none (or asked while blocked) */
@@ -311,6 +319,7 @@ end_relation (PinholeServerConnection *c,
       relation != PINHOLE_RELATION_BLOCKED)
     send_relation (c->server, user, c->user, PINHOLE_RELATION_NONE);
   send_relation (c->server, c->user, user, ours);
+  _pinhole_server_commit_end (c->server);
   return;
 
 fail:

@@ -128,6 +128,8 @@ _pinhole_server_handle_message (PinholeServerConnection *c,
         goto fail;
       g_clear_error (&error);
     }
+  /* "stored" and the push to the recipient go once the message is on disk */
+  _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
   _pinhole_server_send_result (c, id, NULL);
 
   target = _pinhole_server_find_device (server, user, device);
@@ -136,6 +138,7 @@ _pinhole_server_handle_message (PinholeServerConnection *c,
       g_autoptr(JsonObject) push = offline_stanza (&m);
       _pinhole_server_send (target, push);
     }
+  _pinhole_server_commit_end (server);
   return;
 
 fail:
@@ -173,6 +176,7 @@ _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
                                   c->server->limits.max_receipts_per_device, &error);
   if (m == NULL)
     goto fail;
+  _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
   _pinhole_server_send_result (c, id, NULL);
 
   /* a receipt says that this device is online now: presence, which is for mutual contacts
@@ -183,6 +187,7 @@ _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
       g_autoptr(JsonObject) push = receipt_stanza (m->id, c->user, c->device);
       _pinhole_server_send (sender, push);
     }
+  _pinhole_server_commit_end (c->server);
   return;
 
 fail:
@@ -277,7 +282,9 @@ _pinhole_server_handle_delivered_ack (PinholeServerConnection *c,
                                       &error))
     goto fail;
   json_object_set_int_member (result, "removed", removed);
+  _pinhole_server_commit_begin (c, id, PINHOLE_SERVER_COMMIT_NONE);
   _pinhole_server_send_result (c, id, result);
+  _pinhole_server_commit_end (c->server);
   return;
 
 fail:

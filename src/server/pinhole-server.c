@@ -58,6 +58,7 @@ connection_clear (PinholeServerConnection *c)
 {
   g_clear_handle_id (&c->login_timeout, g_source_remove);
   g_clear_handle_id (&c->stall_check, g_source_remove);
+  _pinhole_server_outbox_clear (c);
   g_clear_object (&c->ws);
   g_clear_object (&c->stream);
   g_free (c->user);
@@ -163,17 +164,31 @@ output_check (PinholeServerConnection *c)
 }
 
 void
+_pinhole_server_write_text (PinholeServerConnection *c,
+                            const char              *text)
+{
+  soup_websocket_connection_send_text (c->ws, text);
+  output_check (c);
+}
+
+void
+_pinhole_server_write_binary (PinholeServerConnection *c,
+                              GBytes                  *frame)
+{
+  gsize len;
+  gconstpointer data = g_bytes_get_data (frame, &len);
+
+  soup_websocket_connection_send_binary (c->ws, data, len);
+  output_check (c);
+}
+
+void
 _pinhole_server_send (PinholeServerConnection *c,
                       JsonObject              *stanza)
 {
-  g_autofree char *text = NULL;
-  gsize len;
-
   if (c->closed || soup_websocket_connection_get_state (c->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
-  text = pinhole_stanza_to_string (stanza, &len);
-  soup_websocket_connection_send_text (c->ws, text);
-  output_check (c);
+  _pinhole_server_output_text (c, pinhole_stanza_to_string (stanza, NULL), NULL);
 }
 
 void
@@ -183,9 +198,11 @@ _pinhole_server_send_result (PinholeServerConnection *c,
 {
   g_autoptr(JsonObject) stanza = result ? json_object_ref (result) : json_object_new ();
 
+  if (c->closed || soup_websocket_connection_get_state (c->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
   json_object_set_string_member (stanza, "type", "result");
   json_object_set_string_member (stanza, "id", id);
-  _pinhole_server_send (c, stanza);
+  _pinhole_server_output_text (c, pinhole_stanza_to_string (stanza, NULL), id);
 }
 
 void
@@ -435,8 +452,6 @@ forward_relay_frame (PinholeServerConnection *c,
   PinholeServerChannel *ch;
   PinholeServerConnection *peer;
   g_autoptr(GError) error = NULL;
-  gsize len;
-  gconstpointer data;
 
   if (!pinhole_relay_frame_parse (frame, &channel, NULL, &error))
     {
@@ -455,16 +470,16 @@ forward_relay_frame (PinholeServerConnection *c,
     return;
   /* a peer that does not take what it has loses frames, not memory: the session retransmits
    * what is not acknowledged */
-  if (pinhole_ws_stream_get_queued_bytes (peer->stream) > c->server->limits.relay_window_bytes)
+  if (pinhole_ws_stream_get_queued_bytes (peer->stream) + peer->outbox_bytes >
+      c->server->limits.relay_window_bytes)
     {
       g_debug ("dropping relay frame on channel %u: %" G_GSIZE_FORMAT " bytes wait for the "
-               "reader", channel, pinhole_ws_stream_get_queued_bytes (peer->stream));
+               "reader", channel,
+               pinhole_ws_stream_get_queued_bytes (peer->stream) + peer->outbox_bytes);
       return;
     }
   /* the frame goes out as it came in: channel header and ciphertext */
-  data = g_bytes_get_data (frame, &len);
-  soup_websocket_connection_send_binary (peer->ws, data, len);
-  output_check (peer);
+  _pinhole_server_output_binary (peer, frame);
 }
 
 /* ---- dispatch ---- */
@@ -554,6 +569,12 @@ handle_text (PinholeServerConnection *c,
 
   if (!allowed && rate_strikes_out (c))
     return;
+  /* shutting down: what waits for the disk goes, nothing new starts */
+  if (c->server->shutting_down)
+    {
+      g_debug ("shutting down: a request from %s is not handled", c->address);
+      return;
+    }
   stanza = pinhole_stanza_parse (text, len, &error);
   if (stanza == NULL)
     {
@@ -656,6 +677,8 @@ ws_closed_cb (SoupWebsocketConnection *ws,
   c->closed = TRUE;
   g_clear_handle_id (&c->login_timeout, g_source_remove);
   g_clear_handle_id (&c->stall_check, g_source_remove);
+  /* what waited behind a commit: the commit itself still completes, touching no socket */
+  _pinhole_server_outbox_clear (c);
   g_object_set_qdata (G_OBJECT (c->stream), connection_quark (), NULL);
   connection_close_channels (c);
   if (c->user != NULL && announced)
@@ -892,12 +915,17 @@ index_cb (SoupServer        *soup,
 
 /* ---- object ---- */
 
+static void close_connections (PinholeServer *self);
+
 static void
 pinhole_server_dispose (GObject *object)
 {
   PinholeServer *self = PINHOLE_SERVER (object);
 
   pinhole_server_shutdown (self);
+  /* the commits still waiting complete without touching the server */
+  g_cancellable_cancel (self->cancellable);
+  close_connections (self);
   g_clear_object (&self->acceptor);
   g_clear_object (&self->certificate);
   g_clear_object (&self->soup);
@@ -916,6 +944,7 @@ pinhole_server_finalize (GObject *object)
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->handshakes, g_hash_table_unref);
   g_clear_pointer (&self->strikes, g_hash_table_unref);
+  g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (pinhole_server_parent_class)->finalize (object);
 }
 
@@ -943,6 +972,7 @@ pinhole_server_init (PinholeServer *self)
                                             (GDestroyNotify) handshake_free);
   self->strikes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->next_channel = g_random_int_range (1, G_MAXINT32);
+  self->cancellable = g_cancellable_new ();
 }
 
 /**
@@ -1050,23 +1080,12 @@ pinhole_server_get_n_connections (PinholeServer *self)
   return g_hash_table_size (self->connections);
 }
 
-/* stops listening and closes every connection with "going away"; the store has already made
- * every acknowledged change durable, so nothing acknowledged is lost */
-void
-pinhole_server_shutdown (PinholeServer *self)
+static void
+close_connections (PinholeServer *self)
 {
   GHashTableIter iter;
   gpointer key;
 
-  if (self->acceptor != NULL)
-    {
-      pinhole_acceptor_stop (self->acceptor);
-      g_signal_handlers_disconnect_by_data (self->acceptor, self);
-    }
-  g_hash_table_remove_all (self->handshakes);
-  g_clear_handle_id (&self->purge_source, g_source_remove);
-  if (self->soup != NULL)
-    soup_server_disconnect (self->soup);
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
@@ -1076,4 +1095,34 @@ pinhole_server_shutdown (PinholeServer *self)
         soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                                          "server shutting down");
     }
+}
+
+/* a commit's answers went: the last one lets a shutdown close the connections */
+void
+_pinhole_server_commit_settled (PinholeServer *self)
+{
+  if (self->shutting_down && self->pending_commits == 0)
+    close_connections (self);
+}
+
+/* stops listening and handling requests; once the answers that wait for the store's sync have
+ * gone (pinhole-server-commit.c), closes every connection with "going away", so nothing
+ * acknowledged is lost. The caller bounds the wait (pinhole-server-main.c). */
+void
+pinhole_server_shutdown (PinholeServer *self)
+{
+  if (self->acceptor != NULL)
+    {
+      pinhole_acceptor_stop (self->acceptor);
+      g_signal_handlers_disconnect_by_data (self->acceptor, self);
+    }
+  g_hash_table_remove_all (self->handshakes);
+  g_clear_handle_id (&self->purge_source, g_source_remove);
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  self->shutting_down = TRUE;
+  if (self->pending_commits > 0)
+    g_message ("shutting down after %u answer(s) that wait for the disk",
+               self->pending_commits);
+  _pinhole_server_commit_settled (self);
 }

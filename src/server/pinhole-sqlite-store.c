@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-sqlite-store.c: the server's default storage, one SQLite file in WAL mode with
- * synchronous=FULL, so that whatever a call reported as stored survives a crash. */
+ * synchronous=NORMAL and no automatic checkpoints: a commit on the main loop only writes to
+ * the -wal file (it survives a crash of the program, not yet a power loss); a worker thread
+ * fsyncs the WAL for pinhole_store_sync_async(), one sync for every write made before it
+ * began (group commit), and runs the checkpoints, which fsync too, on a connection of its own.
+ * docs/architecture.md "The server's durability" says why. */
 #define G_LOG_DOMAIN "pinhole-store"
 
 #include "pinhole-sqlite-store.h"
+#include "pinhole-db-sync.h"
 #include "pinhole-error.h"
 #include "pinhole-private-file.h"
 
@@ -19,7 +24,16 @@ struct _PinholeSqliteStore
   GObject  parent_instance;
 
   /* owned */
-  sqlite3 *db;
+  sqlite3   *db;
+  char      *path;
+  PinholeDbFiles *files;    /* for the syncs, in worker threads */
+  GPtrArray *waiting;       /* GTask*: syncs asked for since the running one began */
+
+  gboolean   syncing;
+  gboolean   checkpointing;
+  guint      n_syncs;       /* syncs done, for the debug log and tests */
+  guint      sync_delay_ms; /* test hooks, read at open */
+  gboolean   sync_fail;
 };
 
 static void pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface);
@@ -37,7 +51,8 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PinholeSqliteStore, pinhole_sqlite_store, G_TYPE_
 
 static const char pragmas[] =
   "PRAGMA journal_mode=WAL;"
-  "PRAGMA synchronous=FULL;"
+  "PRAGMA synchronous=NORMAL;"
+  "PRAGMA wal_autocheckpoint=0;"
   "PRAGMA foreign_keys=ON;";
 
 /* a new database: version 3 */
@@ -736,7 +751,11 @@ pinhole_sqlite_store_finalize (GObject *object)
 {
   PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (object);
 
+  /* the last connection to close checkpoints the WAL itself (at exit: nothing waits) */
   g_clear_pointer (&self->db, sqlite3_close_v2);
+  g_clear_pointer (&self->files, pinhole_db_files_free);
+  g_clear_pointer (&self->waiting, g_ptr_array_unref);
+  g_free (self->path);
   G_OBJECT_CLASS (pinhole_sqlite_store_parent_class)->finalize (object);
 }
 
@@ -749,6 +768,7 @@ pinhole_sqlite_store_class_init (PinholeSqliteStoreClass *klass)
 static void
 pinhole_sqlite_store_init (PinholeSqliteStore *self)
 {
+  self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 static gboolean
@@ -809,6 +829,163 @@ store_purge_receipts (PinholeStore *store, gint64 stored_before, guint *out_purg
   return TRUE;
 }
 
+/* ---- durability, off the main loop ---- */
+
+/* what a sync worker reads: copies, never the store */
+typedef struct
+{
+  char      *path;
+  PinholeDbFiles *files;    /* borrowed: the task holds the store */
+  guint      delay_ms;
+  gboolean   fail;
+  GPtrArray *tasks;         /* GTask*: touched on the main loop only */
+} SyncJob;
+
+static void
+sync_job_free (SyncJob *job)
+{
+  g_free (job->path);
+  g_ptr_array_unref (job->tasks);
+  g_free (job);
+}
+
+/* PINHOLE_TEST_SERVER_SYNC_DELAY_MS and PINHOLE_TEST_SERVER_SYNC_FAIL (tests only) make each
+ * sync slow or fail, as a slow or broken disk would */
+static void
+sync_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  SyncJob *job = task_data;
+  GError *error = NULL;
+
+  if (job->delay_ms > 0)
+    g_usleep ((gulong) job->delay_ms * 1000);
+  if (job->fail)
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot sync %s-wal: made to fail (PINHOLE_TEST_SERVER_SYNC_FAIL)", job->path);
+  else
+    pinhole_db_files_sync (job->files, &error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void sync_start (PinholeSqliteStore *self);
+
+static void
+sync_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (source);
+  SyncJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+
+  self->syncing = FALSE;
+  self->n_syncs++;
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    g_debug ("store synced (sync %u): %u write(s) waited", self->n_syncs, job->tasks->len);
+  else
+    g_warning ("cannot make %u write(s) durable: %s", job->tasks->len, error->message);
+  /* the writes that came meanwhile get their sync before anyone hears of this one */
+  if (self->waiting->len > 0)
+    sync_start (self);
+  for (guint i = 0; i < job->tasks->len; i++)
+    {
+      GTask *waiter = g_ptr_array_index (job->tasks, i);
+
+      if (error != NULL)
+        g_task_return_error (waiter, g_error_copy (error));
+      else
+        g_task_return_boolean (waiter, TRUE);
+    }
+}
+
+static void
+sync_start (PinholeSqliteStore *self)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, sync_done_cb, NULL);
+  SyncJob *job = g_new0 (SyncJob, 1);
+
+  g_assert (!self->syncing);
+  job->path = g_strdup (self->path);
+  job->files = self->files;
+  job->delay_ms = self->sync_delay_ms;
+  job->fail = self->sync_fail;
+  job->tasks = g_steal_pointer (&self->waiting);
+  self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
+  self->syncing = TRUE;
+  g_task_set_source_tag (task, sync_start);
+  g_task_set_task_data (task, job, (GDestroyNotify) sync_job_free);
+  g_task_run_in_thread (task, sync_thread);
+}
+
+/* a sync that runs already may have begun before the caller's write: the caller waits for
+ * the next one, which every caller meanwhile shares */
+static void
+store_sync_async (PinholeStore *store, GCancellable *cancellable, GAsyncReadyCallback callback,
+                  gpointer user_data)
+{
+  PinholeSqliteStore *self = PINHOLE_SQLITE_STORE (store);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, store_sync_async);
+  g_ptr_array_add (self->waiting, task);
+  if (!self->syncing)
+    sync_start (self);
+}
+
+static gboolean
+store_sync_finish (PinholeStore *store, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+checkpoint_done_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  PINHOLE_SQLITE_STORE (source)->checkpointing = FALSE;
+}
+
+/* after each commit on the main connection: SQLite's own autocheckpoint would run here, on the
+ * main loop, at 1000 pages; ours runs in a worker at the same size */
+#define CHECKPOINT_PAGES 1000
+
+static int
+wal_hook_cb (void       *user_data,
+             sqlite3    *db,
+             const char *name,
+             int         pages)
+{
+  PinholeSqliteStore *self = user_data;
+
+  if (pages < CHECKPOINT_PAGES || self->checkpointing)
+    return SQLITE_OK;
+  self->checkpointing = TRUE;
+  pinhole_db_checkpoint_async (G_OBJECT (self), self->path, checkpoint_done_cb);
+  return SQLITE_OK;
+}
+
+/**
+ * pinhole_sqlite_store_get_n_syncs:
+ * Returns: how many syncs of the WAL have completed (group commit makes it fewer than the
+ *   writes that waited for them)
+ */
+guint
+pinhole_sqlite_store_get_n_syncs (PinholeSqliteStore *self)
+{
+  g_return_val_if_fail (PINHOLE_IS_SQLITE_STORE (self), 0);
+
+  return self->n_syncs;
+}
+
 static void
 pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
 {
@@ -831,6 +1008,8 @@ pinhole_sqlite_store_iface_init (PinholeStoreInterface *iface)
   iface->list_receipts = store_list_receipts;
   iface->remove_receipts = store_remove_receipts;
   iface->purge_receipts = store_purge_receipts;
+  iface->sync_async = store_sync_async;
+  iface->sync_finish = store_sync_finish;
 }
 
 /**
@@ -909,5 +1088,12 @@ pinhole_sqlite_store_open (const char *path,
   sqlite3_busy_timeout (self->db, 5000);
   if (!exec (self, pragmas, error) || !migrate (self, error))
     return NULL;
+  /* after the pragmas: it replaces SQLite's own autocheckpoint hook */
+  sqlite3_wal_hook (self->db, wal_hook_cb, self);
+  self->path = g_strdup (path);
+  self->files = pinhole_db_files_new (path);
+  self->sync_delay_ms = (guint) g_ascii_strtoull (g_getenv ("PINHOLE_TEST_SERVER_SYNC_DELAY_MS")
+                                                  ?: "0", NULL, 10);
+  self->sync_fail = g_getenv ("PINHOLE_TEST_SERVER_SYNC_FAIL") != NULL;
   return PINHOLE_STORE (g_steal_pointer (&self));
 }

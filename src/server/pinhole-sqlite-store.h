@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-sqlite-store.h: PinholeStore on one SQLite database file (WAL, full sync). */
+ * pinhole-sqlite-store.h: PinholeStore on one SQLite database file in WAL mode: commits on the
+ * main loop write the WAL without an fsync; pinhole_store_sync_async() fsyncs it in a worker
+ * thread, one sync for all the writes that waited (group commit), and checkpoints run in a
+ * worker too, so that the main loop never waits for the disk. */
 #pragma once
 
 #include "pinhole-store.h"
@@ -11,5 +14,6 @@ G_DECLARE_FINAL_TYPE (PinholeSqliteStore, pinhole_sqlite_store, PINHOLE, SQLITE_
 
 PinholeStore *pinhole_sqlite_store_open (const char *path,
                                          GError    **error);
+guint         pinhole_sqlite_store_get_n_syncs (PinholeSqliteStore *self);
 
 G_END_DECLS

@@ -216,3 +216,37 @@ pinhole_store_purge_receipts (PinholeStore *self, gint64 stored_before, guint *o
 {
   return IFACE (self)->purge_receipts (self, stored_before, out_purged, error);
 }
+
+/**
+ * pinhole_store_sync_async:
+ * @cancellable: (nullable): a cancellable
+ * @callback: called on the thread-default main context when the writes are durable
+ *
+ * Makes every write that returned before this call durable, without blocking the caller.
+ * Calls made while a sync runs may share the next one (group commit).
+ */
+void
+pinhole_store_sync_async (PinholeStore *self, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (IFACE (self)->sync_async != NULL)
+    {
+      IFACE (self)->sync_async (self, cancellable, callback, user_data);
+      return;
+    }
+  /* durable at once */
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pinhole_store_sync_async);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Returns: %TRUE when the writes before pinhole_store_sync_async() are durable */
+gboolean
+pinhole_store_sync_finish (PinholeStore *self, GAsyncResult *result, GError **error)
+{
+  if (IFACE (self)->sync_finish != NULL)
+    return IFACE (self)->sync_finish (self, result, error);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -3,7 +3,12 @@
  * accounts, device keys and login tokens, rosters, sealed offline messages and their delivery
  * receipts. SQLite
  * implements it (pinhole-sqlite-store.c); another database can implement the same calls.
- * Every call that returns success has made its change durable. */
+ * The calls are quick and run on the main loop; a call that returns success has made its
+ * change visible to every later call and survives a crash of the program, but is durable
+ * (survives a power loss) only once pinhole_store_sync_async() that began after it completes.
+ * The server sends every answer that promises durability after that sync (group commit:
+ * one sync covers every write made before it began; docs/architecture.md "The server's
+ * durability"). A store whose writes are durable at once leaves sync_async unset. */
 #pragma once
 
 #include <gio/gio.h>
@@ -111,6 +116,9 @@ struct _PinholeStoreInterface
                                  GPtrArray *receipts, guint *out_removed, GError **error);
   gboolean (*purge_receipts)    (PinholeStore *self, gint64 stored_before, guint *out_purged,
                                  GError **error);
+  void     (*sync_async)        (PinholeStore *self, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+  gboolean (*sync_finish)       (PinholeStore *self, GAsyncResult *result, GError **error);
 };
 
 gboolean   pinhole_store_create_account    (PinholeStore *self, const char *user,
@@ -161,5 +169,9 @@ gboolean   pinhole_store_remove_receipts   (PinholeStore *self, const char *to_u
                                             guint *out_removed, GError **error);
 gboolean   pinhole_store_purge_receipts    (PinholeStore *self, gint64 stored_before,
                                             guint *out_purged, GError **error);
+void       pinhole_store_sync_async        (PinholeStore *self, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+gboolean   pinhole_store_sync_finish       (PinholeStore *self, GAsyncResult *result,
+                                            GError **error);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-sqlite-store.c: the server's SQLite store through the PinholeStore interface: accounts,
- * device keys, relations, the offline queue and its limits, receipts for the senders, and
- * durability across reopening. */
+ * device keys, relations, the offline queue and its limits, receipts for the senders,
+ * durability across reopening, and syncs off the main loop with group commit. */
 #include "pinhole-sqlite-store.h"
 #include "pinhole-error.h"
 #include "pinhole-test-util.h"
@@ -841,6 +841,143 @@ test_migrate_2 (Fixture      *f,
   sqlite3_close (db);
 }
 
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+/* the store's syncs, under the test hooks */
+typedef struct
+{
+  guint  done;
+  guint  failed;
+  GError *error;
+} Syncs;
+
+static void
+synced_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Syncs *syncs = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!pinhole_store_sync_finish (PINHOLE_STORE (source), result, &error))
+    {
+      syncs->failed++;
+      if (syncs->error == NULL)
+        syncs->error = g_steal_pointer (&error);
+    }
+  syncs->done++;
+}
+
+static gboolean
+all_synced (gpointer data)
+{
+  Syncs *syncs = data;
+
+  return syncs->done == 5;
+}
+
+/* @delay_ms: each sync sleeps so long in its worker; @fail: each fails */
+static PinholeStore *
+open_hooked (Fixture    *f,
+             const char *delay_ms,
+             gboolean    fail)
+{
+  g_autofree char *path = g_build_filename (f->dir, "hooked.db", NULL);
+  PinholeStore *store;
+
+  g_setenv ("PINHOLE_TEST_SERVER_SYNC_DELAY_MS", delay_ms, TRUE);
+  if (fail)
+    g_setenv ("PINHOLE_TEST_SERVER_SYNC_FAIL", "1", TRUE);
+  store = open_store (path);
+  g_unsetenv ("PINHOLE_TEST_SERVER_SYNC_DELAY_MS");
+  g_unsetenv ("PINHOLE_TEST_SERVER_SYNC_FAIL");
+  return store;
+}
+
+/* five syncs asked for at once, of a slow disk: the call returns at once (the fsync is in a
+ * worker) and the last four share one sync (group commit) */
+static void
+test_group_commit (Fixture      *f,
+                   gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStore) store = open_hooked (f, "200", FALSE);
+  Syncs syncs = { 0 };
+  gint64 start;
+
+  g_assert_true (pinhole_store_create_account (store, "alice", "hash", &error));
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 5; i++)
+    pinhole_store_sync_async (store, NULL, synced_cb, &syncs);
+  g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, 100);
+  g_assert_true (ph_iterate_until (all_synced, &syncs, 5000));
+  g_assert_cmpuint (syncs.failed, ==, 0);
+  g_assert_cmpuint (pinhole_sqlite_store_get_n_syncs (PINHOLE_SQLITE_STORE (store)), ==, 2);
+}
+
+/* a disk that fails: every sync reports it */
+static void
+test_sync_fails (Fixture      *f,
+                 gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PinholeStore) store = open_hooked (f, "0", TRUE);
+  Syncs syncs = { 0 };
+
+  g_assert_true (pinhole_store_create_account (store, "alice", "hash", &error));
+  g_assert_no_error (error);
+  /* the operator hears of each failed sync: the first, and the one the other four shared */
+  g_test_expect_message ("pinhole-store", G_LOG_LEVEL_WARNING, "cannot make 1 write(s) durable*");
+  g_test_expect_message ("pinhole-store", G_LOG_LEVEL_WARNING, "cannot make 4 write(s) durable*");
+  for (guint i = 0; i < 5; i++)
+    pinhole_store_sync_async (store, NULL, synced_cb, &syncs);
+  g_assert_true (ph_iterate_until (all_synced, &syncs, 5000));
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (syncs.failed, ==, 5);
+  g_assert_error (syncs.error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_clear_error (&syncs.error);
+}
+
+/* the WAL of a store written on and on stays bounded: checkpoints run (in a worker) although
+ * SQLite's own autocheckpoint is off, and the writes after one that copied everything start
+ * the WAL again */
+static void
+test_wal_bounded (Fixture      *f,
+                  gconstpointer data)
+{
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autoptr(GBytes) sealed = make_bytes (7, 16 * 1024);
+  GStatBuf st;
+  gint64 largest = 0;
+
+  /* bursts of 5 MiB, each more than a checkpoint's 1000 pages, with a pause after each */
+  for (guint burst = 0; burst < 6; burst++)
+    {
+      for (guint i = 0; i < 300; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autofree char *id = g_strdup_printf ("m%u-%u", burst, i);
+          PinholeStoreOffline m = { id, "bob", "phone", sealed, 1700000000000000 };
+
+          g_assert_true (pinhole_store_queue_offline (f->store, "alice", "laptop", &m, 100000,
+                                                      &error));
+          g_assert_no_error (error);
+          g_assert_cmpint (g_stat (wal, &st), ==, 0);
+          largest = MAX (largest, st.st_size);
+        }
+      ph_iterate_until (never, NULL, 400);
+    }
+  g_test_message ("6 bursts of 300 messages of 16 KiB (28 MiB): the WAL reached %"
+                  G_GINT64_FORMAT " bytes", largest);
+  /* without checkpoints it reaches 61 MB */
+  g_assert_cmpint (largest, <, 16 * 1024 * 1024);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -859,6 +996,9 @@ main (int argc, char **argv)
   ADD ("/server/store/tokens", test_tokens);
   ADD ("/server/store/migrate-1", test_migrate_1);
   ADD ("/server/store/migrate-2", test_migrate_2);
+  ADD ("/server/store/group-commit", test_group_commit);
+  ADD ("/server/store/sync-fails", test_sync_fails);
+  ADD ("/server/store/wal-bounded", test_wal_bounded);
 #undef ADD
   return g_test_run ();
 }
