@@ -32,29 +32,41 @@ certificate_check_free (CertificateCheck *check)
 }
 
 /**
+ * pinhole_fingerprint_of_der:
+ * Returns: (transfer full): the SHA-256 of the certificate @der as upper-case hex pairs joined
+ *   by colons ("AB:CD:…"), as `openssl x509 -fingerprint -sha256` prints it
+ */
+char *
+pinhole_fingerprint_of_der (const guint8 *der,
+                            gsize         len)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize digest_len = sizeof digest;
+  GString *out;
+
+  g_checksum_update (checksum, der, len);
+  g_checksum_get_digest (checksum, digest, &digest_len);
+  out = g_string_sized_new (3 * digest_len);
+  for (gsize i = 0; i < digest_len; i++)
+    g_string_append_printf (out, i == 0 ? "%02X" : ":%02X", digest[i]);
+  return g_string_free (out, FALSE);
+}
+
+/**
  * pinhole_certificate_dup_fingerprint:
- * Returns: (transfer full): the SHA-256 of @certificate's DER as upper-case hex pairs joined by
- *   colons ("AB:CD:…"), as `openssl x509 -fingerprint -sha256` prints it
+ * Returns: (transfer full): pinhole_fingerprint_of_der() of @certificate
  */
 char *
 pinhole_certificate_dup_fingerprint (GTlsCertificate *certificate)
 {
   g_autoptr(GByteArray) der = NULL;
-  g_autoptr(GChecksum) checksum = NULL;
-  guint8 digest[32];
-  gsize len = sizeof digest;
-  GString *out;
 
   g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
   g_object_get (certificate, "certificate", &der, NULL);
-  checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  if (der != NULL)
-    g_checksum_update (checksum, der->data, der->len);
-  g_checksum_get_digest (checksum, digest, &len);
-  out = g_string_sized_new (3 * len);
-  for (gsize i = 0; i < len; i++)
-    g_string_append_printf (out, i == 0 ? "%02X" : ":%02X", digest[i]);
-  return g_string_free (out, FALSE);
+  if (der == NULL)
+    return pinhole_fingerprint_of_der (NULL, 0);
+  return pinhole_fingerprint_of_der (der->data, der->len);
 }
 
 /* Returns: (transfer full) (nullable): the certificate the profile trusts for @server_url */

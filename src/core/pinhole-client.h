@@ -38,6 +38,8 @@ gboolean       pinhole_client_trust_certificate (PinholeClient      *self,
                                                  GTlsCertificate    *certificate,
                                                  GError            **error);
 char          *pinhole_certificate_dup_fingerprint (GTlsCertificate *certificate);
+char          *pinhole_fingerprint_of_der (const guint8 *der,
+                                           gsize         len);
 char          *pinhole_client_complete_server_url (const char       *url);
 gboolean       pinhole_client_is_profile_server (PinholeClient       *self,
                                                  const char          *server_url);
