@@ -149,8 +149,8 @@ contact_cb (GObject      *source,
             gpointer      user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *relation = pinhole_client_contact_finish (PINHOLE_CLIENT (source), result,
-                                                             &error);
+  /* the relation the server answered with does not matter here */
+  g_free (pinhole_client_contact_finish (PINHOLE_CLIENT (source), result, &error));
 
   if (error == NULL)
     emit_event ("contact");

@@ -42,6 +42,8 @@ MODULE_FOR = {
     'natpmp': 'libnatpmp',
     'nice': 'libnice',
     'libhandy-1': 'libhandy',
+    'libngtcp2': 'ngtcp2',
+    'libngtcp2_crypto_gnutls': 'ngtcp2',
 }
 
 
