@@ -634,6 +634,8 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_set_nonfatal_assertions ();
+  /* debug lines go to stderr: stdout is the TAP stream */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_log_set_writer_func (count_resumed_writer, &resumed, NULL);
 #define ADD(path, fn) \
   g_test_add (path, Fixture, NULL, ph_model_fixture_setup, fn, ph_model_fixture_teardown)
