@@ -2,15 +2,18 @@
  * test-tls.c: pinhole-server with --tls-cert/--tls-key serves wss://, with a self-signed
  * certificate made by openssl at test time: the client trusts it through --ca-file, which the
  * profile remembers, or once the user trusted the fingerprint it was refused with (pinned in
- * the profile), and refuses it otherwise; a pin accepts that one certificate only. */
+ * the profile), and refuses it otherwise; a pin accepts that one certificate only. A file
+ * crosses the wss:// relay intact. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-fixture.h"
 #include "../pinhole-test-missing.h"
+#include "pinhole-test-transfer.h"
 
 #include "pinhole-client.h"
 #include "pinhole-error.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct
@@ -164,6 +167,68 @@ test_ca_file (TlsFixture   *f,
   }
   g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "message", "text", "over TLS",
                                         PH_EVENT_MS));
+}
+
+/* relay frames over TLS: with relay-only on both sides, a file of several MiB (many 32 KiB
+ * frames, WebSocket messages split across TLS records) arrives byte for byte, and every
+ * progress line names the relay */
+static void
+test_relay_transfer (TlsFixture   *f,
+                     gconstpointer data)
+{
+  g_autofree char *outbox = g_build_filename (f->base.home, "outbox", NULL);
+  g_autofree char *inbox = g_build_filename (f->base.home, "inbox", NULL);
+  g_autofree char *sent = g_build_filename (outbox, "photos.tar", NULL);
+  g_autofree char *arrived = g_build_filename (inbox, "photos.tar", NULL);
+  const char *listen[] = { "listen", "--accept-files", inbox, NULL };
+  const gsize len = 6 * 1024 * 1024 + 321;
+  g_autoptr(PhResult) r = NULL;
+  guint progress = 0;
+  guint cursor = 0;
+  PhProc *bob;
+
+  if (f->base.server == NULL)
+    return;
+  ph_return_if_failed ();
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *user = i == 0 ? "alice" : "bob";
+      g_autoptr(PhResult) reg = register_with_ca (f, user, f->cert);
+
+      g_assert_cmpint (reg->status, ==, 0);
+    }
+  ph_fixture_contacts (&f->base, "alice", "bob");
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(PhResult) set = ph_fixture_cli (&f->base, i == 0 ? "alice" : "bob", "set",
+                                                i == 0 ? "bob" : "alice", "relay-only", "on",
+                                                NULL);
+
+      g_assert_cmpint (set->status, ==, 0);
+    }
+  g_assert_cmpint (g_mkdir (inbox, 0700), ==, 0);
+  ph_test_write_file (outbox, "photos.tar", len, 7);
+  bob = ph_fixture_spawn (&f->base, "bob", NULL, listen);
+  g_assert_nonnull (bob);
+  ph_return_if_failed ();
+  g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "online", "user", "bob", PH_EVENT_MS));
+  ph_return_if_failed ();
+
+  r = ph_fixture_cli (&f->base, "alice", "send-file", "bob", sent, NULL);
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_nonnull (ph_result_event (r, "done"));
+  for (guint i = 0; i < r->events->len; i++)
+    {
+      JsonObject *event = r->events->pdata[i];
+
+      if (g_strcmp0 (ph_event_string (event, "event"), "progress") != 0)
+        continue;
+      progress++;
+      g_assert_cmpstr (ph_event_string (event, "path"), ==, "relay");
+    }
+  g_assert_cmpuint (progress, >, 0);
+  g_assert_nonnull (ph_proc_wait_named (bob, &cursor, "done", NULL, NULL, PH_EVENT_MS));
+  ph_test_assert_same_file (sent, arrived);
 }
 
 /* without a CA file the self-signed certificate is refused: exit status 1, one line that
@@ -367,6 +432,7 @@ main (int   argc,
   ADD ("/integration/tls/untrusted-refused", test_untrusted_refused);
   ADD ("/integration/tls/trust-fingerprint", test_trust_fingerprint);
   ADD ("/integration/tls/pin-per-profile", test_pin_per_profile);
+  ADD ("/integration/tls/relay-transfer", test_relay_transfer);
 #undef ADD
   return g_test_run ();
 }
