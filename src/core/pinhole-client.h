@@ -75,6 +75,33 @@ JsonObject    *pinhole_client_request_finish   (PinholeClient       *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
 
+/* a device of the logged-in account (pinhole-client-devices.c) */
+typedef struct
+{
+  char     *name;
+  gboolean  online;
+  gboolean  is_this;    /* the device this client logged in as */
+} PinholeAccountDevice;
+
+void           pinhole_account_device_free     (PinholeAccountDevice *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PinholeAccountDevice, pinhole_account_device_free)
+
+void           pinhole_client_list_devices_async  (PinholeClient       *self,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+GPtrArray     *pinhole_client_list_devices_finish (PinholeClient       *self,
+                                                   GAsyncResult        *result,
+                                                   GError             **error);
+void           pinhole_client_revoke_device_async (PinholeClient       *self,
+                                                   const char          *device,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean       pinhole_client_revoke_device_finish (PinholeClient      *self,
+                                                    GAsyncResult       *result,
+                                                    GError            **error);
+
 void           pinhole_client_contact_async    (PinholeClient       *self,
                                                 const char          *verb,
                                                 const char          *user,
