@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Renders the app's main states into docs/screenshots/ (sign-in, main, path-popover, narrow,
-# dark, transfer-offered, transfer-running, transfer-dark, transfer-narrow, key-changed) under a private Xvfb, with a local server and demo accounts on loopback,
+# dark, transfer-offered, transfer-running, transfer-dark, transfer-narrow, devices,
+# key-changed) under a private Xvfb, with a local server and demo accounts on loopback,
 # through the GUI tests' harness (tests/gui/pinhole_gui.py). Needs a build in _build/ (or
 # BUILD_DIR). Run with /usr/bin/python3: Debian's dogtail and PyGObject live there.
 import os
@@ -130,6 +131,9 @@ def main():
         # bob offers alice a file: her card with Accept, then the transfer running
         transfer_shots(rig, a11y, bob)
 
+        # alice's own devices: this one and a phone
+        devices_shots(rig, a11y)
+
         # bob re-installs: a new device key for the same account
         proc, win, wid = open_app(rig, a11y, 'alice')
         resize(rig, wid, *WIDE)
@@ -164,6 +168,26 @@ def dark_style(a11y, win):
     button = a11y.wait(win, G_BUTTONS, name='Main menu')
     if button.getState().contains(a11y.pyatspi.STATE_CHECKED):
         a11y.click(button)
+
+
+def devices_shots(rig, a11y):
+    """the main menu's Your Devices, with alice signed in on a phone too"""
+    rig.cli('alice-phone', 'login', 'alice')
+    proc, win, wid = open_app(rig, a11y, 'alice')
+    resize(rig, wid, *WIDE)
+    a11y.click(a11y.wait(win, G_BUTTONS, name='Main menu'))
+    a11y.click(a11y.wait(win.parent, ('menu item', 'push button'), name='Your Devices',
+                         timeout=10))
+    a11y.wait(win.parent, 'push button', prefix='Remove ', timeout=15)
+    settle(a11y, win)
+
+    def dialog_id():
+        r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', '^Your Devices$'],
+                           env=rig.env, capture_output=True, text=True)
+        ids = r.stdout.split()
+        return ids[0] if ids else None
+    shot(rig, G.wait_until(dialog_id, 10, 'the Your Devices window'), 'devices.png')
+    proc.stop()
 
 
 def transfer_shots(rig, a11y, bob_listen):

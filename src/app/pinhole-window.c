@@ -12,6 +12,7 @@
 #include "pinhole-bench.h"
 #include "pinhole-contact-list.h"
 #include "pinhole-conversation-view.h"
+#include "pinhole-devices-dialog.h"
 #include "pinhole-sign-in-view.h"
 #include "pinhole-transfer-text.h"
 
@@ -239,9 +240,22 @@ search_activated (GSimpleAction *action,
   pinhole_contact_list_start_search (self->contact_list);
 }
 
+static void
+devices_activated (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  PinholeWindow *self = user_data;
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chats") != 0)
+    return;
+  gtk_widget_show (pinhole_devices_dialog_new (GTK_WINDOW (self), client (self)));
+}
+
 static const GActionEntry win_actions[] = {
   { "add-contact", add_contact_activated },
   { "search", search_activated },
+  { "devices", devices_activated },
 };
 
 static void

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # test-gui.py SCENARIO: the app driven through AT-SPI as a person (or a screen reader) would,
 # against a real pinhole-server on loopback. Scenarios: sign-in, chat (request, both ways,
-# the path going direct, every control named), key-change, transfer (a file chosen in
-# alice's window, or dragged onto her conversation or bob's row, arrives in bob's: accept, a
-# folder, decline, Save As…, pause and cancel). Prints TAP.
+# the path going direct, removing a lost device, every control named), key-change, transfer
+# (a file chosen in alice's window, or dragged onto her conversation or bob's row, arrives in
+# bob's: accept, a folder, decline, Save As…, pause and cancel). Prints TAP.
 import os
 import sys
 import time
@@ -197,6 +197,80 @@ def test_block_request(rig, a11y, s):
         if a11y.find(alice, 'push button', name='Accept carol'):
             raise G.Failure('a blocked user\'s request reached the window')
         time.sleep(0.2)
+
+
+def devices_dialog(rig, a11y, proc, win):
+    """the main menu's Your Devices: Returns its window"""
+    a11y.click(a11y.wait(win, BUTTON, name='Main menu'))
+    a11y.click(a11y.wait(win.parent, ('menu item', 'push button'), name='Your Devices',
+                         timeout=10))
+    app = a11y.app(proc.pid)
+
+    def dialog():
+        for i in range(app.childCount):
+            w = app.getChildAtIndex(i)
+            if w is not None and w.name == 'Your devices' and a11y.showing(w):
+                return w
+        return None
+    return G.wait_until(dialog, 10, 'the Your Devices window')
+
+
+def close_window(rig, title):
+    """gives the window titled @title the keyboard and presses Escape"""
+    import subprocess
+    r = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', f'^{title}$'],
+                       env=rig.env, capture_output=True, text=True)
+    if not r.stdout.split():
+        raise G.Failure(f'no X window titled {title}')
+    wid = r.stdout.split()[0]
+    subprocess.run(['xdotool', 'windowfocus', '--sync', wid], env=rig.env, check=True,
+                   timeout=10)
+    subprocess.run(['xdotool', 'key', '--window', wid, 'Escape'], env=rig.env, check=True,
+                   timeout=10)
+
+
+def json_events(r, event):
+    import json
+    return [o for o in (json.loads(line) for line in r.stdout.splitlines() if line.strip())
+            if o.get('event') == event]
+
+
+def test_devices_remove(rig, a11y, s):
+    """alice signs in on a phone too; her window lists both and removes the phone, which is
+    then signed out for good (its token no longer logs in)"""
+    rig.cli('alice-phone', 'login', 'alice')
+    listed = json_events(rig.cli('alice-phone', 'devices'), 'device')
+    phone = [d['device'] for d in listed if d['this']]
+    window = [d['device'] for d in listed if not d['this']]
+    if len(phone) != 1 or len(window) != 1:
+        raise G.Failure(f'expected the phone and the window\'s device: {listed}')
+    phone, window = phone[0], window[0]
+    dialog = devices_dialog(rig, a11y, s['alice_proc'], s['alice'])
+    a11y.wait(dialog, 'list item', name=f'{phone}, Offline', timeout=15)
+    a11y.wait(dialog, 'list item', name=f'{window}, This device')
+    # this device has no Remove button: only the phone does
+    removes = [n.name for n in a11y.walk(dialog)
+               if n.getRoleName() == 'push button' and (n.name or '').startswith('Remove ')]
+    if removes != [f'Remove {phone}']:
+        raise G.Failure(f'expected one Remove button, for {phone}: {removes}')
+    a11y.click(a11y.wait(dialog, 'push button', name=f'Remove {phone}'))
+    app = a11y.app(s['alice_proc'].pid)
+    confirm = G.wait_until(lambda: a11y.find(app, 'push button', name='Remove'), 10,
+                           'the confirmation\'s Remove button')
+    a11y.click(confirm)
+    a11y.wait_gone(dialog, 'list item', prefix=f'{phone}, ', timeout=15)
+    a11y.wait(dialog, 'list item', name=f'{window}, This device', timeout=15)
+    # without the password the phone's token is all it has, and it no longer works
+    password = rig.env.pop('PINHOLE_PASSWORD')
+    try:
+        r = rig.cli('alice-phone', 'devices', check=False)
+    finally:
+        rig.env['PINHOLE_PASSWORD'] = password
+    if r.returncode == 0:
+        raise G.Failure(f'the removed phone still logs in: {r.stdout!r}')
+    # Escape closes it (its header bar's close button is not on the accessibility bus)
+    close_window(rig, 'Your Devices')
+    G.wait_until(lambda: not a11y.showing(dialog), 10, 'the Your Devices window to close')
 
 
 ROLES_NEEDING_NAMES = ('push button', 'toggle button', 'text', 'entry', 'password text')
@@ -605,6 +679,7 @@ SCENARIOS = {
                           ('path-goes-direct', test_path_direct),
                           ('path-relayed-then-direct', test_path_relay_toggle),
                           ('block-request', test_block_request),
+                          ('devices-remove', test_devices_remove),
                           ('every-control-named', test_a11y_names)], True),
     'key-change': (key_setup, [('key-changed-banner', test_key_changed_banner),
                                ('message-held', test_message_held),
