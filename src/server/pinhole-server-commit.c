@@ -24,6 +24,7 @@ struct _PinholeServerCommit
 
   PinholeServerCommitFlags flags;
   gboolean                 done;
+  gint64                   began;     /* monotonic µs, for /metrics */
 };
 
 /* one thing to send, or a barrier */
@@ -234,6 +235,10 @@ commit_synced_cb (GObject      *source,
     }
   commit->done = TRUE;
   commit->error = error;
+  commit->server->metrics.commits++;
+  commit->server->metrics.commit_wait_us += g_get_monotonic_time () - commit->began;
+  if (error != NULL)
+    commit->server->metrics.commit_failures++;
   if (error != NULL)
     g_message ("answering %s/%s's request %s with an error: %s",
                commit->requester->user != NULL ? commit->requester->user : "(not logged in)",
@@ -272,6 +277,7 @@ _pinhole_server_commit_begin (PinholeServerConnection  *c,
   commit->requester = _pinhole_server_connection_ref (c);
   commit->id = g_strdup (id);
   commit->flags = flags;
+  commit->began = g_get_monotonic_time ();
   commit->waiting = g_ptr_array_new_with_free_func (
     (GDestroyNotify) _pinhole_server_connection_unref);
   server->commit = commit;

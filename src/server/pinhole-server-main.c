@@ -124,6 +124,8 @@ main (int   argc,
   g_autofree char *db = NULL;
   g_autofree char *tls_cert = NULL;
   g_autofree char *tls_key = NULL;
+  g_autofree char *metrics = NULL;
+  g_autoptr(GInetSocketAddress) metrics_address = NULL;
   gint stun_port = DEFAULT_STUN_PORT;
   gint max_offline = 0;
   gint max_per_address = 0;
@@ -174,6 +176,9 @@ main (int   argc,
     { "stall-timeout", 0, 0, G_OPTION_ARG_INT, &stall_timeout,
       "seconds a client with more than 256 KiB waiting for it may take nothing before it is "
       "closed (default 10)", "S" },
+    { "metrics", 0, 0, G_OPTION_ARG_STRING, &metrics,
+      "serve /metrics (Prometheus) and /healthz over HTTP here (default: no metrics)",
+      "HOST:PORT" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -216,6 +221,8 @@ main (int   argc,
   address = parse_listen (listen ? listen : DEFAULT_LISTEN, &error);
   if (address == NULL)
     goto fail;
+  if (metrics != NULL && (metrics_address = parse_listen (metrics, &error)) == NULL)
+    goto fail;
   if (tls_cert != NULL &&
       (certificate = g_tls_certificate_new_from_files (tls_cert, tls_key, &error)) == NULL)
     goto fail;
@@ -250,6 +257,9 @@ main (int   argc,
   server = pinhole_server_new (store, &limits);
   if (!pinhole_server_listen (server, address, certificate, &error))
     goto fail;
+  if (metrics_address != NULL &&
+      !pinhole_server_listen_metrics (server, metrics_address, &error))
+    goto fail;
 
   if (stun_port >= 0)
     {
@@ -280,6 +290,15 @@ main (int   argc,
             pinhole_stun_responder_get_udp_port (stun),
             pinhole_stun_responder_get_udp_port (stun_alt));
   printf ("database %s\n", db);
+  if (metrics_address != NULL)
+    {
+      g_autofree char *metrics_host = g_inet_address_to_string (
+        g_inet_socket_address_get_address (metrics_address));
+
+      printf ("metrics on http://%s%s%s:%u/metrics\n", strchr (metrics_host, ':') ? "[" : "",
+              metrics_host, strchr (metrics_host, ':') ? "]" : "",
+              pinhole_server_get_metrics_port (server));
+    }
   fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -49,6 +49,32 @@ struct _PinholeServerConnection
   gsize                    outbox_bytes;
 };
 
+/* request types counted apart (handlers[] in pinhole-server.c, and "ping"); more is a bug */
+#define PINHOLE_SERVER_MAX_REQUEST_TYPES 32
+
+/* why a relay frame was not forwarded, as /metrics labels it */
+typedef enum
+{
+  PINHOLE_SERVER_DROP_MALFORMED,
+  PINHOLE_SERVER_DROP_NO_CHANNEL,
+  PINHOLE_SERVER_DROP_WINDOW,
+  PINHOLE_SERVER_DROP_RATE,
+  PINHOLE_SERVER_DROP_BEFORE_LOGIN,
+  PINHOLE_SERVER_N_DROPS
+} PinholeServerDrop;
+
+/* what /metrics counts since the start (pinhole-server-metrics.c) */
+typedef struct
+{
+  guint64 requests[PINHOLE_SERVER_MAX_REQUEST_TYPES];
+  guint64 relay_frames;                       /* forwarded */
+  guint64 relay_bytes;
+  guint64 relay_dropped[PINHOLE_SERVER_N_DROPS];
+  guint64 commits;                            /* answers that waited for the disk */
+  guint64 commit_failures;
+  gint64  commit_wait_us;                     /* their waits, summed */
+} PinholeServerMetrics;
+
 struct _PinholeServer
 {
   GObject             parent_instance;
@@ -74,6 +100,8 @@ struct _PinholeServer
   PinholeServerCommit *commit;       /* (nullable) the request being handled wrote this */
   guint               pending_commits; /* answers waiting for a sync */
   gboolean            shutting_down; /* connections close once pending_commits is 0 */
+  PinholeServerMetrics metrics;
+  SoupServer         *metrics_soup;  /* (nullable) /metrics and /healthz for operators */
 };
 
 typedef struct
@@ -121,6 +149,13 @@ void _pinhole_server_write_text     (PinholeServerConnection  *c,
 void _pinhole_server_write_binary   (PinholeServerConnection  *c,
                                      GBytes                   *frame);
 void _pinhole_server_commit_settled (PinholeServer            *server);
+
+/* pinhole-server.c: the name of request type @i, NULL past the last (for /metrics) */
+const char *_pinhole_server_request_type (guint i);
+/* pinhole-server-metrics.c */
+char       *_pinhole_server_metrics_text (PinholeServer *server);
+void        _pinhole_server_healthz      (PinholeServer     *server,
+                                          SoupServerMessage *msg);
 
 /* sending */
 void _pinhole_server_send          (PinholeServerConnection *connection,

@@ -455,30 +455,38 @@ forward_relay_frame (PinholeServerConnection *c,
 
   if (!pinhole_relay_frame_parse (frame, &channel, NULL, &error))
     {
+      c->server->metrics.relay_dropped[PINHOLE_SERVER_DROP_MALFORMED]++;
       g_debug ("dropping relay frame: %s", error->message);
       return;
     }
   ch = g_hash_table_lookup (c->server->channels, GUINT_TO_POINTER (channel));
   if (ch == NULL || (ch->ends[0] != c && ch->ends[1] != c))
     {
+      c->server->metrics.relay_dropped[PINHOLE_SERVER_DROP_NO_CHANNEL]++;
       g_debug ("dropping relay frame on channel %u, not open on this connection", channel);
       return;
     }
   peer = ch->ends[0] == c ? ch->ends[1] : ch->ends[0];
   /* a peer whose socket is closing has not emitted "closed" yet */
   if (peer->closed || soup_websocket_connection_get_state (peer->ws) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+    {
+      c->server->metrics.relay_dropped[PINHOLE_SERVER_DROP_NO_CHANNEL]++;
+      return;
+    }
   /* a peer that does not take what it has loses frames, not memory: the session retransmits
    * what is not acknowledged */
   if (pinhole_ws_stream_get_queued_bytes (peer->stream) + peer->outbox_bytes >
       c->server->limits.relay_window_bytes)
     {
+      c->server->metrics.relay_dropped[PINHOLE_SERVER_DROP_WINDOW]++;
       g_debug ("dropping relay frame on channel %u: %" G_GSIZE_FORMAT " bytes wait for the "
                "reader", channel,
                pinhole_ws_stream_get_queued_bytes (peer->stream) + peer->outbox_bytes);
       return;
     }
   /* the frame goes out as it came in: channel header and ciphertext */
+  c->server->metrics.relay_frames++;
+  c->server->metrics.relay_bytes += g_bytes_get_size (frame);
   _pinhole_server_output_binary (peer, frame);
 }
 
@@ -510,6 +518,17 @@ static const struct
   { "relay-close", _pinhole_server_handle_relay_close, TRUE },
   { "signal", _pinhole_server_handle_signal, TRUE },
 };
+
+/* handlers[] and "ping", counted in metrics.requests */
+G_STATIC_ASSERT (G_N_ELEMENTS (handlers) + 1 <= PINHOLE_SERVER_MAX_REQUEST_TYPES);
+
+const char *
+_pinhole_server_request_type (guint i)
+{
+  if (i < G_N_ELEMENTS (handlers))
+    return handlers[i].type;
+  return i == G_N_ELEMENTS (handlers) ? "ping" : NULL;
+}
 
 /* token bucket: @burst at once, @per_second sustained; a full bucket forgives the strikes */
 static gboolean
@@ -610,11 +629,15 @@ handle_text (PinholeServerConnection *c,
           _pinhole_server_send_error (c, id, PINHOLE_STANZA_ERROR_BAD_REQUEST,
                                       "already logged in or logging in");
         else
-          handlers[i].handler (c, stanza, id);
+          {
+            c->server->metrics.requests[i]++;
+            handlers[i].handler (c, stanza, id);
+          }
         return;
       }
   if (strcmp (type, "ping") == 0)
     {
+      c->server->metrics.requests[G_N_ELEMENTS (handlers)]++;
       _pinhole_server_send_result (c, id, NULL);
       return;
     }
@@ -641,13 +664,17 @@ ws_message_cb (SoupWebsocketConnection *ws,
                            c->server->limits.relay_frame_burst,
                            c->server->limits.relay_frames_per_second))
     {
+      c->server->metrics.relay_dropped[PINHOLE_SERVER_DROP_RATE]++;
       if (!rate_strikes_out (c))
         g_debug ("dropping a relay frame over the rate");
     }
   else if (c->user != NULL)
     forward_relay_frame (c, message);
   else
-    g_debug ("dropping binary message before login");
+    {
+      c->server->metrics.relay_dropped[PINHOLE_SERVER_DROP_BEFORE_LOGIN]++;
+      g_debug ("dropping binary message before login");
+    }
 }
 
 /* libsoup closes the connection after this: its stream failed (a bound it hit) */
@@ -903,6 +930,11 @@ index_cb (SoupServer        *soup,
    * (libsoup says the same when it refuses a WebSocket handshake) */
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
                                 "close");
+  if (strcmp (path, "/healthz") == 0)
+    {
+      _pinhole_server_healthz (user_data, msg);
+      return;
+    }
   if (strcmp (path, "/") != 0)
     {
       soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
@@ -942,6 +974,9 @@ pinhole_server_finalize (GObject *object)
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_pointer (&self->users, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
+  if (self->metrics_soup != NULL)
+    soup_server_disconnect (self->metrics_soup);
+  g_clear_object (&self->metrics_soup);
   g_clear_pointer (&self->handshakes, g_hash_table_unref);
   g_clear_pointer (&self->strikes, g_hash_table_unref);
   g_clear_object (&self->cancellable);
@@ -1120,6 +1155,7 @@ pinhole_server_shutdown (PinholeServer *self)
   g_clear_handle_id (&self->purge_source, g_source_remove);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
+  /* the metrics listener stays, and /healthz says 503, until the process ends */
   self->shutting_down = TRUE;
   if (self->pending_commits > 0)
     g_message ("shutting down after %u answer(s) that wait for the disk",

@@ -48,6 +48,10 @@ void           pinhole_server_set_stun_ports (PinholeServer *self,
                                               guint16        port,
                                               guint16        alt_port);
 guint          pinhole_server_get_n_connections (PinholeServer *self);
+gboolean       pinhole_server_listen_metrics (PinholeServer      *self,
+                                              GInetSocketAddress *address,
+                                              GError            **error);
+guint16        pinhole_server_get_metrics_port (PinholeServer *self);
 void           pinhole_server_shutdown    (PinholeServer   *self);
 
 void           pinhole_server_limits_init_default (PinholeServerLimits *limits);
