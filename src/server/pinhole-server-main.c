@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "pinhole-server.h"
+#include "pinhole-server-log.h"
 #include "pinhole-sqlite-store.h"
 #include "pinhole-stun-responder.h"
 
@@ -125,6 +126,7 @@ main (int   argc,
   g_autofree char *tls_cert = NULL;
   g_autofree char *tls_key = NULL;
   g_autofree char *metrics = NULL;
+  gboolean log_json = FALSE;
   g_autoptr(GInetSocketAddress) metrics_address = NULL;
   gint stun_port = DEFAULT_STUN_PORT;
   gint max_offline = 0;
@@ -179,6 +181,8 @@ main (int   argc,
     { "metrics", 0, 0, G_OPTION_ARG_STRING, &metrics,
       "serve /metrics (Prometheus) and /healthz over HTTP here (default: no metrics)",
       "HOST:PORT" },
+    { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json,
+      "write the log to standard error as one JSON object per line", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
     { NULL }
   };
@@ -200,6 +204,8 @@ main (int   argc,
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     goto fail;
+  if (log_json)
+    pinhole_server_log_use_json ();
   if (version)
     {
       printf ("pinhole-server %s\n", PINHOLE_VERSION);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * test-server-metrics.c: pinhole-server --metrics serves /metrics in Prometheus's text format
- * and /healthz, read over real HTTP while real clients register, chat and open relay
- * channels: the counts follow what they did; the main listener answers /healthz but not
- * /metrics; during a shutdown that waits for the disk /healthz says 503, and the server then
- * ends by itself. */
+ * test-server-metrics.c: what an operator reads. pinhole-server --metrics serves /metrics in
+ * Prometheus's text format and /healthz, read over real HTTP while real clients register,
+ * chat and open relay channels: the counts follow what they did; the main listener answers
+ * /healthz but not /metrics; during a shutdown that waits for the disk /healthz says 503,
+ * and the server then ends by itself. --log-json writes its log as JSON lines. */
 #define G_LOG_DOMAIN "pinhole-test"
 
 #include "pinhole-test-fixture.h"
@@ -263,6 +263,56 @@ test_draining (Fixture       *x,
   g_assert_cmpint (x->f.server->proc->status, ==, 0);
 }
 
+/* --log-json: every line the server writes to standard error is one JSON object with the time,
+ * level, domain and message, debug lines included when G_MESSAGES_DEBUG asks for them */
+static void
+test_json_logs (Fixture       *x,
+                gconstpointer  data)
+{
+  const char *args[] = { "--log-json", NULL };
+  g_auto(GStrv) lines = NULL;
+  guint objects = 0, debug = 0, shutdown = 0;
+  int status = -1;
+
+  g_setenv ("G_MESSAGES_DEBUG", "pinhole-server", TRUE);
+  ph_fixture_start_server (&x->f, args);
+  g_unsetenv ("G_MESSAGES_DEBUG");
+  if (x->f.server == NULL)
+    return;
+  ph_fixture_register (&x->f, "alice");
+  g_assert_true (ph_server_stop (x->f.server, &status));
+  g_assert_cmpint (status, ==, 0);
+  lines = g_strsplit (x->f.server->log->str, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) error = NULL;
+      JsonObject *o;
+
+      if (*lines[i] == '\0')
+        continue;
+      if (!json_parser_load_from_data (parser, lines[i], -1, &error) ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        {
+          g_test_fail_printf ("not a JSON object: %s", lines[i]);
+          continue;
+        }
+      o = json_node_get_object (json_parser_get_root (parser));
+      objects++;
+      g_assert_true (g_str_has_suffix (json_object_get_string_member_with_default (o, "time",
+                                                                                   ""), "Z"));
+      g_assert_cmpstr (json_object_get_string_member_with_default (o, "domain", NULL), !=,
+                       NULL);
+      debug += g_strcmp0 (json_object_get_string_member_with_default (o, "level", ""),
+                          "debug") == 0;
+      shutdown += g_strcmp0 (json_object_get_string_member_with_default (o, "message", ""),
+                             "shutting down") == 0;
+    }
+  g_assert_cmpuint (objects, >, 0);
+  g_assert_cmpuint (debug, >, 0);
+  g_assert_cmpuint (shutdown, ==, 1);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -274,6 +324,7 @@ main (int    argc,
   ADD ("counts", test_counts);
   ADD ("listeners", test_listeners);
   ADD ("draining", test_draining);
+  ADD ("json-logs", test_json_logs);
 #undef ADD
   return g_test_run ();
 }
