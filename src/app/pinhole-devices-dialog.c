@@ -139,7 +139,7 @@ device_row (PinholeDevicesDialog *self,
       g_autofree char *name = g_strdup_printf (_("Remove %s"), device->name);
 
       gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
-      gtk_widget_set_tooltip_text (button, _("Remove From Account"));
+      gtk_widget_set_tooltip_text (button, _("Remove from account"));
       atk_object_set_name (gtk_widget_get_accessible (button), name);
       gtk_style_context_add_class (gtk_widget_get_style_context (button), "flat");
       g_object_set_data_full (G_OBJECT (button), "device", g_strdup (device->name), g_free);
