@@ -8,11 +8,18 @@
  * SoupWebsocketConnection keeps its own queue of frames (priv->outgoing), unbounded and with
  * no getter, but since a write here never blocks, that queue is always empty and every
  * queued byte, pongs and close frames included, is counted here. Its owner bounds it.
+ * Its input also reads ahead: libsoup 3.2 reads a WebSocket 1 KiB at a time
+ * (READ_BUFFER_SIZE), so a 32 KiB relay frame cost 32 reads of the socket; one read here takes
+ * up to READ_AHEAD bytes and serves libsoup's small reads from them. libsoup reads until a read
+ * would block, so the buffer is empty whenever it waits, and it is freed then: an idle
+ * connection holds none.
  * The three GTypes share this file: the input and output exist only for this stream. */
 #define G_LOG_DOMAIN "pinhole-ws"
 
 #include "pinhole-ws-stream.h"
 #include "pinhole-ws-limit.h"
+
+#include <string.h>
 
 /* ---- input ---- */
 
@@ -43,7 +50,15 @@ struct _PinholeWsInput
 
   PinholeWsStream *owner;         /* borrowed: the owner holds this stream */
   GInputStream    *base;          /* borrowed from the owner's base */
+
+  /* owned: bytes read from base, not yet given to the reader (nor scanned by the limit) */
+  guint8          *ahead;         /* NULL when empty */
+  gsize            ahead_start;
+  gsize            ahead_len;
 };
+
+/* one read of the socket takes this much at most (a TLS connection gives a record at a time) */
+#define READ_AHEAD (64 * 1024)
 
 struct _PinholeWsOutput
 {
@@ -158,6 +173,30 @@ input_filter (PinholeWsInput *self,
   return -1;
 }
 
+static void
+ahead_clear (PinholeWsInput *self)
+{
+  g_clear_pointer (&self->ahead, g_free);
+  self->ahead_start = 0;
+  self->ahead_len = 0;
+}
+
+/* moves up to @count read-ahead bytes to @buffer; Returns: how many */
+static gsize
+ahead_take (PinholeWsInput *self,
+            void           *buffer,
+            gsize           count)
+{
+  gsize n = MIN (count, self->ahead_len);
+
+  memcpy (buffer, self->ahead + self->ahead_start, n);
+  self->ahead_start += n;
+  self->ahead_len -= n;
+  if (self->ahead_len == 0)
+    ahead_clear (self);
+  return n;
+}
+
 static gssize
 input_read_nonblocking (GPollableInputStream *stream,
                         void                 *buffer,
@@ -170,11 +209,29 @@ input_read_nonblocking (GPollableInputStream *stream,
   /* a stopped stream reads nothing more: its reader waits until it is closed */
   if (self->owner->stopped)
     {
+      ahead_clear (self);
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "input refused");
       return -1;
     }
-  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (self->base), buffer,
-                                                count, NULL, error);
+  if (count == 0)
+    return 0;
+  if (self->ahead_len == 0 && count < READ_AHEAD)
+    {
+      self->ahead = g_malloc (READ_AHEAD);
+      n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (self->base),
+                                                    self->ahead, READ_AHEAD, NULL, error);
+      if (n <= 0)
+        {
+          ahead_clear (self);
+          return n;   /* would block, the base stream's error, or its end */
+        }
+      self->ahead_len = (gsize) n;
+    }
+  if (self->ahead_len > 0)
+    n = (gssize) ahead_take (self, buffer, count);
+  else
+    n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (self->base), buffer,
+                                                  count, NULL, error);
   return input_filter (self, buffer, n, error);
 }
 
@@ -193,7 +250,10 @@ input_read (GInputStream *stream,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "input stopped");
       return -1;
     }
-  n = g_input_stream_read (self->base, buffer, count, cancellable, error);
+  if (self->ahead_len > 0)
+    n = (gssize) ahead_take (self, buffer, count);
+  else
+    n = g_input_stream_read (self->base, buffer, count, cancellable, error);
   if (n < 0)
     return n;   /* the base stream's own error */
   n = input_filter (self, buffer, n, NULL);
@@ -224,7 +284,8 @@ input_is_readable (GPollableInputStream *stream)
   PinholeWsInput *self = PINHOLE_WS_INPUT (stream);
 
   return !self->owner->stopped &&
-         g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base));
+         (self->ahead_len > 0 ||
+          g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base)));
 }
 
 static GSource *
@@ -234,8 +295,15 @@ input_create_source (GPollableInputStream *stream,
   PinholeWsInput *self = PINHOLE_WS_INPUT (stream);
   GSource *source = g_pollable_source_new (G_OBJECT (stream));
 
-  /* stopped: a source that never fires */
-  if (!self->owner->stopped)
+  /* stopped: a source that never fires; bytes read ahead: one that fires at once */
+  if (!self->owner->stopped && self->ahead_len > 0)
+    {
+      g_autoptr(GSource) now = g_timeout_source_new (0);
+
+      g_source_set_dummy_callback (now);
+      g_source_add_child_source (source, now);
+    }
+  else if (!self->owner->stopped)
     {
       g_autoptr(GSource) child =
         g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base), NULL);
@@ -263,10 +331,18 @@ pinhole_ws_input_pollable_init (GPollableInputStreamInterface *iface)
 }
 
 static void
+pinhole_ws_input_finalize (GObject *object)
+{
+  ahead_clear (PINHOLE_WS_INPUT (object));
+  G_OBJECT_CLASS (pinhole_ws_input_parent_class)->finalize (object);
+}
+
+static void
 pinhole_ws_input_class_init (PinholeWsInputClass *klass)
 {
   GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
 
+  G_OBJECT_CLASS (klass)->finalize = pinhole_ws_input_finalize;
   stream_class->read_fn = input_read;
   stream_class->close_fn = input_close;
 }
