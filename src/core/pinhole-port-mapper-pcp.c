@@ -414,8 +414,8 @@ pcp_renew (PinholePortMapperJob  *job,
   /* §8.5: a server that lost its state made the mapping anew on this very request, perhaps
    * on another port: take what it says now */
   if (!pinhole_pcp_epoch_update (&job->pcp_epoch, response.epoch_s, g_get_monotonic_time ()))
-    g_debug ("PCP server %s lost its state (epoch %u): mapping made anew", job->gateway_source,
-             response.epoch_s);
+    g_debug ("PCP server lost its state (epoch %u): mapping %s %u made anew", response.epoch_s,
+             _pinhole_port_mapper_protocol_name (job->protocol), job->internal_port);
   take_grant (job, &response);
   return TRUE;
 }
