@@ -25,13 +25,16 @@
 /* §8.1.1 sets IRT to 3 s, which would leave one transmission in our bound of a few seconds:
  * start at NAT-PMP's 250 ms (RFC 6886 §3.1) and double, with PCP's ±10% randomisation */
 #define PCP_IRT_MS 250
+/* a server's ANNOUNCEs of lost state make us send again at once, at most this often per
+ * exchange: a flood of them gets no more than this many requests out of us */
+#define PCP_MAX_ANNOUNCE_RESENDS 4
 
 typedef enum
 {
   PCP_OK,
   PCP_CANCELLED,
   PCP_SILENT,          /* nothing came back before the deadline */
-  PCP_NO_VALID,        /* only datagrams we had to drop came back */
+  PCP_NO_VALID,        /* only datagrams we had to drop (or ANNOUNCEs) came back */
   PCP_REFUSED,         /* ICMP port unreachable: nobody listens on 5351 */
   PCP_OTHER_VERSION,   /* a NAT-PMP (or PCPv1) server answered */
   PCP_SOCKET_ERROR,
@@ -45,7 +48,7 @@ outcome_words (PcpOutcome o)
     case PCP_OK: return "answered";
     case PCP_CANCELLED: return "cancelled";
     case PCP_SILENT: return "did not answer";
-    case PCP_NO_VALID: return "sent only malformed answers";
+    case PCP_NO_VALID: return "sent no valid answer";
     case PCP_REFUSED: return "refused port 5351";
     case PCP_OTHER_VERSION: return "speaks NAT-PMP, not PCP";
     case PCP_SOCKET_ERROR:
@@ -153,6 +156,7 @@ pcp_exchange (PcpSocket            *s,
 {
   gint64 rt_us = 0, resend_us = 0;
   gboolean heard = FALSE;
+  guint announce_resends = 0;
 
   for (;;)
     {
@@ -196,7 +200,8 @@ pcp_exchange (PcpSocket            *s,
         }
       if (map != NULL && out->opcode == PINHOLE_PCP_OPCODE_ANNOUNCE)
         {
-          if (!pinhole_pcp_epoch_update (epoch, out->epoch_s, g_get_monotonic_time ()))
+          if (!pinhole_pcp_epoch_update (epoch, out->epoch_s, g_get_monotonic_time ()) &&
+              announce_resends++ < PCP_MAX_ANNOUNCE_RESENDS)
             {
               g_debug ("PCP server %s announced a new epoch: asking again", s->gateway_string);
               resend_us = 0;
