@@ -15,6 +15,7 @@ pinhole_path_text_badge (PinholePathKind kind)
     case PINHOLE_PATH_KIND_LAN:
     case PINHOLE_PATH_KIND_UPNP:
     case PINHOLE_PATH_KIND_NAT_PMP:
+    case PINHOLE_PATH_KIND_PCP:
     case PINHOLE_PATH_KIND_UDP_PUNCH:
     case PINHOLE_PATH_KIND_TCP_PUNCH:
       /* Translators: the contact row's badge: messages skip the server. Keep it short */
@@ -37,6 +38,7 @@ pinhole_path_text_icon_name (PinholePathKind kind)
       return "network-wired-symbolic";
     case PINHOLE_PATH_KIND_UPNP:
     case PINHOLE_PATH_KIND_NAT_PMP:
+    case PINHOLE_PATH_KIND_PCP:
     case PINHOLE_PATH_KIND_UDP_PUNCH:
     case PINHOLE_PATH_KIND_TCP_PUNCH:
       return "network-transmit-receive-symbolic";
@@ -81,6 +83,10 @@ pinhole_path_text_title (PinholePathKind kind,
       break;
     case PINHOLE_PATH_KIND_NAT_PMP:
       words = _("Direct · NAT-PMP");
+      break;
+    case PINHOLE_PATH_KIND_PCP:
+      /* Translators: PCP is the Port Control Protocol, a successor of NAT-PMP */
+      words = _("Direct · PCP");
       break;
     case PINHOLE_PATH_KIND_UDP_PUNCH:
       /* Translators: "hole punch": a way through both NATs (UDP/TCP hole punching) */
@@ -132,6 +138,7 @@ pinhole_path_text_explain (PinholePathKind kind,
                               user);
     case PINHOLE_PATH_KIND_UPNP:
     case PINHOLE_PATH_KIND_NAT_PMP:
+    case PINHOLE_PATH_KIND_PCP:
       return g_strdup_printf (_("Messages go straight to %s’s device through a port the "
                                 "router opened."), user);
     case PINHOLE_PATH_KIND_UDP_PUNCH:

@@ -54,7 +54,8 @@ kind_rank (PinholePathKind kind)
     {
     case PINHOLE_PATH_KIND_LAN: return 0;
     case PINHOLE_PATH_KIND_UPNP:
-    case PINHOLE_PATH_KIND_NAT_PMP: return 1;
+    case PINHOLE_PATH_KIND_NAT_PMP:
+    case PINHOLE_PATH_KIND_PCP: return 1;
     case PINHOLE_PATH_KIND_UDP_PUNCH:
     case PINHOLE_PATH_KIND_TCP_PUNCH: return 2;
     case PINHOLE_PATH_KIND_RELAY:

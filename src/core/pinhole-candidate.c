@@ -272,10 +272,11 @@ pinhole_candidate_from_json (JsonObject *object,
       if (via == NULL)
         return NULL;
       if (!pinhole_path_kind_from_string (via, &kind) ||
-          (kind != PINHOLE_PATH_KIND_UPNP && kind != PINHOLE_PATH_KIND_NAT_PMP))
+          (kind != PINHOLE_PATH_KIND_UPNP && kind != PINHOLE_PATH_KIND_NAT_PMP &&
+           kind != PINHOLE_PATH_KIND_PCP))
         {
           g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
-                       "mapped candidate \"via\" is \"%s\", not upnp or nat-pmp", via);
+                       "mapped candidate \"via\" is \"%s\", not upnp, pcp or nat-pmp", via);
           return NULL;
         }
     }

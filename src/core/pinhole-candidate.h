@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 typedef enum
 {
   PINHOLE_CANDIDATE_HOST,      /* an address of one of the device's interfaces */
-  PINHOLE_CANDIDATE_MAPPED,    /* a port the router opened on request (UPnP-IGD, NAT-PMP) */
+  PINHOLE_CANDIDATE_MAPPED,    /* a port the router opened on request (UPnP-IGD, PCP, NAT-PMP) */
   PINHOLE_CANDIDATE_SRFLX,     /* the address a STUN server saw: server-reflexive */
   PINHOLE_CANDIDATE_PRFLX,     /* the address a peer's check came from: peer-reflexive */
 } PinholeCandidateType;
@@ -34,7 +34,7 @@ typedef struct
   PinholeTransport      transport;
   GInetSocketAddress   *address;   /* owned */
   guint32               priority;
-  PinholePathKind       via;       /* MAPPED: UPNP or NAT_PMP */
+  PinholePathKind       via;       /* MAPPED: UPNP, PCP or NAT_PMP */
 } PinholeCandidate;
 
 PinholeCandidate *pinhole_candidate_new      (PinholeCandidateType  type,

@@ -44,6 +44,7 @@ static const Sentence sentences[] = {
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_UPNP, N_("direct, through a UPnP port mapping") },
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_NAT_PMP,
     N_("direct, through a NAT-PMP port mapping") },
+  { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_PCP, N_("direct, through a PCP port mapping") },
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_UDP_PUNCH, N_("direct, by UDP hole punching") },
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_TCP_PUNCH, N_("direct, by TCP hole punching") },
   { pinhole_path_kind_get_type, PINHOLE_PATH_KIND_RELAY, N_("relayed by the server") },

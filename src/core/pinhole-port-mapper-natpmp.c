@@ -131,6 +131,16 @@ nat_pmp_map (GTask                *task,
   g_autofree char *gateway = NULL;
   int r;
 
+  if (job->port_5351_silent)
+    {
+      /* PCP (RFC 6887) shares port 5351 and waited there for its whole deadline: a gateway
+       * that ignored it is not asked again for as long */
+      gateway = gateway_to_string (job->gateway);
+      job->nat_pmp_answer = PINHOLE_PORT_MAPPER_ANSWER_NONE;
+      g_string_append_printf (reason, "NAT-PMP: gateway %s did not answer (nor PCP, on the "
+                              "same port)", gateway);
+      return FALSE;
+    }
   r = initnatpmp (&np, job->gateway != 0, job->gateway);
   if (r < 0)
     {
@@ -140,7 +150,8 @@ nat_pmp_map (GTask                *task,
     }
   gateway = gateway_to_string (np.gateway);
   job->gateway = np.gateway;
-  job->nat_pmp_source = nat_pmp_local_address (&np);
+  g_free (job->gateway_source);
+  job->gateway_source = nat_pmp_local_address (&np);
 
   /* the external address first (RFC 6886 §3.2): it is also the cheapest "is anyone there" */
   r = sendpublicaddressrequest (&np);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-port-mapper-private.h: what PinholePortMapper (pinhole-port-mapper.c) shares with
- * its backends, UPnP-IGD (pinhole-port-mapper-upnp.c) and NAT-PMP (-natpmp.c): the job a
- * worker runs on and the interface each backend implements. */
+ * its backends, UPnP-IGD (pinhole-port-mapper-upnp.c), PCP (-pcp.c) and NAT-PMP (-natpmp.c):
+ * the job a worker runs on and the interface each backend implements. */
 #pragma once
 
 #include <netinet/in.h>
 
+#include "pinhole-pcp-message.h"
 #include "pinhole-port-mapper.h"
 
 G_BEGIN_DECLS
@@ -37,22 +38,27 @@ typedef struct
   guint                    lifetime_s;         /* what to ask for; 0: permanent */
   guint                    upnp_discover_ms;
   guint                    nat_pmp_deadline_ms;
+  guint                    pcp_deadline_ms;
 
   /* input for renew/delete, output of map */
   PinholePathKind          method;
   char                    *control_url;        /* UPnP */
   char                    *service_type;       /* UPnP */
   char                    *lan_address;        /* UPnP NewInternalClient */
-  in_addr_t                gateway;            /* NAT-PMP, network order */
+  in_addr_t                gateway;            /* PCP and NAT-PMP, network order */
+  guint8                   pcp_nonce[PINHOLE_PCP_NONCE_SIZE];   /* PCP: the same for renewals */
+  PinholePcpEpoch          pcp_epoch;          /* PCP: the server's epoch last seen */
   guint16                  external_port;
 
   /* output */
   char                    *external_address;   /* nullable */
-  char                    *nat_pmp_source;     /* our address towards the gateway */
+  char                    *gateway_source;     /* PCP, NAT-PMP: our address towards the gateway */
   guint                    granted_lifetime_s;
   char                    *reason;             /* what failed before the method that worked */
   PinholePortMapperAnswer  upnp_answer;
+  PinholePortMapperAnswer  pcp_answer;
   PinholePortMapperAnswer  nat_pmp_answer;
+  gboolean                 port_5351_silent;   /* PCP heard nothing there until its deadline */
 } PinholePortMapperJob;
 
 /**
@@ -87,6 +93,7 @@ typedef struct
 } PinholePortMapperBackend;
 
 extern const PinholePortMapperBackend _pinhole_port_mapper_upnp_backend;    /* -upnp.c */
+extern const PinholePortMapperBackend _pinhole_port_mapper_pcp_backend;     /* -pcp.c */
 extern const PinholePortMapperBackend _pinhole_port_mapper_natpmp_backend;  /* -natpmp.c */
 
 /* "TCP" or "UDP", as UPnP and our messages spell them */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-port-mapper.c: port mappings at the home router: map with the first backend that
- * works (UPnP-IGD, then NAT-PMP: pinhole-port-mapper-upnp.c, -natpmp.c), renew at half the
- * lease (RFC 6886 §3.3), delete at shutdown and dispose (§3.4). Both libraries block, so
- * every router exchange runs in a GTask worker on a copied job. */
+ * works (UPnP-IGD, PCP, then NAT-PMP: pinhole-port-mapper-upnp.c, -pcp.c, -natpmp.c), renew
+ * at half the lease (RFC 6886 §3.3, RFC 6887 §11.2.1), delete at shutdown and dispose
+ * (§3.4, §15). Every backend blocks, so every router exchange runs in a GTask worker on a
+ * copied job. */
 #define G_LOG_DOMAIN "pinhole-portmap"
 
 #include "pinhole-port-mapper-private.h"
@@ -22,7 +23,7 @@ port_job_free (PinholePortMapperJob *job)
   g_free (job->service_type);
   g_free (job->lan_address);
   g_free (job->external_address);
-  g_free (job->nat_pmp_source);
+  g_free (job->gateway_source);
   g_free (job->reason);
   g_free (job);
 }
@@ -39,7 +40,7 @@ port_job_copy (const PinholePortMapperJob *src)
   job->service_type = g_strdup (src->service_type);
   job->lan_address = g_strdup (src->lan_address);
   job->external_address = g_strdup (src->external_address);
-  job->nat_pmp_source = g_strdup (src->nat_pmp_source);
+  job->gateway_source = g_strdup (src->gateway_source);
   job->reason = g_strdup (src->reason);
   return job;
 }
@@ -82,6 +83,7 @@ struct _PinholePortMapper
   guint                    renewals_in_flight;
   guint                    next_id;
   PinholePortMapperAnswer  upnp_answer;
+  PinholePortMapperAnswer  pcp_answer;
   PinholePortMapperAnswer  nat_pmp_answer;
   gboolean                 shut_down;
 };
@@ -153,9 +155,11 @@ pinhole_port_mapping_to_string (const PinholePortMapping *mapping)
 
 /* ---- workers ---- */
 
-/* in the order map_thread tries them: UPnP-IGD before NAT-PMP */
+/* in the order map_thread tries them: UPnP-IGD, then PCP before NAT-PMP, its predecessor on
+ * the same port (docs/architecture.md, "Port mapping") */
 static const PinholePortMapperBackend *const backends[] = {
   &_pinhole_port_mapper_upnp_backend,
+  &_pinhole_port_mapper_pcp_backend,
   &_pinhole_port_mapper_natpmp_backend,
 };
 
@@ -181,6 +185,7 @@ map_thread (GTask        *task,
   gboolean ok = FALSE;
 
   job->upnp_answer = PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED;
+  job->pcp_answer = PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED;
   job->nat_pmp_answer = PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED;
 
   for (guint i = 0; i < G_N_ELEMENTS (backends) && !ok; i++)
@@ -313,7 +318,7 @@ mapping_from_job (const PinholePortMapperJob *job,
   m->protocol = job->protocol;
   m->internal_port = job->internal_port;
   m->internal_address = address_or_null (job->method == PINHOLE_PATH_KIND_UPNP
-                                          ? job->lan_address : job->nat_pmp_source);
+                                          ? job->lan_address : job->gateway_source);
   m->external_address = address_or_null (job->external_address);
   m->external_port = job->external_port;
   m->lifetime_s = job->granted_lifetime_s;
@@ -405,6 +410,7 @@ renew_done_cb (GObject      *source,
   g_free (record->job->external_address);
   record->job->external_address = g_strdup (job->external_address);
   record->job->granted_lifetime_s = job->granted_lifetime_s;
+  record->job->pcp_epoch = job->pcp_epoch;
   record->job->lifetime_s = job->lifetime_s;
   g_clear_object (&record->mapping->external_address);
   record->mapping->external_address = address_or_null (job->external_address);
@@ -528,6 +534,7 @@ pinhole_port_mapper_map_async (PinholePortMapper      *self,
   job->lifetime_s = lifetime_s;
   job->upnp_discover_ms = PINHOLE_PORT_MAPPER_UPNP_DISCOVER_MS;
   job->nat_pmp_deadline_ms = PINHOLE_PORT_MAPPER_NAT_PMP_DEADLINE_MS;
+  job->pcp_deadline_ms = PINHOLE_PORT_MAPPER_PCP_DEADLINE_MS;
   g_task_set_task_data (task, job, (GDestroyNotify) port_job_free);
   /* discovery cannot be interrupted: a cancelled caller gets its answer at once and the
    * worker finishes alone, taking back anything it made (map_thread) */
@@ -543,6 +550,8 @@ note_answers (PinholePortMapper          *self,
     return;
   if (job->upnp_answer != PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED)
     self->upnp_answer = job->upnp_answer;
+  if (job->pcp_answer != PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED)
+    self->pcp_answer = job->pcp_answer;
   if (job->nat_pmp_answer != PINHOLE_PORT_MAPPER_ANSWER_NOT_TRIED)
     self->nat_pmp_answer = job->nat_pmp_answer;
 }
@@ -716,8 +725,8 @@ char *
 pinhole_port_mapper_dup_summary (PinholePortMapper *self)
 {
   g_return_val_if_fail (PINHOLE_IS_PORT_MAPPER (self), NULL);
-  return g_strdup_printf ("upnp: %s, nat-pmp: %s", answer_name (self->upnp_answer),
-                          answer_name (self->nat_pmp_answer));
+  return g_strdup_printf ("upnp: %s, pcp: %s, nat-pmp: %s", answer_name (self->upnp_answer),
+                          answer_name (self->pcp_answer), answer_name (self->nat_pmp_answer));
 }
 
 /* ---- GObject ---- */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-port-mapper.h: asks the home router to forward a port to us, with UPnP-IGD
- * (miniupnpc) or NAT-PMP (RFC 6886, libnatpmp), renews the leases and removes them on exit. */
+ * (miniupnpc), PCP (RFC 6887, our own client) or NAT-PMP (RFC 6886, libnatpmp), renews the
+ * leases and removes them on exit. */
 #pragma once
 
 #include <gio/gio.h>
@@ -17,26 +18,31 @@ typedef enum
 
 /**
  * PinholePortMapMethods:
- * The methods the mapper may try; UPnP-IGD is tried before NAT-PMP.
+ * The methods the mapper may try, in this order: UPnP-IGD, PCP, NAT-PMP.
  */
 typedef enum
 {
   PINHOLE_PORT_MAP_METHOD_UPNP    = 1 << 0,
   PINHOLE_PORT_MAP_METHOD_NAT_PMP = 1 << 1,
-  PINHOLE_PORT_MAP_METHOD_ALL     = PINHOLE_PORT_MAP_METHOD_UPNP | PINHOLE_PORT_MAP_METHOD_NAT_PMP,
+  PINHOLE_PORT_MAP_METHOD_PCP     = 1 << 2,
+  PINHOLE_PORT_MAP_METHOD_ALL     = PINHOLE_PORT_MAP_METHOD_UPNP | PINHOLE_PORT_MAP_METHOD_NAT_PMP
+                                    | PINHOLE_PORT_MAP_METHOD_PCP,
 } PinholePortMapMethods;
 
 /* how long UPnP-IGD discovery (SSDP) waits for answers */
 #define PINHOLE_PORT_MAPPER_UPNP_DISCOVER_MS 2000
 /* how long NAT-PMP retransmits (RFC 6886 §3.1 timing, cut short) before giving up */
 #define PINHOLE_PORT_MAPPER_NAT_PMP_DEADLINE_MS 2000
+/* how long PCP retransmits (RFC 6887 §8.1.1, bounded) before giving up; a gateway silent on
+ * port 5351 for this long is not asked NAT-PMP on the same port again */
+#define PINHOLE_PORT_MAPPER_PCP_DEADLINE_MS 2000
 /* the UPnP lease asked for when the caller asks for 0 (permanent) */
 #define PINHOLE_PORT_MAPPER_DEFAULT_LEASE_S 3600
 
 /**
  * PinholePortMapping:
  * @id: the mapper's number for this mapping, the same across renewals
- * @kind: %PINHOLE_PATH_KIND_UPNP or %PINHOLE_PATH_KIND_NAT_PMP
+ * @kind: %PINHOLE_PATH_KIND_UPNP, %PINHOLE_PATH_KIND_PCP or %PINHOLE_PATH_KIND_NAT_PMP
  * @protocol: UDP or TCP
  * @internal_address: (nullable): our LAN address the router forwards to, when known
  * @internal_port: our port
@@ -77,7 +83,7 @@ void                pinhole_port_mapper_set_methods  (PinholePortMapper     *sel
 PinholePortMapMethods pinhole_port_mapper_get_methods (PinholePortMapper    *self);
 
 /* internal_address: (nullable) the LAN address the router sees us on; NULL lets UPnP use
- * the address we reached the router from (NAT-PMP always maps the request's source) */
+ * the address we reached the router from (PCP and NAT-PMP map the request's source) */
 void                pinhole_port_mapper_map_async    (PinholePortMapper      *self,
                                                       PinholePortMapProtocol  protocol,
                                                       guint16                 internal_port,
@@ -106,7 +112,7 @@ GInetAddress       *pinhole_port_mapper_get_external_address (PinholePortMapper 
 /* Returns: (transfer container): copies of the live mappings */
 GPtrArray          *pinhole_port_mapper_dup_mappings  (PinholePortMapper *self);
 /* Returns: (transfer full): what the routers did, for "why not direct":
- * "upnp: answered, nat-pmp: none" (each "answered", "none" or "not tried") */
+ * "upnp: answered, pcp: none, nat-pmp: none" (each "answered", "none" or "not tried") */
 char               *pinhole_port_mapper_dup_summary   (PinholePortMapper *self);
 
 G_END_DECLS

@@ -93,6 +93,7 @@ ensure_silent_gateway (void)
 
 static void
 map_expect_no_path (const char *reason_upnp,
+                    const char *reason_pcp,
                     const char *reason_nat_pmp,
                     const char *summary)
 {
@@ -114,6 +115,7 @@ map_expect_no_path (const char *reason_upnp,
   g_test_message ("failed after %" G_GINT64_FORMAT " ms: %s", took_ms, error->message);
   g_assert_cmpint (took_ms, <, NO_PATH_BOUND_MS);
   g_assert_nonnull (strstr (error->message, reason_upnp));
+  g_assert_nonnull (strstr (error->message, reason_pcp));
   g_assert_nonnull (strstr (error->message, reason_nat_pmp));
 
   got_summary = pinhole_port_mapper_dup_summary (mapper);
@@ -127,8 +129,8 @@ test_no_network (void)
 {
   if (!require_netns ())
     return;
-  map_expect_no_path ("no UPnP-IGD answered within 2 s", "NAT-PMP: cannot get default gateway",
-                      "upnp: none, nat-pmp: none");
+  map_expect_no_path ("no UPnP-IGD answered within 2 s", "PCP: no default gateway",
+                      "NAT-PMP: cannot get default gateway", "upnp: none, pcp: none, nat-pmp: none");
 }
 
 static void
@@ -136,9 +138,12 @@ test_silent_gateway (void)
 {
   if (!require_netns () || !ensure_silent_gateway ())
     return;
+  /* PCP waits its deadline on port 5351; NAT-PMP, on the same port, is not made to wait
+   * again (the bound has room for one of the two only) */
   map_expect_no_path ("no UPnP-IGD answered within 2 s",
-                      "NAT-PMP: gateway 192.0.2.1 did not answer",
-                      "upnp: none, nat-pmp: none");
+                      "PCP: gateway 192.0.2.1 did not answer",
+                      "NAT-PMP: gateway 192.0.2.1 did not answer (nor PCP",
+                      "upnp: none, pcp: none, nat-pmp: none");
 }
 
 static gboolean
@@ -190,6 +195,15 @@ test_cancel_nat_pmp (void)
   if (!require_netns () || !ensure_silent_gateway ())
     return;
   cancel_after (600, PINHOLE_PORT_MAP_METHOD_NAT_PMP);
+}
+
+/* during PCP retransmissions */
+static void
+test_cancel_pcp (void)
+{
+  if (!require_netns () || !ensure_silent_gateway ())
+    return;
+  cancel_after (600, PINHOLE_PORT_MAP_METHOD_PCP);
 }
 
 /* cancelled before it starts: no worker needed to say so */
@@ -259,6 +273,7 @@ main (int   argc,
   g_test_add_func ("/portmap/mapper/silent-gateway", test_silent_gateway);
   g_test_add_func ("/portmap/mapper/cancel-upnp", test_cancel_upnp);
   g_test_add_func ("/portmap/mapper/cancel-nat-pmp", test_cancel_nat_pmp);
+  g_test_add_func ("/portmap/mapper/cancel-pcp", test_cancel_pcp);
 
   return g_test_run ();
 }

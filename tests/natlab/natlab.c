@@ -284,6 +284,7 @@ router_ruleset (Site *s)
     case NATLAB_NAT_PORT_RESTRICTED:
     case NATLAB_NAT_SYMMETRIC:
     case NATLAB_NAT_MINIUPNPD:
+    case NATLAB_NAT_MINIUPNPD_PCP:
     default:
       break;
     }
@@ -299,8 +300,12 @@ router_ruleset (Site *s)
                                  "    type filter hook input priority filter; policy accept;\n"
                                  "    iifname \"wan\" ip saddr != { %s.%d, %s.%d } "
                                  "ct state new meta l4proto { udp, tcp } drop\n"
+                                 "%s"
                                  "  }\n",
-                              INTERNET_PREFIX, SERVER_HOST, INTERNET_PREFIX, SERVER_HOST2);
+                              INTERNET_PREFIX, SERVER_HOST, INTERNET_PREFIX, SERVER_HOST2,
+                              /* the first payload byte is the version: 0 is NAT-PMP, 2 PCP */
+                              s->nat == NATLAB_NAT_MINIUPNPD_PCP
+                              ? "    iifname \"lan\" udp dport 5351 @th,64,8 0 drop\n" : "");
     }
   if (masq)
     g_string_append_printf (r, "  chain postrouting {\n"
@@ -310,7 +315,7 @@ router_ruleset (Site *s)
                             s->nat == NATLAB_NAT_SYMMETRIC ? " fully-random" : "");
   g_string_append (r, "}\n");
 
-  if (s->nat == NATLAB_NAT_MINIUPNPD)
+  if (s->nat == NATLAB_NAT_MINIUPNPD || s->nat == NATLAB_NAT_MINIUPNPD_PCP)
     {
       /* the tables and chains miniupnpd's nftables backend adds its rules to (what
        * /etc/miniupnpd/nft_init.sh would make, with a forward policy of accept since the
@@ -450,6 +455,7 @@ start_miniupnpd (Natlab  *lab,
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *conf = NULL;
   g_autofree char *needle = g_strdup_printf ("%s.1:5351", s->lan_prefix);
+  g_autofree char *leases = g_strdup_printf ("%s/miniupnpd-%s.leases", lab->tmpdir, s->name);
   const char *needles[] = { needle, NULL };
   const char *argv[4] = { "miniupnpd", "-d", "-f", NULL };
   const char *argv_full[7] = { 0 };
@@ -460,10 +466,14 @@ start_miniupnpd (Natlab  *lab,
   /* Debian's miniupnpd 2.3.1 refuses to map ports when the external address is reserved
    * (203.0.113.0/24 is) and rejects such an ext_ip= too; with ext_perform_stun it asks a
    * STUN server instead and maps ports when the RFC 5780 tests find no filtering */
+  /* PCP-only: Debian's miniupnpd 2.3.1 answers PCP on its NAT-PMP socket, which
+   * enable_natpmp=no closes too; the router's nftables drop NAT-PMP's version 0 instead */
   conf = g_strdup_printf ("ext_ifname=wan\n"
                           "listening_ip=lan\n"
-                          "enable_upnp=yes\n"
+                          "enable_upnp=%s\n"
                           "enable_natpmp=yes\n"
+                          "lease_file=%s\n"
+                          "%s"
                           "secure_mode=no\n"
                           "system_uptime=no\n"
                           "uuid=%s\n"
@@ -479,6 +489,10 @@ start_miniupnpd (Natlab  *lab,
                           "upnp_nat_postrouting_chain=postrouting_miniupnpd\n"
                           "allow 1024-65535 %s.0/24 1024-65535\n"
                           "deny 0-65535 0.0.0.0/0 0-65535\n",
+                          s->nat == NATLAB_NAT_MINIUPNPD_PCP ? "no" : "yes", leases,
+                          /* PCP grants at least 120 s by default: short leases let tests
+                           * see renewals */
+                          s->nat == NATLAB_NAT_MINIUPNPD_PCP ? "min_lifetime=8\n" : "",
                           uuid, lab->server_address, STUN_PORT, s->lan_prefix);
   if (!g_file_set_contents (conf_path, conf, -1, error))
     return FALSE;
@@ -521,7 +535,7 @@ natlab_add_site (Natlab     *lab,
   guint i;
 
   g_return_val_if_fail (lab != NULL, FALSE);
-  g_return_val_if_fail (nat <= NATLAB_NAT_MINIUPNPD, FALSE);
+  g_return_val_if_fail (nat <= NATLAB_NAT_MINIUPNPD_PCP, FALSE);
 
   if (!valid_name (site))
     {
@@ -596,7 +610,7 @@ natlab_add_site (Natlab     *lab,
   if (nat == NATLAB_NAT_NONE && !add_public_lan_route (s, lab->server_ns, error))
     return FALSE;
 
-  if (nat == NATLAB_NAT_MINIUPNPD &&
+  if ((nat == NATLAB_NAT_MINIUPNPD || nat == NATLAB_NAT_MINIUPNPD_PCP) &&
       (!ensure_stun_server (lab, error) || !start_miniupnpd (lab, s, error)))
     return FALSE;
   return TRUE;
@@ -711,6 +725,24 @@ natlab_router_public_address (Natlab     *lab,
   g_return_val_if_fail (lab != NULL, NULL);
   s = _natlab_find_site (lab, site);
   return s ? s->public_address : NULL;
+}
+
+char *
+natlab_miniupnpd_leases (Natlab     *lab,
+                         const char *site)
+{
+  Site *s;
+  g_autofree char *path = NULL;
+  char *text = NULL;
+
+  g_return_val_if_fail (lab != NULL, NULL);
+  s = _natlab_find_site (lab, site);
+  if (s == NULL || (s->nat != NATLAB_NAT_MINIUPNPD && s->nat != NATLAB_NAT_MINIUPNPD_PCP))
+    return NULL;
+  path = g_strdup_printf ("%s/miniupnpd-%s.leases", lab->tmpdir, s->name);
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return g_strdup ("");
+  return text;
 }
 
 /* ---- teardown ---- */

@@ -18,6 +18,10 @@ typedef enum
   NATLAB_NAT_TCP_443_ONLY,     /* only TCP to port 443 gets out (plus replies) */
   NATLAB_NAT_MINIUPNPD,        /* MASQUERADE plus Debian's real miniupnpd: UPnP-IGD and
                                 * NAT-PMP on the LAN side */
+  NATLAB_NAT_MINIUPNPD_PCP,    /* the same miniupnpd answering PCP (RFC 6887) only: UPnP
+                                * off, and NAT-PMP (version 0 on port 5351) dropped by the
+                                * router's nftables, as Debian's build serves PCP only on its
+                                * NAT-PMP socket */
 } NatlabNat;
 
 typedef struct _Natlab Natlab;
@@ -50,7 +54,7 @@ const char *natlab_server_address2        (Natlab     *lab);
 /* a router namespace ("wan" on the internet, a "lan" bridge) with a public address
  * 203.0.113.(20+n) and a LAN 10.n.0.0/24, router 10.n.0.1; a NATLAB_NAT_NONE site's LAN is
  * public instead, a /28 of 198.51.100.0/24 routed from every public host.
- * NATLAB_NAT_MINIUPNPD also starts coturn (STUN) on the server host, UDP 3478/3479 on both
+ * NATLAB_NAT_MINIUPNPD(_PCP) also starts coturn (STUN) on the server host, UDP 3478/3479 on both
  * server addresses: Debian's miniupnpd 2.3.1 maps no ports while its external address is a
  * reserved one (203.0.113.x is) unless STUN (ext_perform_stun) finds it unfiltered. Clients
  * built on libminiupnpc 2.2.4 see that IGD as "not connected" for the same reason (upnpc
@@ -73,6 +77,12 @@ const char *natlab_host_address           (Natlab     *lab,
 const char *natlab_router_ns              (Natlab     *lab,
                                            const char *site);
 const char *natlab_router_public_address  (Natlab     *lab,
+                                           const char *site);
+
+/* (transfer full) (nullable) the site's miniupnpd lease file (lease_file=, one
+ * "PROTO:EXTPORT:INTADDR:INTPORT:EXPIRY:DESC" a line), "" when empty or not written yet;
+ * NULL for a site without miniupnpd */
+char       *natlab_miniupnpd_leases       (Natlab     *lab,
                                            const char *site);
 
 /* delay and loss on the router's internet side, both directions: loss with nftables

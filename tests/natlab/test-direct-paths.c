@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * test-direct-paths.c: the real pinhole-server and pinhole-cli programs in NAT lab namespaces:
- * which path (lan, upnp/nat-pmp, udp-punch, tcp-punch, relay) each pair of networks ends on,
+ * which path (lan, upnp/pcp/nat-pmp, udp-punch, tcp-punch, relay) each pair of networks ends on,
  * and why a pair stays relayed. A stream across path switches and delayed links are
  * test-direct-stream.c. */
 #define G_LOG_DOMAIN "pinhole-test"
@@ -202,6 +202,43 @@ test_miniupnpd (Fixture      *f,
 
   CHECK_LAB (f);
   pair_to_direct (f, &c, &r);
+  pair_result_clear (&r);
+}
+
+/* 3c. a router that speaks PCP only (NATLAB_NAT_MINIUPNPD_PCP) on bob's side: the pcp
+ * candidate wins, and bob's clean exit deletes the mappings at the router */
+static void
+test_miniupnpd_pcp (Fixture      *f,
+                    gconstpointer data)
+{
+  PairCase c = { NATLAB_NAT_PORT_RESTRICTED, NATLAB_NAT_MINIUPNPD_PCP, FALSE, TRUE,
+                 { "pcp", NULL } };
+  PairResult r = { 0 };
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *needle = NULL;
+
+  CHECK_LAB (f);
+  if (!pair_to_direct (f, &c, &r))
+    {
+      pair_result_clear (&r);
+      return;
+    }
+  needle = g_strdup_printf (":%s:",
+                            natlab_host_address (f->lab,
+                                                 g_hash_table_lookup (f->ph->host_of, "bob")));
+  before = natlab_miniupnpd_leases (f->lab, EAST);
+  g_test_message ("miniupnpd leases while bob listens:\n%s", before);
+  if (strstr (before, needle) == NULL || strstr (before, "UDP:") == NULL ||
+      strstr (before, "TCP:") == NULL)
+    g_test_fail_printf ("miniupnpd holds no UDP and TCP PCP lease for bob (%s)", needle);
+
+  if (!ph_proc_stop (r.bob))
+    g_test_fail_printf ("bob's listen did not exit on SIGTERM");
+  after = natlab_miniupnpd_leases (f->lab, EAST);
+  g_test_message ("miniupnpd leases after bob's exit:\n%s", *after ? after : "(none)");
+  if (strstr (after, needle) != NULL)
+    g_test_fail_printf ("bob's PCP mappings outlived his listen:\n%s", after);
   pair_result_clear (&r);
 }
 
@@ -426,6 +463,7 @@ main (int   argc,
   ADD ("/natlab/direct/udp-blocked", test_udp_blocked);
   ADD ("/natlab/direct/miniupnpd", test_miniupnpd);
   ADD ("/natlab/direct/miniupnpd-cleanup", test_miniupnpd_cleanup);
+  ADD ("/natlab/direct/miniupnpd-pcp", test_miniupnpd_pcp);
   ADD ("/natlab/direct/same-lan", test_same_lan);
   ADD ("/natlab/direct/symmetric", test_symmetric);
   ADD ("/natlab/direct/tcp-443-only", test_tcp_443_only);

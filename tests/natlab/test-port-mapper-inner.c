@@ -16,7 +16,7 @@
  *   recv udp <internal-port> <payload>   accept tcp <internal-port>
  *   changed <id> <ext-port>   lost <id> <message>   shutdown ok|<message>
  * Commands on stdin:
- *   map <udp|tcp> <lease> <all|upnp|nat-pmp> [cancel-after-ms]
+ *   map <udp|tcp> <lease> <all|upnp|pcp|nat-pmp> [cancel-after-ms]
  *   shutdown | summary | dispose (drops the mapper unshut, makes a new one) | quit */
 
 typedef struct
@@ -210,6 +210,8 @@ inner_command (Inner      *inner,
         methods = PINHOLE_PORT_MAP_METHOD_UPNP;
       else if (g_str_equal (w[3], "nat-pmp"))
         methods = PINHOLE_PORT_MAP_METHOD_NAT_PMP;
+      else if (g_str_equal (w[3], "pcp"))
+        methods = PINHOLE_PORT_MAP_METHOD_PCP;
       pinhole_port_mapper_set_methods (inner->mapper, methods);
 
       call->port = inner_open_port (inner, tcp, &error);

@@ -316,7 +316,7 @@ test_upnp (void)
 
   inner_send (p, "summary");
   summary = inner_expect (p, "summary", LINE_WAIT_MS);
-  g_assert_cmpstr (summary, ==, "summary upnp: answered, nat-pmp: not tried");
+  g_assert_cmpstr (summary, ==, "summary upnp: answered, pcp: not tried, nat-pmp: not tried");
 
   g_assert_true (udp_gets_through (lab, p, &udp, "hello-udp", 3000));
   g_assert_true (tcp_gets_through (lab, p, &tcp));
@@ -352,7 +352,7 @@ test_nat_pmp (void)
 
   inner_send (p, "summary");
   summary = inner_expect (p, "summary", LINE_WAIT_MS);
-  g_assert_cmpstr (summary, ==, "summary upnp: not tried, nat-pmp: answered");
+  g_assert_cmpstr (summary, ==, "summary upnp: not tried, pcp: not tried, nat-pmp: answered");
 
   g_assert_true (udp_gets_through (lab, p, &udp, "hello-pmp", 3000));
   g_assert_true (tcp_gets_through (lab, p, &tcp));
@@ -363,6 +363,88 @@ test_nat_pmp (void)
   shutdown_inner (p);
   g_assert_false (igd_lists (lab, "udp", udp.ext_port));
   g_assert_false (igd_lists (lab, "tcp", tcp.ext_port));
+  g_assert_false (udp_gets_through (lab, p, &udp, "after-shutdown", 1500));
+  g_assert_false (tcp_gets_through (lab, p, &tcp));
+}
+
+/* miniupnpd's own view: its lease file lists "PROTO:EXTPORT:" while it keeps the mapping */
+static gboolean
+router_leases (Natlab     *lab,
+               const char *proto,
+               guint       ext_port)
+{
+  g_autofree char *leases = natlab_miniupnpd_leases (lab, SITE);
+  g_autofree char *upper = g_ascii_strup (proto, -1);
+  g_autofree char *needle = g_strdup_printf ("%s:%u:", upper, ext_port);
+  gboolean found;
+
+  g_assert_nonnull (leases);
+  found = strstr (leases, needle) != NULL;
+  g_test_message ("miniupnpd leases: %s", *leases ? leases : "(none)\n");
+  return found;
+}
+
+/* the router's nftables DNAT rules (miniupnpd's prerouting chain) name the port */
+static gboolean
+router_forwards (Natlab *lab,
+                 guint   ext_port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *needle = g_strdup_printf ("dport %u ", ext_port);
+
+  g_assert_true (natlab_run (lab, natlab_router_ns (lab, SITE), &out, &error, "nft", "list",
+                             "chain", "inet", "nat", "prerouting_miniupnpd", NULL));
+  g_assert_no_error (error);
+  return strstr (out, needle) != NULL;
+}
+
+/* a router with PCP only (UPnP off, NAT-PMP dropped): the mapper maps UDP and TCP by PCP,
+ * traffic comes through, and shutdown deletes both at the router */
+static void
+test_pcp (void)
+{
+  g_autoptr(Natlab) lab = lab_or_skip (NATLAB_NAT_MINIUPNPD_PCP);
+  g_autoptr(InnerProc) p = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *line = NULL;
+  Mapped udp, tcp;
+
+  if (lab == NULL)
+    return;
+  p = inner_start (lab);
+
+  /* NAT-PMP really is unanswered on this router */
+  inner_send (p, "map udp 600 nat-pmp");
+  line = inner_expect (p, "map", NO_PATH_BOUND_MS + 5000);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "map-failed "));
+  g_assert_nonnull (strstr (line, "NAT-PMP: gateway"));
+
+  inner_map (p, "udp", 600, "all", &udp);
+  g_assert_cmpstr (udp.kind, ==, pinhole_path_kind_to_string (PINHOLE_PATH_KIND_PCP));
+  g_assert_cmpstr (udp.ext_addr, ==, natlab_router_public_address (lab, SITE));
+  g_assert_cmpuint (udp.lease, >, 0);
+  g_assert_cmpuint (udp.lease, <=, 600);
+  inner_map (p, "tcp", 600, "all", &tcp);
+  g_assert_cmpstr (tcp.kind, ==, pinhole_path_kind_to_string (PINHOLE_PATH_KIND_PCP));
+
+  inner_send (p, "summary");
+  summary = inner_expect (p, "summary", LINE_WAIT_MS);
+  g_assert_cmpstr (summary, ==, "summary upnp: none, pcp: answered, nat-pmp: none");
+
+  g_assert_true (udp_gets_through (lab, p, &udp, "hello-pcp", 3000));
+  g_assert_true (tcp_gets_through (lab, p, &tcp));
+  g_assert_true (router_leases (lab, "udp", udp.ext_port));
+  g_assert_true (router_leases (lab, "tcp", tcp.ext_port));
+  g_assert_true (router_forwards (lab, udp.ext_port));
+  g_assert_true (router_forwards (lab, tcp.ext_port));
+
+  shutdown_inner (p);
+  g_assert_false (router_leases (lab, "udp", udp.ext_port));
+  g_assert_false (router_leases (lab, "tcp", tcp.ext_port));
+  g_assert_false (router_forwards (lab, udp.ext_port));
+  g_assert_false (router_forwards (lab, tcp.ext_port));
   g_assert_false (udp_gets_through (lab, p, &udp, "after-shutdown", 1500));
   g_assert_false (tcp_gets_through (lab, p, &tcp));
 }
@@ -408,6 +490,42 @@ test_renew (void)
   g_assert_true (igd_lists (lab, "udp", upnp.ext_port));
 
   shutdown_inner (p);
+}
+
+/* a short PCP lease outlives 1.5 lifetimes by renewal, on the same port */
+static void
+test_pcp_renew (void)
+{
+  g_autoptr(Natlab) lab = lab_or_skip (NATLAB_NAT_MINIUPNPD_PCP);
+  g_autoptr(InnerProc) p = NULL;
+  g_autofree char *lost = NULL;
+  g_autofree char *changed = NULL;
+  gboolean waited = FALSE;
+  guint lease = 10;
+  Mapped pcp;
+
+  if (lab == NULL)
+    return;
+  p = inner_start (lab);
+
+  inner_map (p, "udp", lease, "pcp", &pcp);
+  g_test_message ("granted PCP lease %u s", pcp.lease);
+  g_assert_cmpuint (pcp.lease, ==, lease);
+
+  /* 1.5 leases: without renewal miniupnpd would have dropped the mapping */
+  g_timeout_add (lease * 1500, sleep_done_cb, &waited);
+  while (!waited)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_true (udp_gets_through (lab, p, &pcp, "renewed-pcp", 3000));
+  lost = inner_expect (p, "lost", 200);
+  g_assert_null (lost);
+  changed = inner_expect (p, "changed", 10);
+  g_assert_null (changed);
+  g_assert_true (router_leases (lab, "udp", pcp.ext_port));
+
+  shutdown_inner (p);
+  g_assert_false (router_leases (lab, "udp", pcp.ext_port));
 }
 
 /* the router stops answering: renewals fail, are retried while the lease lasts, and then
@@ -529,11 +647,12 @@ test_no_router (void)
   g_assert_cmpint (code, ==, PINHOLE_ERROR_NO_PATH);
   g_assert_cmpint (elapsed_ms, <, NO_PATH_BOUND_MS);
   g_assert_nonnull (strstr (line + consumed, "no UPnP-IGD answered within 2 s"));
+  g_assert_nonnull (strstr (line + consumed, "PCP: gateway"));
   g_assert_nonnull (strstr (line + consumed, "NAT-PMP: gateway"));
 
   inner_send (p, "summary");
   summary = inner_expect (p, "summary", LINE_WAIT_MS);
-  g_assert_cmpstr (summary, ==, "summary upnp: none, nat-pmp: none");
+  g_assert_cmpstr (summary, ==, "summary upnp: none, pcp: none, nat-pmp: none");
 
   expect_cancelled (p, "map udp 600 all 500", 500);
 }
@@ -577,6 +696,8 @@ main (int   argc,
   g_test_add_func ("/natlab/portmap/upnp", test_upnp);
   g_test_add_func ("/natlab/portmap/nat-pmp", test_nat_pmp);
   g_test_add_func ("/natlab/portmap/renew", test_renew);
+  g_test_add_func ("/natlab/portmap/pcp", test_pcp);
+  g_test_add_func ("/natlab/portmap/pcp-renew", test_pcp_renew);
   g_test_add_func ("/natlab/portmap/lost", test_lost);
   g_test_add_func ("/natlab/portmap/dispose", test_dispose);
   g_test_add_func ("/natlab/portmap/no-router", test_no_router);
