@@ -175,6 +175,17 @@ iperf_run (const char *ns,
     }
 }
 
+/* Returns: (transfer full): @a / @b as @format, or "n/a" when either has no run (-1) */
+static char *
+ratio (double      a,
+       double      b,
+       const char *format)
+{
+  if (a <= 0 || b <= 0)
+    return g_strdup ("n/a");
+  return g_strdup_printf (format, a / b);
+}
+
 /* the table rows of one setting */
 static void
 print_series (const char *setting,
@@ -190,18 +201,20 @@ print_series (const char *setting,
   g_autofree char *i = bench_join_values (s->iperf, "%.1f");
   g_autofree char *f = bench_join_values (s->first_s, "%.2f");
   double mp = bench_median_of (s->pinhole), mc = bench_median_of (s->scp);
-  double mi = bench_median_of (s->iperf);
+  double mi = bench_median_of (s->iperf), mk = bench_median_of (s->on_kind);
+  g_autofree char *p_c = ratio (mp, mc, "%.2f"), *p_i = ratio (mp, mi, "%.3f");
+  g_autofree char *k_c = ratio (mk, mc, "%.2f"), *k_i = ratio (mk, mi, "%.3f");
+  g_autofree char *c_i = ratio (mc, mi, "%.3f");
 
-  printf ("| %s | %s, %u MiB | pinhole send-file | %.1f (%s) | %.2f | %.3f | "
+  printf ("| %s | %s, %u MiB | pinhole send-file | %.1f (%s) | %s | %s | "
           "VmHWM alice %.0f KiB, bob %.0f KiB (medians); first progress %s s%s%s |\n",
-          setting, title, mib, mp, p, mp / mc, mp / mi, bench_median_of (s->alice_kib),
+          setting, title, mib, mp, p, p_c, p_i, bench_median_of (s->alice_kib),
           bench_median_of (s->bob_kib), f, s->notes->len ? "; " : "", s->notes->str);
   if (s->on_kind->len)
-    printf ("| | | pinhole, while on %s | %.1f (%s) | %.2f | %.3f | the bytes after bob's "
-            "listen named the path, over the time from then to done |\n", kind,
-            bench_median_of (s->on_kind), k,
-            bench_median_of (s->on_kind) / mc, bench_median_of (s->on_kind) / mi);
-  printf ("| | | scp | %.1f (%s) | 1 | %.3f | |\n", mc, c, mc / mi);
+    printf ("| | | pinhole, while on %s | %.1f (%s) | %s | %s | the bytes after bob's "
+            "listen named the path, over the time from then to done |\n", kind, mk, k,
+            k_c, k_i);
+  printf ("| | | scp | %.1f (%s) | 1 | %s | |\n", mc, c, c_i);
   printf ("| | | iperf3 TCP | %.1f (%s) | | 1 | loadavg %s |\n", mi, i, load);
   fflush (stdout);
 }
