@@ -99,6 +99,14 @@ nat_pmp_local_address (natpmp_t *np)
   return g_strdup (buf);
 }
 
+/* the lease to ask for: NAT-PMP has no permanent mapping (lifetime 0 deletes, RFC 6886
+ * §3.4), so a permanent one (0) is asked for as the default lease and renewed */
+static guint32
+asked_lifetime (const PinholePortMapperJob *job)
+{
+  return job->lifetime_s > 0 ? job->lifetime_s : PINHOLE_PORT_MAPPER_DEFAULT_LEASE_S;
+}
+
 /* One mapping request (lifetime 0 with port 0 deletes: RFC 6886 §3.4). */
 static int
 nat_pmp_request (natpmp_t             *np,
@@ -185,8 +193,8 @@ nat_pmp_map (GTask                *task,
       g_debug ("NAT-PMP public address from %s: %d %s", gateway, r, nat_pmp_strerror (r));
     }
 
-  r = nat_pmp_request (&np, job, job->internal_port, job->lifetime_s, deadline_us, &response,
-                       cancellable);
+  r = nat_pmp_request (&np, job, job->internal_port, asked_lifetime (job), deadline_us,
+                       &response, cancellable);
   if (r == 0 && !g_task_set_return_on_cancel (task, FALSE))
     r = NAT_PMP_CANCELLED;
   if (r == NAT_PMP_CANCELLED || r == NAT_PMP_DEADLINE)
@@ -260,7 +268,7 @@ nat_pmp_renew (PinholePortMapperJob  *job,
                GCancellable          *cancellable,
                GError               **error)
 {
-  int r = nat_pmp_refresh (job, job->lifetime_s, cancellable);
+  int r = nat_pmp_refresh (job, asked_lifetime (job), cancellable);
 
   if (r == NAT_PMP_CANCELLED)
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "renewal cancelled");
