@@ -22,6 +22,18 @@ pinhole_account_device_free (PinholeAccountDevice *device)
   g_free (device);
 }
 
+/* Returns: whether @o's member @name is TRUE; FALSE when absent or of another type, which a
+ * server could send */
+static gboolean
+boolean_member (JsonObject *o,
+                const char *name)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_BOOLEAN && json_node_get_boolean (node);
+}
+
 static void
 devices_cb (GObject      *source,
             GAsyncResult *result,
@@ -62,8 +74,8 @@ devices_cb (GObject      *source,
         continue;
       device = g_new0 (PinholeAccountDevice, 1);
       device->name = g_strdup (json_node_get_string (name));
-      device->online = json_object_get_boolean_member_with_default (d, "online", FALSE);
-      device->is_this = json_object_get_boolean_member_with_default (d, "this", FALSE);
+      device->online = boolean_member (d, "online");
+      device->is_this = boolean_member (d, "this");
       g_ptr_array_add (devices, device);
     }
   g_task_return_pointer (task, g_steal_pointer (&devices), (GDestroyNotify) g_ptr_array_unref);

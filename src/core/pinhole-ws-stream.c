@@ -10,9 +10,10 @@
  * queued byte, pongs and close frames included, is counted here. Its owner bounds it.
  * Its input also reads ahead: libsoup 3.2 reads a WebSocket 1 KiB at a time
  * (READ_BUFFER_SIZE), so a 32 KiB relay frame cost 32 reads of the socket; one read here takes
- * up to READ_AHEAD bytes and serves libsoup's small reads from them. libsoup reads until a read
- * would block, so the buffer is empty whenever it waits, and it is freed then: an idle
- * connection holds none.
+ * up to READ_AHEAD bytes and serves libsoup's small reads from them. libsoup mostly reads until
+ * a read would block, so the buffer is empty, and freed, when it waits: an idle connection
+ * holds none. Where it stops early (a close sent, the server handling a request head) the
+ * stream is readable and its source fires at once, and the buffer goes with the stream.
  * The three GTypes share this file: the input and output exist only for this stream. */
 #define G_LOG_DOMAIN "pinhole-ws"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-server-log.c: `pinhole-server --log-json` writes each log line to standard error
  * as one JSON object, for log collectors outside systemd (containers, hosted platforms):
- * {"time": "2026-12-03T12:00:00.123Z", "level": "message", "domain": "pinhole-server",
+ * {"time": "2026-12-03T12:00:00.123456Z", "level": "message", "domain": "pinhole-server",
  * "message": "…"}. Under systemd nothing is needed: GLib's default writer already sends
  * structured fields to the journal. G_MESSAGES_DEBUG chooses the debug domains as usual. */
 #include "pinhole-server-log.h"
@@ -26,14 +26,16 @@ level_name (GLogLevelFlags level)
   return "debug";
 }
 
-static const char *
+/* Returns: (transfer full) (nullable): the text of the field @key, NUL-terminated or not */
+static char *
 field (const GLogField *fields,
        gsize            n_fields,
        const char      *key)
 {
   for (gsize i = 0; i < n_fields; i++)
-    if (strcmp (fields[i].key, key) == 0 && fields[i].length < 0)
-      return fields[i].value;
+    if (strcmp (fields[i].key, key) == 0)
+      return fields[i].length < 0 ? g_strdup (fields[i].value)
+                                  : g_strndup (fields[i].value, (gsize) fields[i].length);
   return NULL;
 }
 
@@ -43,7 +45,8 @@ json_writer (GLogLevelFlags   level,
              gsize            n_fields,
              gpointer         user_data)
 {
-  const char *domain = field (fields, n_fields, "GLIB_DOMAIN");
+  g_autofree char *domain = field (fields, n_fields, "GLIB_DOMAIN");
+  g_autofree char *message = field (fields, n_fields, "MESSAGE");
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *stamp = g_date_time_format_iso8601 (now);
   g_autoptr(JsonBuilder) builder = json_builder_new ();
@@ -61,7 +64,7 @@ json_writer (GLogLevelFlags   level,
   json_builder_set_member_name (builder, "domain");
   json_builder_add_string_value (builder, domain != NULL ? domain : "");
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, field (fields, n_fields, "MESSAGE") ?: "");
+  json_builder_add_string_value (builder, message != NULL ? message : "");
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);

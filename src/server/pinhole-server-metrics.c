@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-server-metrics.c: what an operator's monitoring reads. `/healthz` answers 200 "ok"
- * while the server serves and 503 once it shuts down, on the main listener (for a load
- * balancer) and on the metrics listener; `/metrics` is Prometheus's text exposition format
+ * while the server serves, on the main listener (for a load balancer: it stops accepting at
+ * once when the server shuts down) and on the metrics listener, which says 503 while the
+ * server drains; `/metrics` is Prometheus's text exposition format
  * (version 0.0.4), only on the metrics listener (`--metrics HOST:PORT`, off by default),
  * since the counts say how busy the server is and who may see that is the operator's choice.
  * Everything is read from the server's own tables and counters when asked: nothing here
@@ -62,6 +63,7 @@ _pinhole_server_metrics_text (PinholeServer *self)
 {
   const PinholeServerMetrics *m = &self->metrics;
   GString *out = g_string_new (NULL);
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
   const char *type;
   char *labels;
 
@@ -107,8 +109,10 @@ _pinhole_server_metrics_text (PinholeServer *self)
 
   family (out, "pinhole_commit_wait_seconds", "summary",
           "How long answers that promise durability waited for the store's sync.");
-  g_string_append_printf (out, "pinhole_commit_wait_seconds_sum %.6f\n",
-                          m->commit_wait_us / 1e6);
+  /* in the C locale's notation whatever the server's locale: "0.001234", never "0,001234" */
+  g_string_append_printf (out, "pinhole_commit_wait_seconds_sum %s\n",
+                          g_ascii_formatd (number, sizeof number, "%.6f",
+                                           m->commit_wait_us / 1e6));
   sample (out, "pinhole_commit_wait_seconds_count", NULL, m->commits);
   family (out, "pinhole_commit_failures_total", "counter",
           "Syncs that failed: their answers said \"not done\".");
