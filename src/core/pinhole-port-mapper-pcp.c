@@ -267,6 +267,13 @@ pcp_map_once (PinholePortMapperJob *job,
                        cancellable, response);
 }
 
+/* a SUCCESS that maps nothing: external port 0, or a lease of 0 s (in PCP: no mapping) */
+static gboolean
+grant_usable (const PinholePcpResponse *response)
+{
+  return response->map.external_port != 0 && response->lifetime_s > 0;
+}
+
 /* fills job from a SUCCESS response */
 static void
 take_grant (PinholePortMapperJob     *job,
@@ -357,6 +364,14 @@ pcp_map (GTask                *task,
       pcp_socket_close (&s);
       return FALSE;
     }
+  if (!grant_usable (&response))
+    {
+      g_string_append_printf (reason, "PCP: gateway %s granted no usable mapping (port %u, "
+                              "lease %u s)", s.gateway_string, response.map.external_port,
+                              response.lifetime_s);
+      pcp_socket_close (&s);
+      return FALSE;
+    }
   pcp_socket_close (&s);
 
   job->method = PINHOLE_PATH_KIND_PCP;
@@ -418,6 +433,13 @@ pcp_renew (PinholePortMapperJob  *job,
     }
   /* §8.5: a server that lost its state made the mapping anew on this very request, perhaps
    * on another port: take what it says now */
+  if (!grant_usable (&response))
+    {
+      g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH, "PCP renewal granted no usable "
+                   "mapping (port %u, lease %u s)", response.map.external_port,
+                   response.lifetime_s);
+      return FALSE;
+    }
   if (!pinhole_pcp_epoch_update (&job->pcp_epoch, response.epoch_s, g_get_monotonic_time ()))
     g_debug ("PCP server lost its state (epoch %u): mapping %s %u made anew", response.epoch_s,
              _pinhole_port_mapper_protocol_name (job->protocol), job->internal_port);

@@ -326,6 +326,8 @@ mapping_from_job (const PinholePortMapperJob *job,
   return m;
 }
 
+#define MIN_RENEW_MS 2000
+
 static gint64
 renew_delay_ms (guint lifetime_s)
 {
@@ -333,7 +335,9 @@ renew_delay_ms (guint lifetime_s)
    * as a default lease would be renewed, to notice a router that forgot it */
   if (lifetime_s == 0)
     lifetime_s = PINHOLE_PORT_MAPPER_DEFAULT_LEASE_S;
-  return (gint64) lifetime_s * 1000 / 2;
+  /* a router that grants a lease of a second or two gets a renewal no more often than this,
+   * not one per half second in a worker thread */
+  return MAX ((gint64) lifetime_s * 1000 / 2, MIN_RENEW_MS);
 }
 
 static void

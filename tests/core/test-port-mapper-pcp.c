@@ -31,6 +31,8 @@ typedef enum
   SCRIPT_NOT_AUTHORIZED,
   SCRIPT_ANNOUNCE_FLOOD,  /* 50 ANNOUNCEs of lost state per request, never an answer */
   SCRIPT_EPOCH_RESET,     /* the first answer at epoch 1000, every later one at epoch 3 */
+  SCRIPT_PORT_ZERO,       /* SUCCESS, mapped to external port 0 */
+  SCRIPT_LEASE_ZERO,      /* SUCCESS with a lease of 0 s: in PCP, no mapping */
 } Script;
 
 typedef struct
@@ -71,6 +73,8 @@ answer (Server                *s,
   memset (r + 44, 0, 10);
   r[54] = r[55] = 0xff;
   r[56] = 203; r[57] = 0; r[58] = 113; r[59] = 9;
+  if (s->script == SCRIPT_LEASE_ZERO && result == 0 && ext_port != 0)
+    put_u32 (r + 4, 0);
   sendto (s->fd, r, sizeof r, 0, to, sizeof (struct sockaddr_in));
 }
 
@@ -132,6 +136,12 @@ serve_one (Server                *s,
           put_u32 (a + 8, (i % 2) ? 100000 : 1);
           send_raw (s, from, a, sizeof a);
         }
+      break;
+    case SCRIPT_PORT_ZERO:
+      answer (s, from, req, 0, 1000, 0);
+      break;
+    case SCRIPT_LEASE_ZERO:
+      answer (s, from, req, 0, 1000, 50001);
       break;
     case SCRIPT_EPOCH_RESET:
       answer (s, from, req, 0, s->requests == 1 ? 1000 : 3, s->requests == 1 ? 50001 : 50002);
@@ -386,6 +396,31 @@ test_epoch_reset (void)
   g_assert_cmpuint (s.deletes, ==, 1);
 }
 
+/* a SUCCESS that maps nothing (port 0, or a lease of 0 s) is no mapping, with the reason */
+static void
+test_unusable_grant (void)
+{
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(PinholePortMapper) mapper = pinhole_port_mapper_new ();
+      g_autoptr(PinholePortMapping) m = NULL;
+      g_autoptr(GError) error = NULL;
+      Server s;
+      GThread *t;
+
+      if (!ensure_gateway ())
+        return;
+      t = server_start (&s, i == 0 ? SCRIPT_PORT_ZERO : SCRIPT_LEASE_ZERO);
+      m = map_pcp (mapper, 600, &error);
+      g_assert_null (m);
+      g_assert_error (error, PINHOLE_ERROR, PINHOLE_ERROR_NO_PATH);
+      if (error != NULL)
+        g_assert_nonnull (strstr (error->message, "PCP: gateway " GATEWAY
+                                  " granted no usable mapping"));
+      server_stop (&s, t);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -400,6 +435,7 @@ main (int   argc,
   g_test_add_func ("/portmap/pcp/not-authorized", test_not_authorized);
   g_test_add_func ("/portmap/pcp/announce-flood", test_announce_flood);
   g_test_add_func ("/portmap/pcp/epoch-reset", test_epoch_reset);
+  g_test_add_func ("/portmap/pcp/unusable-grant", test_unusable_grant);
 
   return g_test_run ();
 }
