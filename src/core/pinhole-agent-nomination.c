@@ -497,7 +497,7 @@ _pinhole_agent_handle_nominate (PinholeAgent *self,
     }
   if (strcmp (transport, "udp") == 0 && !quic_possible (self))
     {
-      /* an older peer's PseudoTcp path, or one whose fingerprint we never got: not built;
+      /* an older peer's PseudoTcp path (0.1.x), or one whose fingerprint we never got: not built;
        * the peer's end never connects and its search ends (it stays on the relay) */
       g_debug ("nomination of udp %s ignored: no QUIC fingerprint from the peer", peer);
       return TRUE;
