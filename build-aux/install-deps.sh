@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential pkg-config meson ninja-build
   libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev libsodium-dev libsqlite3-dev
-  libnice-dev libgnutls28-dev libngtcp2-dev libngtcp2-crypto-gnutls-dev
+  libgnutls28-dev libngtcp2-dev libngtcp2-crypto-gnutls-dev
   glib-networking sqlite3 openssl
   clang libclang-rt-14-dev
   coturn

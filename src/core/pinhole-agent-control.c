@@ -37,6 +37,10 @@ flush_candidates_cb (gpointer user_data)
   json_object_set_string_member (message, "pwd", self->local_pwd);
   json_object_set_array_member (message, "candidates", array);
   json_object_set_boolean_member (message, "done", self->local_done);
+  if (self->quic_certificate != NULL)
+    json_object_set_string_member (message, "quic",
+                                   pinhole_quic_certificate_get_fingerprint (
+                                     self->quic_certificate));
   _pinhole_agent_emit_control (self, message);
   return G_SOURCE_REMOVE;
 }
@@ -158,6 +162,7 @@ handle_candidates (PinholeAgent *self,
   const char *pwd = ufrag ? pinhole_stanza_require_string (message, "pwd", 128, error) : NULL;
   JsonNode *list = json_object_get_member (message, "candidates");
   JsonNode *done = json_object_get_member (message, "done");
+  const char *quic = NULL;
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func (
     (GDestroyNotify) pinhole_candidate_free);
 
@@ -177,6 +182,8 @@ handle_candidates (PinholeAgent *self,
                    "\"candidates\" is not an array of at most %d", PINHOLE_CANDIDATES_MAX);
       return FALSE;
     }
+  if (!pinhole_candidates_quic_fingerprint (message, &quic, error))
+    return FALSE;
   for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
     {
       JsonNode *item = json_array_get_element (json_node_get_array (list), i);
@@ -203,6 +210,11 @@ handle_candidates (PinholeAgent *self,
       _pinhole_agent_reset_round (self);
       _pinhole_agent_drop_path (self);
       _pinhole_agent_resend_local (self);
+    }
+  if (quic != NULL && g_strcmp0 (quic, self->remote_quic_fingerprint) != 0)
+    {
+      g_free (self->remote_quic_fingerprint);
+      self->remote_quic_fingerprint = g_strdup (quic);
     }
   if (self->remote_ufrag == NULL)
     {

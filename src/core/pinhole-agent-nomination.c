@@ -8,15 +8,23 @@
 #include "pinhole-error.h"
 #include "pinhole-stanza.h"
 #include "pinhole-tcp-path.h"
-#include "pinhole-udp-path.h"
+#include "pinhole-quic-path.h"
 
 #include <string.h>
 
 #define NOMINATE_WAIT_MS     120      /* after the first success, for better pairs to succeed */
-#define UDP_CONNECT_MS       5000     /* PseudoTcp's handshake over a checked pair */
+#define UDP_CONNECT_MS       5000     /* the QUIC handshake over a checked pair */
 #define RETIRE_MS            3000     /* a replaced path stays open after its successor works */
 
 static gboolean connect_timeout_cb (gpointer user_data);
+
+/* a UDP pair can carry a QUIC path only when both ends have a certificate and the peer told
+ * us its fingerprint (an older peer does not: its UDP pairs are checked, never nominated) */
+static gboolean
+quic_possible (PinholeAgent *self)
+{
+  return self->quic_certificate != NULL && self->remote_quic_fingerprint != NULL;
+}
 
 /* ---- path kind and rank: LAN, then router mappings, then punched holes ---- */
 
@@ -100,7 +108,7 @@ best_pair (PinholeAgent *self,
       UdpCheck *c = g_ptr_array_index (self->udp_checks, i);
       Pair p;
 
-      if (c->state != CHECK_SUCCEEDED)
+      if (c->state != CHECK_SUCCEEDED || !quic_possible (self))
         continue;
       p = (Pair) { PINHOLE_TRANSPORT_UDP,
                    _pinhole_agent_pair_kind (self, PINHOLE_TRANSPORT_UDP, c->remote->type,
@@ -246,10 +254,28 @@ udp_path_connected_cb (GObject      *object,
                        GParamSpec   *pspec,
                        PinholeAgent *self)
 {
-  if (!pinhole_udp_path_is_connected (PINHOLE_UDP_PATH (object)) || self->path != (gpointer) object)
+  if (!pinhole_quic_path_is_connected (PINHOLE_QUIC_PATH (object)) ||
+      self->path != (gpointer) object)
     return;
   g_signal_handlers_disconnect_by_func (object, udp_path_connected_cb, self);
   announce_path (self);
+}
+
+/* the QUIC path closed before it connected: its handshake failed (the peer showed another
+ * certificate than the one its fingerprint names, or refused ours). It is given up as one
+ * that never connected, from the main loop: the close may come from inside its receive(),
+ * which the endpoint's handler is still running. */
+static void
+udp_path_closed_cb (PinholePath  *path,
+                    const GError *error,
+                    PinholeAgent *self)
+{
+  if (self->path != path || self->connect_source == 0)
+    return;
+  g_debug ("the direct path was refused: %s", error != NULL ? error->message : "closed");
+  self->path_refused = TRUE;
+  g_source_remove (self->connect_source);
+  self->connect_source = g_idle_add (connect_timeout_cb, self);
 }
 
 static void
@@ -257,7 +283,7 @@ udp_path_datagram_cb (const guint8 *data,
                       gsize         len,
                       gpointer      user_data)
 {
-  pinhole_udp_path_receive (PINHOLE_UDP_PATH (user_data), data, len);
+  pinhole_quic_path_receive (PINHOLE_QUIC_PATH (user_data), data, len);
 }
 
 /* builds the path on @pair and announces it when it can carry packets */
@@ -306,9 +332,9 @@ build_path (PinholeAgent    *self,
     }
   {
     UdpCheck *c = check;
-    PinholeUdpPath *path = pinhole_udp_path_new (
+    PinholeQuicPath *path = pinhole_quic_path_new (
       pinhole_endpoint_get_udp_socket (self->endpoint), G_SOCKET_ADDRESS (c->remote->address),
-      kind, self->controlling);
+      kind, self->controlling, self->quic_certificate, self->remote_quic_fingerprint);
     GBytes *early;
 
     self->path = PINHOLE_PATH (path);
@@ -319,30 +345,36 @@ build_path (PinholeAgent    *self,
                                            g_object_unref);
     c->handler = FALSE;
     g_set_object (&self->path_remote, c->remote->address);
-    g_debug ("direct path %s over UDP to %s", pinhole_path_kind_to_string (kind),
+    g_debug ("direct path %s over QUIC to %s", pinhole_path_kind_to_string (kind),
              pinhole_path_get_remote (self->path));
     g_signal_connect (path, "notify::connected", G_CALLBACK (udp_path_connected_cb), self);
+    g_signal_connect (path, "closed", G_CALLBACK (udp_path_closed_cb), self);
+    self->path_refused = FALSE;
     self->connect_source = g_timeout_add (UDP_CONNECT_MS, connect_timeout_cb, self);
     while ((early = g_queue_pop_head (&c->early)) != NULL)
       {
         gsize len;
         const guint8 *data = g_bytes_get_data (early, &len);
 
-        pinhole_udp_path_receive (path, data, len);
+        pinhole_quic_path_receive (path, data, len);
         g_bytes_unref (early);
       }
     udp_path_connected_cb (G_OBJECT (path), NULL, self);
   }
 }
 
-/* PseudoTcp did not connect over a pair whose checks passed: the peer never built its end
- * (a lost nomination) or the mapping vanished; the search ends and is started again later */
+/* QUIC did not connect over a pair whose checks passed: the peer never built its end (a lost
+ * nomination), the mapping vanished, or a certificate did not match its fingerprint; the
+ * search ends and is started again later */
 static gboolean
 connect_timeout_cb (gpointer user_data)
 {
   PinholeAgent *self = user_data;
 
+  gboolean refused = self->path_refused;
+
   self->connect_source = 0;
+  self->path_refused = FALSE;
   g_debug ("the direct path never connected");
   if (self->retiring != NULL)
     {
@@ -357,7 +389,7 @@ connect_timeout_cb (gpointer user_data)
       self->path_check = self->retiring_check;
       self->retiring_check = NULL;
       /* the new path had taken over its datagrams */
-      if (same_remote && PINHOLE_IS_UDP_PATH (self->path))
+      if (same_remote && PINHOLE_IS_QUIC_PATH (self->path))
         pinhole_endpoint_add_datagram_handler (self->endpoint,
                                                G_SOCKET_ADDRESS (self->path_remote),
                                                udp_path_datagram_cb, g_object_ref (self->path),
@@ -369,7 +401,8 @@ connect_timeout_cb (gpointer user_data)
     {
       self->failed_reported = TRUE;
       g_signal_emit (self, _pinhole_agent_signals[PINHOLE_AGENT_SIGNAL_FAILED], 0,
-                     "the nominated path never connected");
+                     refused ? "the nominated path was refused: its certificate did not match"
+                             : "the nominated path never connected");
     }
   return G_SOURCE_REMOVE;
 }
@@ -462,6 +495,13 @@ _pinhole_agent_handle_nominate (PinholeAgent *self,
       g_set_error (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
                    "nomination of path kind \"%s\"", kind_name);
       return FALSE;
+    }
+  if (strcmp (transport, "udp") == 0 && !quic_possible (self))
+    {
+      /* an older peer's PseudoTcp path (0.1.x), or one whose fingerprint we never got: not built;
+       * the peer's end never connects and its search ends (it stays on the relay) */
+      g_debug ("nomination of udp %s ignored: no QUIC fingerprint from the peer", peer);
+      return TRUE;
     }
   if (strcmp (transport, "udp") == 0)
     {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "pinhole-agent.h"
+#include "pinhole-quic-certificate.h"
 
 G_BEGIN_DECLS
 
@@ -84,6 +85,14 @@ struct _PinholeAgent
   GInetSocketAddress *retiring_remote;
   gpointer          retiring_check;
   guint             retire_source;
+
+  /* the certificate our QUIC paths show, one for the agent's life (all its rounds): its
+   * fingerprint goes with every candidates message; NULL if GnuTLS could not make one */
+  PinholeQuicCertificate *quic_certificate;
+  /* the fingerprint the peer's QUIC paths show, from its candidates messages; NULL: the peer
+   * sent none (an older Pinhole), and no UDP pair becomes a path */
+  char             *remote_quic_fingerprint;
+  gboolean          path_refused;    /* the path connecting closed: its handshake failed */
 
   gboolean          controlling;
   guint64           tiebreaker;

@@ -159,6 +159,7 @@ pinhole_agent_dispose (GObject *object)
   _pinhole_agent_drop_path (self);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->endpoint);
+  g_clear_object (&self->quic_certificate);
   G_OBJECT_CLASS (pinhole_agent_parent_class)->dispose (object);
 }
 
@@ -178,6 +179,7 @@ pinhole_agent_finalize (GObject *object)
   g_free (self->local_pwd);
   g_free (self->remote_ufrag);
   g_free (self->remote_pwd);
+  g_free (self->remote_quic_fingerprint);
   G_OBJECT_CLASS (pinhole_agent_parent_class)->finalize (object);
 }
 
@@ -237,11 +239,18 @@ pinhole_agent_new (PinholeEndpoint *endpoint,
                    gboolean         controlling)
 {
   PinholeAgent *self = g_object_new (PINHOLE_TYPE_AGENT, NULL);
+  g_autoptr(GError) error = NULL;
 
   self->endpoint = g_object_ref (endpoint);
   self->controlling = controlling;
   randombytes_buf (&self->tiebreaker, sizeof self->tiebreaker);
   self->cancellable = g_cancellable_new ();
   _pinhole_agent_new_credentials (self);
+  /* one certificate per agent, that is per peer device and session: the fingerprint then
+   * travels in every candidates message rather than per nomination, and an Ed25519 key costs
+   * nothing to keep */
+  self->quic_certificate = pinhole_quic_certificate_new (&error);
+  if (self->quic_certificate == NULL)
+    g_warning ("no QUIC certificate, so no direct UDP path: %s", error->message);
   return self;
 }

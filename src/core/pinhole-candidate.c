@@ -290,3 +290,41 @@ pinhole_candidate_from_json (JsonObject *object,
   c->priority = (guint32) priority;
   return c;
 }
+
+/* 32 upper-case hex pairs joined by colons */
+static gboolean
+fingerprint_valid (const char *text)
+{
+  if (strlen (text) != 32 * 3 - 1)
+    return FALSE;
+  for (guint i = 0; text[i] != '\0'; i++)
+    {
+      if (i % 3 == 2 ? text[i] != ':'
+                     : !(g_ascii_isdigit (text[i]) || (text[i] >= 'A' && text[i] <= 'F')))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pinhole_candidates_quic_fingerprint (JsonObject   *message,
+                                     const char  **out,
+                                     GError      **error)
+{
+  const char *text;
+
+  *out = NULL;
+  if (!json_object_has_member (message, "quic"))
+    return TRUE;
+  text = pinhole_stanza_require_string (message, "quic", 128, error);
+  if (text == NULL)
+    return FALSE;
+  if (!fingerprint_valid (text))
+    {
+      g_set_error_literal (error, PINHOLE_ERROR, PINHOLE_ERROR_PROTOCOL,
+                           "\"quic\" is not a SHA-256 fingerprint");
+      return FALSE;
+    }
+  *out = text;
+  return TRUE;
+}

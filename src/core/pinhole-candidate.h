@@ -64,4 +64,11 @@ JsonObject       *pinhole_candidate_to_json   (const PinholeCandidate *candidate
 PinholeCandidate *pinhole_candidate_from_json (JsonObject             *object,
                                                GError                **error);
 
+/* the "quic" member of a "candidates" message: the SHA-256 fingerprint of the sender's QUIC
+ * certificate ("AB:CD:…", pinhole_quic_certificate_get_fingerprint()). TRUE with *out NULL
+ * when there is none (an older peer); FALSE when it is not such a fingerprint. */
+gboolean          pinhole_candidates_quic_fingerprint (JsonObject   *message,
+                                                       const char  **out,
+                                                       GError      **error);
+
 G_END_DECLS

@@ -296,7 +296,7 @@ pinhole_endpoint_send_to (PinholeEndpoint *self,
   gsize len;
   const gchar *data = g_bytes_get_data (datagram, &len);
 
-  /* a full socket buffer loses this datagram like the network might: checks and PseudoTcp
+  /* a full socket buffer loses this datagram like the network might: checks and QUIC
    * retransmit */
   if (g_socket_send_to (self->udp, to, data, len, NULL, error) < 0)
     return FALSE;

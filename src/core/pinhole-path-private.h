@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * pinhole-path-private.h: what the paths that frame packets in a byte stream share
- * (pinhole-tcp-path.c over TCP, pinhole-udp-path.c over PseudoTcp): the far end and kind,
+ * (pinhole-tcp-path.c over TCP, pinhole-quic-path.c over a QUIC stream): the far end and kind,
  * the bound on queued frames, the frame-length limit, and closing once. */
 #pragma once
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * pinhole-path-stream.c: the rules the framed paths (TCP, UDP over PseudoTcp) share: what
+ * pinhole-path-stream.c: the rules the framed paths (TCP, QUIC on UDP) share: what
  * send() refuses, the frame-length limit on what they read, and closing once with ::closed. */
 #define G_LOG_DOMAIN "pinhole-path"
 

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 /* the largest packet any path must carry */
 #define PINHOLE_PATH_MAX_PACKET 65536
 
-/* over byte streams (direct TCP, PseudoTcp, STUN over TCP) each packet follows its length:
+/* over byte streams (direct TCP, a QUIC stream, STUN over TCP) each packet follows its length:
  * 4 bytes, big-endian */
 #define PINHOLE_PATH_FRAME_HEADER 4
 

@@ -4,7 +4,7 @@
  * recipient's block check and its whole-file check), and GChecksum's portable SHA-256 was the
  * largest cost of a transfer (bench/bench-aead: 426 MB/s against GnuTLS's 1718 MB/s on the
  * benchmark machine, docs/benchmarks.md §10). GChecksum stays as the fallback should GnuTLS
- * refuse the digest. libnice already links GnuTLS into every program. */
+ * refuse the digest. The QUIC path links GnuTLS into every program already. */
 #define G_LOG_DOMAIN "pinhole-transfer"
 
 #include "pinhole-sha256.h"

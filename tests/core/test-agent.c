@@ -3,7 +3,7 @@
  * checks, nomination, the path they build, and what they do with hostile control messages.
  * Candidates are given by hand (loopback only); control messages pass from one agent to the
  * other through the main loop, as the session would carry them. */
-#include "pinhole-udp-path.h"
+#include "pinhole-quic-path.h"
 #include "pinhole-tcp-path.h"
 #include "pinhole-agent.h"
 #include "pinhole-candidate.h"
@@ -28,6 +28,10 @@ struct _Side
   gboolean         drop_nominations;
   guint            n_dropped;
   JsonArray       *extra;      /* candidates added to each "candidates" message sent */
+  /* the QUIC fingerprint in its "candidates" messages is changed in transit: replaced by
+   * forged_quic, or removed (an older peer) */
+  gboolean         tamper_quic;
+  char            *forged_quic;
 };
 
 typedef struct
@@ -77,6 +81,15 @@ send_control_cb (PinholeAgent *agent,
 
       for (guint i = 0; i < json_array_get_length (side->extra); i++)
         json_array_add_element (list, json_array_dup_element (side->extra, i));
+    }
+  if (side->tamper_quic &&
+      g_strcmp0 (json_object_get_string_member (message, "t"), "candidates") == 0)
+    {
+      g_assert_true (json_object_has_member (message, "quic"));
+      if (side->forged_quic != NULL)
+        json_object_set_string_member (message, "quic", side->forged_quic);
+      else
+        json_object_remove_member (message, "quic");
     }
   d = g_new0 (Delivery, 1);
   d->to = side->other;
@@ -148,6 +161,7 @@ side_clear (Side *side)
   g_clear_object (&side->endpoint);
   g_clear_pointer (&side->received, g_ptr_array_unref);
   g_clear_pointer (&side->extra, json_array_unref);
+  g_free (side->forged_quic);
   g_free (side->failed);
 }
 
@@ -332,7 +346,7 @@ test_tcp_then_udp (Fixture       *f,
   for (guint i = 0; i < 2; i++)
     {
       g_assert_false (r[i].closed_before_new);
-      g_assert_true (PINHOLE_IS_UDP_PATH (sides[i]->path));
+      g_assert_true (PINHOLE_IS_QUIC_PATH (sides[i]->path));
     }
   exchange_packets (f);
   /* and the TCP path goes once both have moved */
@@ -396,6 +410,13 @@ test_unreachable (Fixture       *f,
   g_assert_cmpstr (f->a.failed, ==, "every connectivity check failed");
 }
 
+#define GOOD_FP "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:" \
+                "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"
+#define LOWER_FP "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:" \
+                 "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff"
+#define NOCOLON_FP "00-11-22-33-44-55-66-77-88-99-AA-BB-CC-DD-EE-FF-" \
+                   "00-11-22-33-44-55-66-77-88-99-AA-BB-CC-DD-EE-FF"
+
 /* hostile control messages are refused with an error and change nothing */
 static void
 test_hostile_control (Fixture       *f,
@@ -418,6 +439,17 @@ test_hostile_control (Fixture       *f,
       "\"candidates\":[{\"type\":\"mapped\",\"transport\":\"udp\",\"address\":\"127.0.0.1\","
       "\"port\":7,\"priority\":1,\"via\":\"relay\"}]}",
     "{\"t\":\"nominate\",\"transport\":\"udp\",\"kind\":\"lan\",\"peer\":\"127.0.0.1:1\"}",
+    /* the QUIC fingerprint: not a string, too short, lower case, no colons, too long */
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[],\"quic\":7}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[],\"quic\":\"AB:CD\"}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[],\"quic\":\"" LOWER_FP "\"}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[],\"quic\":\"" NOCOLON_FP "\"}",
+    "{\"t\":\"candidates\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdef012345\","
+      "\"candidates\":[],\"quic\":\"" GOOD_FP ":00\"}",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -606,7 +638,7 @@ test_lost_nomination (Fixture       *f,
   exchange_packets (f);
 }
 
-/* over UDP the controlling side's end waits for the PseudoTcp handshake, which never comes:
+/* over UDP the controlling side's end waits for the QUIC handshake, which never comes:
  * the search ends with a reason instead of hanging */
 static void
 test_lost_nomination_udp (Fixture       *f,
@@ -621,6 +653,87 @@ test_lost_nomination_udp (Fixture       *f,
   g_assert_cmpstr (f->a.failed, ==, "the nominated path never connected");
   g_assert_null (f->a.path);
   g_assert_null (f->b.path);
+}
+
+/* the fingerprint a's candidates carry is forged in transit: b's QUIC end pins a certificate
+ * that a does not show, the handshake fails, and neither end gets a path: the search ends
+ * with the reason, and the session stays on the relay */
+static void
+test_wrong_fingerprint (Fixture       *f,
+                        gconstpointer  data)
+{
+  f->a.tamper_quic = TRUE;
+  f->a.forged_quic = g_strdup (GOOD_FP);
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  /* well before the 5 s a path that never connects is given: the refusal ends it */
+  g_assert_true (iterate_until (f, a_failed, 4000));
+  g_assert_cmpstr (f->a.failed, ==,
+                   "the nominated path was refused: its certificate did not match");
+  ph_iterate_for (300);
+  g_assert_null (f->a.path);
+  g_assert_null (f->b.path);
+}
+
+/* a TCP path works; the UDP pair found later is refused (forged fingerprint): the session
+ * stays on the TCP path, which is neither closed nor replaced */
+static void
+test_wrong_fingerprint_keeps_path (Fixture       *f,
+                                   gconstpointer  data)
+{
+  Replacement r[2] = { { 0 }, { 0 } };
+  Side *sides[2] = { &f->a, &f->b };
+
+  f->a.tamper_quic = TRUE;
+  f->a.forged_quic = g_strdup (GOOD_FP);
+  add_loopback (&f->a, PINHOLE_TRANSPORT_TCP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_TCP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  for (guint i = 0; i < 2; i++)
+    {
+      r[i].old = sides[i]->path;
+      g_signal_connect (r[i].old, "closed", G_CALLBACK (old_closed_cb), &r[i]);
+      g_signal_connect (sides[i]->agent, "path-ready", G_CALLBACK (replaced_cb), &r[i]);
+    }
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  /* the UDP pair is checked, nominated and refused in well under this */
+  ph_iterate_for (3000);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_false (r[i].replaced);
+      g_assert_false (r[i].old_closed);
+      g_assert_true (sides[i]->path == r[i].old);
+      g_signal_handlers_disconnect_by_data (sides[i]->agent, &r[i]);
+      g_signal_handlers_disconnect_by_data (r[i].old, &r[i]);
+    }
+  g_assert_null (f->a.failed);
+  exchange_packets (f);
+}
+
+/* a peer that sends no fingerprint (an older Pinhole): its UDP pairs are checked but never
+ * become a path; a TCP pair does */
+static void
+test_no_fingerprint (Fixture       *f,
+                     gconstpointer  data)
+{
+  f->a.tamper_quic = TRUE;
+  f->b.tamper_quic = TRUE;
+  add_loopback (&f->a, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_UDP);
+  add_loopback (&f->a, PINHOLE_TRANSPORT_TCP);
+  add_loopback (&f->b, PINHOLE_TRANSPORT_TCP);
+  pinhole_agent_local_done (f->a.agent);
+  pinhole_agent_local_done (f->b.agent);
+  g_assert_true (iterate_until (f, both_have_paths, 5000));
+  ph_iterate_for (1000);
+  g_assert_true (PINHOLE_IS_TCP_PATH (f->a.path));
+  g_assert_true (PINHOLE_IS_TCP_PATH (f->b.path));
+  exchange_packets (f);
 }
 
 int
@@ -642,6 +755,9 @@ main (int   argc,
   g_test_add_func ("/agent/peer-address", test_peer_address);
   ADD ("/agent/lost-nomination", test_lost_nomination);
   ADD ("/agent/lost-nomination-udp", test_lost_nomination_udp);
+  ADD ("/agent/wrong-fingerprint", test_wrong_fingerprint);
+  ADD ("/agent/wrong-fingerprint-keeps-path", test_wrong_fingerprint_keeps_path);
+  ADD ("/agent/no-fingerprint", test_no_fingerprint);
 #undef ADD
 
   return g_test_run ();

@@ -40,7 +40,6 @@ MODULE_FOR = {
     'libsodium': 'libsodium',
     'miniupnpc': 'miniupnpc',
     'natpmp': 'libnatpmp',
-    'nice': 'libnice',
     'libhandy-1': 'libhandy',
     'libngtcp2': 'ngtcp2',
     'libngtcp2_crypto_gnutls': 'ngtcp2',

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * fuzz-candidate.c: libFuzzer harness for the control messages a peer sends inside a session
- * (docs/protocol.md §8): the JSON object, then each candidate, which must survive a round
- * trip unchanged. */
+ * (docs/protocol.md §8): the JSON object, its QUIC fingerprint, then each candidate, which
+ * must survive a round trip unchanged. */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,10 +16,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 {
   g_autoptr(JsonObject) message = pinhole_stanza_parse_object ((const char *) data, size, NULL);
   JsonNode *list;
+  const char *quic = NULL;
 
   if (message == NULL)
     return 0;
   pinhole_stanza_optional_string (message, "t", 16, NULL);
+  /* an accepted fingerprint is one a certificate could have: 95 characters */
+  if (pinhole_candidates_quic_fingerprint (message, &quic, NULL) && quic != NULL &&
+      strlen (quic) != 95)
+    __builtin_trap ();
   list = json_object_get_member (message, "candidates");
   if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
     return 0;
