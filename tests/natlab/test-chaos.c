@@ -315,9 +315,10 @@ test_chaos (Fixture      *f,
               b->killed = TRUE;
             }
           if (b->send->status != 0)
-            g_test_message ("round %u: %s's send status %d, %u of %u reported: %s", round,
-                            pairs[i].sender, b->send->status, reported (b), b->count,
-                            b->send->err_text->str);
+            g_test_message ("round %u: %s's send status %d (signal %d), %u of %u reported: %s",
+                            round, pairs[i].sender, b->send->status,
+                            b->send->signaled ? g_subprocess_get_term_sig (b->send->proc) : 0,
+                            reported (b), b->count, b->send->err_text->str);
         }
       sample_rss (f, pairs, &server_rss, &client_rss);
     }
