@@ -133,12 +133,14 @@ site_public_set (Site    *s,
   g_string_append (out, " }");
 }
 
-gboolean
-natlab_block_between (Natlab     *lab,
-                      const char *site_a,
-                      const char *site_b,
-                      gboolean    block,
-                      GError    **error)
+/* the blocks between two sites' public addresses, of @what ("all" or "udp") */
+static gboolean
+block_between (Natlab     *lab,
+               const char *site_a,
+               const char *site_b,
+               const char *what,
+               gboolean    block,
+               GError    **error)
 {
   Site *a, *b;
   g_autofree char *key = NULL;
@@ -156,9 +158,9 @@ natlab_block_between (Natlab     *lab,
                    "cannot block between sites '%s' and '%s'", site_a, site_b);
       return FALSE;
     }
-  /* one key per unordered pair */
-  key = g_strcmp0 (a->name, b->name) < 0 ? g_strconcat (a->name, "\n", b->name, NULL)
-                                         : g_strconcat (b->name, "\n", a->name, NULL);
+  /* one key per unordered pair and kind of traffic */
+  key = g_strcmp0 (a->name, b->name) < 0 ? g_strjoin ("\n", a->name, b->name, what, NULL)
+                                         : g_strjoin ("\n", b->name, a->name, what, NULL);
   for (i = 0; i < lab->blocks->len; i++)
     if (g_str_equal (g_ptr_array_index (lab->blocks, i), key))
       {
@@ -177,20 +179,41 @@ natlab_block_between (Natlab     *lab,
                         "    type filter hook forward priority filter; policy accept;\n");
   for (i = 0; i < lab->blocks->len; i++)
     {
-      g_auto(GStrv) pair = g_strsplit (g_ptr_array_index (lab->blocks, i), "\n", 2);
+      g_auto(GStrv) pair = g_strsplit (g_ptr_array_index (lab->blocks, i), "\n", 3);
       Site *x = _natlab_find_site (lab, pair[0]);
       Site *y = _natlab_find_site (lab, pair[1]);
+      const char *match = g_str_equal (pair[2], "udp") ? " meta l4proto udp" : "";
 
       g_string_append (rules, "    ip saddr ");
       site_public_set (x, rules);
       g_string_append (rules, " ip daddr ");
       site_public_set (y, rules);
-      g_string_append (rules, " drop\n    ip saddr ");
+      g_string_append_printf (rules, "%s drop\n    ip saddr ", match);
       site_public_set (y, rules);
       g_string_append (rules, " ip daddr ");
       site_public_set (x, rules);
-      g_string_append (rules, " drop\n");
+      g_string_append_printf (rules, "%s drop\n", match);
     }
   g_string_append (rules, "  }\n}\n");
   return _natlab_nft_load (lab->inet_ns, rules->str, error);
+}
+
+gboolean
+natlab_block_between (Natlab     *lab,
+                      const char *site_a,
+                      const char *site_b,
+                      gboolean    block,
+                      GError    **error)
+{
+  return block_between (lab, site_a, site_b, "all", block, error);
+}
+
+gboolean
+natlab_block_udp_between (Natlab     *lab,
+                          const char *site_a,
+                          const char *site_b,
+                          gboolean    block,
+                          GError    **error)
+{
+  return block_between (lab, site_a, site_b, "udp", block, error);
 }

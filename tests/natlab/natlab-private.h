@@ -48,7 +48,7 @@ struct _Natlab
   GPtrArray   *sites;          /* Site* */
   GPtrArray   *hosts;          /* Host* */
   GPtrArray   *procs;          /* GSubprocess*: every process started */
-  GPtrArray   *blocks;         /* char*: "siteA\nsiteB" pairs blocked */
+  GPtrArray   *blocks;         /* char*: "siteA\nsiteB\nall|udp" blocked */
   GSubprocess *stun;           /* coturn on the server host, for miniupnpd */
 };
 

@@ -101,6 +101,14 @@ gboolean    natlab_block_between          (Natlab     *lab,
                                            gboolean    block,
                                            GError    **error);
 
+/* the same for UDP only: TCP between the two sites still passes (a direct path over TCP
+ * while UDP checks fail); independent of natlab_block_between */
+gboolean    natlab_block_udp_between      (Natlab     *lab,
+                                           const char *site_a,
+                                           const char *site_b,
+                                           gboolean    block,
+                                           GError    **error);
+
 /* (transfer full) a process inside namespace ns; the lab also keeps it and ends it by PID
  * (SIGTERM, then SIGKILL after a grace period) in natlab_free */
 GSubprocess *natlab_spawn                 (Natlab           *lab,
