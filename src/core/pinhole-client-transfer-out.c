@@ -305,8 +305,13 @@ _pinhole_client_transfers_session_ended (PinholeClient *self,
     }
   delay = MIN (RETRY_S << MIN (device->transfer_retries, 5), RETRY_MAX_S);
   device->transfer_retries++;
-  g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, delay, retry_cb, g_object_ref (device),
-                              g_object_unref);
+  /* at a random moment in the second half of the delay: both ends retry after the same
+   * failure, and g_timeout_add_seconds() fires both processes' timers on the same tick, so
+   * they opened their sessions at once, every time, and each glare ended both (seen in CI:
+   * retries at the same millisecond 2, 4, 8 and 16 s apart until the test gave up) */
+  g_timeout_add_full (G_PRIORITY_DEFAULT,
+                      (guint) (delay * 1000 * g_random_double_range (0.5, 1.0)), retry_cb,
+                      g_object_ref (device), g_object_unref);
 }
 
 /* an offer's contact shows up online (presence comes with the roster, after the log-in) */

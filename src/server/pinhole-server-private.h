@@ -47,6 +47,9 @@ struct _PinholeServerConnection
   guint                    login_timeout;  /* closes it unless it logs in in time */
   GQueue                   outbox;      /* what waits behind a commit (pinhole-server-commit.c) */
   gsize                    outbox_bytes;
+  GHashTable              *offline_batch; /* (nullable) ids of the sealed messages of the last
+                                         * push of a full batch not yet acknowledged: when
+                                         * the last goes, the next batch is pushed */
 };
 
 /* request types counted apart (handlers[] in pinhole-server.c, and "ping"); more is a bug */

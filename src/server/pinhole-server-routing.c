@@ -57,7 +57,9 @@ offline_stanza (const PinholeStoreOffline *m)
   return push;
 }
 
-/* sends a device everything sealed for it; each stays stored until the device acknowledges it */
+/* sends a device what is sealed for it, OFFLINE_PUSH_BATCH at a time; each stays stored until
+ * the device acknowledges it. After a full batch, the device's acknowledgements of all of it
+ * bring the next one (handle_offline_ack), so that however many wait, all of them come. */
 void
 _pinhole_server_push_offline (PinholeServerConnection *c)
 {
@@ -72,11 +74,30 @@ _pinhole_server_push_offline (PinholeServerConnection *c)
                  error->message);
       return;
     }
+  g_clear_pointer (&c->offline_batch, g_hash_table_unref);
+  if (messages->len >= OFFLINE_PUSH_BATCH)
+    c->offline_batch = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < messages->len; i++)
     {
-      g_autoptr(JsonObject) push = offline_stanza (g_ptr_array_index (messages, i));
+      PinholeStoreOffline *m = g_ptr_array_index (messages, i);
+      g_autoptr(JsonObject) push = offline_stanza (m);
+
+      if (c->offline_batch != NULL)
+        g_hash_table_add (c->offline_batch, g_strdup (m->id));
       _pinhole_server_send (c, push);
     }
+}
+
+/* the device acknowledged the sealed message @id: the last of a full batch brings the next */
+static void
+offline_acknowledged (PinholeServerConnection *c,
+                      const char              *id)
+{
+  if (c->offline_batch == NULL || !g_hash_table_remove (c->offline_batch, id) ||
+      g_hash_table_size (c->offline_batch) > 0)
+    return;
+  g_debug ("%s/%s took a full batch of sealed messages: pushing the next", c->user, c->device);
+  _pinhole_server_push_offline (c);
 }
 
 void
@@ -187,11 +208,15 @@ _pinhole_server_handle_offline_ack (PinholeServerConnection *c,
       g_autoptr(JsonObject) push = receipt_stanza (m->id, c->user, c->device);
       _pinhole_server_send (sender, push);
     }
+  offline_acknowledged (c, message_id);
   _pinhole_server_commit_end (c->server);
   return;
 
 fail:
   _pinhole_server_send_gerror (c, id, error);
+  /* gone already (taken, or expired): it no longer holds up the next batch */
+  if (message_id != NULL)
+    offline_acknowledged (c, message_id);
 }
 
 /* sends a device the receipts of the sealed messages it sent, to contacts that are still

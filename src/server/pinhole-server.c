@@ -67,6 +67,7 @@ connection_clear (PinholeServerConnection *c)
   g_free (c->stun_host);
   g_free (c->address);
   g_clear_pointer (&c->channels, g_array_unref);
+  g_clear_pointer (&c->offline_batch, g_hash_table_unref);
 }
 
 PinholeServerConnection *
